@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Swallow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swallow", targets: ["SwallowCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Thin C bridges: a module map and a shim header each, nothing else.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+
+        // Pure pgoutput + replication-framing decoder: bytes in, values out.
+        .target(name: "PGOutput"),
+        // libpq replication connection (walsender protocol).
+        .target(name: "PGReplication", dependencies: ["CLibPQ", "PGOutput"]),
+        // librdkafka producer, consumer and mock cluster.
+        .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        // Debezium-shaped change events and their JSON encoding.
+        .target(name: "ChangeEvent"),
+        // YAML configuration.
+        .target(name: "SwallowConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Ties replication, decoding, events and Kafka together; owns the acknowledgement tracker.
+        .target(name: "Pipeline", dependencies: [
+            "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "SwallowCLI", dependencies: [
+            "Pipeline", "SwallowConfig", "Kafka",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"]),
+        .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Pipeline", "Kafka", "PGReplication", "SwallowConfig"]),
+    ]
+)

@@ -1,0 +1,163 @@
+import PGOutput
+
+/// What `IDENTIFY_SYSTEM` reports.
+public struct SystemIdentification: Sendable {
+    public var systemID: String
+    public var timeline: Int
+    /// The server's current WAL flush position.
+    public var walPosition: LSN
+    public var database: String?
+}
+
+/// A row of `pg_replication_slots`, the part Swallow cares about.
+public struct SlotState: Sendable {
+    public var plugin: String?
+    public var slotType: String
+    public var database: String?
+    public var isActive: Bool
+    public var activePID: Int?
+    public var confirmedFlushLSN: LSN?
+    /// `reserved`, `extended`, `unreserved` or `lost` (slot invalidated by max_slot_wal_keep_size).
+    public var walStatus: String?
+}
+
+/// A table named by schema and name, unquoted.
+public struct QualifiedTableName: Sendable, Hashable, CustomStringConvertible {
+    public var schema: String
+    public var table: String
+    public init(schema: String, table: String) {
+        self.schema = schema
+        self.table = table
+    }
+    public var description: String { "\(schema).\(table)" }
+}
+
+extension PostgresConnection {
+    /// `IDENTIFY_SYSTEM` (walsender connections only).
+    public func identifySystem() throws(ReplicationError) -> SystemIdentification {
+        let result = try execute("IDENTIFY_SYSTEM")
+        guard result.rows.count == 1, let systemID = result[0, "systemid"],
+              let timeline = result[0, "timeline"].flatMap({ Int($0) }),
+              let position = result[0, "xlogpos"].flatMap({ LSN(string: $0) }) else {
+            throw ReplicationError(code: .protocolViolation, message: "IDENTIFY_SYSTEM returned an unexpected result")
+        }
+        return SystemIdentification(systemID: systemID, timeline: timeline, walPosition: position,
+                                    database: result[0, "dbname"])
+    }
+
+    public func slotState(named name: String) throws(ReplicationError) -> SlotState? {
+        let result = try execute("""
+            SELECT plugin, slot_type, database, active, active_pid, confirmed_flush_lsn, wal_status
+            FROM pg_catalog.pg_replication_slots WHERE slot_name = \(try literal(name))
+            """)
+        guard result.rows.count == 1 else { return nil }
+        return SlotState(plugin: result[0, "plugin"], slotType: result[0, "slot_type"] ?? "",
+                         database: result[0, "database"], isActive: result[0, "active"] == "t",
+                         activePID: result[0, "active_pid"].flatMap { Int($0) },
+                         confirmedFlushLSN: result[0, "confirmed_flush_lsn"].flatMap { LSN(string: $0) },
+                         walStatus: result[0, "wal_status"])
+    }
+
+    /// Creates a logical slot for pgoutput without exporting a snapshot; returns its consistent point,
+    /// the position from which it will decode.
+    public func createLogicalSlot(named name: String) throws(ReplicationError) -> LSN {
+        let result = try execute("CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput NOEXPORT_SNAPSHOT")
+        guard let point = result[0, "consistent_point"].flatMap({ LSN(string: $0) }) else {
+            throw ReplicationError(code: .protocolViolation, message: "CREATE_REPLICATION_SLOT returned no consistent point")
+        }
+        return point
+    }
+
+    /// Checks that a slot can serve Swallow, or creates it when `create` allows.
+    /// Returns the slot's confirmed position (the consistent point for a new slot).
+    public func prepareSlot(named name: String, create: Bool) throws(ReplicationError) -> (position: LSN, created: Bool) {
+        guard let state = try slotState(named: name) else {
+            guard create else {
+                throw ReplicationError(code: .slotMissing, message: "replication slot \"\(name)\" does not exist",
+                                       hint: "set slot.create: true, or create it: SELECT pg_create_logical_replication_slot('\(name)', 'pgoutput')")
+            }
+            return (try createLogicalSlot(named: name), true)
+        }
+        guard state.slotType == "logical", state.plugin == "pgoutput" else {
+            throw ReplicationError(code: .slotUnusable,
+                                   message: "replication slot \"\(name)\" is a \(state.slotType) slot with plugin \(state.plugin ?? "none"), not a pgoutput logical slot",
+                                   hint: "use another slot.name, or drop the slot if nothing else needs it")
+        }
+        if state.database != parameters.database {
+            throw ReplicationError(code: .slotUnusable,
+                                   message: "replication slot \"\(name)\" belongs to database \(state.database ?? "?"), not \(parameters.database)",
+                                   hint: "use another slot.name for this database")
+        }
+        if state.walStatus == "lost" {
+            throw ReplicationError(code: .slotUnusable,
+                                   message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position are gone",
+                                   hint: "drop the slot, re-create it and re-snapshot the tables; raise max_slot_wal_keep_size to avoid this")
+        }
+        if state.isActive {
+            throw ReplicationError(code: .slotInUse,
+                                   message: "replication slot \"\(name)\" is in use by process \(state.activePID.map(String.init) ?? "?")",
+                                   hint: "stop the other consumer of this slot, or give Swallow its own slot.name")
+        }
+        return (state.confirmedFlushLSN ?? .invalid, false)
+    }
+
+    /// Makes sure the publication exists and covers `tables` (all tables when empty), creating it when
+    /// `create` allows. An existing publication is never altered: that is the operator's decision.
+    public func preparePublication(named name: String, tables: [QualifiedTableName], create: Bool) throws(ReplicationError) -> Bool {
+        let exists = try execute("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = \(try literal(name))")
+        if exists.rows.isEmpty {
+            guard create else {
+                throw ReplicationError(code: .publicationMissing, message: "publication \"\(name)\" does not exist",
+                                       hint: "set publication.create: true, or run CREATE PUBLICATION \(name) FOR TABLE ...")
+            }
+            for table in tables {
+                if try !tableExists(table) {
+                    throw ReplicationError(code: .tableMissing, message: "table \(table) does not exist",
+                                           hint: "create the table or remove it from `tables`")
+                }
+            }
+            var target = "FOR ALL TABLES"
+            if !tables.isEmpty {
+                var names: [String] = []
+                for table in tables { names.append("\(try identifier(table.schema)).\(try identifier(table.table))") }
+                target = "FOR TABLE " + names.joined(separator: ", ")
+            }
+            try execute("CREATE PUBLICATION \(try identifier(name)) \(target)")
+            return true
+        }
+        if exists[0, "puballtables"] == "t" { return false }
+        let covered = try execute("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = \(try literal(name))")
+        let coveredSet = Set(covered.rows.compactMap { row -> QualifiedTableName? in
+            guard let schema = row[0], let table = row[1] else { return nil }
+            return QualifiedTableName(schema: schema, table: table)
+        })
+        let missing = tables.filter { !coveredSet.contains($0) }
+        if !missing.isEmpty {
+            let list = missing.map(\.description).joined(separator: ", ")
+            throw ReplicationError(code: .publicationMissing,
+                                   message: "publication \"\(name)\" does not include \(list)",
+                                   hint: "ALTER PUBLICATION \(name) ADD TABLE \(list)")
+        }
+        return false
+    }
+
+    public func tableExists(_ table: QualifiedTableName) throws(ReplicationError) -> Bool {
+        let result = try execute("""
+            SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(try literal(table.schema)) AND c.relname = \(try literal(table.table))
+              AND c.relkind IN ('r', 'p')
+            """)
+        return !result.rows.isEmpty
+    }
+
+    /// `START_REPLICATION SLOT name LOGICAL lsn (proto_version '1', publication_names '...', messages 'true')`.
+    /// The server starts at the later of `position` and the slot's confirmed position.
+    public func startLogicalReplication(slot: String, from position: LSN, publication: String) throws(ReplicationError) {
+        // publication_names is itself a list of identifiers inside a string literal.
+        let names = try literal(try identifier(publication))
+        try startCopyBoth("""
+            START_REPLICATION SLOT \(try identifier(slot)) LOGICAL \(position) \
+            (proto_version '1', publication_names \(names), messages 'true')
+            """)
+    }
+}

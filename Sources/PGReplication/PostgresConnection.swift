@@ -1,0 +1,318 @@
+import CLibPQ
+import Glibc
+import PGOutput
+
+/// Where and how to connect. Secrets stay in here and are never part of a description.
+public struct ConnectionParameters: Sendable {
+    public var host: String
+    public var port: Int
+    public var database: String
+    public var user: String
+    public var password: String?
+    public var sslMode: String
+    public var connectTimeoutSeconds: Int
+    public var applicationName: String
+
+    public init(host: String, port: Int, database: String, user: String, password: String?,
+                sslMode: String = "prefer", connectTimeoutSeconds: Int = 10, applicationName: String = "swallow") {
+        self.host = host
+        self.port = port
+        self.database = database
+        self.user = user
+        self.password = password
+        self.sslMode = sslMode
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.applicationName = applicationName
+    }
+
+    /// "user@host:port/db", safe to log.
+    public var redactedDescription: String { "\(user)@\(host):\(port)/\(database)" }
+}
+
+/// Rows of a simple-protocol query, every value in text format.
+public struct QueryResult: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+    /// The command tag, e.g. "INSERT 0 1".
+    public var commandTag: String
+
+    public subscript(row: Int, column: String) -> String? {
+        guard let index = columns.firstIndex(of: column), row < rows.count else { return nil }
+        return rows[row][index]
+    }
+}
+
+/// One libpq connection, either a plain SQL session or a walsender session (`replication=database`),
+/// which speaks both SQL (simple protocol only) and replication commands.
+///
+/// Not thread-safe: exactly one thread uses a connection at a time; the pipeline gives it a dedicated
+/// thread because libpq calls block.
+public final class PostgresConnection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    public let parameters: ConnectionParameters
+    public let isReplication: Bool
+
+    /// Connects. Session settings fix the text format of values (UTC timestamps, ISO dates, full float
+    /// precision) so the event encoder never depends on the server's defaults.
+    public init(_ parameters: ConnectionParameters, replication: Bool) throws(ReplicationError) {
+        self.parameters = parameters
+        self.isReplication = replication
+        var keywords = ["host", "port", "dbname", "user", "sslmode", "connect_timeout", "application_name", "options",
+                        "client_encoding"]
+        var values = [parameters.host, String(parameters.port), parameters.database, parameters.user,
+                      parameters.sslMode, String(parameters.connectTimeoutSeconds), parameters.applicationName,
+                      "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex",
+                      "UTF8"]
+        if let password = parameters.password {
+            keywords.append("password")
+            values.append(password)
+        }
+        if replication {
+            keywords.append("replication")
+            values.append("database")
+        }
+        let conn: OpaquePointer? = withCStringArray(keywords) { keys in
+            withCStringArray(values) { vals in PQconnectdbParams(keys, vals, 0) }
+        }
+        guard let conn else {
+            throw ReplicationError(code: .connectionFailed, message: "libpq could not allocate a connection")
+        }
+        if PQstatus(conn) != CONNECTION_OK {
+            let text = Self.errorText(conn)
+            PQfinish(conn)
+            throw Self.classifyConnectFailure(text, parameters: parameters, replication: replication)
+        }
+        handle = conn
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let handle {
+            PQfinish(handle)
+            self.handle = nil
+        }
+    }
+
+    public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
+
+    // MARK: SQL
+
+    /// Runs one statement with the simple query protocol (the only one a walsender accepts).
+    @discardableResult
+    public func execute(_ sql: String) throws(ReplicationError) -> QueryResult {
+        let conn = try liveHandle()
+        guard let result = PQexec(conn, sql) else {
+            throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return Self.collect(result)
+        default:
+            throw Self.resultError(result, connection: conn)
+        }
+    }
+
+    /// Quotes a value as an SQL string literal.
+    public func literal(_ value: String) throws(ReplicationError) -> String {
+        let conn = try liveHandle()
+        guard let escaped = PQescapeLiteral(conn, value, value.utf8.count) else {
+            throw ReplicationError(code: .commandFailed, message: Self.errorText(conn))
+        }
+        defer { PQfreemem(escaped) }
+        return String(cString: escaped)
+    }
+
+    /// Quotes a name as an SQL identifier.
+    public func identifier(_ value: String) throws(ReplicationError) -> String {
+        let conn = try liveHandle()
+        guard let escaped = PQescapeIdentifier(conn, value, value.utf8.count) else {
+            throw ReplicationError(code: .commandFailed, message: Self.errorText(conn))
+        }
+        defer { PQfreemem(escaped) }
+        return String(cString: escaped)
+    }
+
+    // MARK: Replication stream
+
+    /// Switches the connection into CopyBoth mode; from here on only `readCopyData` and `sendCopyData` work.
+    public func startCopyBoth(_ command: String) throws(ReplicationError) {
+        let conn = try liveHandle()
+        guard let result = PQexec(conn, command) else {
+            throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+        }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COPY_BOTH else {
+            throw Self.resultError(result, connection: conn)
+        }
+    }
+
+    public enum CopyDataResult {
+        case data([UInt8])
+        case timedOut
+    }
+
+    /// Waits up to `timeoutMilliseconds` for the next CopyData message. The wait is a poll(2) on the
+    /// socket, so a quiet stream costs no CPU; libpq buffers, so most calls return without a syscall.
+    public func readCopyData(timeoutMilliseconds: Int32) throws(ReplicationError) -> CopyDataResult {
+        let conn = try liveHandle()
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(conn, &buffer, 1)
+            if length > 0, let buffer {
+                let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
+                let copy = [UInt8](bytes)
+                PQfreemem(buffer)
+                return .data(copy)
+            }
+            if length == 0 {
+                var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+                let ready = poll(&descriptor, 1, timeoutMilliseconds)
+                if ready == 0 { return .timedOut }
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    throw ReplicationError(code: .connectionFailed, message: "poll failed: \(String(cString: strerror(errno)))")
+                }
+                if PQconsumeInput(conn) == 0 {
+                    throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+                }
+                continue
+            }
+            if length == -1 {
+                // The server ended the COPY: collect the final result, which carries the reason.
+                var failure: ReplicationError?
+                while let result = PQgetResult(conn) {
+                    if PQresultStatus(result) == PGRES_FATAL_ERROR, failure == nil {
+                        failure = Self.resultError(result, connection: conn)
+                    }
+                    PQclear(result)
+                }
+                throw failure ?? ReplicationError(code: .streamEnded, message: "the server ended the replication stream")
+            }
+            throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+        }
+    }
+
+    /// Sends one CopyData message and waits until libpq has handed it to the kernel.
+    public func sendCopyData(_ bytes: [UInt8]) throws(ReplicationError) {
+        let conn = try liveHandle()
+        let queued = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(conn, $0.baseAddress, Int32($0.count)) }
+        }
+        guard queued == 1, PQflush(conn) == 0 else {
+            throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+        }
+    }
+
+    /// Ends our side of the CopyBoth stream (clean shutdown).
+    public func endCopy() {
+        guard let conn = handle else { return }
+        if PQputCopyEnd(conn, nil) == 1 { _ = PQflush(conn) }
+    }
+
+    // MARK: Helpers
+
+    private func liveHandle() throws(ReplicationError) -> OpaquePointer {
+        guard let handle else {
+            throw ReplicationError(code: .connectionFailed, message: "the connection is closed")
+        }
+        return handle
+    }
+
+    static func errorText(_ conn: OpaquePointer) -> String {
+        guard let message = PQerrorMessage(conn) else { return "unknown libpq error" }
+        return String(cString: message).trimmingTrailingWhitespace()
+    }
+
+    private static func collect(_ result: OpaquePointer) -> QueryResult {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            rows.append((0..<columnCount).map { column in
+                PQgetisnull(result, Int32(row), Int32(column)) == 1
+                    ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+            })
+        }
+        let tag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
+        return QueryResult(columns: columns, rows: rows, commandTag: tag)
+    }
+
+    private static func resultError(_ result: OpaquePointer, connection: OpaquePointer) -> ReplicationError {
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        let message = field("M") ?? errorText(connection)
+        let serverHint = field("H")
+        switch sqlState {
+        case "42501":
+            return ReplicationError(code: .insufficientPrivilege, message: message, sqlState: sqlState,
+                                    hint: serverHint ?? "grant the role the privilege named above")
+        case "55006":
+            return ReplicationError(code: .slotInUse, message: message, sqlState: sqlState,
+                                    hint: "stop the other consumer of this slot, or give Swallow its own slot name")
+        case "55000" where message.contains("wal_level"):
+            return ReplicationError(code: .serverMisconfigured, message: message, sqlState: sqlState,
+                                    hint: "set wal_level = logical in postgresql.conf and restart PostgreSQL")
+        case "42704" where message.contains("replication slot"):
+            return ReplicationError(code: .slotMissing, message: message, sqlState: sqlState,
+                                    hint: "set slot.create: true or create the slot with pg_create_logical_replication_slot")
+        case "42704" where message.contains("publication"):
+            return ReplicationError(code: .publicationMissing, message: message, sqlState: sqlState,
+                                    hint: "set publication.create: true or CREATE PUBLICATION for the captured tables")
+        case "42P01":
+            return ReplicationError(code: .tableMissing, message: message, sqlState: sqlState,
+                                    hint: "create the table or remove it from `tables`")
+        default:
+            let code: ReplicationError.Code = sqlState == nil && PQstatus(connection) != CONNECTION_OK
+                ? .connectionFailed : .commandFailed
+            return ReplicationError(code: code, message: message, sqlState: sqlState, hint: serverHint)
+        }
+    }
+
+    private static func classifyConnectFailure(_ text: String, parameters: ConnectionParameters,
+                                               replication: Bool) -> ReplicationError {
+        let target = parameters.redactedDescription
+        if text.contains("password authentication failed") || text.contains("no password supplied")
+            || text.contains("authentication failed") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "check postgres.user and postgres.password (and pg_hba.conf)")
+        }
+        if text.contains("must be superuser or replication role") || text.contains("permission denied") {
+            return ReplicationError(code: .insufficientPrivilege, message: "\(target): \(text)",
+                                    hint: "ALTER ROLE \(parameters.user) WITH REPLICATION")
+        }
+        if text.contains("no pg_hba.conf entry for replication") {
+            return ReplicationError(code: .insufficientPrivilege, message: "\(target): \(text)",
+                                    hint: "allow replication connections for this role and database in pg_hba.conf")
+        }
+        if text.contains("database") && text.contains("does not exist") {
+            return ReplicationError(code: .commandFailed, message: "\(target): \(text)",
+                                    hint: "check postgres.dbname")
+        }
+        return ReplicationError(code: .connectionFailed, message: "\(target): \(text)",
+                                hint: "check that PostgreSQL runs and postgres.host/port are right")
+    }
+}
+
+extension String {
+    func trimmingTrailingWhitespace() -> String {
+        var view = Substring(self)
+        while let last = view.last, last.isWhitespace { view.removeLast() }
+        return String(view)
+    }
+}
+
+/// Keeps the C strings alive for the duration of `body`; libpq copies what it keeps.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicated: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = duplicated.map { $0.map { UnsafePointer($0) } }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

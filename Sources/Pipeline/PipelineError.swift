@@ -1,0 +1,47 @@
+import ChangeEvent
+import Kafka
+import PGOutput
+import PGReplication
+
+/// Why the pipeline stopped or restarted its stream.
+public struct PipelineError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case postgres
+        case kafka
+        case decoding
+        case eventEncoding
+        case deliveryFailed
+        case producerFatal
+        case protocolViolation
+    }
+
+    public var code: Code
+    public var message: String
+    public var isRetriable: Bool
+
+    public init(code: Code, message: String, isRetriable: Bool) {
+        self.code = code
+        self.message = message
+        self.isRetriable = isRetriable
+    }
+
+    static func postgres(_ error: ReplicationError) -> PipelineError {
+        PipelineError(code: .postgres, message: error.description, isRetriable: error.isRetriable)
+    }
+
+    static func kafka(_ error: KafkaError) -> PipelineError {
+        PipelineError(code: .kafka, message: error.description, isRetriable: false)
+    }
+
+    static func decoding(_ error: PGOutputError) -> PipelineError {
+        PipelineError(code: .decoding,
+                      message: "\(error); the replication stream is not what pgoutput protocol 1 allows, so Swallow stops rather than skip data. Report this with the server version.",
+                      isRetriable: false)
+    }
+
+    static func encoding(_ error: ChangeEventError) -> PipelineError {
+        PipelineError(code: .eventEncoding, message: error.description, isRetriable: false)
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,41 @@
+import PGReplication
+import SwallowConfig
+
+/// What the pipeline needs to run, resolved from the configuration (and, for `embedded`, from the
+/// mock cluster the executable started).
+public struct PipelineSettings: Sendable {
+    public var connection: ConnectionParameters
+    public var slotName: String
+    public var createSlot: Bool
+    public var publicationName: String
+    public var createPublication: Bool
+    /// Captured tables; empty means every table the publication sends.
+    public var tables: [QualifiedTableName]
+    public var topicPrefix: String
+    public var bootstrapServers: String
+    public var kafkaProperties: [String: String]
+    public var flushTimeoutMilliseconds: Int
+    public var statusIntervalMilliseconds: Int
+    public var maxInFlightEvents: Int
+    public var connectorVersion: String
+
+    public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
+        let postgres = configuration.postgres
+        connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
+                                          user: postgres.user, password: postgres.password,
+                                          sslMode: postgres.sslmode.rawValue,
+                                          connectTimeoutSeconds: postgres.connectTimeoutSeconds)
+        slotName = configuration.slot.name
+        createSlot = configuration.slot.create
+        publicationName = configuration.publication.name
+        createPublication = configuration.publication.create
+        tables = configuration.tables.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
+        topicPrefix = configuration.topicPrefix
+        self.bootstrapServers = bootstrapServers
+        kafkaProperties = configuration.kafka.properties
+        flushTimeoutMilliseconds = configuration.kafka.flushTimeoutMilliseconds
+        statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
+        maxInFlightEvents = configuration.maxInFlightEvents
+        self.connectorVersion = connectorVersion
+    }
+}

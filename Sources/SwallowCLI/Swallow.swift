@@ -1,0 +1,179 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Kafka
+import Logging
+import Pipeline
+import SwallowConfig
+
+/// Swallow's version, reported in `source.version` and by `swallow version`.
+let swallowVersion = "0.1.0"
+
+@main
+struct Swallow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swallow",
+        abstract: "Stream committed PostgreSQL changes to Kafka as Debezium-format change events.",
+        version: swallowVersion,
+        subcommands: [Run.self, Consume.self, MockKafka.self, Version.self],
+        defaultSubcommand: nil)
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print Swallow's version.")
+    func run() { print("swallow \(swallowVersion)") }
+}
+
+/// Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stream changes until SIGTERM or SIGINT.")
+
+    @Option(name: .shortAndLong, help: "Path to the YAML configuration.")
+    var config: String = "Config/swallow.yaml"
+
+    func run() throws {
+        let configuration: SwallowConfiguration
+        do {
+            configuration = try SwallowConfiguration.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let logger = makeLogger(level: configuration.logLevel)
+        logger.info("starting swallow \(swallowVersion)", metadata: ["config": "\(configuration.redactedDescription)"])
+
+        // The embedded cluster lives as long as this process and keeps nothing: for trying Swallow out.
+        var embedded: MockKafkaCluster?
+        let bootstrapServers: String
+        switch configuration.kafka.bootstrapServers {
+        case .servers(let servers):
+            bootstrapServers = servers
+        case .embedded:
+            do {
+                let cluster = try MockKafkaCluster(brokers: 1)
+                embedded = cluster
+                bootstrapServers = cluster.bootstrapServers
+                logger.notice("embedded Kafka (librdkafka mock cluster, in memory only) is listening",
+                              metadata: ["bootstrap_servers": "\(bootstrapServers)"])
+            } catch {
+                logger.critical("could not start the embedded Kafka cluster: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
+        let pipeline = ReplicationPipeline(
+            settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
+                                       connectorVersion: swallowVersion),
+            logger: logger)
+        let signals = SignalHandlers(logger: logger) { pipeline.stop() }
+        defer { withExtendedLifetime(signals) {} }
+        do {
+            try pipeline.run()
+        } catch {
+            logger.critical("stopping: \(error)")
+            withExtendedLifetime(embedded) {}
+            throw ExitCode(1)
+        }
+        withExtendedLifetime(embedded) {}
+    }
+}
+
+/// Reads records back from Kafka and prints them, one JSON line each: the quick start's window onto the
+/// stream, and a debugging aid.
+struct Consume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print records of Kafka topics, from the beginning.")
+
+    @Option(name: .long, help: "Kafka bootstrap servers, e.g. 127.0.0.1:9092.")
+    var bootstrapServers: String
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Topics to read.")
+    var topic: [String]
+
+    @Flag(name: .long, help: "Keep waiting for new records instead of stopping at the end.")
+    var follow = false
+
+    @Option(name: .long, help: "Milliseconds to wait for the topics to appear.")
+    var waitMs: Int32 = 30_000
+
+    func run() throws {
+        let consumer = try KafkaConsumer(bootstrapServers: bootstrapServers, topics: topic,
+                                         waitForTopicsMilliseconds: waitMs)
+        defer { consumer.close() }
+        if follow {
+            while true {
+                if let record = try consumer.poll(timeoutMilliseconds: 1000) { printRecord(record) }
+            }
+        } else {
+            for record in try consumer.readToEnd(timeoutMilliseconds: waitMs) { printRecord(record) }
+        }
+    }
+
+    private func printRecord(_ record: KafkaRecord) {
+        let key = record.key.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        let value = record.value.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        print("\(record.topic)[\(record.partition)]@\(record.offset) key=\(key) value=\(value)")
+        fflush(stdout)
+    }
+}
+
+/// Runs librdkafka's mock cluster on its own, for tests and benchmarks that must keep the broker's
+/// memory out of Swallow's process.
+struct MockKafka: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mock-kafka",
+        abstract: "Run an in-memory mock Kafka cluster until SIGTERM (tests and benchmarks).",
+        shouldDisplay: false)
+
+    @Option(help: "Number of brokers.")
+    var brokers: Int = 1
+
+    func run() throws {
+        let cluster = try MockKafkaCluster(brokers: brokers)
+        print(cluster.bootstrapServers)
+        fflush(stdout)
+        let done = DispatchSemaphore(value: 0)
+        let signals = SignalHandlers(logger: Logger(label: "swallow.mock-kafka")) { done.signal() }
+        done.wait()
+        withExtendedLifetime((cluster, signals)) {}
+    }
+}
+
+/// SIGTERM/SIGINT start a clean stop; a second one exits at once.
+final class SignalHandlers: Sendable {
+    private let sources: [DispatchSourceSignal]
+
+    init(logger: Logger, onStop: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "swallow.signals")
+        let received = ManagedAtomicFlag()
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                if received.setAndGetPrevious() {
+                    logger.warning("second signal, exiting now")
+                    exit(1)
+                }
+                logger.info("signal \(number) received, stopping")
+                onStop()
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+import Synchronization
+
+final class ManagedAtomicFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func setAndGetPrevious() -> Bool { flag.exchange(true, ordering: .relaxed) }
+}
+
+func makeLogger(level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: level) ?? .info
+        return handler
+    }
+    return Logger(label: "swallow")
+}

@@ -1,0 +1,554 @@
+import Foundation
+import Yams
+
+/// Walks the composed YAML node tree and builds a ``SwallowConfiguration``, reporting the first
+/// problem found with its key path. Unknown keys of a mapping are reported before anything else
+/// in that mapping (a misspelt key is the usual cause of a "missing" one).
+struct ConfigurationReader {
+    let environment: [String: String]
+
+    // MARK: - Key tables
+
+    enum Keys {
+        static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
+                           "status_interval_ms", "max_in_flight_events", "log_level"]
+        static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
+        static let slot = ["name", "create"]
+        static let publication = ["name", "create"]
+        static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms"]
+        static let sections: [(name: String, keys: [String])] = [
+            ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
+        ]
+    }
+
+    enum Limits {
+        static let port = 1...65_535
+        static let connectTimeoutSeconds = 1...3_600
+        static let flushTimeoutMilliseconds = 0...3_600_000
+        static let statusIntervalMilliseconds = 100...600_000
+        static let maxInFlightEvents = 1...100_000_000
+        static let topicPrefixLength = 249
+        static let identifierBytes = 63
+    }
+
+    /// librdkafka properties that Swallow sets itself.
+    static let reservedKafkaProperties = ["bootstrap.servers", "metadata.broker.list"]
+
+    // MARK: - Entry point
+
+    func read(yaml: String) throws(ConfigurationError) -> SwallowConfiguration {
+        let composed: Node?
+        do {
+            composed = try Yams.compose(yaml: yaml)
+        } catch {
+            throw Self.yamlError(error, yaml: yaml)
+        }
+        guard let root = composed, !Self.isNull(root) else {
+            throw ConfigurationError(
+                code: .invalidYAML, path: "",
+                message: "the configuration is empty; expected a mapping with the top-level keys \(Self.list(Keys.root)) (see Config/swallow.yaml)")
+        }
+        let top = try section(root, path: "", allowed: Keys.root,
+                              expected: "a mapping with the top-level keys \(Self.list(Keys.root))")
+
+        let postgres = try readPostgres(top)
+        let slot = try readSlot(top)
+        let publication = try readPublication(top)
+        let tables = try readTables(top)
+        let topicPrefix = try readTopicPrefix(top)
+        let kafka = try readKafka(top)
+        let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
+                                         default: 10_000)
+        let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 100_000)
+        let logLevel = try oneOf(top, "log_level", allowed: SwallowConfiguration.logLevels, default: "info")
+
+        return SwallowConfiguration(
+            postgres: postgres, slot: slot, publication: publication, tables: tables,
+            topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
+            maxInFlightEvents: maxInFlight, logLevel: logLevel)
+    }
+
+    // MARK: - Sections
+
+    private func readPostgres(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Postgres {
+        let pg = try requiredSection(top, "postgres", allowed: Keys.postgres, required: ["host", "dbname", "user"])
+        let host = try requiredString(pg, "host", expected: "a string (the PostgreSQL server host name or IP address)",
+                                      example: "host: 127.0.0.1")
+        let port = try integer(pg, "port", range: Limits.port, default: 5432)
+        let dbname = try requiredString(pg, "dbname", expected: "a string (the database to replicate from)",
+                                        example: "dbname: app")
+        let user = try requiredString(pg, "user", expected: "a string (a role with the REPLICATION attribute)",
+                                      example: "user: swallow")
+        let password = try scalar(pg["password"], path: pg.path("password"), expected: "a string", secret: true)
+        let sslmode = try oneOf(pg, "sslmode", allowed: SwallowConfiguration.SSLMode.allCases.map(\.rawValue),
+                                default: SwallowConfiguration.SSLMode.prefer.rawValue)
+        let timeout = try integer(pg, "connect_timeout_s", range: Limits.connectTimeoutSeconds, default: 10)
+        return SwallowConfiguration.Postgres(
+            host: host, port: port, dbname: dbname, user: user,
+            password: (password?.text).flatMap { $0.isEmpty ? nil : $0 },
+            // oneOf only returns allowed raw values.
+            sslmode: SwallowConfiguration.SSLMode(rawValue: sslmode) ?? .prefer,
+            connectTimeoutSeconds: timeout)
+    }
+
+    private func readSlot(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Slot {
+        let slot = try requiredSection(top, "slot", allowed: Keys.slot, required: ["name"])
+        let name = try requiredString(slot, "name", expected: "a replication slot name ([a-z0-9_]{1,63})",
+                                      example: "name: swallow")
+        guard !name.isEmpty, name.utf8.count <= Limits.identifierBytes,
+              name.unicodeScalars.allSatisfy({ Self.isLowerAlnumOrUnderscore($0) }) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: slot.path("name"),
+                message: "expected a replication slot name of 1 to 63 lowercase letters, digits or underscores ([a-z0-9_]{1,63}, PostgreSQL's rule), got \(Echo.quoted(name))")
+        }
+        let create = try boolean(slot, "create", default: true)
+        return SwallowConfiguration.Slot(name: name, create: create)
+    }
+
+    private func readPublication(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Publication {
+        let publication = try requiredSection(top, "publication", allowed: Keys.publication, required: ["name"])
+        let name = try requiredString(publication, "name",
+                                      expected: "a publication name (a lowercase identifier, [a-z_][a-z0-9_$]*)",
+                                      example: "name: swallow")
+        guard Self.isIdentifier(name) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: publication.path("name"),
+                message: "expected a publication name that is an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes), got \(Echo.quoted(name))")
+        }
+        let create = try boolean(publication, "create", default: true)
+        return SwallowConfiguration.Publication(name: name, create: create)
+    }
+
+    private func readTables(_ top: Section) throws(ConfigurationError) -> [SwallowConfiguration.TableName] {
+        let path = top.path("tables")
+        let expected = "a sequence of table names (`schema.table` or `table`), e.g. `tables: [public.orders, order_items]`"
+        guard let node = top["tables"], !Self.isNull(node) else { return [] }
+        guard case .sequence(let sequence) = node else {
+            throw wrongType(path: path, expected: expected, found: node, secret: false)
+        }
+        try Self.rejectTag(sequence.tag, isPlain: true, path: path)
+        var tables: [SwallowConfiguration.TableName] = []
+        var firstIndex: [SwallowConfiguration.TableName: Int] = [:]
+        for (index, item) in sequence.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            guard let value = try scalar(item, path: itemPath, expected: "a table name (`schema.table` or `table`)") else {
+                throw ConfigurationError(
+                    code: .wrongType, path: itemPath,
+                    message: "expected a table name (`schema.table` or `table`), got null")
+            }
+            let table = try Self.tableName(value.text, path: itemPath)
+            if let first = firstIndex[table] {
+                throw ConfigurationError(
+                    code: .invalidValue, path: itemPath,
+                    message: "duplicate table \(table) (already listed as \(path)[\(first)]); list each table once")
+            }
+            firstIndex[table] = index
+            tables.append(table)
+        }
+        return tables
+    }
+
+    private func readTopicPrefix(_ top: Section) throws(ConfigurationError) -> String {
+        let prefix = try requiredString(top, "topic_prefix",
+                                        expected: "a Kafka topic prefix (characters [a-zA-Z0-9._-])",
+                                        example: "topic_prefix: app")
+        guard !prefix.isEmpty, prefix.utf8.count <= Limits.topicPrefixLength,
+              prefix.unicodeScalars.allSatisfy({ Self.isTopicCharacter($0) }) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: top.path("topic_prefix"),
+                message: "expected a Kafka topic prefix of 1 to \(Limits.topicPrefixLength) characters from [a-zA-Z0-9._-], got \(Echo.quoted(prefix))")
+        }
+        return prefix
+    }
+
+    private func readKafka(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Kafka {
+        let kafka = try requiredSection(top, "kafka", allowed: Keys.kafka, required: ["bootstrap_servers"])
+        let servers = try requiredString(
+            kafka, "bootstrap_servers",
+            expected: "a comma-separated list of Kafka brokers (host:port), or `embedded`",
+            example: "bootstrap_servers: 127.0.0.1:9092")
+        let bootstrap: SwallowConfiguration.KafkaBootstrap
+        if servers == "embedded" {
+            bootstrap = .embedded
+        } else {
+            let entries = servers.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            guard entries.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) else {
+                throw ConfigurationError(
+                    code: .invalidValue, path: kafka.path("bootstrap_servers"),
+                    message: "expected a comma-separated list of Kafka brokers such as `host1:9092,host2:9092` (no empty entries, no spaces inside an entry), or the literal `embedded`, got \(Echo.quoted(servers))")
+            }
+            bootstrap = .servers(entries.joined(separator: ","))
+        }
+        let properties = try readKafkaProperties(kafka)
+        let flush = try integer(kafka, "flush_timeout_ms", range: Limits.flushTimeoutMilliseconds, default: 30_000)
+        return SwallowConfiguration.Kafka(bootstrapServers: bootstrap, properties: properties,
+                                          flushTimeoutMilliseconds: flush)
+    }
+
+    private func readKafkaProperties(_ kafka: Section) throws(ConfigurationError) -> [String: String] {
+        let path = kafka.path("properties")
+        guard let node = kafka["properties"], !Self.isNull(node) else { return [:] }
+        let entries = try mapping(
+            node, path: path,
+            expected: "a mapping of librdkafka property names to scalar values, e.g. `properties: {linger.ms: 5, acks: all}`")
+        var properties: [String: String] = [:]
+        for entry in entries {
+            guard !entry.key.isEmpty else {
+                throw ConfigurationError(code: .invalidValue, path: entry.path,
+                                         message: "empty librdkafka property name; remove it")
+            }
+            if Self.reservedKafkaProperties.contains(entry.key) {
+                throw ConfigurationError(
+                    code: .invalidValue, path: entry.path,
+                    message: "`\(entry.key)` is set from kafka.bootstrap_servers; set `kafka.bootstrap_servers` instead and remove this property")
+            }
+            let secret = SwallowConfiguration.isSecretPropertyKey(entry.key)
+            guard let value = try scalar(entry.value, path: entry.path,
+                                         expected: "a scalar value (string, number or boolean)", secret: secret) else {
+                throw ConfigurationError(
+                    code: .wrongType, path: entry.path,
+                    message: "expected a scalar value (string, number or boolean), got null; remove the property to use librdkafka's default")
+            }
+            properties[entry.key] = value.text
+        }
+        return properties
+    }
+
+    // MARK: - Mappings
+
+    struct Section {
+        let prefix: String
+        let values: [String: Node]
+
+        func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
+        subscript(key: String) -> Node? { values[key] }
+    }
+
+    struct Entry {
+        let key: String
+        let path: String
+        let value: Node
+    }
+
+    /// The entries of a mapping node, in document order, with string keys that occur once.
+    private func mapping(_ node: Node, path: String, expected: String) throws(ConfigurationError) -> [Entry] {
+        guard case .mapping(let mapping) = node else {
+            throw wrongType(path: path, expected: expected, found: node, secret: false)
+        }
+        try Self.rejectTag(mapping.tag, isPlain: true, path: path)
+        var entries: [Entry] = []
+        var seen: Set<String> = []
+        for (keyNode, value) in mapping {
+            guard case .scalar(let keyScalar) = keyNode else {
+                throw ConfigurationError(
+                    code: .wrongType, path: path,
+                    message: "mapping keys must be plain strings, found a \(Self.kind(keyNode)) used as a key")
+            }
+            let key = keyScalar.string
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            guard seen.insert(key).inserted else {
+                throw ConfigurationError(code: .invalidYAML, path: keyPath,
+                                         message: "duplicate key; each key may appear only once in a mapping")
+            }
+            entries.append(Entry(key: key, path: keyPath, value: value))
+        }
+        return entries
+    }
+
+    /// A mapping whose keys must all be in `allowed`.
+    private func section(_ node: Node, path: String, allowed: [String], expected: String) throws(ConfigurationError) -> Section {
+        let entries = try mapping(node, path: path, expected: expected)
+        for entry in entries where !allowed.contains(entry.key) {
+            throw unknownKey(entry, in: path, allowed: allowed)
+        }
+        var values: [String: Node] = [:]
+        for entry in entries { values[entry.key] = entry.value }
+        return Section(prefix: path, values: values)
+    }
+
+    private func requiredSection(_ parent: Section, _ key: String, allowed: [String],
+                                 required: [String]) throws(ConfigurationError) -> Section {
+        let path = parent.path(key)
+        let optional = allowed.filter { !required.contains($0) }
+        let expected = "a mapping with the keys \(Self.list(required)) (required) and \(Self.list(optional)) (optional)"
+        guard let node = parent[key], !Self.isNull(node) else {
+            throw ConfigurationError(code: .missingKey, path: path,
+                                     message: "missing required section; expected \(expected)")
+        }
+        return try section(node, path: path, allowed: allowed, expected: expected)
+    }
+
+    private func unknownKey(_ entry: Entry, in path: String, allowed: [String]) -> ConfigurationError {
+        var hint: String?
+        if let suggestion = Self.suggestion(for: entry.key, among: allowed) {
+            hint = "did you mean `\(suggestion)`?"
+        } else if entry.key == "<<" {
+            hint = "YAML merge keys are not supported"
+        } else if path.isEmpty {
+            let homes = Keys.sections.filter { $0.keys.contains(entry.key) }.map { "`\($0.name).\(entry.key)`" }
+            if !homes.isEmpty {
+                hint = "did you mean \(homes.joined(separator: " or "))? this key belongs inside a section"
+            }
+        } else if path == "kafka", entry.key.contains(".") {
+            hint = "librdkafka settings go under `kafka.properties`"
+        }
+        let hintText = hint.map { " (\($0))" } ?? ""
+        return ConfigurationError(code: .unknownKey, path: entry.path,
+                                  message: "unknown key\(hintText); allowed keys: \(allowed.joined(separator: ", "))")
+    }
+
+    // MARK: - Scalars
+
+    struct ScalarValue {
+        /// Text after `${...}` substitution.
+        var text: String
+        /// Quoted or block scalar: always a string, never a number or boolean.
+        var quoted: Bool
+    }
+
+    /// The substituted text of a scalar value; `nil` when absent or null (`~`, `null`, empty).
+    private func scalar(_ node: Node?, path: String, expected: String,
+                        secret: Bool = false) throws(ConfigurationError) -> ScalarValue? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node else {
+            throw wrongType(path: path, expected: expected, found: node, secret: secret)
+        }
+        if Self.isNull(node) { return nil }
+        let isPlain = scalar.style == .plain || scalar.style == .any
+        try Self.rejectTag(scalar.tag, isPlain: isPlain, path: path)
+        let result = try EnvironmentSubstitution.apply(scalar.string, path: path, secret: secret,
+                                                       environment: environment)
+        return ScalarValue(text: result.text, quoted: !isPlain)
+    }
+
+    private func requiredString(_ section: Section, _ key: String, expected: String,
+                                example: String) throws(ConfigurationError) -> String {
+        let path = section.path(key)
+        guard let value = try scalar(section[key], path: path, expected: expected) else {
+            throw ConfigurationError(code: .missingKey, path: path,
+                                     message: "missing required key; expected \(expected), e.g. `\(example)`")
+        }
+        guard !value.text.isEmpty else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "must not be empty; expected \(expected), e.g. `\(example)`")
+        }
+        return value.text
+    }
+
+    private func integer(_ section: Section, _ key: String, range: ClosedRange<Int>,
+                         default defaultValue: Int) throws(ConfigurationError) -> Int {
+        let path = section.path(key)
+        let expected = "an integer \(range.lowerBound)..\(range.upperBound)"
+        guard let value = try scalar(section[key], path: path, expected: expected) else { return defaultValue }
+        guard let number = Self.decimalInteger(value.text) else {
+            throw ConfigurationError(code: .wrongType, path: path,
+                                     message: "expected \(expected), got \(Echo.quoted(value.text))")
+        }
+        guard !value.quoted else {
+            throw ConfigurationError(
+                code: .wrongType, path: path,
+                message: "expected \(expected), got the quoted string \(Echo.quoted(value.text)); write the number without quotes")
+        }
+        guard range.contains(number) else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "expected \(expected), got \(number)")
+        }
+        return number
+    }
+
+    private func boolean(_ section: Section, _ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
+        let path = section.path(key)
+        let expected = "a boolean (true or false)"
+        guard let value = try scalar(section[key], path: path, expected: expected) else { return defaultValue }
+        let parsed: Bool? = switch value.text {
+        case "true": true
+        case "false": false
+        default: nil
+        }
+        guard let parsed, !value.quoted else {
+            let quotedNote = value.quoted ? "the quoted string " : ""
+            let fix = value.quoted ? "; write true or false without quotes" : ""
+            throw ConfigurationError(code: .wrongType, path: path,
+                                     message: "expected \(expected), got \(quotedNote)\(Echo.quoted(value.text))\(fix)")
+        }
+        return parsed
+    }
+
+    private func oneOf(_ section: Section, _ key: String, allowed: [String],
+                       default defaultValue: String) throws(ConfigurationError) -> String {
+        let path = section.path(key)
+        let expected = "one of \(allowed.joined(separator: ", "))"
+        guard let value = try scalar(section[key], path: path, expected: expected) else { return defaultValue }
+        guard allowed.contains(value.text) else {
+            let hint = Self.suggestion(for: value.text, among: allowed).map { " (did you mean `\($0)`?)" } ?? ""
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "expected \(expected), got \(Echo.quoted(value.text))\(hint)")
+        }
+        return value.text
+    }
+
+    // MARK: - Errors
+
+    private func wrongType(path: String, expected: String, found node: Node, secret: Bool) -> ConfigurationError {
+        let found: String
+        switch node {
+        case .scalar(let scalar):
+            if Self.isNull(node) {
+                found = "null"
+            } else if secret {
+                found = "a string"
+            } else {
+                let isPlain = scalar.style == .plain || scalar.style == .any
+                found = "\(isPlain ? "" : "the quoted string ")\(Echo.quoted(scalar.string))"
+            }
+        default:
+            found = "a \(Self.kind(node))"
+        }
+        return ConfigurationError(code: .wrongType, path: path, message: "expected \(expected), got \(found)")
+    }
+
+    static func yamlError(_ error: any Error, yaml: String) -> ConfigurationError {
+        func located(_ mark: Mark, _ problem: String, _ context: YamlError.Context?) -> String {
+            var message = "invalid YAML at line \(mark.line), column \(mark.column): \(problem)"
+            if let context {
+                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+            }
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            if mark.line >= 1, mark.line <= lines.count,
+               lines[mark.line - 1].prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
+                message += "; indent with spaces, YAML does not allow tabs for indentation"
+            }
+            return message
+        }
+        // Yams' own descriptions quote the offending source line, which may hold a secret: build our own.
+        guard let yamlError = error as? YamlError else {
+            return ConfigurationError(code: .invalidYAML, path: "", message: "invalid YAML")
+        }
+        let message: String
+        switch yamlError {
+        case let .composer(_, problem, mark, _) where problem.contains("another document"):
+            message = "invalid YAML at line \(mark.line), column \(mark.column): found a second document; the configuration must be a single YAML document (remove the extra `---`)"
+        case let .scanner(context, problem, mark, _),
+             let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            message = located(mark, problem, context)
+        case let .reader(problem, offset, _, _):
+            message = "invalid YAML input\(offset.map { " at byte \($0)" } ?? ""): \(problem)"
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.map { "`\($0)`" }.joined(separator: ", ")
+            message = "duplicate key \(keys) (first at line \(context.mark.line), column \(context.mark.column)); each key may appear only once in a mapping"
+        default:
+            message = "invalid YAML"
+        }
+        return ConfigurationError(code: .invalidYAML, path: "", message: message)
+    }
+
+    // MARK: - Helpers
+
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    /// Explicit YAML tags (`!!str`, `!!int`, `!custom`) are rejected rather than silently ignored.
+    /// Untagged plain nodes have the implicit (empty) tag; untagged quoted scalars get `!!str` from libyaml.
+    static func rejectTag(_ tag: Tag, isPlain: Bool, path: String) throws(ConfigurationError) {
+        let name = tag.rawValue
+        if name.isEmpty || (!isPlain && name == Tag.Name.str.rawValue) { return }
+        throw ConfigurationError(
+            code: .wrongType, path: path,
+            message: "explicit YAML tags (\(name)) are not supported; remove the tag (string values may be quoted instead)")
+    }
+
+    static func kind(_ node: Node) -> String {
+        switch node {
+        case .scalar: "scalar"
+        case .mapping: "mapping"
+        case .sequence: "sequence"
+        case .alias: "alias"
+        }
+    }
+
+    /// Plain decimal integers only (`5432`, `-1`, `+7`); no `0x`, `0o`, `_`, exponents or fractions.
+    static func decimalInteger(_ text: String) -> Int? {
+        var digits = Substring(text)
+        if digits.first == "+" || digits.first == "-" { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
+    static func tableName(_ text: String, path: String) throws(ConfigurationError) -> SwallowConfiguration.TableName {
+        let rule = "each part an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes); quoted identifiers are not supported yet"
+        guard !text.isEmpty else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "empty table name; expected `schema.table` or `table` (meaning public.table)")
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else {
+            throw ConfigurationError(
+                code: .invalidValue, path: path,
+                message: "expected `schema.table` or `table` (meaning public.table), got \(Echo.quoted(text)) with \(parts.count) dot-separated parts")
+        }
+        guard parts.allSatisfy(isIdentifier) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: path,
+                message: "expected `schema.table` or `table` (meaning public.table), \(rule); got \(Echo.quoted(text))")
+        }
+        return parts.count == 2
+            ? SwallowConfiguration.TableName(schema: parts[0], table: parts[1])
+            : SwallowConfiguration.TableName(schema: "public", table: parts[0])
+    }
+
+    /// Unquoted lowercase PostgreSQL identifier: `[a-z_][a-z0-9_$]*`, 1...63 bytes.
+    static func isIdentifier(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, text.utf8.count <= Limits.identifierBytes,
+              ("a"..."z").contains(first) || first == "_" else { return false }
+        return text.unicodeScalars.allSatisfy { isLowerAlnumOrUnderscore($0) || $0 == "$" }
+    }
+
+    static func isLowerAlnumOrUnderscore(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_"
+    }
+
+    static func isTopicCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || scalar == "." || scalar == "_" || scalar == "-"
+    }
+
+    static func list(_ keys: [String]) -> String { keys.joined(separator: ", ") }
+
+    /// The closest candidate within edit distance 2 (ties: first in `candidates` order); failing that,
+    /// a candidate of at least 3 characters that is a prefix of `word` or has `word` as a prefix
+    /// (`hostname` -> `host`, `connect` -> `connect_timeout_s`).
+    static func suggestion(for word: String, among candidates: [String]) -> String? {
+        let word = word.lowercased()
+        var best: (candidate: String, distance: Int)?
+        for candidate in candidates {
+            let distance = editDistance(word, candidate)
+            if distance <= 2, distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+        }
+        if let best { return best.candidate }
+        return candidates.first { candidate in
+            min(candidate.count, word.count) >= 3 && (word.hasPrefix(candidate) || candidate.hasPrefix(word))
+        }
+    }
+
+    /// Levenshtein distance over Characters.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = Array(repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

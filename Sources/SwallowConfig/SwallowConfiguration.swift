@@ -1,0 +1,185 @@
+import Foundation
+
+/// The complete, validated configuration of the Swallow daemon.
+///
+/// Obtain one with ``load(path:environment:)`` or ``parse(yaml:environment:)``; both validate
+/// every key and throw a ``ConfigurationError`` naming the offending key path.
+///
+/// `description` (and therefore string interpolation) is the redacted form, so a configuration
+/// can be logged without leaking the database password or Kafka credentials.
+public struct SwallowConfiguration: Sendable, Equatable {
+
+    /// libpq `sslmode`.
+    public enum SSLMode: String, Sendable, Hashable, CaseIterable {
+        case disable
+        case allow
+        case prefer
+        case require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    /// Where the Kafka producer connects.
+    public enum KafkaBootstrap: Sendable, Hashable {
+        /// The literal `embedded`: an in-process librdkafka mock cluster.
+        case embedded
+        /// A comma-separated `host:port` list, passed to librdkafka as `bootstrap.servers`.
+        case servers(String)
+    }
+
+    /// `postgres:` section.
+    public struct Postgres: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var dbname: String
+        public var user: String
+        /// `nil` when not configured (or configured as an empty string).
+        public var password: String?
+        public var sslmode: SSLMode
+        public var connectTimeoutSeconds: Int
+
+        public init(
+            host: String,
+            port: Int = 5432,
+            dbname: String,
+            user: String,
+            password: String? = nil,
+            sslmode: SSLMode = .prefer,
+            connectTimeoutSeconds: Int = 10
+        ) {
+            self.host = host
+            self.port = port
+            self.dbname = dbname
+            self.user = user
+            self.password = password
+            self.sslmode = sslmode
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+        }
+    }
+
+    /// `slot:` section (logical replication slot).
+    public struct Slot: Sendable, Equatable {
+        public var name: String
+        public var create: Bool
+
+        public init(name: String, create: Bool = true) {
+            self.name = name
+            self.create = create
+        }
+    }
+
+    /// `publication:` section.
+    public struct Publication: Sendable, Equatable {
+        public var name: String
+        public var create: Bool
+
+        public init(name: String, create: Bool = true) {
+            self.name = name
+            self.create = create
+        }
+    }
+
+    /// A table selected for capture. `description` is `schema.table`.
+    public struct TableName: Sendable, Hashable, CustomStringConvertible {
+        public var schema: String
+        public var table: String
+
+        public init(schema: String = "public", table: String) {
+            self.schema = schema
+            self.table = table
+        }
+
+        public var description: String { "\(schema).\(table)" }
+    }
+
+    /// `kafka:` section.
+    public struct Kafka: Sendable, Equatable {
+        public var bootstrapServers: KafkaBootstrap
+        /// librdkafka properties, verbatim; YAML scalars are stringified as written (`true` -> "true", `5` -> "5").
+        public var properties: [String: String]
+        public var flushTimeoutMilliseconds: Int
+
+        public init(
+            bootstrapServers: KafkaBootstrap,
+            properties: [String: String] = [:],
+            flushTimeoutMilliseconds: Int = 30_000
+        ) {
+            self.bootstrapServers = bootstrapServers
+            self.properties = properties
+            self.flushTimeoutMilliseconds = flushTimeoutMilliseconds
+        }
+    }
+
+    public var postgres: Postgres
+    public var slot: Slot
+    public var publication: Publication
+    /// Tables to capture; empty means all tables (of the publication).
+    public var tables: [TableName]
+    public var topicPrefix: String
+    public var kafka: Kafka
+    public var statusIntervalMilliseconds: Int
+    public var maxInFlightEvents: Int
+    /// One of ``logLevels`` (the raw values of swift-log's `Logger.Level`).
+    public var logLevel: String
+
+    /// The accepted `log_level` values, most verbose first.
+    public static let logLevels: [String] = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    public init(
+        postgres: Postgres,
+        slot: Slot,
+        publication: Publication,
+        tables: [TableName] = [],
+        topicPrefix: String,
+        kafka: Kafka,
+        statusIntervalMilliseconds: Int = 10_000,
+        maxInFlightEvents: Int = 100_000,
+        logLevel: String = "info"
+    ) {
+        self.postgres = postgres
+        self.slot = slot
+        self.publication = publication
+        self.tables = tables
+        self.topicPrefix = topicPrefix
+        self.kafka = kafka
+        self.statusIntervalMilliseconds = statusIntervalMilliseconds
+        self.maxInFlightEvents = maxInFlightEvents
+        self.logLevel = logLevel
+    }
+
+    /// Reads and validates the YAML configuration file at `path`.
+    ///
+    /// `${NAME}` references in values are resolved from `environment`.
+    public static func load(
+        path: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> SwallowConfiguration {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigurationError(
+                code: .fileUnreadable, path: "",
+                message: "cannot read configuration file \(path): no such file; pass the path of a YAML file (see Config/swallow.yaml)")
+        }
+        guard !isDirectory.boolValue else {
+            throw ConfigurationError(
+                code: .fileUnreadable, path: "",
+                message: "cannot read configuration file \(path): it is a directory; pass the path of a YAML file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(
+                code: .fileUnreadable, path: "",
+                message: "cannot read configuration file \(path): permission denied or I/O error; check the file's permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(
+                code: .fileUnreadable, path: "",
+                message: "cannot read configuration file \(path): it is not valid UTF-8 text")
+        }
+        return try parse(yaml: text, environment: environment)
+    }
+
+    /// Parses and validates a YAML configuration document.
+    public static func parse(yaml: String, environment: [String: String]) throws(ConfigurationError) -> SwallowConfiguration {
+        try ConfigurationReader(environment: environment).read(yaml: yaml)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+import Testing
+
+/// Nothing committed is lost: `kill -9` mid-stream, and a broker that goes away and comes back.
+/// The service runs as a child process, as systemd runs it; the mock Kafka cluster lives in the test
+/// process so it outlives every Swallow process.
+@Suite(.serialized) struct DurabilityTests {
+    @Test func killNineMidStreamThenRestartLosesNothing() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("crash")
+        let sql = try postgres.connect(database)
+        try sql.execute(Workload.schema)
+        try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
+        try createAuditSlot(sql)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let config = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                tables: ["public.accounts", "public.ledger"])
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
+        var swallow = try SwallowProcess(configPath: config, logPath: log)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+
+        let workload = Workload(database: database, transactions: 3000)
+        workload.start()
+        try waitUntil(timeoutSeconds: 120, "a third of the workload") { workload.committed >= 1000 }
+        swallow.kill9()
+
+        // With the process dead nothing more is acknowledged: what Kafka holds now is final for the
+        // confirmed position the slot recorded.
+        let confirmedAtCrash = try confirmedFlushLSN(sql)
+        #expect(confirmedAtCrash > .invalid)
+        let atCrash = try readAll(cluster, ["app.public.accounts", "app.public.ledger"])
+        let lostAtCrash = try transactionsLostBelow(confirmedAtCrash, committed: try committedTransactions(sql),
+                                                    records: atCrash)
+        #expect(lostAtCrash.isEmpty, "slot confirmed past unacknowledged transactions \(lostAtCrash.prefix(5))")
+
+        swallow = try SwallowProcess(configPath: config, logPath: log)
+        try workload.wait()
+        let committed = try committedTransactions(sql)
+        let finalRecords = try waitForEverything(committed, cluster: cluster)
+        #expect(swallow.terminate() == 0, "swallow did not exit cleanly on SIGTERM:\n\(swallow.log.suffix(2000))")
+
+        let missing = try transactionsLostBelow(LSN(UInt64.max), committed: committed, records: finalRecords)
+        #expect(missing.isEmpty, "committed transactions missing from Kafka: \(missing.prefix(5))")
+        let check = try verifyPerKeyOrderAndFinalState(records: finalRecords, sql: sql)
+        #expect(check.problems.isEmpty, "\(check.problems.prefix(5))")
+        // Rolled-back transactions never reach Kafka: every txId in Kafka is a committed one.
+        let committedIDs = Set(committed.map(\.xid))
+        #expect(try rowEventsByTransaction(finalRecords).keys.allSatisfy { committedIDs.contains($0) })
+        print("kill -9: \(committed.count) transactions, \(finalRecords.count) records, \(check.duplicates) redelivered duplicates")
+    }
+
+    @Test func brokerOutageIsRetriedAndLosesNothing() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("outage")
+        let sql = try postgres.connect(database)
+        try sql.execute(Workload.schema)
+        try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
+        try createAuditSlot(sql)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        // Deliveries give up after 2 s so the outage exercises the failure path: the stream restarts from
+        // the confirmed position rather than waiting in librdkafka's queue.
+        let config = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                tables: ["public.accounts", "public.ledger"],
+                                                extraKafkaProperties: ["message.timeout.ms": "2000"])
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
+        var swallow = try SwallowProcess(configPath: config, logPath: log)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+
+        let workload = Workload(database: database, transactions: 2000)
+        workload.start()
+        try waitUntil(timeoutSeconds: 120, "some of the workload") { workload.committed >= 300 }
+        try cluster.setBrokerDown(1)
+        let confirmedAtOutage = try confirmedFlushLSN(sql)
+        Thread.sleep(forTimeInterval: 5)
+        // While the broker is away nothing can be acknowledged, so the slot must not move past what
+        // Kafka held when it went down. Kill the service during the outage to freeze the evidence.
+        swallow.kill9()
+        let confirmedDuringOutage = try confirmedFlushLSN(sql)
+        try cluster.setBrokerUp(1)
+        let atOutage = try readAll(cluster, ["app.public.accounts", "app.public.ledger"])
+        let lost = try transactionsLostBelow(confirmedDuringOutage, committed: try committedTransactions(sql),
+                                             records: atOutage)
+        #expect(lost.isEmpty, "slot confirmed past unacknowledged transactions during the outage: \(lost.prefix(5))")
+        #expect(confirmedDuringOutage >= confirmedAtOutage)
+
+        swallow = try SwallowProcess(configPath: config, logPath: log)
+        // A second outage with the service left running: it must ride it out by itself.
+        try waitUntil(timeoutSeconds: 120, "more of the workload") { workload.committed >= 1200 }
+        try cluster.setBrokerDown(1)
+        Thread.sleep(forTimeInterval: 4)
+        try cluster.setBrokerUp(1)
+        try workload.wait()
+        let committed = try committedTransactions(sql)
+        let finalRecords = try waitForEverything(committed, cluster: cluster)
+        #expect(swallow.terminate() == 0, "swallow did not exit cleanly on SIGTERM:\n\(swallow.log.suffix(2000))")
+        let missing = try transactionsLostBelow(LSN(UInt64.max), committed: committed, records: finalRecords)
+        #expect(missing.isEmpty, "committed transactions missing from Kafka: \(missing.prefix(5))")
+        let check = try verifyPerKeyOrderAndFinalState(records: finalRecords, sql: sql)
+        #expect(check.problems.isEmpty, "\(check.problems.prefix(5))")
+        #expect(swallow.log.contains("resuming from the confirmed position"), "the outage never reached the pipeline")
+    }
+
+    private func readAll(_ cluster: MockKafkaCluster, _ topics: [String]) throws -> [KafkaRecord] {
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: topics)
+        defer { consumer.close() }
+        return try consumer.readToEnd(timeoutMilliseconds: 30_000)
+    }
+
+    /// Reads the topics until every committed transaction's events are there (or two minutes pass).
+    private func waitForEverything(_ committed: [CommittedTransaction], cluster: MockKafkaCluster) throws -> [KafkaRecord] {
+        var records: [KafkaRecord] = []
+        let deadline = Date().addingTimeInterval(120)
+        repeat {
+            records = try readAll(cluster, ["app.public.accounts", "app.public.ledger"])
+            if try transactionsLostBelow(LSN(UInt64.max), committed: committed, records: records).isEmpty { break }
+            Thread.sleep(forTimeInterval: 1)
+        } while Date() < deadline
+        return records
+    }
+}

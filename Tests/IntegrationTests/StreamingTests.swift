@@ -1,0 +1,155 @@
+import Foundation
+import Kafka
+import PGReplication
+import Pipeline
+import Testing
+
+/// End to end: a real Postgres, the pipeline, and librdkafka's mock cluster speaking Kafka over TCP;
+/// what was produced is read back with a Kafka consumer.
+@Suite struct StreamingTests {
+    @Test func changesAcrossTwoTablesArriveWithKeysTopicsEnvelopesAndOrder() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("stream")
+        let sql = try postgres.connect(database)
+        try sql.execute("""
+            CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(10,2),
+                                 created_at timestamptz, paid bool, note jsonb);
+            CREATE TABLE order_items (order_id int, line int, sku text, qty int, PRIMARY KEY (order_id, line));
+            CREATE TABLE ignored (id int PRIMARY KEY);
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.orders", "order_items"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+
+        try sql.execute("""
+            BEGIN;
+            INSERT INTO orders VALUES (1, 'ada', 12.50, '2024-02-29 23:30:00+00', false, '{"gift": true}');
+            INSERT INTO orders VALUES (2, 'bob', 99.99, '2024-03-01 08:00:00.123456+00', false, NULL);
+            INSERT INTO order_items VALUES (1, 1, 'sku-1', 1), (1, 2, 'sku-2', 3), (2, 1, 'sku-3', 2);
+            COMMIT;
+            """)
+        try sql.execute("INSERT INTO ignored VALUES (1)")
+        try sql.execute("UPDATE orders SET paid = true WHERE id = 1")
+        try sql.execute("DELETE FROM order_items WHERE order_id = 1 AND line = 2")
+        try sql.execute("UPDATE order_items SET qty = 5 WHERE order_id = 2 AND line = 1")
+        try sql.execute("DELETE FROM orders WHERE id = 2")
+        let lastPosition = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"]!
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers,
+                                         topics: ["app.public.orders", "app.public.order_items"])
+        defer { consumer.close() }
+        // orders: 2 creates, 1 update, 1 delete + tombstone; items: 3 creates, delete + tombstone, update.
+        let records = try consumer.read(atLeast: 11, timeoutMilliseconds: 30_000)
+        #expect(records.count == 11)
+        #expect(!records.contains { $0.topic == "app.public.ignored" })
+
+        let orders = records.filter { $0.topic == "app.public.orders" }
+        let ordersByKey = Dictionary(grouping: orders) { String(decoding: $0.key ?? [], as: UTF8.self) }
+        #expect(Set(ordersByKey.keys) == [#"{"id":1}"#, #"{"id":2}"#])
+
+        let firstOrder = try #require(ordersByKey[#"{"id":1}"#])
+        #expect(try firstOrder.map { try jsonObject($0.value)?["op"] as? String } == ["c", "u"])
+        let created = try #require(try jsonObject(firstOrder[0].value))
+        let after = try #require(created["after"] as? [String: Any])
+        #expect(created["before"] is NSNull)
+        #expect(after["id"] as? Int == 1)
+        #expect(after["customer"] as? String == "ada")
+        #expect(after["total"] as? String == "BOI=")           // Decimal 12.50, scale 2: unscaled 1250 = 0x04E2
+        #expect(after["created_at"] as? String == "2024-02-29T23:30:00Z")
+        #expect(after["paid"] as? Bool == false)
+        #expect(after["note"] as? String == #"{"gift": true}"#)
+        let source = try #require(created["source"] as? [String: Any])
+        #expect(source["connector"] as? String == "postgresql")
+        #expect(source["name"] as? String == "app")
+        #expect(source["db"] as? String == database)
+        #expect(source["schema"] as? String == "public")
+        #expect(source["table"] as? String == "orders")
+        #expect(source["snapshot"] as? String == "false")
+        #expect((source["txId"] as? Int ?? 0) > 0)
+        #expect((source["lsn"] as? Int ?? 0) > 0)
+        #expect((source["ts_ms"] as? Int ?? 0) > 1_700_000_000_000)
+        #expect(created["ts_ms"] is Int)
+        let updated = try #require(try jsonObject(firstOrder[1].value))
+        #expect((updated["after"] as? [String: Any])?["paid"] as? Bool == true)
+        #expect(updated["before"] is NSNull)      // REPLICA IDENTITY DEFAULT and an unchanged key: no old row
+
+        let secondOrder = try #require(ordersByKey[#"{"id":2}"#])
+        #expect(secondOrder.count == 3)
+        let deleted = try #require(try jsonObject(secondOrder[1].value))
+        #expect(deleted["op"] as? String == "d")
+        #expect(deleted["after"] is NSNull)
+        let deletedBefore = try #require(deleted["before"] as? [String: Any])
+        #expect(deletedBefore["id"] as? Int == 2)
+        #expect(deletedBefore["customer"] is NSNull)   // identity DEFAULT sends only the key
+        #expect(secondOrder[2].value == nil)            // tombstone
+
+        let items = records.filter { $0.topic == "app.public.order_items" }
+        let itemOps = try items.map { record -> String in
+            let key = String(decoding: record.key ?? [], as: UTF8.self)
+            let op = try jsonObject(record.value)?["op"] as? String ?? "tombstone"
+            return "\(key) \(op)"
+        }
+        #expect(itemOps.filter { $0.hasPrefix(#"{"order_id":1,"line":2}"#) }
+                == [#"{"order_id":1,"line":2} c"#, #"{"order_id":1,"line":2} d"#, #"{"order_id":1,"line":2} tombstone"#])
+        #expect(itemOps.filter { $0.hasPrefix(#"{"order_id":2,"line":1}"#) }
+                == [#"{"order_id":2,"line":1} c"#, #"{"order_id":2,"line":1} u"#])
+
+        // Every event acknowledged: the slot is confirmed through the last change.
+        try waitUntil("the slot to confirm the last change") {
+            let confirmed = try slotRow(sql)?.confirmed ?? "0/0"
+            let result = try sql.execute("SELECT '\(confirmed)'::pg_lsn >= '\(lastPosition)'::pg_lsn AS done")
+            return result[0, "done"] == "t"
+        }
+        #expect(try running.stop().get() == ())
+        #expect(try slotRow(sql)?.active == false)
+    }
+
+    @Test func aRestartResumesFromTheConfirmedPositionWithoutLosingChanges() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("resume")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                  tables: ["public.t"])
+        var running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
+        #expect(try running.stop().get() == ())
+        // Changes while Swallow is down wait in the slot.
+        try sql.execute("UPDATE t SET v = 1 WHERE id <= 50")
+        running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.t"])
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 150, timeoutMilliseconds: 30_000)
+        #expect(try running.stop().get() == ())
+        let ops = try records.map { try jsonObject($0.value)?["op"] as? String ?? "" }
+        #expect(ops.filter { $0 == "c" }.count >= 100)
+        #expect(ops.filter { $0 == "u" }.count >= 50)
+    }
+
+    @Test func missingPublicationWithCreateFalseIsAClearError() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("nopub")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        let connection = try PostgresConnection(postgres.parameters(database: database), replication: true)
+        defer { connection.close() }
+        #expect {
+            try connection.preparePublication(named: "nothere", tables: [QualifiedTableName(schema: "public", table: "t")],
+                                              create: false)
+        } throws: { error in
+            let error = error as? ReplicationError
+            return error?.code == .publicationMissing && error?.description.contains("CREATE PUBLICATION") == true
+        }
+        #expect {
+            try connection.prepareSlot(named: "nothere", create: false)
+        } throws: { error in
+            let error = error as? ReplicationError
+            return error?.code == .slotMissing && error?.description.contains("slot.create") == true
+        }
+    }
+}

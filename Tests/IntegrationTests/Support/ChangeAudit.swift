@@ -1,0 +1,178 @@
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+
+/// The ground truth of what was committed, read from a second slot (`audit`) that nobody consumes:
+/// every transaction's xid, end LSN and number of captured row changes, decoded with our own decoder.
+struct CommittedTransaction {
+    var xid: UInt32
+    var endLSN: LSN
+    var rowChanges: Int
+}
+
+func createAuditSlot(_ sql: PostgresConnection) throws {
+    try sql.execute("SELECT pg_create_logical_replication_slot('audit', 'pgoutput')")
+}
+
+func committedTransactions(_ sql: PostgresConnection, publication: String = "swallow") throws -> [CommittedTransaction] {
+    let result = try sql.execute("""
+        SELECT encode(data, 'hex') AS data FROM pg_logical_slot_peek_binary_changes(
+            'audit', NULL, NULL, 'proto_version', '1', 'publication_names', '\(publication)')
+        """)
+    var transactions: [CommittedTransaction] = []
+    var open: CommittedTransaction?
+    for row in result.rows {
+        let bytes = try hexBytes(row[0] ?? "")
+        switch try PGOutputMessage.decode(bytes[...]) {
+        case .begin(let begin): open = CommittedTransaction(xid: begin.xid, endLSN: .invalid, rowChanges: 0)
+        case .insert, .update, .delete: open?.rowChanges += 1
+        case .commit(let commit):
+            if var transaction = open {
+                transaction.endLSN = commit.endLSN
+                transactions.append(transaction)
+            }
+            open = nil
+        default: break
+        }
+    }
+    return transactions
+}
+
+func hexBytes(_ text: String) throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count / 2)
+    var iterator = text.utf8.makeIterator()
+    while let high = iterator.next(), let low = iterator.next() {
+        guard let h = hexValue(high), let l = hexValue(low) else { throw TestFailure("bad hex") }
+        bytes.append(h << 4 | l)
+    }
+    return bytes
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    default: return nil
+    }
+}
+
+/// Row-change events (not tombstones) in Kafka, grouped by transaction id.
+func rowEventsByTransaction(_ records: [KafkaRecord]) throws -> [UInt32: Int] {
+    var counts: [UInt32: Int] = [:]
+    for record in records {
+        guard let value = try jsonObject(record.value), let source = value["source"] as? [String: Any],
+              let txId = source["txId"] as? Int else { continue }
+        counts[UInt32(txId), default: 0] += 1
+    }
+    return counts
+}
+
+/// Transactions at or below `confirmed` whose events are not all in `records`: must be empty, or the
+/// slot was confirmed past an event the broker never acknowledged.
+func transactionsLostBelow(_ confirmed: LSN, committed: [CommittedTransaction], records: [KafkaRecord]) throws -> [UInt32] {
+    let present = try rowEventsByTransaction(records)
+    return committed.filter { $0.endLSN <= confirmed && $0.rowChanges > 0 && present[$0.xid, default: 0] < $0.rowChanges }
+        .map(\.xid)
+}
+
+func confirmedFlushLSN(_ sql: PostgresConnection, slot: String = "swallow") throws -> LSN {
+    let text = try slotRow(sql, slot)?.confirmed ?? "0/0"
+    guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
+    return lsn
+}
+
+/// A concurrent workload of small transactions over hot keys: upserts with a global, increasing version
+/// (so per-key order is checkable across deletes), a log table, and occasional deletes.
+final class Workload: @unchecked Sendable {
+    let database: String
+    let transactions: Int
+    private let lock = NSLock()
+    private var committedCount = 0
+    private var failure: Error?
+    private let done = DispatchSemaphore(value: 0)
+
+    static let schema = """
+        CREATE SEQUENCE version_seq;
+        CREATE TABLE accounts (id int PRIMARY KEY, version bigint NOT NULL, payload text);
+        CREATE TABLE ledger (id bigserial PRIMARY KEY, account int NOT NULL, amount int NOT NULL);
+        """
+
+    init(database: String, transactions: Int) {
+        self.database = database
+        self.transactions = transactions
+    }
+
+    var committed: Int { lock.withLock { committedCount } }
+
+    func start() {
+        Thread { [self] in
+            do {
+                let sql = try TestPostgres.shared.connect(database)
+                defer { sql.close() }
+                var generator = SystemRandomNumberGenerator()
+                for number in 0..<transactions {
+                    var statements = ["BEGIN"]
+                    for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                        let account = Int.random(in: 1...50, using: &generator)
+                        statements.append("""
+                            INSERT INTO accounts VALUES (\(account), nextval('version_seq'), md5(random()::text))
+                            ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload = excluded.payload
+                            """)
+                        statements.append("INSERT INTO ledger (account, amount) VALUES (\(account), \(number))")
+                    }
+                    if number % 40 == 39 {
+                        statements.append("DELETE FROM accounts WHERE id = \(Int.random(in: 1...50, using: &generator))")
+                    }
+                    statements.append(number % 97 == 0 ? "ROLLBACK" : "COMMIT")
+                    try sql.execute(statements.joined(separator: ";\n"))
+                    lock.withLock { committedCount += 1 }
+                }
+            } catch {
+                lock.withLock { failure = error }
+            }
+            done.signal()
+        }.start()
+    }
+
+    func wait() throws {
+        done.wait()
+        if let failure = lock.withLock({ failure }) { throw failure }
+    }
+}
+
+/// Checks what a consumer of the topics would conclude: every account's events, deduplicated by
+/// (version, op), appear in increasing version order, and replaying them gives the table's final state.
+func verifyPerKeyOrderAndFinalState(records: [KafkaRecord], sql: PostgresConnection) throws -> (duplicates: Int, problems: [String]) {
+    var problems: [String] = []
+    var seen = Set<String>()
+    var duplicates = 0
+    var lastVersion: [Int: Int] = [:]
+    var state: [Int: Int] = [:]   // account -> version, replayed
+    for record in records where record.topic == "app.public.accounts" {
+        guard let value = try jsonObject(record.value) else { continue }   // tombstone
+        let op = value["op"] as? String ?? ""
+        let row = (op == "d" ? value["before"] : value["after"]) as? [String: Any] ?? [:]
+        guard let id = row["id"] as? Int else { problems.append("event without id"); continue }
+        let version = (row["version"] as? Int) ?? -1
+        let identity = "\(id)/\(version)/\(op)/\((value["source"] as? [String: Any])?["lsn"] as? Int ?? 0)"
+        if !seen.insert(identity).inserted {
+            duplicates += 1
+        } else if op != "d" {
+            if let last = lastVersion[id], version <= last {
+                problems.append("account \(id): version \(version) after \(last)")
+            }
+            lastVersion[id] = version
+        }
+        if op == "d" { state[id] = nil } else { state[id] = version }
+    }
+    let table = try sql.execute("SELECT id, version FROM accounts")
+    var expected: [Int: Int] = [:]
+    for row in table.rows { expected[Int(row[0]!)!] = Int(row[1]!)! }
+    if expected != state {
+        let differing = Set(expected.keys).union(state.keys).filter { expected[$0] != state[$0] }.sorted().prefix(5)
+        problems.append("replayed state differs from the table for accounts \(Array(differing))")
+    }
+    return (duplicates, problems)
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Kafka
+import Logging
+import PGReplication
+import Pipeline
+import SwallowConfig
+import Synchronization
+
+/// A configuration for a test database and a Kafka bootstrap address, through the same YAML path users take.
+func testConfiguration(database: String, bootstrapServers: String, tables: [String], slot: String = "swallow",
+                       extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200) throws -> SwallowConfiguration {
+    let properties = extraKafkaProperties.isEmpty ? "{}"
+        : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
+    let yaml = """
+        postgres:
+          host: 127.0.0.1
+          port: \(TestPostgres.shared.port)
+          dbname: \(database)
+          user: postgres
+          sslmode: disable
+        slot:
+          name: \(slot)
+          create: true
+        publication:
+          name: swallow
+          create: true
+        tables: [\(tables.joined(separator: ", "))]
+        topic_prefix: app
+        kafka:
+          bootstrap_servers: \(bootstrapServers)
+          properties: \(properties)
+          flush_timeout_ms: 10000
+        status_interval_ms: \(statusIntervalMs)
+        log_level: info
+        """
+    return try SwallowConfiguration.parse(yaml: yaml, environment: [:])
+}
+
+/// Writes the YAML of a configuration to a temporary file, for the `swallow` executable.
+func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
+                            extraKafkaProperties: [String: String] = [:]) throws -> String {
+    _ = try testConfiguration(database: database, bootstrapServers: bootstrapServers, tables: tables,
+                              extraKafkaProperties: extraKafkaProperties)
+    let properties = extraKafkaProperties.isEmpty ? "{}"
+        : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
+    let yaml = """
+        postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
+        slot: {name: swallow, create: true}
+        publication: {name: swallow, create: true}
+        tables: [\(tables.joined(separator: ", "))]
+        topic_prefix: app
+        kafka: {bootstrap_servers: "\(bootstrapServers)", properties: \(properties), flush_timeout_ms: 10000}
+        status_interval_ms: 200
+        log_level: info
+        """
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+/// Runs a pipeline on a thread of its own, as the executable does on its main thread.
+final class RunningPipeline: Sendable {
+    let pipeline: ReplicationPipeline
+    private let outcome = Mutex<Result<Void, PipelineError>?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(configuration: SwallowConfiguration, bootstrapServers: String) {
+        var logger = Logger(label: "swallow.test")
+        logger.logLevel = .warning
+        pipeline = ReplicationPipeline(
+            settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
+                                       connectorVersion: "test"),
+            logger: logger)
+        let thread = Thread { [pipeline, outcome, finished] in
+            do {
+                try pipeline.run()
+                outcome.withLock { $0 = .success(()) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops the pipeline and returns how `run()` ended.
+    func stop(timeoutSeconds: Double = 30) throws -> Result<Void, PipelineError> {
+        pipeline.stop()
+        guard finished.wait(timeout: .now() + timeoutSeconds) == .success else {
+            throw TestFailure("the pipeline did not stop within \(timeoutSeconds) s")
+        }
+        return outcome.withLock { $0! }
+    }
+
+    var hasEnded: Bool { outcome.withLock { $0 != nil } }
+}
+
+/// Polls until `condition` holds or the timeout passes.
+func waitUntil(timeoutSeconds: Double = 30, _ what: String, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(50_000)
+    }
+    throw TestFailure("timed out waiting for \(what)")
+}
+
+/// The slot's state as Postgres reports it.
+func slotRow(_ sql: PostgresConnection, _ slot: String = "swallow") throws -> (active: Bool, confirmed: String?)? {
+    let result = try sql.execute("SELECT active, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '\(slot)'")
+    guard result.rows.count == 1 else { return nil }
+    return (result[0, "active"] == "t", result[0, "confirmed_flush_lsn"])
+}
+
+/// Parses a record's value or key as a JSON object.
+func jsonObject(_ bytes: [UInt8]?) throws -> [String: Any]? {
+    guard let bytes else { return nil }
+    guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        throw TestFailure("not a JSON object: \(String(decoding: bytes, as: UTF8.self))")
+    }
+    return object
+}
+
+/// The `swallow` executable built next to the test bundle (`swift build` builds both).
+func swallowExecutable() throws -> String {
+    if let explicit = ProcessInfo.processInfo.environment["SWALLOW_BINARY"] { return explicit }
+    let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = testBinary.deletingLastPathComponent()
+    // The test runner may live inside SwallowPackageTests.xctest/...; walk up to the build directory.
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("swallow").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    throw TestFailure("the swallow executable was not found next to \(testBinary.path); run `swift build` first (scripts/test.sh does)")
+}
+
+/// A `swallow run` child process, as systemd would run it.
+final class SwallowProcess {
+    let process = Process()
+    let logPath: String
+
+    init(configPath: String, logPath: String) throws {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: try swallowExecutable())
+        process.arguments = ["run", "--config", configPath]
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() -> Int32 {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}

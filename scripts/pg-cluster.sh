@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Starts and stops a throwaway PostgreSQL 15 cluster for tests, the quick start and benchmarks.
+#
+#   scripts/pg-cluster.sh start DIR [PORT]   # prints PORT on stdout once the server accepts connections
+#   scripts/pg-cluster.sh stop DIR
+#
+# The cluster lives entirely under DIR (data, socket, log), listens on 127.0.0.1 only, trusts local
+# connections and has wal_level=logical. initdb refuses to run as root, so as root the server runs as
+# the `postgres` OS user (created by Debian's postgresql package).
+set -euo pipefail
+
+cmd=${1:?usage: pg-cluster.sh start|stop DIR [PORT]}
+dir=${2:?usage: pg-cluster.sh start|stop DIR [PORT]}
+bindir=$(pg_config --bindir 2>/dev/null || true)
+# pg_config from libpq-dev may point at /usr/bin; the server binaries live under /usr/lib/postgresql/N/bin.
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+fi
+[ -x "$bindir/initdb" ] || { echo "pg-cluster: PostgreSQL server binaries not found; install the 'postgresql' package" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+case "$cmd" in
+  start)
+    port=${3:-$(free_port)}
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres "$dir"
+      # The postgres user must be able to reach DIR: mktemp makes private (0700) parents.
+      d=$(cd "$dir/.." && pwd)
+      while [ "$d" != "/" ]; do chmod a+x "$d"; d=$(dirname "$d"); done
+    fi
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC" \
+      start >"$dir/pg_ctl.log" 2>&1 || { cat "$dir/pg_ctl.log" "$dir/server.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
+    echo "$port"
+    ;;
+  stop)
+    if [ -f "$dir/data/postmaster.pid" ]; then
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  restart)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 restart >/dev/null 2>&1
+    ;;
+  *) echo "usage: pg-cluster.sh start|stop|restart DIR [PORT|MODE]" >&2; exit 2 ;;
+esac

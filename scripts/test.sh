@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is missing, starts a throwaway
+# PostgreSQL 15 (wal_level=logical), builds, runs every test (the Kafka tests start librdkafka's mock
+# cluster in-process), and stops the cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+work=$(mktemp -d /tmp/swallow-test.XXXXXX)
+cleanup() { scripts/pg-cluster.sh stop "$work/pg" || true; rm -rf "$work"; }
+trap cleanup EXIT
+SWALLOW_TEST_PGPORT=$(scripts/pg-cluster.sh start "$work/pg")
+export SWALLOW_TEST_PGPORT
+echo "throwaway PostgreSQL on 127.0.0.1:$SWALLOW_TEST_PGPORT" >&2
+
+swift build --build-tests "$@"
+swift test --skip-build "$@"
