@@ -162,18 +162,10 @@ public struct StreamTranslator: Sendable {
             let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
                                                      isTransactional: message.isTransactional, source: source,
                                                      eventTimeMillis: eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: messageTopic, key: Self.messageKey(message.prefix),
+            actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
                                                    value: value, headers: [])))
             if standalone { actions.append(.closeUnit(message.lsn)) }
         }
-    }
-
-    /// Debezium keys logical-message events by their prefix: `{"prefix":"..."}`.
-    static func messageKey(_ prefix: String) -> [UInt8] {
-        var key: [UInt8] = Array(#"{"prefix":"#.utf8)
-        JSONText.appendString(prefix, to: &key)
-        key.append(UInt8(ascii: "}"))
-        return key
     }
 
     // MARK: Helpers

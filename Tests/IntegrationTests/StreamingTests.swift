@@ -58,7 +58,7 @@ import Testing
         #expect(after["id"] as? Int == 1)
         #expect(after["customer"] as? String == "ada")
         #expect(after["total"] as? String == "BOI=")           // Decimal 12.50, scale 2: unscaled 1250 = 0x04E2
-        #expect(after["created_at"] as? String == "2024-02-29T23:30:00Z")
+        #expect(after["created_at"] as? String == "2024-02-29T23:30:00.000000Z")
         #expect(after["paid"] as? Bool == false)
         #expect(after["note"] as? String == #"{"gift": true}"#)
         let source = try #require(created["source"] as? [String: Any])

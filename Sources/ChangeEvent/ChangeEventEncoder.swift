@@ -1,0 +1,290 @@
+// Debezium PostgreSQL connector change events, as Kafka Connect's JsonConverter writes them with
+// schemas.enable=false (payload only).
+//
+// Value conversion (Debezium defaults: decimal.handling.mode=precise, time.precision.mode=adaptive,
+// binary.handling.mode=bytes, interval.handling.mode=numeric), input = pgoutput text format with
+// DateStyle=ISO, IntervalStyle=postgres, lc_monetary=C, bytea_output=hex:
+//
+//   int2/int4/int8/oid   JSON integer (validated, range-checked per type; non-canonical text re-printed)
+//   bool                 true/false
+//   float4/float8        JSON number laid out like Java's Float/Double.toString ("1.0", "1.0E10",
+//                        "1.5E-7"); NaN/Infinity/-Infinity as JSON strings (Jackson default)
+//   numeric(p,s)         Kafka Connect Decimal: base64 of BigInteger.toByteArray(unscaled) (minimal
+//                        big-endian two's complement); negative scales (PG 15+) divide exactly
+//   numeric              io.debezium.data.VariableScaleDecimal {"scale":s,"value":"<base64>"} with trailing
+//                        fraction zeros stripped (BigDecimal.stripTrailingZeros, scale >= 0)
+//   numeric NaN/±Inf     null (Debezium itself fails on these in precise mode)
+//   money                Decimal with scale 2 (HALF_UP beyond two fraction digits)
+//   bytea                base64 (hex input; escape format accepted defensively)
+//   date                 io.debezium.time.Date (epoch days); infinity -> 2146033979 (+5877611-06-21),
+//                        -infinity -> -2147472691 (-5877611-06-22), Debezium's PostgresValueConverter sentinels
+//   time                 precision <= 3: Time (ms of day), else MicroTime (µs of day); 24:00:00 allowed
+//   timestamp            precision <= 3: Timestamp (epoch ms), else MicroTimestamp (epoch µs);
+//                        ±infinity -> PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY read as µs (or ms)
+//   timestamptz          ZonedTimestamp "yyyy-MM-ddTHH:mm:ss[.f]Z" in UTC, fraction padded to the column
+//                        precision (default 6; DBZ-6163), java.time year style ("+21016", "-0043");
+//                        "infinity"/"-infinity" passed through as strings
+//   timetz               ZonedTime "HH:mm:ss[.f]Z" in UTC, trailing fraction zeros stripped
+//   interval             MicroDuration, computed like Debezium (pgjdbc PGInterval fields, then
+//                        MicroDuration.durationMicros with 365.25/12-day months in double arithmetic)
+//   everything else      JSON string of the text (text types, uuid, json/jsonb, xml, bit, inet, ranges,
+//                        arrays, enums, unknown/custom OIDs)
+//
+// Unchanged TOAST values become the placeholder: base64 of its UTF-8 bytes for bytea, the placeholder
+// string for every other type (Debezium also uses the string for text-like types; for non-text types
+// it has no meaningful representation either).
+
+public struct ChangeEventEncoder: Sendable {
+    public let options: EncoderOptions
+    /// The placeholder as a JSON string literal.
+    private let toastString: [UInt8]
+    /// base64 of the placeholder's UTF-8 bytes as a JSON string literal (bytea columns).
+    private let toastBytes: [UInt8]
+
+    public init(options: EncoderOptions = .init()) {
+        self.options = options
+        var s: [UInt8] = []
+        JSON.appendString(&s, options.toastPlaceholder)
+        toastString = s
+        var b: [UInt8] = []
+        JSON.appendBase64String(&b, Array(options.toastPlaceholder.utf8))
+        toastBytes = b
+    }
+
+    // MARK: key
+
+    /// Key JSON: object of the table's key columns in column order, e.g. `{"id":1}`; nil when the
+    /// table has no key columns. Values are converted exactly like in the value.
+    public func encodeKey(table: TableSchema, row: [ColumnValue]) throws(ChangeEventError) -> [UInt8]? {
+        let keys = table.keyColumnIndexes
+        guard !keys.isEmpty else { return nil }
+        try checkShape(table, row)
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + keys.count * 24)
+        out.append(Ascii.openBrace)
+        try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
+            var first = true
+            for index in keys {
+                if !first { out.append(Ascii.comma) }
+                first = false
+                try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
+            }
+        }
+        out.append(Ascii.closeBrace)
+        return out
+    }
+
+    // MARK: row changes
+
+    /// Value JSON envelope for c/u/d/r:
+    /// `{"before":…,"after":…,"source":{…},"transaction":null,"op":"c","ts_ms":…,"ts_us":…,"ts_ns":…}`.
+    public func encodeRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
+                                source: SourceInfo, eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
+        switch op {
+        case .create, .update, .delete, .read: break
+        case .truncate, .message:
+            throw ChangeEventError(code: .unsupportedOperation, schema: table.schema, table: table.table, column: "",
+                                   typeName: "", reason: "op '\(op.rawValue)' is not a row change")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(estimatedSize(table, before) + estimatedSize(table, after) + 512)
+        JSON.appendASCII(&out, "{\"before\":")
+        try appendRow(&out, table: table, row: before)
+        JSON.appendASCII(&out, ",\"after\":")
+        try appendRow(&out, table: table, row: after)
+        JSON.appendASCII(&out, ",\"source\":")
+        appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+        appendEnvelopeTail(&out, op: op, eventTimeMillis: eventTimeMillis)
+        return out
+    }
+
+    /// Truncate event: before/after null, op "t", source with the table's schema/table.
+    public func encodeTruncate(table: TableSchema, source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        JSON.appendASCII(&out, "{\"before\":null,\"after\":null,\"source\":")
+        appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+        appendEnvelopeTail(&out, op: .truncate, eventTimeMillis: eventTimeMillis)
+        return out
+    }
+
+    /// Key of a logical decoding message event: Debezium keys them by prefix, `{"prefix":"…"}`.
+    public func encodeLogicalMessageKey(prefix: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(prefix.utf8.count + 14)
+        JSON.appendASCII(&out, "{\"prefix\":")
+        JSON.appendString(&out, prefix)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Logical decoding message event (Debezium's io.debezium.connector.postgresql.MessageValue, whose
+    /// schema orders the fields op, ts_ms, source, transaction, message):
+    /// `{"op":"m","ts_ms":…,"source":{…,"schema":"","table":"",…},"transaction":null,"message":{"prefix":"…","content":"<base64>"}}`.
+    /// Non-transactional messages have `txId` null.
+    public func encodeLogicalMessage(prefix: String, content: ArraySlice<UInt8>, isTransactional: Bool,
+                                     source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + content.count * 4 / 3)
+        JSON.appendASCII(&out, "{\"op\":\"m\",\"ts_ms\":")
+        JSON.appendInt(&out, eventTimeMillis)
+        JSON.appendASCII(&out, ",\"source\":")
+        appendSource(&out, source, schemaTable: ChangeEventEncoder.emptySchemaTable,
+                     txId: isTransactional ? source.transactionID : nil)
+        JSON.appendASCII(&out, ",\"transaction\":null,\"message\":{\"prefix\":")
+        JSON.appendString(&out, prefix)
+        JSON.appendASCII(&out, ",\"content\":")
+        content.withUnsafeBufferPointer { JSON.appendBase64String(&out, $0) }
+        JSON.appendASCII(&out, "}}")
+        return out
+    }
+
+    // MARK: pieces
+
+    private static let emptySchemaTable: [UInt8] = Array(",\"schema\":\"\",\"table\":\"\"".utf8)
+
+    private func estimatedSize(_ table: TableSchema, _ row: [ColumnValue]?) -> Int {
+        guard let row else { return 4 }
+        var size = table.fieldPrefixBytes.count + row.count + 2
+        for v in row {
+            switch v {
+            case .null: size += 4
+            case .unchangedToast: size += toastBytes.count
+            case .text(let t): size += t.count + t.count / 3 + 8
+            }
+        }
+        return size
+    }
+
+    private func checkShape(_ table: TableSchema, _ row: [ColumnValue]) throws(ChangeEventError) {
+        guard row.count == table.plans.count else {
+            throw ChangeEventError(code: .columnCountMismatch, schema: table.schema, table: table.table, column: "",
+                                   typeName: "",
+                                   reason: "row has \(row.count) values but the table has \(table.plans.count) columns")
+        }
+    }
+
+    /// Runs `body` with unsafe views of the table's precomputed plan (one borrow per row, no per-field refcounting).
+    @inline(__always)
+    private func withTablePlan<R>(_ table: TableSchema,
+                                  _ body: (UnsafeBufferPointer<ConverterKind>, UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>) throws(ChangeEventError) -> R) throws(ChangeEventError) -> R {
+        let result: Result<R, ChangeEventError> = table.kinds.withUnsafeBufferPointer { kinds in
+            table.fieldPrefixBytes.withUnsafeBufferPointer { prefixes in
+                table.fieldPrefixEnds.withUnsafeBufferPointer { ends in
+                    do throws(ChangeEventError) {
+                        return .success(try body(kinds, prefixes, ends))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    private func appendRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?) throws(ChangeEventError) {
+        guard let row else {
+            JSON.appendASCII(&out, "null")
+            return
+        }
+        try checkShape(table, row)
+        out.append(Ascii.openBrace)
+        try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
+            for index in 0..<row.count {
+                if index > 0 { out.append(Ascii.comma) }
+                try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
+            }
+        }
+        out.append(Ascii.closeBrace)
+    }
+
+    @inline(__always)
+    private func appendField(_ out: inout [UInt8], table: TableSchema, index: Int, value: ColumnValue,
+                             kinds: UnsafeBufferPointer<ConverterKind>, prefixes: UnsafeBufferPointer<UInt8>,
+                             ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
+        let start = index == 0 ? 0 : ends[index - 1]
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[start..<ends[index]]))
+        let kind = kinds[index]
+        switch value {
+        case .null:
+            JSON.appendASCII(&out, "null")
+        case .unchangedToast:
+            // bytea: the placeholder's bytes (base64); every other type: the placeholder string.
+            out.append(contentsOf: kind == .bytea ? toastBytes : toastString)
+        case .text(let text):
+            let mark = out.count
+            let failure: ConversionFailure? = text.withUnsafeBufferPointer { p in
+                do throws(ConversionFailure) {
+                    try ValueConverter.append(&out, kind: kind, text: p)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let failure {
+                out.removeSubrange(mark...)
+                let plan = table.plans[index]
+                throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table,
+                                       column: plan.name, typeName: plan.typeName, reason: failure.reason)
+            }
+        }
+    }
+
+    private func appendSource(_ out: inout [UInt8], _ s: SourceInfo, schemaTable: [UInt8], txId: UInt32?) {
+        JSON.appendASCII(&out, "{\"version\":")
+        JSON.appendString(&out, s.connectorVersion)
+        JSON.appendASCII(&out, ",\"connector\":\"postgresql\",\"name\":")
+        JSON.appendString(&out, s.serverName)
+        JSON.appendASCII(&out, ",\"ts_ms\":")
+        JSON.appendInt(&out, Temporal.floorDiv(s.commitTimeMicros, 1000))
+        JSON.appendASCII(&out, ",\"snapshot\":")
+        JSON.appendString(&out, s.snapshot)
+        JSON.appendASCII(&out, ",\"db\":")
+        JSON.appendString(&out, s.database)
+        // sequence: a JSON string holding the JSON array [lastCommitLsn, lsn] of decimal strings.
+        JSON.appendASCII(&out, ",\"sequence\":\"[")
+        appendSequenceElement(&out, s.lastCommitLSN)
+        out.append(Ascii.comma)
+        appendSequenceElement(&out, s.lsn)
+        JSON.appendASCII(&out, "]\",\"ts_us\":")
+        JSON.appendInt(&out, s.commitTimeMicros)
+        JSON.appendASCII(&out, ",\"ts_ns\":")
+        JSON.appendInt(&out, s.commitTimeMicros &* 1000)
+        out.append(contentsOf: schemaTable)
+        JSON.appendASCII(&out, ",\"txId\":")
+        if let txId { JSON.appendUInt(&out, UInt64(txId)) } else { JSON.appendASCII(&out, "null") }
+        JSON.appendASCII(&out, ",\"lsn\":")
+        if let lsn = s.lsn { JSON.appendUInt(&out, lsn) } else { JSON.appendASCII(&out, "null") }
+        JSON.appendASCII(&out, ",\"xmin\":null}")
+    }
+
+    @inline(__always)
+    private func appendSequenceElement(_ out: inout [UInt8], _ lsn: UInt64?) {
+        if let lsn {
+            JSON.appendASCII(&out, "\\\"")
+            JSON.appendUInt(&out, lsn)
+            JSON.appendASCII(&out, "\\\"")
+        } else {
+            JSON.appendASCII(&out, "null")
+        }
+    }
+
+    private func appendEnvelopeTail(_ out: inout [UInt8], op: Operation, eventTimeMillis: Int64) {
+        JSON.appendASCII(&out, ",\"transaction\":null,\"op\":\"")
+        switch op {
+        case .create: out.append(UInt8(ascii: "c"))
+        case .update: out.append(UInt8(ascii: "u"))
+        case .delete: out.append(UInt8(ascii: "d"))
+        case .truncate: out.append(UInt8(ascii: "t"))
+        case .message: out.append(UInt8(ascii: "m"))
+        case .read: out.append(UInt8(ascii: "r"))
+        }
+        JSON.appendASCII(&out, "\",\"ts_ms\":")
+        JSON.appendInt(&out, eventTimeMillis)
+        JSON.appendASCII(&out, ",\"ts_us\":")
+        JSON.appendInt(&out, eventTimeMillis &* 1000)
+        JSON.appendASCII(&out, ",\"ts_ns\":")
+        JSON.appendInt(&out, eventTimeMillis &* 1_000_000)
+        out.append(Ascii.closeBrace)
+    }
+}
