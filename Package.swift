@@ -45,6 +45,9 @@ let package = Package(
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Pipeline", "Kafka", "PGReplication", "SwallowConfig"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

@@ -61,7 +61,7 @@ public final class PostgresConnection: @unchecked Sendable {
                         "client_encoding"]
         var values = [parameters.host, String(parameters.port), parameters.database, parameters.user,
                       parameters.sslMode, String(parameters.connectTimeoutSeconds), parameters.applicationName,
-                      "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex",
+                      "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C",
                       "UTF8"]
         if let password = parameters.password {
             keywords.append("password")

@@ -112,7 +112,7 @@ struct Consume: ParsableCommand {
         let key = record.key.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         let value = record.value.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         print("\(record.topic)[\(record.partition)]@\(record.offset) key=\(key) value=\(value)")
-        fflush(stdout)
+        fflush(nil)
     }
 }
 
@@ -130,7 +130,7 @@ struct MockKafka: ParsableCommand {
     func run() throws {
         let cluster = try MockKafkaCluster(brokers: brokers)
         print(cluster.bootstrapServers)
-        fflush(stdout)
+        fflush(nil)
         let done = DispatchSemaphore(value: 0)
         let signals = SignalHandlers(logger: Logger(label: "swallow.mock-kafka")) { done.signal() }
         done.wait()
@@ -139,7 +139,7 @@ struct MockKafka: ParsableCommand {
 }
 
 /// SIGTERM/SIGINT start a clean stop; a second one exits at once.
-final class SignalHandlers: Sendable {
+final class SignalHandlers: @unchecked Sendable {
     private let sources: [DispatchSourceSignal]
 
     init(logger: Logger, onStop: @escaping @Sendable () -> Void) {

@@ -11,14 +11,15 @@ struct CommittedTransaction {
     var rowChanges: Int
 }
 
+/// The audit slot is named after the database too (slots are cluster-wide).
 func createAuditSlot(_ sql: PostgresConnection) throws {
-    try sql.execute("SELECT pg_create_logical_replication_slot('audit', 'pgoutput')")
+    try sql.execute("SELECT pg_create_logical_replication_slot(current_database() || '_audit', 'pgoutput')")
 }
 
 func committedTransactions(_ sql: PostgresConnection, publication: String = "swallow") throws -> [CommittedTransaction] {
     let result = try sql.execute("""
         SELECT encode(data, 'hex') AS data FROM pg_logical_slot_peek_binary_changes(
-            'audit', NULL, NULL, 'proto_version', '1', 'publication_names', '\(publication)')
+            current_database() || '_audit', NULL, NULL, 'proto_version', '1', 'publication_names', '\(publication)')
         """)
     var transactions: [CommittedTransaction] = []
     var open: CommittedTransaction?
@@ -77,8 +78,8 @@ func transactionsLostBelow(_ confirmed: LSN, committed: [CommittedTransaction], 
         .map(\.xid)
 }
 
-func confirmedFlushLSN(_ sql: PostgresConnection, slot: String = "swallow") throws -> LSN {
-    let text = try slotRow(sql, slot)?.confirmed ?? "0/0"
+func confirmedFlushLSN(_ sql: PostgresConnection) throws -> LSN {
+    let text = try slotRow(sql)?.confirmed ?? "0/0"
     guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
     return lsn
 }
@@ -111,6 +112,9 @@ final class Workload: @unchecked Sendable {
             do {
                 let sql = try TestPostgres.shared.connect(database)
                 defer { sql.close() }
+                // The test cluster runs with synchronous_commit=off for speed; the workload's commits must
+                // be flushed when it reports them, or the audit slot (which reads flushed WAL) lags behind.
+                try sql.execute("SET synchronous_commit = on")
                 var generator = SystemRandomNumberGenerator()
                 for number in 0..<transactions {
                     var statements = ["BEGIN"]
@@ -128,6 +132,8 @@ final class Workload: @unchecked Sendable {
                     statements.append(number % 97 == 0 ? "ROLLBACK" : "COMMIT")
                     try sql.execute(statements.joined(separator: ";\n"))
                     lock.withLock { committedCount += 1 }
+                    // Paced, so that the faults land while changes are still flowing.
+                    usleep(1000)
                 }
             } catch {
                 lock.withLock { failure = error }
@@ -172,7 +178,8 @@ func verifyPerKeyOrderAndFinalState(records: [KafkaRecord], sql: PostgresConnect
     for row in table.rows { expected[Int(row[0]!)!] = Int(row[1]!)! }
     if expected != state {
         let differing = Set(expected.keys).union(state.keys).filter { expected[$0] != state[$0] }.sorted().prefix(5)
-        problems.append("replayed state differs from the table for accounts \(Array(differing))")
+        let detail = differing.map { "\($0): table \(expected[$0].map(String.init) ?? "absent"), replayed \(state[$0].map(String.init) ?? "absent")" }
+        problems.append("replayed state differs from the table: \(detail.joined(separator: "; "))")
     }
     return (duplicates, problems)
 }

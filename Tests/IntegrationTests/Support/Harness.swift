@@ -7,7 +7,7 @@ import SwallowConfig
 import Synchronization
 
 /// A configuration for a test database and a Kafka bootstrap address, through the same YAML path users take.
-func testConfiguration(database: String, bootstrapServers: String, tables: [String], slot: String = "swallow",
+func testConfiguration(database: String, bootstrapServers: String, tables: [String],
                        extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200) throws -> SwallowConfiguration {
     let properties = extraKafkaProperties.isEmpty ? "{}"
         : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
@@ -19,7 +19,7 @@ func testConfiguration(database: String, bootstrapServers: String, tables: [Stri
           user: postgres
           sslmode: disable
         slot:
-          name: \(slot)
+          name: \(database)
           create: true
         publication:
           name: swallow
@@ -45,7 +45,7 @@ func writeConfigurationFile(database: String, bootstrapServers: String, tables: 
         : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     let yaml = """
         postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
-        slot: {name: swallow, create: true}
+        slot: {name: \(database), create: true}
         publication: {name: swallow, create: true}
         tables: [\(tables.joined(separator: ", "))]
         topic_prefix: app
@@ -71,14 +71,16 @@ final class RunningPipeline: Sendable {
             settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
                                        connectorVersion: "test"),
             logger: logger)
-        let thread = Thread { [pipeline, outcome, finished] in
-            do {
-                try pipeline.run()
-                outcome.withLock { $0 = .success(()) }
+        let thread = Thread { [self] in
+            let result: Result<Void, PipelineError>
+            do throws(PipelineError) {
+                try self.pipeline.run()
+                result = .success(())
             } catch {
-                outcome.withLock { $0 = .failure(error) }
+                result = .failure(error)
             }
-            finished.signal()
+            self.outcome.withLock { $0 = result }
+            self.finished.signal()
         }
         thread.start()
     }
@@ -105,9 +107,13 @@ func waitUntil(timeoutSeconds: Double = 30, _ what: String, _ condition: () thro
     throw TestFailure("timed out waiting for \(what)")
 }
 
-/// The slot's state as Postgres reports it.
-func slotRow(_ sql: PostgresConnection, _ slot: String = "swallow") throws -> (active: Bool, confirmed: String?)? {
-    let result = try sql.execute("SELECT active, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '\(slot)'")
+/// The state of Swallow's slot, as Postgres reports it. Slots are cluster-wide, so each test database
+/// gets a slot named after it (and the audit slot of the durability tests is left out).
+func slotRow(_ sql: PostgresConnection) throws -> (active: Bool, confirmed: String?)? {
+    let result = try sql.execute("""
+        SELECT active, confirmed_flush_lsn FROM pg_replication_slots
+        WHERE slot_name = current_database()
+        """)
     guard result.rows.count == 1 else { return nil }
     return (result[0, "active"] == "t", result[0, "confirmed_flush_lsn"])
 }
@@ -144,7 +150,7 @@ final class SwallowProcess {
         self.logPath = logPath
         process.executableURL = URL(fileURLWithPath: try swallowExecutable())
         process.arguments = ["run", "--config", configPath]
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardOutput = log

@@ -1,0 +1,73 @@
+import CRdKafka
+
+/// Sole owner of an `rd_kafka_conf_t` until it is handed to `rd_kafka_new`, which takes ownership only on
+/// success: until then (and if anything throws) `deinit` destroys it, so no path leaks it.
+final class KafkaConfiguration {
+    private var conf: OpaquePointer?
+
+    init() {
+        conf = rd_kafka_conf_new()
+    }
+
+    deinit {
+        if let conf { rd_kafka_conf_destroy(conf) }
+    }
+
+    /// `rd_kafka_conf_set`; failures name the property and quote librdkafka, e.g.
+    /// `Kafka property 'compresion.type': No such configuration property: "compresion.type"`.
+    func set(_ name: String, _ value: String) throws(KafkaError) {
+        guard let conf else { preconditionFailure("configuration already consumed") }
+        var errstr = [CChar](repeating: 0, count: 512)
+        let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
+        guard result == RD_KAFKA_CONF_OK else {
+            let reason = string(fromBuffer: errstr)
+            throw .configuration("Kafka property '\(name)': \(reason)")
+        }
+    }
+
+    func set(_ properties: [(String, String)]) throws(KafkaError) {
+        for (name, value) in properties { try set(name, value) }
+    }
+
+    /// `rd_kafka_conf_get`; nil if the property is unknown or unset without a default. Topic-level
+    /// properties set on the global configuration (e.g. `acks`) live in the default topic configuration,
+    /// which `rd_kafka_conf_get` does not search, so fall back to it.
+    func get(_ name: String) -> String? {
+        guard let conf else { return nil }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        var size = buffer.count
+        if rd_kafka_conf_get(conf, name, &buffer, &size) == RD_KAFKA_CONF_OK {
+            return string(fromBuffer: buffer)
+        }
+        if let topicConf = rd_kafka_conf_get_default_topic_conf(conf) {
+            size = buffer.count
+            if rd_kafka_topic_conf_get(topicConf, name, &buffer, &size) == RD_KAFKA_CONF_OK {
+                return string(fromBuffer: buffer)
+            }
+        }
+        return nil
+    }
+
+    /// Enables event-API delivery of the given `RD_KAFKA_EVENT_*` types on the main queue.
+    func setEvents(_ mask: Int32) {
+        guard let conf else { preconditionFailure("configuration already consumed") }
+        rd_kafka_conf_set_events(conf, mask)
+    }
+
+    /// `rd_kafka_new`: on success librdkafka owns the configuration, so this object forgets it.
+    func makeClient(_ type: rd_kafka_type_t) throws(KafkaError) -> OpaquePointer {
+        guard let conf else { preconditionFailure("configuration already consumed") }
+        var errstr = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else {
+            let reason = string(fromBuffer: errstr)
+            throw .configuration("Could not create the Kafka client: \(reason)")
+        }
+        self.conf = nil
+        return rk
+    }
+}
+
+/// The NUL-terminated string in a C character buffer (e.g. an `errstr` filled in by librdkafka).
+func string(fromBuffer buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,467 @@
+import CRdKafka
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An idempotent (acks=all, enable.idempotence=true) librdkafka producer.
+///
+/// Threading model:
+/// - `produce` is synchronous and blocks its caller while librdkafka's local queue is full (backpressure);
+///   call it from a thread of your own, not from Swift's cooperative pool.
+/// - Delivery reports, errors and log lines are served by a dedicated poll thread owned by the producer
+///   (librdkafka's event API on the main queue). Callbacks run on that thread, one at a time.
+/// - Every accepted `produce` (one that did not throw) gets exactly one `DeliveryReport` for its id —
+///   success, a librdkafka failure, or `_PURGE_QUEUE`/`_PURGE_INFLIGHT` if `close()` purged it (the
+///   only exception: `close()` giving up after `closeDrainMilliseconds`, which it logs).
+public final class KafkaProducer: Sendable {
+    /// Applied before the caller's properties, so each can be overridden — except that `acks` and
+    /// `enable.idempotence` must stay at these values (checked after applying the caller's properties).
+    public static let defaultProperties: [(String, String)] = [
+        ("enable.idempotence", "true"),
+        ("acks", "all"),
+        // murmur2 (with random partitioning for null keys) is the Java client's default partitioner, so a
+        // key lands on the same partition as with Debezium/Kafka Connect for the same partition count.
+        ("partitioner", "murmur2_random"),
+        ("linger.ms", "5"),
+        // Bounded memory: at most 100k messages / 64 MiB buffered before produce() blocks.
+        ("queue.buffering.max.messages", "100000"),
+        ("queue.buffering.max.kbytes", "65536"),
+        ("message.timeout.ms", "300000"),
+    ]
+
+    /// How long `close()` keeps serving purge reports / waiting for blocked `produce` callers before it
+    /// gives up and destroys the handle regardless.
+    static let closeDrainMilliseconds: Int64 = 10_000
+
+    private let shared: ProducerShared
+
+    /// - Parameters:
+    ///   - properties: librdkafka properties, applied verbatim after `defaultProperties`.
+    ///     `acks` must remain `all` and `enable.idempotence` `true` (else `.configuration` is thrown);
+    ///     `log.queue` is always forced to `true` (logs are delivered through the poll thread).
+    ///   - onDeliveryReports: called on the producer's poll thread, once per librdkafka delivery-report
+    ///     event (a batch). Must not block for long, and must not call `flush` (it would wait for itself).
+    ///   - onFatalError: called at most once, on the poll thread, if librdkafka raises a fatal error;
+    ///     the producer is unusable afterwards (`produce` throws the same underlying error, with
+    ///     `isFatal` set; outstanding messages fail with `_FATAL`) and should be closed.
+    ///   - logHandler: librdkafka log lines as (syslog level, facility, message), on the poll thread.
+    ///     Non-fatal error events (e.g. `_TRANSPORT`, `_ALL_BROKERS_DOWN`; librdkafka retries these by
+    ///     itself) are passed here too, as level 3 (LOG_ERR) with facility `ERROR`. When nil, log lines
+    ///     are dropped (rather than printed to stderr from librdkafka's threads).
+    public init(bootstrapServers: String,
+                properties: [String: String],
+                onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
+                onFatalError: @escaping @Sendable (KafkaError) -> Void,
+                logHandler: (@Sendable (Int32, String, String) -> Void)? = nil) throws(KafkaError) {
+        let config = KafkaConfiguration()
+        try config.set("bootstrap.servers", bootstrapServers)
+        try config.set(Self.defaultProperties)
+        // Sorted so that, with several bad properties, the same one is reported every time.
+        try config.set(properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        try Self.checkEnforcedProperties(config, userProperties: properties)
+        // Logs go to a queue (served by our poll thread) instead of being printed by librdkafka threads.
+        try config.set("log.queue", "true")
+        config.setEvents(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG)
+
+        let rk = try config.makeClient(RD_KAFKA_PRODUCER)
+        guard let mainQueue = rd_kafka_queue_get_main(rk) else {
+            rd_kafka_destroy(rk)
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
+        }
+        let handle = ProducerHandle(rk: rk, mainQueue: mainQueue)
+        // NULL = forward logs to the main queue, which is the queue our poll thread serves.
+        _ = rd_kafka_set_log_queue(rk, nil)
+
+        let shared = ProducerShared(handle: handle)
+        let loop = PollLoop(handle: handle, shared: shared, onDeliveryReports: onDeliveryReports,
+                            onFatalError: onFatalError, logHandler: logHandler)
+        let thread = try startThread(name: "kafka-producer") { loop.run() }
+        shared.state.withLock { $0.pollThread = thread }
+        self.shared = shared
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Enqueues one message (key, value and headers are copied into librdkafka) for asynchronous delivery;
+    /// the outcome arrives as a `DeliveryReport` with this `id`. Blocks the calling thread while
+    /// librdkafka's local queue is full (`queue.buffering.max.*`): that is the backpressure.
+    ///
+    /// - Parameters:
+    ///   - key: nil for a null key (partitioned randomly by murmur2_random); `[]` is an empty key.
+    ///   - value: nil for a tombstone (null value); `[]` is an empty value.
+    ///   - id: any value except `UInt64.max`, which is reserved (ids travel in librdkafka's per-message
+    ///     opaque pointer as `id + 1`, because a pointer of 0 would be NULL).
+    /// - Throws: immediate failures only, e.g. `MSG_SIZE_TOO_LARGE` (message above `message.max.bytes`),
+    ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
+    ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
+    public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+                        id: UInt64) throws(KafkaError) {
+        guard id != UInt64.max else {
+            throw KafkaError(code: .invalidArgument,
+                             message: "delivery id UInt64.max is reserved (ids are carried as id + 1)",
+                             isRetriable: false, isFatal: false)
+        }
+        guard let handle = shared.acquire() else { throw .closed("KafkaProducer") }
+        defer { shared.release() }
+        if let error = Self.enqueue(rk: handle.rk, topic: topic, key: key, value: value, headers: headers,
+                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1)) {
+            throw KafkaError.consuming(error)
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for every outstanding message to be delivered or failed; their
+    /// reports still go to `onDeliveryReports`, and when this returns 0 every one of those calls has
+    /// already returned (librdkafka only stops counting a message once its report event is destroyed,
+    /// which the poll thread does after the callback). Returns the number still outstanding (0 = all
+    /// done; after a timeout this is `rd_kafka_outq_len`, at least 1). Returns 0 once closed.
+    /// Must not be called from `onDeliveryReports` (the poll thread would wait for itself).
+    public func flush(timeoutMilliseconds: Int32) -> Int {
+        guard let handle = shared.acquire() else { return 0 }
+        defer { shared.release() }
+        // With RD_KAFKA_EVENT_DR enabled, rd_kafka_flush does not poll: it waits for the message count
+        // to drop to zero while our poll thread serves the reports.
+        if rd_kafka_flush(handle.rk, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR { return 0 }
+        return max(Int(rd_kafka_outq_len(handle.rk)), 1)
+    }
+
+    /// `rd_kafka_outq_len`: messages not yet acknowledged plus events (reports, log lines) the poll thread
+    /// has not served yet. 0 once closed.
+    public var inFlightCount: Int {
+        guard let handle = shared.acquire() else { return 0 }
+        defer { shared.release() }
+        return Int(rd_kafka_outq_len(handle.rk))
+    }
+
+    /// Closes the producer without waiting for delivery — call `flush` first for a graceful shutdown.
+    /// Outstanding messages are purged (each id gets a `_PURGE_QUEUE`/`_PURGE_INFLIGHT` failure report;
+    /// an in-flight one may nevertheless have been written), the poll thread serves the remaining
+    /// events, exits, and the librdkafka handle is destroyed. `produce` callers blocked on a full queue
+    /// are released (their message is purged too). Later calls throw `.closed`. Idempotent; also run by
+    /// deinit. A concurrent second `close()` returns immediately. If called from a callback on the poll
+    /// thread, it does not wait for the thread (which finishes and destroys the handle by itself).
+    public func close() {
+        let (handle, thread) = shared.state.withLock { state -> (ProducerHandle?, pthread_t?) in
+            if state.closing { return (nil, nil) }
+            state.closing = true
+            defer { state.pollThread = nil }
+            return (state.handle, state.pollThread)
+        }
+        guard let handle else { return }
+        shared.stopRequested.store(true, ordering: .releasing)
+        // Wake the poll thread now instead of at the end of its current poll timeout.
+        rd_kafka_queue_yield(handle.mainQueue)
+        if let thread {
+            if pthread_equal(thread, pthread_self()) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
+        }
+        // Drop the owning reference; the handle is destroyed here unless a caller still holds it.
+        shared.state.withLock { $0.handle = nil }
+    }
+
+    /// Test hook: makes librdkafka raise a fatal error (`rd_kafka_test_fatal_error`) as if the broker had
+    /// caused one, to exercise `onFatalError`.
+    func triggerFatalErrorForTesting(reason: String = "test-induced fatal error") {
+        guard let handle = shared.acquire() else { return }
+        defer { shared.release() }
+        _ = rd_kafka_test_fatal_error(handle.rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason)
+    }
+
+    // MARK: - Internals
+
+    /// Rejects configurations that weaken the delivery guarantees Swallow relies on. Reads the effective
+    /// values back from librdkafka, so aliases (`request.required.acks`) and spellings (`-1`) are handled.
+    private static func checkEnforcedProperties(_ config: KafkaConfiguration,
+                                                userProperties: [String: String]) throws(KafkaError) {
+        let acks = config.get("acks") ?? "?"
+        if acks != "-1" && acks.lowercased() != "all" {
+            let key = ["acks", "request.required.acks"].first { userProperties[$0] != nil } ?? "acks"
+            throw .configuration("Kafka property '\(key)' = '\(userProperties[key] ?? acks)' is not allowed: "
+                + "Swallow requires acks=all so that an acknowledged change event is on every in-sync replica")
+        }
+        let idempotence = config.get("enable.idempotence") ?? "?"
+        if idempotence != "true" {
+            throw .configuration("Kafka property 'enable.idempotence' = '\(userProperties["enable.idempotence"] ?? idempotence)' "
+                + "is not allowed: Swallow requires enable.idempotence=true so that retries neither duplicate "
+                + "nor reorder change events")
+        }
+    }
+
+    /// Builds the `rd_kafka_vu_t` array for `rd_kafka_produceva` (the array form of the variadic
+    /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
+    private static func enqueue(rk: OpaquePointer, topic: String, key: [UInt8]?, value: [UInt8]?,
+                                headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?) -> OpaquePointer? {
+        var cHeaders: OpaquePointer?
+        if !headers.isEmpty {
+            cHeaders = rd_kafka_headers_new(headers.count)
+            for header in headers {
+                withBytes(header.value) { pointer, count in
+                    _ = rd_kafka_header_add(cHeaders, header.key, -1, pointer, count)
+                }
+            }
+        }
+        let error = topic.withCString { topicName in
+            withBytes(key) { keyPointer, keyCount in
+                withBytes(value) { valuePointer, valueCount in
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6) { vus in
+                        var count = 0
+                        func append(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+                            var vu = rd_kafka_vu_t()
+                            vu.vtype = type
+                            fill(&vu)
+                            vus.initializeElement(at: count, to: vu)
+                            count += 1
+                        }
+                        append(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicName }
+                        append(RD_KAFKA_VTYPE_KEY) { $0.u.mem.ptr = keyPointer; $0.u.mem.size = keyCount }
+                        // A NULL pointer is a null value (tombstone); a non-NULL one with size 0 is empty.
+                        append(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = valuePointer; $0.u.mem.size = valueCount }
+                        append(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
+                        // COPY: librdkafka copies key/value, so our buffers need only outlive this call.
+                        // BLOCK: wait for queue space instead of failing with _QUEUE_FULL (backpressure).
+                        append(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK }
+                        if let cHeaders {
+                            append(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = cHeaders }
+                        }
+                        defer { vus.baseAddress!.deinitialize(count: count) }
+                        return rd_kafka_produceva(rk, vus.baseAddress, count)
+                    }
+                }
+            }
+        }
+        // On success the message owns the headers; on failure they are still ours.
+        if error != nil, let cHeaders { rd_kafka_headers_destroy(cHeaders) }
+        return error
+    }
+}
+
+/// Passes bytes to C as (pointer, size): nil → (NULL, 0) meaning null; empty → a valid pointer with size 0
+/// (an empty array may have no storage, and NULL would turn "empty" into "null").
+@inline(__always)
+func withBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutableRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    if bytes.isEmpty {
+        var placeholder: UInt8 = 0
+        return withUnsafeMutablePointer(to: &placeholder) { body(UnsafeMutableRawPointer($0), 0) }
+    }
+    // librdkafka takes `void *` but, with RD_KAFKA_MSG_F_COPY / header_add, only reads from it.
+    return bytes.withUnsafeBytes { body(UnsafeMutableRawPointer(mutating: $0.baseAddress!), $0.count) }
+}
+
+/// Sole owner of the producer's `rd_kafka_t` and of our reference to its main queue.
+/// `@unchecked Sendable`: only immutable pointers, and librdkafka's handle/queue APIs are thread-safe.
+final class ProducerHandle: @unchecked Sendable {
+    let rk: OpaquePointer
+    let mainQueue: OpaquePointer
+
+    init(rk: OpaquePointer, mainQueue: OpaquePointer) {
+        self.rk = rk
+        self.mainQueue = mainQueue
+    }
+
+    deinit {
+        // The queue reference from rd_kafka_queue_get_main must be released before the handle.
+        rd_kafka_queue_destroy(mainQueue)
+        rd_kafka_destroy(rk)
+    }
+}
+
+/// State shared by the public producer, its callers and its poll thread.
+final class ProducerShared: Sendable {
+    struct State {
+        /// The owning reference; nil once closed.
+        var handle: ProducerHandle?
+        var closing = false
+        /// `produce`/`flush`/… calls currently using the handle. close() waits (serving reports) until this
+        /// is 0 before destroying, so a caller blocked in RD_KAFKA_MSG_F_BLOCK is released first.
+        var activeCalls = 0
+        var pollThread: pthread_t?
+    }
+
+    let state: Mutex<State>
+    let stopRequested = Atomic<Bool>(false)
+    let fatalReported = Atomic<Bool>(false)
+
+    init(handle: ProducerHandle) {
+        state = Mutex(State(handle: handle))
+    }
+
+    /// The handle for one call, or nil once closing; pair with `release()`.
+    func acquire() -> ProducerHandle? {
+        state.withLock { state in
+            guard !state.closing, let handle = state.handle else { return nil }
+            state.activeCalls += 1
+            return handle
+        }
+    }
+
+    func release() {
+        state.withLock { $0.activeCalls -= 1 }
+    }
+}
+
+/// The body of the producer's poll thread. Its mutable state (topic-name cache) is only touched by that
+/// thread, hence `@unchecked Sendable`.
+final class PollLoop: @unchecked Sendable {
+    private let handle: ProducerHandle
+    private let shared: ProducerShared
+    private let onDeliveryReports: @Sendable ([DeliveryReport]) -> Void
+    private let onFatalError: @Sendable (KafkaError) -> Void
+    private let logHandler: (@Sendable (Int32, String, String) -> Void)?
+    /// rd_kafka_topic_t* → name, so a report does not allocate a String per message.
+    private var topicNames: [OpaquePointer: String] = [:]
+
+    init(handle: ProducerHandle, shared: ProducerShared,
+         onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
+         onFatalError: @escaping @Sendable (KafkaError) -> Void,
+         logHandler: (@Sendable (Int32, String, String) -> Void)?) {
+        self.handle = handle
+        self.shared = shared
+        self.onDeliveryReports = onDeliveryReports
+        self.onFatalError = onFatalError
+        self.logHandler = logHandler
+    }
+
+    func run() {
+        while !shared.stopRequested.load(ordering: .acquiring) {
+            // 100 ms bounds how late a stop request is noticed if the wake-up (queue yield) is missed.
+            serve(timeoutMilliseconds: 100)
+        }
+        shutdown()
+    }
+
+    /// Purges everything outstanding and serves the resulting reports until no message and no caller is
+    /// left (or the drain deadline passes). Purging repeatedly also catches messages enqueued by callers
+    /// that were blocked on a full queue when close() began.
+    private func shutdown() {
+        let deadline = monotonicMilliseconds() + KafkaProducer.closeDrainMilliseconds
+        while true {
+            _ = rd_kafka_purge(handle.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT
+                                          | RD_KAFKA_PURGE_F_NON_BLOCKING)
+            while serve(timeoutMilliseconds: 0) {}
+            let active = shared.state.withLock { $0.activeCalls }
+            if active == 0 && rd_kafka_outq_len(handle.rk) == 0 { break }
+            if monotonicMilliseconds() >= deadline {
+                logHandler?(4, "CLOSE", "KafkaProducer.close: gave up draining after "
+                    + "\(KafkaProducer.closeDrainMilliseconds) ms with \(rd_kafka_outq_len(handle.rk)) "
+                    + "messages/events and \(active) callers outstanding")
+                break
+            }
+            serve(timeoutMilliseconds: 10)
+        }
+    }
+
+    /// Serves at most one event; returns whether there was one.
+    @discardableResult
+    private func serve(timeoutMilliseconds: Int32) -> Bool {
+        guard let event = rd_kafka_queue_poll(handle.mainQueue, timeoutMilliseconds) else { return false }
+        // Destroyed only after the callback: librdkafka counts a message as outstanding until then, which
+        // is what lets flush() returning 0 imply that every report has been handed over.
+        defer { rd_kafka_event_destroy(event) }
+        switch rd_kafka_event_type(event) {
+        case RD_KAFKA_EVENT_DR: deliveryReports(event)
+        case RD_KAFKA_EVENT_ERROR: error(event)
+        case RD_KAFKA_EVENT_LOG: log(event)
+        default: break
+        }
+        return true
+    }
+
+    private func deliveryReports(_ event: OpaquePointer) {
+        var reports: [DeliveryReport] = []
+        reports.reserveCapacity(rd_kafka_event_message_count(event))
+        while let message = rd_kafka_event_message_next(event) {
+            let m = message.pointee
+            let opaque = UInt(bitPattern: m._private)
+            guard opaque != 0 else { continue }  // not produced by us (cannot happen)
+            let id = UInt64(opaque - 1)
+            let topic = topicName(m.rkt)
+            if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                reports.append(DeliveryReport(id: id, result: .success(
+                    .init(topic: topic, partition: m.partition, offset: m.offset))))
+            } else {
+                // Not rd_kafka_message_errstr: for a delivery report the payload is the message, not a
+                // description, and that function would return the payload.
+                let reason = String(cString: rd_kafka_err2str(m.err))
+                let error = KafkaError.fromResponse(m.err, message: "delivery to topic '\(topic ?? "?")' failed: \(reason)")
+                reports.append(DeliveryReport(id: id, result: .failure(error)))
+            }
+        }
+        if !reports.isEmpty { onDeliveryReports(reports) }
+    }
+
+    private func error(_ event: OpaquePointer) {
+        let code = rd_kafka_event_error(event)
+        let text = String(cString: rd_kafka_event_error_string(event))
+        if rd_kafka_event_error_is_fatal(event) != 0 {
+            // The event only says _FATAL; the underlying error is kept by the handle.
+            var buffer = [CChar](repeating: 0, count: 512)
+            let underlying = rd_kafka_fatal_error(handle.rk, &buffer, buffer.count)
+            let reason = string(fromBuffer: buffer)
+            let error = KafkaError(code: .librdkafka(underlying == RD_KAFKA_RESP_ERR_NO_ERROR ? code.rawValue : underlying.rawValue),
+                                   message: reason.isEmpty ? text : reason, isRetriable: false, isFatal: true)
+            if !shared.fatalReported.exchange(true, ordering: .acquiringAndReleasing) {
+                onFatalError(error)
+            }
+        } else {
+            logHandler?(3, "ERROR", "\(KafkaError.Code.librdkafka(code.rawValue).name): \(text)")
+        }
+    }
+
+    private func log(_ event: OpaquePointer) {
+        guard let logHandler else { return }
+        var facility: UnsafePointer<CChar>?
+        var text: UnsafePointer<CChar>?
+        var level: Int32 = 0
+        guard rd_kafka_event_log(event, &facility, &text, &level) == 0 else { return }
+        logHandler(level, facility.map { String(cString: $0) } ?? "", text.map { String(cString: $0) } ?? "")
+    }
+
+    private func topicName(_ rkt: OpaquePointer?) -> String? {
+        guard let rkt, let cName = rd_kafka_topic_name(rkt) else { return nil }
+        // Verify the cached name: a pointer could in principle be reused for another topic.
+        if let cached = topicNames[rkt], cached.withCString({ strcmp($0, cName) }) == 0 { return cached }
+        let name = String(cString: cName)
+        topicNames[rkt] = name
+        return name
+    }
+}
+
+// MARK: - Threads and time
+
+/// Starts a joinable pthread running `body` — a thread we own, so blocking librdkafka calls never occupy
+/// Swift's cooperative pool.
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(KafkaError) -> pthread_t {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { argument in
+        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    guard rc == 0 else {
+        Unmanaged<Box>.fromOpaque(context).release()
+        throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE.rawValue),
+                         message: "could not start the \(name) thread (pthread_create: \(rc))",
+                         isRetriable: false, isFatal: false)
+    }
+    return thread
+}
+
+func monotonicMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}

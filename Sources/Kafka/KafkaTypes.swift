@@ -1,0 +1,63 @@
+/// The outcome of one `KafkaProducer.produce` call, identified by the id the caller passed in.
+public struct DeliveryReport: Sendable {
+    /// Where a successfully delivered message was written.
+    public struct Position: Sendable, Equatable {
+        /// The topic name. Always filled in by `KafkaProducer` (it is cheap: names are cached per topic).
+        public var topic: String?
+        public var partition: Int32
+        public var offset: Int64
+
+        public init(topic: String?, partition: Int32, offset: Int64) {
+            self.topic = topic
+            self.partition = partition
+            self.offset = offset
+        }
+    }
+
+    /// The id given to `produce(…, id:)`.
+    public var id: UInt64
+    /// `.success` once the broker acknowledged the message with acks=all; `.failure` if librdkafka gave
+    /// up on it (e.g. `_MSG_TIMED_OUT` after `message.timeout.ms`, or `_PURGE_QUEUE`/`_PURGE_INFLIGHT`
+    /// when the producer was closed with the message still outstanding).
+    public var result: Result<Position, KafkaError>
+
+    public init(id: UInt64, result: Result<Position, KafkaError>) {
+        self.id = id
+        self.result = result
+    }
+}
+
+/// One Kafka record header. `value == nil` is a null header value, distinct from an empty one.
+public struct KafkaHeader: Sendable, Equatable {
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(key: String, value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A record read by `KafkaConsumer`. `key`/`value` are nil for null (a nil value is a tombstone),
+/// which is distinct from empty.
+public struct KafkaRecord: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [KafkaHeader]
+    /// Milliseconds since the Unix epoch (create or log-append time), nil if the broker sent none.
+    public var timestamp: Int64?
+
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?,
+                headers: [KafkaHeader], timestamp: Int64?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+    }
+}

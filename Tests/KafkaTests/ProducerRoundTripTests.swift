@@ -1,0 +1,164 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import Kafka
+
+@Suite("Producer → mock cluster → consumer")
+struct ProducerRoundTripTests {
+    @Test("5,000 keyed messages: one successful report per id, consumed back in per-key order")
+    func roundTrip() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("orders", partitions: 3)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+
+        let total = 5_000
+        let keyCount = 50
+        func headers(_ i: Int) -> [KafkaHeader] {
+            i % 7 == 0 ? [] : [KafkaHeader(key: "seq", value: bytes("\(i)")),
+                              KafkaHeader(key: "null-header", value: nil),
+                              KafkaHeader(key: "empty-header", value: [])]
+        }
+        for i in 0 ..< total {
+            // Every 100th message is a tombstone (null value); message 1 has an empty (non-null) value.
+            let value: [UInt8]? = i % 100 == 99 ? nil : (i == 1 ? [] : bytes("value-\(i)"))
+            try producer.produce(topic: "orders", key: bytes("key-\(i % keyCount)"), value: value,
+                                 headers: headers(i), id: UInt64(i))
+        }
+        #expect(producer.flush(timeoutMilliseconds: 20_000) == 0)
+        #expect(producer.inFlightCount == 0)
+
+        // Every id exactly once, all successful, each at a distinct (partition, offset).
+        let reports = collector.all
+        #expect(reports.count == total)
+        #expect(Set(reports.map(\.id)) == Set((0 ..< total).map(UInt64.init)))
+        #expect(collector.failures.isEmpty)
+        let positions = collector.successes
+        #expect(positions.count == total)
+        #expect(Set(positions.values.map { "\($0.partition)/\($0.offset)" }).count == total)
+        #expect(positions.values.allSatisfy { $0.topic == "orders" && (0 ..< 3).contains($0.partition) })
+        #expect(collector.batchCount < total, "reports arrive in batches, not one call per message")
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["orders"])
+        defer { consumer.close() }
+        #expect(consumer.assignedPartitions == ["orders": [0, 1, 2]])
+        let records = try consumer.readToEnd(timeoutMilliseconds: 20_000)
+        #expect(records.count == total)
+
+        var idAtPosition: [String: UInt64] = [:]
+        for (id, position) in positions { idAtPosition["\(position.partition)/\(position.offset)"] = id }
+        var lastSeqPerKey: [String: Int] = [:]
+        var seen = Set<Int>()
+        for record in records {
+            // The record identifies its message through its key and the position from the report.
+            let id = try #require(idAtPosition["\(record.partition)/\(record.offset)"])
+            let i = Int(id)
+            seen.insert(i)
+            #expect(record.topic == "orders")
+            #expect(text(record.key) == "key-\(i % keyCount)")
+            if i % 100 == 99 {
+                #expect(record.value == nil, "tombstone keeps its null value")
+            } else if i == 1 {
+                #expect(record.value == [], "empty value stays empty, not null")
+            } else {
+                #expect(text(record.value) == "value-\(i)")
+            }
+            #expect(record.headers == headers(i))
+            #expect(record.timestamp != nil)
+            let key = text(record.key)!
+            if let last = lastSeqPerKey[key] { #expect(last < i, "per-key order preserved") }
+            lastSeqPerKey[key] = i
+        }
+        #expect(seen.count == total)
+        // Same key → same partition (one partition per key).
+        let partitionsPerKey = Dictionary(grouping: records, by: { text($0.key)! }).mapValues { Set($0.map(\.partition)) }
+        #expect(partitionsPerKey.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test("murmur2 partitioning: a key always lands on the partition the Java client would choose")
+    func murmur2Partitioning() throws {
+        // Reference values from Kafka's own UtilsTest, to show the test's murmur2 is the Java one.
+        #expect(javaMurmur2(bytes("21")) == -973_932_308)
+        #expect(javaMurmur2(bytes("foobar")) == -790_332_482)
+        #expect(javaMurmur2(bytes("a-little-bit-long-string")) == -985_981_536)
+        #expect(javaMurmur2(bytes("a-little-bit-longer-string")) == -1_486_304_829)
+        #expect(javaMurmur2(bytes("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8")) == -58_897_971)
+        #expect(javaMurmur2(bytes("abc")) == 479_470_107)
+
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("keyed", partitions: 6)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        let keys = (0 ..< 200).map { bytes("{\"id\":\($0)}") }
+        var id: UInt64 = 0
+        var keyOfID: [UInt64: [UInt8]] = [:]
+        for round in 0 ..< 3 {
+            for key in keys {
+                try producer.produce(topic: "keyed", key: key, value: bytes("round \(round)"), id: id)
+                keyOfID[id] = key
+                id += 1
+            }
+        }
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        let positions = collector.successes
+        #expect(positions.count == keys.count * 3)
+        var partitionOfKey: [[UInt8]: Set<Int32>] = [:]
+        for (id, position) in positions { partitionOfKey[keyOfID[id]!, default: []].insert(position.partition) }
+        for (key, partitions) in partitionOfKey {
+            #expect(partitions == [javaPartition(key: key, partitionCount: 6)], "key \(text(key)!)")
+        }
+        // The keys spread over all partitions.
+        #expect(Set(partitionOfKey.values.flatMap { $0 }).count == 6)
+    }
+
+    @Test("the mock auto-creates unknown topics (4 partitions in librdkafka 2.0.2)")
+    func autoCreatedTopic() throws {
+        let cluster = try MockKafkaCluster()
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        try producer.produce(topic: "never-created", key: nil, value: bytes("x"), id: 7)
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        #expect(collector.successes[7]?.topic == "never-created")
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["never-created"])
+        #expect(consumer.assignedPartitions["never-created"]?.count == 4)
+        let records = try consumer.read(atLeast: 1, timeoutMilliseconds: 10_000)
+        #expect(records.map(\.value) == [bytes("x")])
+        #expect(records.first?.key == nil)
+    }
+
+    @Test("a consumer waiting for a topic that never appears names it")
+    func consumerMissingTopic() throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("present", partitions: 1)
+        let started = monotonicMilliseconds()
+        let error = #expect(throws: KafkaError.self) {
+            _ = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["present", "absent"],
+                                  waitForTopicsMilliseconds: 800)
+        }
+        #expect(error?.code == .unknownTopic)
+        #expect(error?.message.contains("'absent'") == true)
+        #expect(error?.message.contains("'present'") == false)
+        #expect(monotonicMilliseconds() - started < 5_000)
+    }
+
+    @Test("a consumer waits for a topic created after it started")
+    func consumerWaitsForTopic() throws {
+        let cluster = try MockKafkaCluster()
+        // A thread of its own: the consumer's init below blocks the current (cooperative) thread.
+        let creator = try startThread(name: "creator") {
+            usleep(500_000)
+            try? cluster.createTopic("late", partitions: 2)
+        }
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["late"],
+                                         waitForTopicsMilliseconds: 10_000)
+        pthread_join(creator, nil)
+        #expect(consumer.assignedPartitions == ["late": [0, 1]])
+        #expect(try consumer.readToEnd(timeoutMilliseconds: 5_000).isEmpty)
+        consumer.close()
+        #expect(throws: KafkaError.self) { _ = try consumer.poll(timeoutMilliseconds: 0) }
+    }
+}
