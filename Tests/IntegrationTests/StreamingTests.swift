@@ -131,6 +131,28 @@ import Testing
         #expect(ops.filter { $0 == "u" }.count >= 50)
     }
 
+    @Test func anIdleSlotIsConfirmedUpToTheServerPositionWhileOnlyUncapturedTablesChange() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("idle")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE captured (id int PRIMARY KEY); CREATE TABLE busy (id serial PRIMARY KEY, v text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.captured"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        // pgoutput sends nothing for tables outside the publication: only keepalives move the position.
+        // Publication: created for `captured` only, so `busy` is not even decoded into messages.
+        for _ in 0..<20 { try sql.execute("INSERT INTO busy (v) SELECT md5(g::text) FROM generate_series(1, 500) g") }
+        let target = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"]!
+        try waitUntil("the idle slot to be confirmed past the uncaptured writes") {
+            let confirmed = try slotRow(sql)?.confirmed ?? "0/0"
+            return try sql.execute("SELECT '\(confirmed)'::pg_lsn >= '\(target)'::pg_lsn AS done")[0, "done"] == "t"
+        }
+        #expect(try running.stop().get() == ())
+    }
+
     @Test func missingPublicationWithCreateFalseIsAClearError() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("nopub")
