@@ -42,7 +42,7 @@ DO \$\$
 BEGIN
   FOR batch IN 0..($rows - 1) / 1000 LOOP
     INSERT INTO events
-    SELECT g, g % 1000, 'purchase', (g % 10000) / 100.0, now(), repeat(md5(g::text), 2)
+    SELECT g, g % 1000, 'purchase', (g % 10000) / 100.0, now(), repeat(md5(g::text), 2) || 'order-line-note'
     FROM generate_series(batch * 1000 + 1, least((batch + 1) * 1000, $rows)) g;
     COMMIT;
   END LOOP;

@@ -26,9 +26,9 @@ public final class KafkaProducer: Sendable {
         // key lands on the same partition as with Debezium/Kafka Connect for the same partition count.
         ("partitioner", "murmur2_random"),
         ("linger.ms", "5"),
-        // Bounded memory: at most 100k messages / 64 MiB buffered before produce() blocks.
+        // Bounded memory: at most 100k messages / 32 MiB buffered before produce() blocks.
         ("queue.buffering.max.messages", "100000"),
-        ("queue.buffering.max.kbytes", "65536"),
+        ("queue.buffering.max.kbytes", "32768"),
         ("message.timeout.ms", "300000"),
     ]
 

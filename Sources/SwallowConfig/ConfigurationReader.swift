@@ -59,7 +59,7 @@ struct ConfigurationReader {
         let kafka = try readKafka(top)
         let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
                                          default: 10_000)
-        let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 100_000)
+        let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
         let logLevel = try oneOf(top, "log_level", allowed: SwallowConfiguration.logLevels, default: "info")
 
         return SwallowConfiguration(

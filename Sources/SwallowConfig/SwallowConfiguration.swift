@@ -133,7 +133,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         topicPrefix: String,
         kafka: Kafka,
         statusIntervalMilliseconds: Int = 10_000,
-        maxInFlightEvents: Int = 100_000,
+        maxInFlightEvents: Int = 20_000,
         logLevel: String = "info"
     ) {
         self.postgres = postgres

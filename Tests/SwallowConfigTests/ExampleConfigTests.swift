@@ -15,7 +15,7 @@ import SwallowConfig
             topicPrefix: "app",
             kafka: .init(bootstrapServers: .servers("127.0.0.1:9092"), properties: [:], flushTimeoutMilliseconds: 30_000),
             statusIntervalMilliseconds: 10_000,
-            maxInFlightEvents: 100_000,
+            maxInFlightEvents: 20_000,
             logLevel: "info")
         #expect(config == expected)
         #expect(config.postgres.password == "s3cret")
@@ -63,7 +63,7 @@ import SwallowConfig
         #expect(config.kafka.properties.isEmpty)
         #expect(config.kafka.flushTimeoutMilliseconds == 30_000)
         #expect(config.statusIntervalMilliseconds == 10_000)
-        #expect(config.maxInFlightEvents == 100_000)
+        #expect(config.maxInFlightEvents == 20_000)
         #expect(config.logLevel == "info")
     }
 
