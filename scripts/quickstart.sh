@@ -56,7 +56,7 @@ echo "==> starting: swallow run --config $work/swallow.yaml (log: $work/swallow.
 echo $! >"$work/swallow.pid"
 bootstrap=""
 for _ in $(seq 1 100); do
-  bootstrap=$(grep -o 'bootstrap_servers=[^ ]*' "$work/swallow.log" | head -n 1 | cut -d= -f2 || true)
+  bootstrap=$(grep 'embedded Kafka' "$work/swallow.log" | grep -o 'bootstrap_servers=[0-9.:]*' | head -n 1 | cut -d= -f2 || true)
   active=$($psql -d shop -tAc "SELECT active FROM pg_replication_slots WHERE slot_name = 'swallow'" || true)
   [ -n "$bootstrap" ] && [ "$active" = t ] && break
   sleep 0.2
