@@ -153,6 +153,36 @@ import Testing
         #expect(try running.stop().get() == ())
     }
 
+    @Test func aTerminatedWalsenderIsReconnectedAndStreamingResumes() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("reconnect")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.t"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 10) g")
+        let terminated = try sql.execute("""
+            SELECT pg_terminate_backend(active_pid) AS done FROM pg_replication_slots
+            WHERE slot_name = current_database()
+            """)
+        #expect(terminated[0, "done"] == "t")
+        try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(11, 20) g")
+        try waitUntil("the slot to be streaming again") { try slotRow(sql)?.active == true }
+        try sql.execute("UPDATE t SET v = 1")
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.t"])
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 40, timeoutMilliseconds: 30_000)
+        #expect(!running.hasEnded)
+        #expect(try running.stop().get() == ())
+        let keys = Set(try records.compactMap { try jsonObject($0.key)?["id"] as? Int })
+        #expect(keys == Set(1...20))
+        #expect(try records.filter { try jsonObject($0.value)?["op"] as? String == "u" }.count >= 20)
+    }
+
     @Test func missingPublicationWithCreateFalseIsAClearError() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("nopub")

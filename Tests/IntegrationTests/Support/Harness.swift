@@ -143,30 +143,23 @@ func swallowExecutable() throws -> String {
 
 /// A `swallow run` child process, as systemd would run it.
 final class SwallowProcess {
-    let process = Process()
+    let child: ChildProcess
     let logPath: String
 
     init(configPath: String, logPath: String) throws {
         self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: try swallowExecutable())
-        process.arguments = ["run", "--config", configPath]
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        child = try ChildProcess(executable: try swallowExecutable(), arguments: ["run", "--config", configPath],
+                                 outputPath: logPath)
     }
 
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        child.signal(SIGKILL)
+        child.wait()
     }
 
     func terminate() -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        return process.terminationStatus
+        child.signal(SIGTERM)
+        return child.wait()
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

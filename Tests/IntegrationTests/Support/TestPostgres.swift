@@ -67,21 +67,52 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs a repository script and returns its standard output; throws with its stderr on failure.
+/// Runs a repository script and returns its standard output; throws with its output on failure.
+/// Uses posix_spawn and waitpid: Foundation's Process.waitUntilExit can hang on Linux when called off the
+/// main thread.
 @discardableResult
 func runScript(_ script: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = repositoryRoot.appendingPathComponent(script)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(script) \(arguments.joined(separator: " ")) failed: \(String(decoding: errors, as: UTF8.self))")
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-script-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let child = try ChildProcess(executable: repositoryRoot.appendingPathComponent(script).path,
+                                 arguments: arguments, outputPath: output)
+    let status = child.wait()
+    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    guard status == 0 else {
+        throw TestFailure("\(script) \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
     }
-    return String(decoding: output, as: UTF8.self)
+    return text
+}
+
+/// A child process with stdout and stderr appended to a file.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private var exitStatus: Int32?
+
+    init(executable: String, arguments: [String], outputPath: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard result == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(result)))") }
+        self.pid = pid
+    }
+
+    /// Waits for the child and returns its exit status (128 + signal when killed).
+    @discardableResult
+    func wait() -> Int32 {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        exitStatus = code
+        return code
+    }
+
+    func signal(_ number: Int32) { kill(pid, number) }
 }

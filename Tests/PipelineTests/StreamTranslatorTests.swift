@@ -1,0 +1,157 @@
+import ChangeEvent
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+import Testing
+@testable import Pipeline
+
+@Suite struct StreamTranslatorTests {
+    private let ordersID: UInt32 = 16_384
+    private let otherID: UInt32 = 16_390
+
+    private func translator() -> StreamTranslator {
+        StreamTranslator(topicPrefix: "app", database: "shop",
+                         capturedTables: [QualifiedTableName(schema: "public", table: "orders")],
+                         connectorVersion: "test")
+    }
+
+    private func relation(_ id: UInt32, _ name: String) -> PGOutputMessage {
+        .relation(RelationMessage(relationID: id, namespace: "public", name: name, replicaIdentity: .default, columns: [
+            RelationMessage.Column(flags: 1, name: "id", typeOID: 23, typeModifier: -1),
+            RelationMessage.Column(flags: 0, name: "note", typeOID: 25, typeModifier: -1),
+        ]))
+    }
+
+    private func row(_ id: String, _ note: String?) -> TupleData {
+        TupleData(columns: [.text(Array(id.utf8)[...]), note.map { .text(Array($0.utf8)[...]) } ?? .null])
+    }
+
+    private func run(_ messages: [PGOutputMessage], on translator: inout StreamTranslator) throws -> [StreamAction] {
+        var actions: [StreamAction] = []
+        for (index, message) in messages.enumerated() {
+            try translator.translate(message, walStart: LSN(UInt64(1000 + index * 10)), eventTimeMillis: 1_700_000_000_000,
+                                     into: &actions)
+        }
+        return actions
+    }
+
+    private func records(_ actions: [StreamAction]) -> [OutgoingRecord] {
+        actions.compactMap { if case .produce(let record) = $0 { return record } else { return nil } }
+    }
+
+    private func json(_ bytes: [UInt8]?) throws -> [String: Any] {
+        let present = try #require(bytes)
+        let object = try JSONSerialization.jsonObject(with: Data(present))
+        return try #require(object as? [String: Any])
+    }
+
+    private let begin = PGOutputMessage.begin(BeginMessage(finalLSN: LSN(2000), commitTime: 0, xid: 77))
+    private let commit = PGOutputMessage.commit(CommitMessage(commitLSN: LSN(2000), endLSN: LSN(2048), commitTime: 0))
+
+    @Test func aTransactionBecomesOneUnitWithItsRecordsAndItsEndPosition() throws {
+        var translator = translator()
+        let actions = try run([relation(ordersID, "orders"), begin,
+                               .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "first"))), commit],
+                              on: &translator)
+        #expect(actions.count == 3)
+        #expect(actions.first == .openUnit)
+        #expect(actions.last == .closeUnit(LSN(2048)))
+        let record = try #require(records(actions).first)
+        #expect(record.topic == "app.public.orders")
+        #expect(record.key == Array(#"{"id":1}"#.utf8))
+        let value = try json(record.value)
+        #expect(value["op"] as? String == "c")
+        let source = try #require(value["source"] as? [String: Any])
+        #expect(source["txId"] as? Int == 77)
+        #expect(source["lsn"] as? Int == 1020)
+        #expect(source["ts_ms"] as? Int == 946_684_800_000)   // commit time 0 = 2000-01-01
+    }
+
+    @Test func aDeleteIsFollowedByATombstone() throws {
+        var translator = translator()
+        let actions = try run([relation(ordersID, "orders"), begin,
+                               .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .key, oldTuple: row("5", nil))),
+                               commit], on: &translator)
+        let produced = records(actions)
+        #expect(produced.count == 2)
+        #expect(try json(produced[0].value)["op"] as? String == "d")
+        #expect(produced[1].value == nil)
+        #expect(produced[1].key == produced[0].key)
+    }
+
+    @Test func aPrimaryKeyChangeMovesTheRowAsDeleteTombstoneAndCreate() throws {
+        var translator = translator()
+        let update = UpdateMessage(relationID: ordersID, oldTupleKind: .key, oldTuple: row("1", nil), newTuple: row("2", "moved"))
+        let produced = records(try run([relation(ordersID, "orders"), begin, .update(update), commit], on: &translator))
+        #expect(produced.count == 3)
+        #expect(produced[0].key == Array(#"{"id":1}"#.utf8))
+        #expect(try json(produced[0].value)["op"] as? String == "d")
+        #expect(produced[0].headers == [KafkaHeader(key: "__debezium.newkey", value: Array(#"{"id":2}"#.utf8))])
+        #expect(produced[1].key == Array(#"{"id":1}"#.utf8) && produced[1].value == nil)
+        #expect(produced[2].key == Array(#"{"id":2}"#.utf8))
+        #expect(try json(produced[2].value)["op"] as? String == "c")
+        #expect(produced[2].headers == [KafkaHeader(key: "__debezium.oldkey", value: Array(#"{"id":1}"#.utf8))])
+    }
+
+    @Test func uncapturedTablesProduceNothingButTheirTransactionsStillCount() throws {
+        var translator = translator()
+        let actions = try run([relation(otherID, "audit_log"), begin,
+                               .insert(InsertMessage(relationID: otherID, newTuple: row("1", "x"))), commit],
+                              on: &translator)
+        #expect(actions == [.openUnit, .closeUnit(LSN(2048))])
+    }
+
+    @Test func aNonTransactionalMessageIsAUnitOfItsOwn() throws {
+        var translator = translator()
+        let message = LogicalDecodingMessage(flags: 0, lsn: LSN(3000), prefix: "audit", content: Array("hi".utf8)[...])
+        let actions = try run([.message(message)], on: &translator)
+        #expect(actions.count == 3)
+        #expect(actions.first == .openUnit)
+        #expect(actions.last == .closeUnit(LSN(3000)))
+        let record = try #require(records(actions).first)
+        #expect(record.topic == "app.message")
+        #expect(record.key == Array(#"{"prefix":"audit"}"#.utf8))
+        #expect(try json(record.value)["op"] as? String == "m")
+    }
+
+    @Test func aTruncateEmitsOneNullKeyedEventPerCapturedTable() throws {
+        var translator = translator()
+        let produced = records(try run([relation(ordersID, "orders"), relation(otherID, "audit_log"), begin,
+                                        .truncate(TruncateMessage(options: 0, relationIDs: [ordersID, otherID])), commit],
+                                       on: &translator))
+        #expect(produced.count == 1)
+        #expect(produced[0].key == nil)
+        #expect(try json(produced[0].value)["op"] as? String == "t")
+    }
+
+    @Test func outOfOrderStreamsAreErrorsNotGuesses() throws {
+        var translator = translator()
+        #expect(throws: PipelineError.self) {
+            try run([begin, .insert(InsertMessage(relationID: ordersID, newTuple: row("1", nil)))], on: &translator)
+        }
+        translator = self.translator()
+        #expect(throws: PipelineError.self) { try run([commit], on: &translator) }
+        translator = self.translator()
+        #expect(throws: PipelineError.self) {
+            try run([relation(ordersID, "orders"), begin,
+                     .insert(InsertMessage(relationID: ordersID, newTuple: TupleData(columns: [.text(Array("1".utf8)[...])])))],
+                    on: &translator)
+        }
+    }
+
+    @Test func aValueThatDoesNotParseStopsWithTheTableColumnAndTypeButNotTheValue() throws {
+        var translator = translator()
+        do {
+            _ = try run([relation(ordersID, "orders"), begin,
+                         .insert(InsertMessage(relationID: ordersID, newTuple: row("secret-not-an-int", nil)))],
+                        on: &translator)
+            Issue.record("expected an error")
+        } catch let error as PipelineError {
+            #expect(error.code == .eventEncoding)
+            #expect(error.message.contains("orders"))
+            #expect(error.message.contains("id"))
+            #expect(!error.message.contains("secret-not-an-int"))
+        }
+    }
+}
