@@ -97,11 +97,13 @@ public final class KafkaProducer: Sendable {
     ///   - value: nil for a tombstone (null value); `[]` is an empty value.
     ///   - id: any value except `UInt64.max`, which is reserved (ids travel in librdkafka's per-message
     ///     opaque pointer as `id + 1`, because a pointer of 0 would be NULL).
+    ///   - blockWhenQueueFull: true waits inside librdkafka for queue space (RD_KAFKA_MSG_F_BLOCK); false
+    ///     throws `queueFull` at once, for callers that must keep doing other work while they wait.
     /// - Throws: immediate failures only, e.g. `MSG_SIZE_TOO_LARGE` (message above `message.max.bytes`),
     ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
-                        id: UInt64) throws(KafkaError) {
+                        id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
         guard id != UInt64.max else {
             throw KafkaError(code: .invalidArgument,
                              message: "delivery id UInt64.max is reserved (ids are carried as id + 1)",
@@ -109,8 +111,9 @@ public final class KafkaProducer: Sendable {
         }
         guard let handle = shared.acquire() else { throw .closed("KafkaProducer") }
         defer { shared.release() }
+        let flags = RD_KAFKA_MSG_F_COPY | (blockWhenQueueFull ? RD_KAFKA_MSG_F_BLOCK : 0)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, key: key, value: value, headers: headers,
-                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1)) {
+                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             throw KafkaError.consuming(error)
         }
     }
@@ -198,7 +201,7 @@ public final class KafkaProducer: Sendable {
     /// Builds the `rd_kafka_vu_t` array for `rd_kafka_produceva` (the array form of the variadic
     /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
     private static func enqueue(rk: OpaquePointer, topic: String, key: [UInt8]?, value: [UInt8]?,
-                                headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?) -> OpaquePointer? {
+                                headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
         var cHeaders: OpaquePointer?
         if !headers.isEmpty {
             cHeaders = rd_kafka_headers_new(headers.count)
@@ -226,8 +229,8 @@ public final class KafkaProducer: Sendable {
                         append(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = valuePointer; $0.u.mem.size = valueCount }
                         append(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
                         // COPY: librdkafka copies key/value, so our buffers need only outlive this call.
-                        // BLOCK: wait for queue space instead of failing with _QUEUE_FULL (backpressure).
-                        append(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK }
+                        // BLOCK (optional): wait for queue space instead of failing with _QUEUE_FULL.
+                        append(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = flags }
                         if let cHeaders {
                             append(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = cHeaders }
                         }

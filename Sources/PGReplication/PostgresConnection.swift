@@ -57,12 +57,14 @@ public final class PostgresConnection: @unchecked Sendable {
     public init(_ parameters: ConnectionParameters, replication: Bool) throws(ReplicationError) {
         self.parameters = parameters
         self.isReplication = replication
+        // TCP keepalives notice a peer that vanished without closing the connection (a half-open socket
+        // would otherwise leave the reader polling quietly until the kernel gives up, ~15 minutes).
         var keywords = ["host", "port", "dbname", "user", "sslmode", "connect_timeout", "application_name", "options",
-                        "client_encoding"]
+                        "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
         var values = [parameters.host, String(parameters.port), parameters.database, parameters.user,
                       parameters.sslMode, String(parameters.connectTimeoutSeconds), parameters.applicationName,
                       "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C",
-                      "UTF8"]
+                      "UTF8", "1", "30", "10", "3"]
         if let password = parameters.password {
             keywords.append("password")
             values.append(password)
@@ -157,6 +159,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// socket, so a quiet stream costs no CPU; libpq buffers, so most calls return without a syscall.
     public func readCopyData(timeoutMilliseconds: Int32) throws(ReplicationError) -> CopyDataResult {
         let conn = try liveHandle()
+        var consumedSinceEmpty = false
         while true {
             var buffer: UnsafeMutablePointer<CChar>?
             let length = PQgetCopyData(conn, &buffer, 1)
@@ -167,6 +170,16 @@ public final class PostgresConnection: @unchecked Sendable {
                 return .data(copy)
             }
             if length == 0 {
+                // With TLS, bytes already decrypted inside OpenSSL are invisible to poll(2): read what is
+                // there before sleeping on the socket.
+                if !consumedSinceEmpty {
+                    consumedSinceEmpty = true
+                    if PQconsumeInput(conn) == 0 {
+                        throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
+                    }
+                    continue
+                }
+                consumedSinceEmpty = false
                 var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
                 let ready = poll(&descriptor, 1, timeoutMilliseconds)
                 if ready == 0 { return .timedOut }
@@ -183,10 +196,13 @@ public final class PostgresConnection: @unchecked Sendable {
                 // The server ended the COPY: collect the final result, which carries the reason.
                 var failure: ReplicationError?
                 while let result = PQgetResult(conn) {
-                    if PQresultStatus(result) == PGRES_FATAL_ERROR, failure == nil {
+                    let status = PQresultStatus(result)
+                    if status == PGRES_FATAL_ERROR, failure == nil {
                         failure = Self.resultError(result, connection: conn)
                     }
                     PQclear(result)
+                    // After a server-side CopyDone libpq reports COPY_IN forever; stop asking.
+                    if status == PGRES_COPY_IN || status == PGRES_COPY_BOTH { break }
                 }
                 throw failure ?? ReplicationError(code: .streamEnded, message: "the server ended the replication stream")
             }

@@ -89,13 +89,15 @@ public struct AcknowledgementTracker: Sendable {
         confirmedLSN = position
     }
 
-    /// Forgets every outstanding unit for a new stream that resumes from `confirmedLSN`. Reports still
-    /// arriving for forgotten events are ignored.
-    public mutating func restart() {
+    /// Forgets every outstanding unit for a new stream that resumes from `confirmedLSN` (or from
+    /// `position`, when the server holds a later one). Reports still arriving for forgotten events are
+    /// ignored: ids keep increasing.
+    public mutating func restart(from position: LSN? = nil) {
         units.removeAll(keepingCapacity: true)
         head = 0
         inFlightEvents = 0
         failedEventID = nil
+        if let position, position > confirmedLSN { confirmedLSN = position }
     }
 
     private func unitIndex(of id: UInt64) -> Int? {

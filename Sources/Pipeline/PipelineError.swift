@@ -6,6 +6,8 @@ import PGReplication
 /// Why the pipeline stopped or restarted its stream.
 public struct PipelineError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
+        /// A setting is wrong (e.g. a librdkafka property): restarting cannot help.
+        case configuration
         case postgres
         case kafka
         case decoding
@@ -30,7 +32,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
     }
 
     static func kafka(_ error: KafkaError) -> PipelineError {
-        PipelineError(code: .kafka, message: error.description, isRetriable: false)
+        PipelineError(code: error.code == .configuration ? .configuration : .kafka,
+                      message: error.description, isRetriable: false)
     }
 
     static func decoding(_ error: PGOutputError) -> PipelineError {

@@ -9,12 +9,14 @@ import PGReplication
 ///
 /// Threads: `run()` blocks its caller, which becomes the replication reader (libpq calls block, so they
 /// stay off Swift's shared executor); the producer owns a poll thread that delivers acknowledgements.
-/// The two meet only in `Shared`, under one lock.
+/// The two meet only in `Shared`, under one lock. The delivery thread never blocks while holding it.
 public final class ReplicationPipeline: Sendable {
     /// State touched by both the reader and the producer's poll thread.
     final class Shared: @unchecked Sendable {
         let condition = NSCondition()
         var tracker = AcknowledgementTracker(confirmedLSN: .invalid)
+        /// The first failed delivery since the stream (re)started: decides whether a restart can help.
+        var deliveryFailure: KafkaError?
         var fatalProducerError: KafkaError?
         var stopRequested = false
 
@@ -52,28 +54,70 @@ public final class ReplicationPipeline: Sendable {
     /// Postgres going away, deliveries failing during a broker outage — restart the stream from the
     /// confirmed position after a backoff.
     public func run() throws(PipelineError) {
+        let producer = try makeProducer()
+        defer { producer.close() }
+
+        var backoff = Backoff()
+        var firstSession = true
+        var systemID: String?
+        while !stopRequested {
+            let confirmedAtStart = confirmedLSN
+            do {
+                try streamSession(producer: producer, firstSession: firstSession, systemID: &systemID)
+                return   // stopped: the session already flushed and confirmed
+            } catch {
+                firstSession = false
+                if stopRequested, error.isRetriable { break }
+                guard error.isRetriable else {
+                    drain(producer)
+                    throw error
+                }
+                // Only progress proves the cause went away; a failure that repeats before anything was
+                // confirmed keeps backing off.
+                if confirmedLSN > confirmedAtStart { backoff.reset() }
+                let delay = backoff.next()
+                logger.warning("stream interrupted, resuming from the confirmed position",
+                               metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
+                                          "confirmed_lsn": "\(confirmedLSN)"])
+                drain(producer, untilEmpty: true)
+                if let fatal = shared.withLock({ $0.fatalProducerError }) { throw Self.producerFatal(fatal) }
+                shared.withLock {
+                    $0.tracker.restart()
+                    $0.deliveryFailure = nil
+                }
+                sleep(milliseconds: delay)
+            }
+        }
+        drain(producer)
+        logger.info("stopped", metadata: ["confirmed_lsn": "\(confirmedLSN)"])
+    }
+
+    private func makeProducer() throws(PipelineError) -> KafkaProducer {
         let shared = self.shared
         let logger = self.logger
-        let producer: KafkaProducer
         do {
-            producer = try KafkaProducer(
+            return try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
                 onDeliveryReports: { reports in
+                    var firstFailure: KafkaError?
                     shared.withLock { state in
                         for report in reports {
                             switch report.result {
-                            case .success: state.tracker.acknowledge(report.id)
-                            case .failure: state.tracker.fail(report.id)
+                            case .success:
+                                state.tracker.acknowledge(report.id)
+                            case .failure(let error):
+                                state.tracker.fail(report.id)
+                                if state.deliveryFailure == nil {
+                                    state.deliveryFailure = error
+                                    firstFailure = error
+                                }
                             }
                         }
                         state.condition.broadcast()
                     }
-                    for report in reports {
-                        if case .failure(let error) = report.result {
-                            logger.warning("delivery failed; the stream will restart from the confirmed position",
-                                           metadata: ["error": "\(error)"])
-                            break
-                        }
+                    if let firstFailure {
+                        logger.warning("delivery to Kafka failed; nothing past the confirmed position will be confirmed",
+                                       metadata: ["error": "\(firstFailure)"])
                     }
                 },
                 onFatalError: { error in
@@ -94,44 +138,24 @@ public final class ReplicationPipeline: Sendable {
         } catch {
             throw .kafka(error)
         }
-        defer { producer.close() }
+    }
 
-        var backoff = Backoff()
-        var firstSession = true
-        while !stopRequested {
-            do {
-                try streamSession(producer: producer, firstSession: firstSession, backoff: &backoff)
-                firstSession = false
-                if stopRequested { break }
-            } catch {
-                firstSession = false
-                guard error.isRetriable, !stopRequested else {
-                    drain(producer)
-                    throw error
-                }
-                let delay = backoff.next()
-                logger.warning("stream interrupted, resuming from the confirmed position",
-                               metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
-                                          "confirmed_lsn": "\(confirmedLSN)"])
-                drain(producer, untilEmpty: true)
-                if let fatal = shared.withLock({ $0.fatalProducerError }) {
-                    throw PipelineError(code: .producerFatal, message: "Kafka producer failed fatally: \(fatal)", isRetriable: false)
-                }
-                shared.withLock { $0.tracker.restart() }
-                sleep(milliseconds: delay)
-            }
-        }
-        drain(producer)
-        logger.info("stopped", metadata: ["confirmed_lsn": "\(confirmedLSN)"])
+    static func producerFatal(_ error: KafkaError) -> PipelineError {
+        PipelineError(code: .producerFatal,
+                      message: "Kafka producer failed fatally: \(error). Nothing past the confirmed position is lost; fix the cause and restart.",
+                      isRetriable: false)
     }
 
     /// Waits for in-flight deliveries: bounded by the flush timeout on shutdown, or until nothing is in
     /// flight before a restart (so the restart point accounts for every event sent).
     private func drain(_ producer: KafkaProducer, untilEmpty: Bool = false) {
-        var remaining = producer.flush(timeoutMilliseconds: Int32(clamping: settings.flushTimeoutMilliseconds))
-        while untilEmpty, remaining > 0, !stopRequested {
+        let timeout = Int32(clamping: settings.flushTimeoutMilliseconds)
+        var remaining = producer.flush(timeoutMilliseconds: timeout)
+        if untilEmpty, remaining > 0 {
             logger.warning("waiting for in-flight deliveries before restarting", metadata: ["in_flight": "\(remaining)"])
-            remaining = producer.flush(timeoutMilliseconds: Int32(clamping: settings.flushTimeoutMilliseconds))
+            while remaining > 0, !stopRequested {
+                remaining = producer.flush(timeoutMilliseconds: max(timeout, 1000))
+            }
         }
         if remaining > 0 {
             logger.warning("stopping with deliveries still in flight; they will be sent again on restart",
@@ -140,42 +164,81 @@ public final class ReplicationPipeline: Sendable {
     }
 
     /// One replication connection, from connect to stop or failure.
-    private func streamSession(producer: KafkaProducer, firstSession: Bool, backoff: inout Backoff) throws(PipelineError) {
-        let connection: PostgresConnection
-        let startPosition: LSN
-        do {
-            logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
-            connection = try PostgresConnection(settings.connection, replication: true)
-            let system = try connection.identifySystem()
-            if try connection.preparePublication(named: settings.publicationName, tables: settings.tables,
-                                                 create: settings.createPublication) {
-                logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
-                    "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
-            }
-            let slot = try connection.prepareSlot(named: settings.slotName, create: settings.createSlot)
-            logger.info(slot.created ? "created replication slot" : "reusing replication slot",
-                        metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
-                                   "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
-            startPosition = shared.withLock { state in
-                if firstSession || slot.position > state.tracker.confirmedLSN {
-                    state.tracker = AcknowledgementTracker(confirmedLSN: slot.position)
-                }
-                return state.tracker.confirmedLSN
-            }
-            try connection.startLogicalReplication(slot: settings.slotName, from: startPosition,
-                                                   publication: settings.publicationName)
-        } catch {
-            throw .postgres(error)
-        }
+    private func streamSession(producer: KafkaProducer, firstSession: Bool, systemID: inout String?) throws(PipelineError) {
+        let (connection, startPosition) = try openStream(firstSession: firstSession, systemID: &systemID)
         defer { connection.close() }
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
-
         var session = StreamSession(pipeline: self, connection: connection, producer: producer,
                                     translator: StreamTranslator(topicPrefix: settings.topicPrefix,
                                                                  database: settings.connection.database,
                                                                  capturedTables: settings.tables,
                                                                  connectorVersion: settings.connectorVersion))
-        try session.run(onFirstData: { backoff.reset() })
+        try session.run()
+    }
+
+    /// Connects, checks the server, publication and slot, and starts replication from the confirmed
+    /// position. (The connection closes itself when dropped on an error path.)
+    private func openStream(firstSession: Bool, systemID: inout String?) throws(PipelineError) -> (PostgresConnection, LSN) {
+        logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
+        let connection: PostgresConnection
+        let system: SystemIdentification
+        do {
+            connection = try PostgresConnection(settings.connection, replication: true)
+            system = try connection.identifySystem()
+        } catch {
+            throw .postgres(error)
+        }
+        if let known = systemID, known != system.systemID {
+            throw PipelineError(code: .postgres,
+                                message: "the server's system identifier changed from \(known) to \(system.systemID) (a different cluster, e.g. after a failover); its slot does not continue this stream. Check what happened, then restart Swallow (a new snapshot may be needed)",
+                                isRetriable: false)
+        }
+        systemID = system.systemID
+
+        let slot: (position: LSN, created: Bool)
+        do {
+            if try connection.preparePublication(named: settings.publicationName, tables: settings.tables,
+                                                 create: settings.createPublication) {
+                logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
+                    "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
+            }
+            // A slot may be created only when Swallow starts: one that disappears while it runs would
+            // otherwise be re-created at the current position, silently skipping everything in between.
+            let mayCreate = settings.createSlot && firstSession
+            if mayCreate, try connection.slotState(named: settings.slotName) == nil {
+                logger.info("creating replication slot (waits for transactions in progress to end)",
+                            metadata: ["slot": "\(settings.slotName)"])
+            }
+            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate)
+        } catch {
+            if error.code == .slotMissing && !firstSession {
+                throw PipelineError(code: .postgres,
+                                    message: "replication slot \"\(settings.slotName)\" disappeared while Swallow was streaming (dropped, or a failover to a server without it); changes after \(confirmedLSN) may not be in Kafka. Swallow does not re-create it silently: re-create the slot and re-snapshot the tables, then restart",
+                                    isRetriable: false)
+            }
+            throw .postgres(error)
+        }
+        logger.info(slot.created ? "created replication slot" : "reusing replication slot",
+                    metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
+                               "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
+
+        let confirmed = shared.withLock { state -> LSN in
+            if firstSession { state.tracker.restart(from: slot.position) }
+            return state.tracker.confirmedLSN
+        }
+        if slot.position > confirmed {
+            // We never confirm past our own position, so somebody else advanced the slot.
+            throw PipelineError(code: .postgres,
+                                message: "replication slot \"\(settings.slotName)\" was advanced to \(slot.position) by another client while Swallow had confirmed only \(confirmed); the changes in between were not delivered. Give Swallow a slot of its own, then re-snapshot",
+                                isRetriable: false)
+        }
+        do {
+            try connection.startLogicalReplication(slot: settings.slotName, from: confirmed,
+                                                   publication: settings.publicationName)
+        } catch {
+            throw .postgres(error)
+        }
+        return (connection, confirmed)
     }
 
     fileprivate var sharedState: Shared { shared }
@@ -200,6 +263,9 @@ private struct StreamSession {
     var receivedLSN = LSN.invalid
     var lastStatusSent = ContinuousClock.now
     var lastConfirmedSent = LSN.invalid
+    /// Catalog lookups the decoder must not do (primary keys of REPLICA IDENTITY FULL tables) go
+    /// through a plain SQL connection: the replication connection is busy streaming.
+    var catalog: PostgresConnection?
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator) {
         self.pipeline = pipeline
@@ -210,10 +276,13 @@ private struct StreamSession {
 
     var settings: PipelineSettings { pipeline.settings }
     var shared: ReplicationPipeline.Shared { pipeline.sharedState }
+    /// Status goes out at least every 5 s while the reader waits, whatever the configured interval, so
+    /// the server's wal_sender_timeout (60 s by default) never fires on a live connection.
+    var statusInterval: Duration { .milliseconds(settings.statusIntervalMilliseconds) }
+    var waitingStatusInterval: Duration { .milliseconds(min(settings.statusIntervalMilliseconds, 5000)) }
 
-    mutating func run(onFirstData: () -> Void) throws(PipelineError) {
-        var sawData = false
-        let statusInterval = Duration.milliseconds(settings.statusIntervalMilliseconds)
+    mutating func run() throws(PipelineError) {
+        defer { catalog?.close() }
         while true {
             try checkHealth()
             if shared.withLock({ $0.stopRequested }) {
@@ -221,7 +290,7 @@ private struct StreamSession {
                 return
             }
             if ContinuousClock.now - lastStatusSent >= statusInterval {
-                try sendStatus(replyRequested: false)
+                try sendStatus()
             }
             let result: PostgresConnection.CopyDataResult
             do { result = try connection.readCopyData(timeoutMilliseconds: 100) } catch { throw .postgres(error) }
@@ -236,15 +305,15 @@ private struct StreamSession {
                 if !translator.isInTransaction {
                     shared.withLock { $0.tracker.serverPositionWhileIdle(keepalive.walEnd) }
                 }
-                if keepalive.replyRequested { try sendStatus(replyRequested: false) }
+                if keepalive.replyRequested { try sendStatus() }
             case .xLogData(let data):
-                if !sawData {
-                    sawData = true
-                    onFirstData()
-                }
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
+                if case .relation(let relation) = decoded, relation.replicaIdentity == .full {
+                    let keys = try primaryKeyColumns(relation.relationID)
+                    translator.setKeyColumnsForFullIdentity(relationID: relation.relationID, columns: keys)
+                }
                 actions.removeAll(keepingCapacity: true)
                 try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: Self.nowMillis(),
                                          into: &actions)
@@ -253,17 +322,29 @@ private struct StreamSession {
         }
     }
 
-    private func checkHealth() throws(PipelineError) {
-        let (fatal, failed) = shared.withLock { ($0.fatalProducerError, $0.tracker.failedEventID) }
-        if let fatal {
-            throw PipelineError(code: .producerFatal,
-                                message: "Kafka producer failed fatally: \(fatal). Nothing past the confirmed position is lost; fix the cause and restart.",
-                                isRetriable: false)
+    private mutating func primaryKeyColumns(_ relationID: UInt32) throws(PipelineError) -> Set<String> {
+        do {
+            if catalog == nil { catalog = try PostgresConnection(settings.connection, replication: false) }
+            let result = try catalog!.execute("""
+                SELECT a.attname FROM pg_catalog.pg_index i
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                WHERE i.indrelid = \(relationID) AND i.indisprimary
+                """)
+            return Set(result.rows.compactMap { $0[0] })
+        } catch {
+            throw .postgres(error)
         }
-        if failed != nil {
+    }
+
+    private func checkHealth() throws(PipelineError) {
+        let (fatal, failure) = shared.withLock { ($0.fatalProducerError, $0.deliveryFailure) }
+        if let fatal { throw ReplicationPipeline.producerFatal(fatal) }
+        if let failure {
             throw PipelineError(code: .deliveryFailed,
-                                message: "a delivery to Kafka failed (broker unavailable or rejecting writes)",
-                                isRetriable: true)
+                                message: failure.isRetriable
+                                    ? "a delivery to Kafka failed (\(failure)); resuming from the confirmed position"
+                                    : "Kafka refused an event (\(failure)); nothing past the confirmed position is lost. Fix the cause (topic permissions, message.max.bytes...) and restart",
+                                isRetriable: failure.isRetriable)
         }
     }
 
@@ -276,14 +357,24 @@ private struct StreamSession {
         case .produce(let record):
             try waitForCapacity()
             let id = shared.withLock { $0.tracker.registerEvent() }
-            do {
-                try producer.produce(topic: record.topic, key: record.key, value: record.value,
-                                     headers: record.headers, id: id)
-            } catch {
-                shared.withLock { $0.tracker.fail(id) }
-                throw PipelineError(code: .kafka,
-                                    message: "producing to topic \(record.topic) failed: \(error)",
-                                    isRetriable: error.isRetriable)
+            while true {
+                do {
+                    try producer.produce(topic: record.topic, key: record.key, value: record.value,
+                                         headers: record.headers, id: id, blockWhenQueueFull: false)
+                    return
+                } catch where error.code == .queueFull {
+                    // librdkafka's byte bound is reached before ours: wait for acknowledgements here,
+                    // where status updates and stop requests are still served.
+                    if try !waitForAcknowledgements() {
+                        shared.withLock { $0.tracker.fail(id) }   // stopping: this event was never sent
+                        return
+                    }
+                } catch {
+                    shared.withLock { $0.tracker.fail(id) }
+                    throw PipelineError(code: .kafka,
+                                        message: "producing to topic \(record.topic) failed: \(error)",
+                                        isRetriable: error.isRetriable)
+                }
             }
         }
     }
@@ -292,28 +383,29 @@ private struct StreamSession {
     /// its WAL) but keep reporting status so the server does not time the connection out.
     private mutating func waitForCapacity() throws(PipelineError) {
         let limit = settings.maxInFlightEvents
-        while true {
-            let full: Bool = shared.withLock { state in
-                if state.tracker.inFlightEvents < limit || state.stopRequested || state.fatalProducerError != nil
-                    || state.tracker.failedEventID != nil {
-                    return false
-                }
-                _ = state.condition.wait(until: Date().addingTimeInterval(0.5))
-                return state.tracker.inFlightEvents >= limit
-            }
-            try checkHealth()
-            guard full else { return }
-            if ContinuousClock.now - lastStatusSent >= .milliseconds(settings.statusIntervalMilliseconds) {
-                try sendStatus(replyRequested: false)
-            }
+        while shared.withLock({ $0.tracker.inFlightEvents >= limit }) {
+            guard try waitForAcknowledgements() else { return }
         }
     }
 
-    private mutating func sendStatus(replyRequested: Bool) throws(PipelineError) {
+    /// Waits a little for delivery reports, sending status when due. Returns false when a stop was
+    /// requested; throws on producer failure.
+    private mutating func waitForAcknowledgements() throws(PipelineError) -> Bool {
+        let stopping = shared.withLock { state in
+            if !state.stopRequested { _ = state.condition.wait(until: Date().addingTimeInterval(0.1)) }
+            return state.stopRequested
+        }
+        try checkHealth()
+        if stopping { return false }
+        if ContinuousClock.now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
+        return true
+    }
+
+    private mutating func sendStatus() throws(PipelineError) {
         let confirmed = shared.withLock { $0.tracker.confirmedLSN }
         let update = StandbyStatusUpdate(written: max(receivedLSN, confirmed), flushed: confirmed, applied: confirmed,
                                          clientTime: PostgresTime.postgresMicros(fromUnixMicros: Self.nowMicros()),
-                                         replyRequested: replyRequested)
+                                         replyRequested: false)
         do { try connection.sendCopyData(update.encode()) } catch { throw .postgres(error) }
         lastStatusSent = .now
         if confirmed != lastConfirmedSent {
@@ -326,15 +418,16 @@ private struct StreamSession {
     private mutating func finish() {
         let remaining = producer.flush(timeoutMilliseconds: Int32(clamping: settings.flushTimeoutMilliseconds))
         if remaining > 0 {
-            pipeline.log.warning("deliveries still in flight at shutdown; they will be re-read on restart",
+            pipeline.log.warning("deliveries still in flight at shutdown; they will be sent again on restart",
                                  metadata: ["in_flight": "\(remaining)"])
         }
         do {
-            try sendStatus(replyRequested: false)
+            try sendStatus()
             connection.endCopy()
         } catch {
             pipeline.log.warning("could not send the final status", metadata: ["error": "\(error)"])
         }
+        pipeline.log.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
     }
 
     static func nowMicros() -> Int64 {
@@ -346,7 +439,7 @@ private struct StreamSession {
     static func nowMillis() -> Int64 { nowMicros() / 1000 }
 }
 
-/// Exponential backoff between reconnects: 0.5 s doubling to 30 s, reset once data flows again.
+/// Exponential backoff between reconnects: 0.5 s doubling to 30 s, reset once the stream made progress.
 struct Backoff {
     private var attempt = 0
     mutating func next() -> Int {

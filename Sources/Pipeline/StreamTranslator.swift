@@ -44,6 +44,9 @@ public struct StreamTranslator: Sendable {
     /// the first change of a table in each session and again whenever the table's shape changes.
     private var relations: [UInt32: CapturedRelation] = [:]
     private var transaction: OpenTransaction?
+    /// Primary-key columns of REPLICA IDENTITY FULL tables, by relation OID, supplied by the caller
+    /// from the catalog (the decoder itself does no I/O).
+    private var keyColumnsForFullIdentity: [UInt32: Set<String>] = [:]
     /// Debezium's `sequence` pairs the previous commit's LSN with the event's own.
     private var lastCommitLSN: LSN?
     public let messageTopic: String
@@ -61,6 +64,12 @@ public struct StreamTranslator: Sendable {
     /// The table names the server described so far, for logs and tests.
     public var knownRelations: [QualifiedTableName] {
         relations.values.map { QualifiedTableName(schema: $0.schema.schema, table: $0.schema.table) }
+    }
+
+    /// Supplies the primary-key columns of a REPLICA IDENTITY FULL table; call before translating its
+    /// Relation message.
+    public mutating func setKeyColumnsForFullIdentity(relationID: UInt32, columns: Set<String>) {
+        keyColumnsForFullIdentity[relationID] = columns
     }
 
     /// Whether a transaction is open (between Begin and Commit).
@@ -89,8 +98,12 @@ public struct StreamTranslator: Sendable {
 
         case .relation(let relation):
             let table = QualifiedTableName(schema: relation.namespace, table: relation.name)
+            // With REPLICA IDENTITY FULL pgoutput flags every column as identity; the Kafka key is the
+            // primary key, as in Debezium, which the caller looked up in the catalog (none: null key).
+            let fullIdentityKey = relation.replicaIdentity == .full ? (keyColumnsForFullIdentity[relation.relationID] ?? []) : nil
             let columns = relation.columns.map {
-                ColumnSchema(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: $0.isKey)
+                ColumnSchema(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier,
+                             isKey: fullIdentityKey.map { [name = $0.name] in $0.contains(name) } ?? $0.isKey)
             }
             relations[relation.relationID] = CapturedRelation(
                 schema: TableSchema(schema: relation.namespace, table: relation.name, columns: columns),
@@ -151,6 +164,9 @@ public struct StreamTranslator: Sendable {
             }
 
         case .message(let message):
+            if message.isTransactional && transaction == nil {
+                throw protocolViolation("a transactional logical decoding message outside a transaction")
+            }
             // A non-transactional message stands alone: it is its own unit, confirmed at its LSN.
             let standalone = !message.isTransactional && transaction == nil
             if standalone { actions.append(.openUnit) }
@@ -219,7 +235,7 @@ public struct StreamTranslator: Sendable {
 
     private func protocolViolation(_ what: String) -> PipelineError {
         PipelineError(code: .protocolViolation,
-                      message: "replication stream out of order: \(what); Swallow stops rather than guess. Restarting resumes from the last confirmed position.",
-                      isRetriable: true)
+                      message: "replication stream out of order: \(what); Swallow stops rather than guess (nothing after the last confirmed position is lost). Report this with the PostgreSQL version.",
+                      isRetriable: false)
     }
 }

@@ -72,7 +72,8 @@ struct Run: ParsableCommand {
         } catch {
             logger.critical("stopping: \(error)")
             withExtendedLifetime(embedded) {}
-            throw ExitCode(1)
+            // 2 tells systemd (RestartPreventExitStatus=2) that restarting cannot help.
+            throw ExitCode(error.code == .configuration ? 2 : 1)
         }
         withExtendedLifetime(embedded) {}
     }
@@ -151,7 +152,8 @@ final class SignalHandlers: @unchecked Sendable {
             source.setEventHandler {
                 if received.setAndGetPrevious() {
                     logger.warning("second signal, exiting now")
-                    exit(1)
+                    // _exit: no atexit handlers while libpq and librdkafka threads are still running.
+                    _exit(1)
                 }
                 logger.info("signal \(number) received, stopping")
                 onStop()

@@ -183,6 +183,85 @@ import Testing
         #expect(try records.filter { try jsonObject($0.value)?["op"] as? String == "u" }.count >= 20)
     }
 
+    @Test func aSlotDroppedWhileStreamingStopsTheServiceInsteadOfRecreatingIt() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("dropped")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.t"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try sql.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = current_database()")
+        // Drop it in the backoff window, before the pipeline reconnects.
+        try waitUntil("the slot to be dropped") {
+            (try? sql.execute("SELECT pg_drop_replication_slot(current_database())")) != nil
+        }
+        try waitUntil("the pipeline to give up") { running.hasEnded }
+        let outcome = try running.stop()
+        guard case .failure(let error) = outcome else {
+            Issue.record("the pipeline kept running without its slot")
+            return
+        }
+        #expect(!error.isRetriable)
+        #expect(error.message.contains("disappeared"))
+        #expect(try slotRow(sql) == nil)   // and it was not re-created
+    }
+
+    @Test func replicaIdentityFullSendsTheWholeOldRowKeyedByThePrimaryKey() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("full")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text, n int); ALTER TABLE t REPLICA IDENTITY FULL")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.t"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try sql.execute("INSERT INTO t VALUES (1, 'a', 1)")
+        try sql.execute("UPDATE t SET v = 'b' WHERE id = 1")
+        try sql.execute("DELETE FROM t WHERE id = 1")
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.t"])
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 4, timeoutMilliseconds: 30_000)
+        #expect(try running.stop().get() == ())
+        #expect(records.count == 4)
+        #expect(records.allSatisfy { $0.key == Array(#"{"id":1}"#.utf8) })
+        let values = try records.map { try jsonObject($0.value) }
+        #expect(values.map { $0?["op"] as? String } == ["c", "u", "d", nil])
+        #expect((values[1]?["before"] as? [String: Any])?["v"] as? String == "a")
+        #expect((values[2]?["before"] as? [String: Any])?["n"] as? Int == 1)
+    }
+
+    @Test func aBrokerThatRefusesEventsStopsTheServiceWithoutConfirmingThem() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("refused")
+        let sql = try postgres.connect(database)
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.t", partitions: 1)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.t"]),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let before = try confirmedFlushLSN(sql)
+        cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey,
+                                  errors: Array(repeating: .topicAuthorizationFailed, count: 50))
+        try sql.execute("INSERT INTO t VALUES (1)")
+        try waitUntil("the pipeline to give up") { running.hasEnded }
+        guard case .failure(let error) = try running.stop() else {
+            Issue.record("the pipeline went on although Kafka refused the event")
+            return
+        }
+        #expect(!error.isRetriable)
+        #expect(error.message.contains("TOPIC_AUTHORIZATION_FAILED"))
+        #expect(try confirmedFlushLSN(sql) == before)
+    }
+
     @Test func missingPublicationWithCreateFalseIsAClearError() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("nopub")

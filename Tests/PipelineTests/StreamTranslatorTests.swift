@@ -94,6 +94,25 @@ import Testing
         #expect(produced[2].headers == [KafkaHeader(key: "__debezium.oldkey", value: Array(#"{"id":1}"#.utf8))])
     }
 
+    @Test func replicaIdentityFullKeysByThePrimaryKeyAndKeepsUpdatesAsUpdates() throws {
+        var translator = translator()
+        translator.setKeyColumnsForFullIdentity(relationID: ordersID, columns: ["id"])
+        // With FULL, pgoutput flags every column as part of the identity.
+        let full = PGOutputMessage.relation(RelationMessage(relationID: ordersID, namespace: "public", name: "orders",
+                                                            replicaIdentity: .full, columns: [
+            RelationMessage.Column(flags: 1, name: "id", typeOID: 23, typeModifier: -1),
+            RelationMessage.Column(flags: 1, name: "note", typeOID: 25, typeModifier: -1),
+        ]))
+        let update = UpdateMessage(relationID: ordersID, oldTupleKind: .old, oldTuple: row("1", "a"), newTuple: row("1", "b"))
+        let produced = records(try run([full, begin, .update(update), commit], on: &translator))
+        #expect(produced.count == 1)
+        #expect(produced[0].key == Array(#"{"id":1}"#.utf8))
+        let value = try json(produced[0].value)
+        #expect(value["op"] as? String == "u")
+        #expect((value["before"] as? [String: Any])?["note"] as? String == "a")
+        #expect((value["after"] as? [String: Any])?["note"] as? String == "b")
+    }
+
     @Test func uncapturedTablesProduceNothingButTheirTransactionsStillCount() throws {
         var translator = translator()
         let actions = try run([relation(otherID, "audit_log"), begin,
@@ -132,6 +151,9 @@ import Testing
         }
         translator = self.translator()
         #expect(throws: PipelineError.self) { try run([commit], on: &translator) }
+        translator = self.translator()
+        let transactional = LogicalDecodingMessage(flags: 1, lsn: LSN(3000), prefix: "p", content: []) 
+        #expect(throws: PipelineError.self) { try run([.message(transactional)], on: &translator) }
         translator = self.translator()
         #expect(throws: PipelineError.self) {
             try run([relation(ordersID, "orders"), begin,
