@@ -1,3 +1,4 @@
+import Glibc
 import PGOutput
 
 /// What `IDENTIFY_SYSTEM` reports.
@@ -122,7 +123,11 @@ extension PostgresConnection {
                 for table in tables { names.append("\(try identifier(table.schema)).\(try identifier(table.table))") }
                 target = "FOR TABLE " + names.joined(separator: ", ")
             }
+            try execute("BEGIN")
             try execute("CREATE PUBLICATION \(try identifier(name)) \(target)")
+            let xid = try execute("SELECT pg_current_xact_id()::text AS xid")[0, "xid"] ?? "0"
+            try execute("COMMIT")
+            try waitUntilOlderThanEveryRunningTransaction(xid)
             return true
         }
         if exists[0, "puballtables"] == "t" { return false }
@@ -139,6 +144,23 @@ extension PostgresConnection {
                                    hint: "ALTER PUBLICATION \(name) ADD TABLE \(list)")
         }
         return false
+    }
+
+    /// Waits until transaction `xid` is older than every transaction still running.
+    ///
+    /// A slot created right after the publication can start decoding from a snapshot in which the
+    /// publication's transaction is not yet known as committed (seen under concurrent load: the slot
+    /// then silently publishes nothing). Once no transaction older than the publication's is running,
+    /// every snapshot the slot can start from has it below its xmin, i.e. visible.
+    func waitUntilOlderThanEveryRunningTransaction(_ xid: String) throws(ReplicationError) {
+        for _ in 0..<1200 {
+            let result = try execute("SELECT pg_snapshot_xmin(pg_current_snapshot()) > '\(xid)'::xid8 AS done")
+            if result[0, "done"] == "t" { return }
+            usleep(50_000)
+        }
+        throw ReplicationError(code: .commandFailed,
+                               message: "a transaction older than the new publication is still running after 60 s",
+                               hint: "end long-running transactions (see pg_stat_activity) and restart Swallow")
     }
 
     public func tableExists(_ table: QualifiedTableName) throws(ReplicationError) -> Bool {

@@ -58,15 +58,16 @@ public final class ReplicationPipeline: Sendable {
         defer { producer.close() }
 
         var backoff = Backoff()
-        var firstSession = true
+        /// Whether this run has found or created its slot; until then it may create it, afterwards a
+        /// missing slot means data loss.
+        var slotEstablished = false
         var systemID: String?
         while !stopRequested {
             let confirmedAtStart = confirmedLSN
             do {
-                try streamSession(producer: producer, firstSession: firstSession, systemID: &systemID)
+                try streamSession(producer: producer, slotEstablished: &slotEstablished, systemID: &systemID)
                 return   // stopped: the session already flushed and confirmed
             } catch {
-                firstSession = false
                 if stopRequested, error.isRetriable { break }
                 guard error.isRetriable else {
                     drain(producer)
@@ -164,8 +165,8 @@ public final class ReplicationPipeline: Sendable {
     }
 
     /// One replication connection, from connect to stop or failure.
-    private func streamSession(producer: KafkaProducer, firstSession: Bool, systemID: inout String?) throws(PipelineError) {
-        let (connection, startPosition) = try openStream(firstSession: firstSession, systemID: &systemID)
+    private func streamSession(producer: KafkaProducer, slotEstablished: inout Bool, systemID: inout String?) throws(PipelineError) {
+        let (connection, startPosition) = try openStream(slotEstablished: &slotEstablished, systemID: &systemID)
         defer { connection.close() }
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
         var session = StreamSession(pipeline: self, connection: connection, producer: producer,
@@ -178,7 +179,8 @@ public final class ReplicationPipeline: Sendable {
 
     /// Connects, checks the server, publication and slot, and starts replication from the confirmed
     /// position. (The connection closes itself when dropped on an error path.)
-    private func openStream(firstSession: Bool, systemID: inout String?) throws(PipelineError) -> (PostgresConnection, LSN) {
+    private func openStream(slotEstablished: inout Bool, systemID: inout String?) throws(PipelineError) -> (PostgresConnection, LSN) {
+        let firstSession = !slotEstablished
         logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
         let connection: PostgresConnection
         let system: SystemIdentification
@@ -226,6 +228,7 @@ public final class ReplicationPipeline: Sendable {
             if firstSession { state.tracker.restart(from: slot.position) }
             return state.tracker.confirmedLSN
         }
+        slotEstablished = true
         if slot.position > confirmed {
             // We never confirm past our own position, so somebody else advanced the slot.
             throw PipelineError(code: .postgres,
@@ -310,9 +313,14 @@ private struct StreamSession {
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
-                if case .relation(let relation) = decoded, relation.replicaIdentity == .full {
-                    let keys = try primaryKeyColumns(relation.relationID)
-                    translator.setKeyColumnsForFullIdentity(relationID: relation.relationID, columns: keys)
+                if case .relation(let relation) = decoded {
+                    pipeline.log.debug("relation described", metadata: [
+                        "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
+                        "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
+                    if relation.replicaIdentity == .full {
+                        let keys = try primaryKeyColumns(relation.relationID)
+                        translator.setKeyColumnsForFullIdentity(relationID: relation.relationID, columns: keys)
+                    }
                 }
                 actions.removeAll(keepingCapacity: true)
                 try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: Self.nowMillis(),

@@ -11,6 +11,7 @@ import Testing
     @Test func killNineMidStreamThenRestartLosesNothing() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("crash")
+        defer { postgres.dropSlots(of: database) }
         let sql = try postgres.connect(database)
         try sql.execute(Workload.schema)
         try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
@@ -62,6 +63,7 @@ import Testing
     @Test func brokerOutageIsRetriedAndLosesNothing() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("outage")
+        defer { postgres.dropSlots(of: database) }
         let sql = try postgres.connect(database)
         try sql.execute(Workload.schema)
         try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
@@ -112,7 +114,7 @@ import Testing
     }
 
     private func readAll(_ cluster: MockKafkaCluster, _ topics: [String]) throws -> [KafkaRecord] {
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: topics)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: topics, waitForTopicsMilliseconds: 60_000)
         defer { consumer.close() }
         return try consumer.readToEnd(timeoutMilliseconds: 30_000)
     }

@@ -65,8 +65,8 @@ final class RunningPipeline: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(configuration: SwallowConfiguration, bootstrapServers: String) {
-        var logger = Logger(label: "swallow.test")
-        logger.logLevel = .warning
+        var logger = Logger(label: "swallow.test.\(configuration.postgres.dbname)")
+        logger.logLevel = .debug
         pipeline = ReplicationPipeline(
             settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
                                        connectorVersion: "test"),
@@ -77,6 +77,7 @@ final class RunningPipeline: Sendable {
                 try self.pipeline.run()
                 result = .success(())
             } catch {
+                print("pipeline ended with an error: \(error)")
                 result = .failure(error)
             }
             self.outcome.withLock { $0 = result }

@@ -55,6 +55,16 @@ final class TestPostgres: Sendable {
         return name
     }
 
+    /// Drops the slots a test left in its database: slots are cluster-wide and limited in number.
+    func dropSlots(of database: String) {
+        guard let admin = try? PostgresConnection(parameters(database: "postgres"), replication: false) else { return }
+        defer { admin.close() }
+        _ = try? admin.execute("""
+            SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+            WHERE database = '\(database)' AND NOT active
+            """)
+    }
+
     func connect(_ database: String) throws -> PostgresConnection {
         try PostgresConnection(parameters(database: database), replication: false)
     }
