@@ -66,7 +66,7 @@ final class RunningPipeline: Sendable {
 
     init(configuration: SwallowConfiguration, bootstrapServers: String) {
         var logger = Logger(label: "swallow.test.\(configuration.postgres.dbname)")
-        logger.logLevel = .debug
+        logger.logLevel = .info
         pipeline = ReplicationPipeline(
             settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
                                        connectorVersion: "test"),
