@@ -8,22 +8,18 @@ import Testing
 /// what was produced is read back with a Kafka consumer.
 @Suite struct StreamingTests {
     @Test func changesAcrossTwoTablesArriveWithKeysTopicsEnvelopesAndOrder() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("stream")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("""
+        let scenario = try StreamingScenario("stream", schema: """
             CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(10,2),
                                  created_at timestamptz, paid bool, note jsonb);
             CREATE TABLE order_items (order_id int, line int, sku text, qty int, PRIMARY KEY (order_id, line));
             CREATE TABLE ignored (id int PRIMARY KEY);
-            """)
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.orders", "order_items"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+            """,
+                                             tables: ["public.orders", "order_items"])
+        defer { scenario.cleanUp() }
+        let database = scenario.database
+        let sql = scenario.sql
+        let cluster = scenario.cluster
+        let running = scenario.running
 
         try sql.execute("""
             BEGIN;
@@ -134,17 +130,11 @@ import Testing
     }
 
     @Test func anIdleSlotIsConfirmedUpToTheServerPositionWhileOnlyUncapturedTablesChange() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("idle")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("CREATE TABLE captured (id int PRIMARY KEY); CREATE TABLE busy (id serial PRIMARY KEY, v text)")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.captured"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try StreamingScenario("idle", schema: "CREATE TABLE captured (id int PRIMARY KEY); CREATE TABLE busy (id serial PRIMARY KEY, v text)",
+                                             tables: ["public.captured"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let running = scenario.running
         // pgoutput sends nothing for tables outside the publication: only keepalives move the position.
         // Publication: created for `captured` only, so `busy` is not even decoded into messages.
         for _ in 0..<20 { try sql.execute("INSERT INTO busy (v) SELECT md5(g::text) FROM generate_series(1, 500) g") }
@@ -157,17 +147,12 @@ import Testing
     }
 
     @Test func aTerminatedWalsenderIsReconnectedAndStreamingResumes() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("reconnect")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.t"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try StreamingScenario("reconnect", schema: "CREATE TABLE t (id int PRIMARY KEY, v int)",
+                                             tables: ["public.t"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let cluster = scenario.cluster
+        let running = scenario.running
         try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 10) g")
         let terminated = try sql.execute("""
             SELECT pg_terminate_backend(active_pid) AS done FROM pg_replication_slots
@@ -188,17 +173,11 @@ import Testing
     }
 
     @Test func aSlotDroppedWhileStreamingStopsTheServiceInsteadOfRecreatingIt() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("dropped")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.t"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try StreamingScenario("dropped", schema: "CREATE TABLE t (id int PRIMARY KEY)",
+                                             tables: ["public.t"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let running = scenario.running
         try sql.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = current_database()")
         // Drop it in the backoff window, before the pipeline reconnects.
         try waitUntil("the slot to be dropped") {
@@ -216,17 +195,12 @@ import Testing
     }
 
     @Test func replicaIdentityFullSendsTheWholeOldRowKeyedByThePrimaryKey() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("full")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text, n int); ALTER TABLE t REPLICA IDENTITY FULL")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.t"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try StreamingScenario("full", schema: "CREATE TABLE t (id int PRIMARY KEY, v text, n int); ALTER TABLE t REPLICA IDENTITY FULL",
+                                             tables: ["public.t"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let cluster = scenario.cluster
+        let running = scenario.running
         try sql.execute("INSERT INTO t VALUES (1, 'a', 1)")
         try sql.execute("UPDATE t SET v = 'b' WHERE id = 1")
         try sql.execute("DELETE FROM t WHERE id = 1")
@@ -243,18 +217,12 @@ import Testing
     }
 
     @Test func aBrokerThatRefusesEventsStopsTheServiceWithoutConfirmingThem() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("refused")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        try cluster.createTopic("app.public.t", partitions: 1)
-        let running = RunningPipeline(
-            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: ["public.t"]),
-            bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try StreamingScenario("refused", schema: "CREATE TABLE t (id int PRIMARY KEY)",
+                                             tables: ["public.t"], topics: ["app.public.t"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let cluster = scenario.cluster
+        let running = scenario.running
         try createAuditSlot(sql)
         cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey,
                                   errors: Array(repeating: .topicAuthorizationFailed, count: 50))

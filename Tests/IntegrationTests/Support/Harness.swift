@@ -165,3 +165,28 @@ final class SwallowProcess {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
+
+/// The usual set-up of a streaming test: a database of its own with `schema`, a mock Kafka cluster, and
+/// a pipeline streaming `tables` from a new slot.
+struct StreamingScenario {
+    let database: String
+    let sql: PostgresConnection
+    let cluster: MockKafkaCluster
+    let running: RunningPipeline
+
+    init(_ name: String, schema: String, tables: [String], topics: [String] = []) throws {
+        database = try TestPostgres.shared.makeDatabase(name)
+        sql = try TestPostgres.shared.connect(database)
+        try sql.execute(schema)
+        cluster = try MockKafkaCluster(brokers: 1)
+        for topic in topics { try cluster.createTopic(topic, partitions: 1) }
+        running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: tables),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
+    }
+
+    /// Drops the test's slots (they are cluster-wide and limited in number).
+    func cleanUp() { TestPostgres.shared.dropSlots(of: database) }
+}
