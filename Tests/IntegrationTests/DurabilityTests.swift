@@ -9,23 +9,13 @@ import Testing
 /// process so it outlives every Swallow process.
 @Suite(.serialized) struct DurabilityTests {
     @Test func killNineMidStreamThenRestartLosesNothing() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("crash")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute(Workload.schema)
-        try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
-        try createAuditSlot(sql)
-        let cluster = try MockKafkaCluster(brokers: 1)
-        for topic in ["app.public.accounts", "app.public.ledger"] { try cluster.createTopic(topic, partitions: 3) }
-        let config = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                tables: ["public.accounts", "public.ledger"])
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
-        var swallow = try SwallowProcess(configPath: config, logPath: log)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try DurabilityScenario("crash")
+        defer { scenario.cleanUp() }
+        let (sql, cluster) = (scenario.sql, scenario.cluster)
+        var swallow = try scenario.startSwallow()
 
         let startPosition = try confirmedFlushLSN(sql)
-        let workload = Workload(database: database, transactions: 4000)
+        let workload = Workload(database: scenario.database, transactions: 4000)
         workload.start()
         // Kill it mid-stream: with part of the workload acknowledged and confirmed, the rest still coming.
         try waitUntil(timeoutSeconds: 120, "part of the workload to be confirmed") {
@@ -43,7 +33,7 @@ import Testing
                                                     records: atCrash)
         #expect(lostAtCrash.isEmpty, "slot confirmed past unacknowledged transactions \(lostAtCrash.prefix(5))")
 
-        swallow = try SwallowProcess(configPath: config, logPath: log)
+        swallow = try scenario.restartSwallow()
         try workload.wait()
         let committed = try committedTransactions(sql)
         let finalRecords = try waitForEverything(committed, cluster: cluster)
@@ -61,25 +51,14 @@ import Testing
     }
 
     @Test func brokerOutageIsRetriedAndLosesNothing() throws {
-        let postgres = TestPostgres.shared
-        let database = try postgres.makeDatabase("outage")
-        defer { postgres.dropSlots(of: database) }
-        let sql = try postgres.connect(database)
-        try sql.execute(Workload.schema)
-        try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
-        try createAuditSlot(sql)
-        let cluster = try MockKafkaCluster(brokers: 1)
-        for topic in ["app.public.accounts", "app.public.ledger"] { try cluster.createTopic(topic, partitions: 3) }
         // Deliveries give up after 2 s so the outage exercises the failure path: the stream restarts from
         // the confirmed position rather than waiting in librdkafka's queue.
-        let config = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                tables: ["public.accounts", "public.ledger"],
-                                                extraKafkaProperties: ["message.timeout.ms": "2000"])
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
-        var swallow = try SwallowProcess(configPath: config, logPath: log)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        let scenario = try DurabilityScenario("outage", kafkaProperties: ["message.timeout.ms": "2000"])
+        defer { scenario.cleanUp() }
+        let (sql, cluster) = (scenario.sql, scenario.cluster)
+        var swallow = try scenario.startSwallow()
 
-        let workload = Workload(database: database, transactions: 2000)
+        let workload = Workload(database: scenario.database, transactions: 2000)
         workload.start()
         try waitUntil(timeoutSeconds: 120, "some of the workload") { workload.committed >= 300 }
         try cluster.setBrokerDown(1)
@@ -96,7 +75,7 @@ import Testing
         #expect(lost.isEmpty, "slot confirmed past unacknowledged transactions during the outage: \(lost.prefix(5))")
         #expect(confirmedDuringOutage >= confirmedAtOutage)
 
-        swallow = try SwallowProcess(configPath: config, logPath: log)
+        swallow = try scenario.restartSwallow()
         // A second outage with the service left running: it must ride it out by itself.
         try waitUntil(timeoutSeconds: 120, "more of the workload") { workload.committed >= 1200 }
         try cluster.setBrokerDown(1)
@@ -111,6 +90,44 @@ import Testing
         let check = try verifyPerKeyOrderAndFinalState(records: finalRecords, sql: sql)
         #expect(check.problems.isEmpty, "\(check.problems.prefix(5))")
         #expect(swallow.log.contains("resuming from the confirmed position"), "the outage never reached the pipeline")
+    }
+
+    /// A database with the workload's tables, its publication and an audit slot, topics in a mock
+    /// cluster of the test process, and the configuration for a `swallow run` child process.
+    struct DurabilityScenario {
+        let database: String
+        let sql: PostgresConnection
+        let cluster: MockKafkaCluster
+        let configPath: String
+        let logPath: String
+
+        init(_ name: String, kafkaProperties: [String: String] = [:]) throws {
+            database = try TestPostgres.shared.makeDatabase(name)
+            sql = try TestPostgres.shared.connect(database)
+            try sql.execute(Workload.schema)
+            try sql.execute("CREATE PUBLICATION swallow FOR TABLE accounts, ledger")
+            try createAuditSlot(sql)
+            cluster = try MockKafkaCluster(brokers: 1)
+            for topic in ["app.public.accounts", "app.public.ledger"] { try cluster.createTopic(topic, partitions: 3) }
+            configPath = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                    tables: ["public.accounts", "public.ledger"],
+                                                    extraKafkaProperties: kafkaProperties)
+            logPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
+        }
+
+        /// Starts the service and waits until it streams.
+        func startSwallow() throws -> SwallowProcess {
+            let swallow = try restartSwallow()
+            try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
+            return swallow
+        }
+
+        /// Starts the service again, as systemd would after a failure.
+        func restartSwallow() throws -> SwallowProcess {
+            try SwallowProcess(configPath: configPath, logPath: logPath)
+        }
+
+        func cleanUp() { TestPostgres.shared.dropSlots(of: database) }
     }
 
     private func readAll(_ cluster: MockKafkaCluster, _ topics: [String]) throws -> [KafkaRecord] {
