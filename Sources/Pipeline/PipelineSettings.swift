@@ -18,6 +18,7 @@ public struct PipelineSettings: Sendable {
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
     public var connectorVersion: String
+    public var events: SwallowConfiguration.Events
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         let postgres = configuration.postgres
@@ -37,5 +38,6 @@ public struct PipelineSettings: Sendable {
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
         maxInFlightEvents = configuration.maxInFlightEvents
         self.connectorVersion = connectorVersion
+        events = configuration.events
     }
 }

@@ -173,7 +173,8 @@ public final class ReplicationPipeline: Sendable {
                                     translator: StreamTranslator(topicPrefix: settings.topicPrefix,
                                                                  database: settings.connection.database,
                                                                  capturedTables: settings.tables,
-                                                                 connectorVersion: settings.connectorVersion))
+                                                                 connectorVersion: settings.connectorVersion,
+                                                                 options: settings.events))
         try session.run()
     }
 

@@ -2,6 +2,7 @@ import ChangeEvent
 import Kafka
 import PGOutput
 import PGReplication
+import SwallowConfig
 
 /// One Kafka record to produce.
 public struct OutgoingRecord: Sendable, Equatable {
@@ -51,14 +52,37 @@ public struct StreamTranslator: Sendable {
     private var lastCommitLSN: LSN?
     public let messageTopic: String
 
+    private let options: SwallowConfiguration.Events
+    /// Whether a logical decoding message prefix passes the include/exclude lists, by prefix: the
+    /// patterns are compiled once per distinct prefix (there are few).
+    private var prefixDecisions: [String: Bool] = [:]
+
     public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
-                encoder: ChangeEventEncoder = ChangeEventEncoder()) {
+                options: SwallowConfiguration.Events = .init()) {
         self.topicPrefix = topicPrefix
         self.database = database
         self.capturedTables = Set(capturedTables)
         self.connectorVersion = connectorVersion
-        self.encoder = encoder
+        self.options = options
+        self.encoder = ChangeEventEncoder(options: EncoderOptions(toastPlaceholder: options.unavailableValuePlaceholder))
         self.messageTopic = "\(topicPrefix).message"
+    }
+
+    private func skips(_ operation: SwallowConfiguration.Events.Operation) -> Bool {
+        options.skippedOperations.contains(operation)
+    }
+
+    /// Debezium's message.prefix.include.list / exclude.list: whole-prefix regular expression matches.
+    private mutating func publishesMessages(withPrefix prefix: String) -> Bool {
+        if let known = prefixDecisions[prefix] { return known }
+        func matchesAny(_ patterns: [String]) -> Bool {
+            patterns.contains { pattern in (try? Regex(pattern).wholeMatch(in: prefix)) != nil }
+        }
+        var decision = true
+        if let include = options.messagePrefixIncludeList { decision = matchesAny(include) }
+        if let exclude = options.messagePrefixExcludeList { decision = !matchesAny(exclude) }
+        prefixDecisions[prefix] = decision
+        return decision
     }
 
     /// The table names the server described so far, for logs and tests.
@@ -111,7 +135,7 @@ public struct StreamTranslator: Sendable {
                 isCaptured: capturedTables.isEmpty || capturedTables.contains(table))
 
         case .insert(let insert):
-            guard let relation = try capturedRelation(insert.relationID, "Insert") else { return }
+            guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
             let after = try rowImage(insert.newTuple, relation, "Insert")
             let source = try sourceInfo(walStart)
             let key = try encodeKey(relation, after)
@@ -119,7 +143,7 @@ public struct StreamTranslator: Sendable {
             actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
 
         case .update(let update):
-            guard let relation = try capturedRelation(update.relationID, "Update") else { return }
+            guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
             let before = try update.oldTuple.map { tuple throws(PipelineError) in try rowImage(tuple, relation, "Update") }
             let after = try rowImage(update.newTuple, relation, "Update")
             let source = try sourceInfo(walStart)
@@ -131,7 +155,9 @@ public struct StreamTranslator: Sendable {
                 let delete = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
                 let moved = [KafkaHeader(key: "__debezium.newkey", value: newKey)]
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved)))
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved)))
+                if options.tombstonesOnDelete {
+                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved)))
+                }
                 let create = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
                                                        headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)])))
@@ -141,18 +167,20 @@ public struct StreamTranslator: Sendable {
             }
 
         case .delete(let delete):
-            guard let relation = try capturedRelation(delete.relationID, "Delete") else { return }
+            guard let relation = try capturedRelation(delete.relationID, "Delete"), !skips(.delete) else { return }
             let before = try rowImage(delete.oldTuple, relation, "Delete")
             let source = try sourceInfo(walStart)
             let key = try encodeKey(relation, before)
             let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
-            // Debezium's tombstones.on.delete default: a null value lets log compaction drop the key.
-            if key != nil {
+            // tombstones.on.delete: a null value lets log compaction drop the key.
+            if key != nil, options.tombstonesOnDelete {
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [])))
             }
 
         case .truncate(let truncate):
+            // Debezium skips truncates unless skipped.operations leaves them out.
+            guard !skips(.truncate) else { return }
             let source = try sourceInfo(walStart)
             for relationID in truncate.relationIDs {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
@@ -167,6 +195,7 @@ public struct StreamTranslator: Sendable {
             if message.isTransactional && transaction == nil {
                 throw protocolViolation("a transactional logical decoding message outside a transaction")
             }
+            guard publishesMessages(withPrefix: message.prefix) else { return }
             // A non-transactional message stands alone: it is its own unit, confirmed at its LSN.
             let standalone = !message.isTransactional && transaction == nil
             if standalone { actions.append(.openUnit) }

@@ -11,13 +11,17 @@ struct ConfigurationReader {
 
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
-                           "status_interval_ms", "max_in_flight_events", "log_level"]
+                           "status_interval_ms", "max_in_flight_events", "log_level", "events"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms"]
+        /// Debezium's own option names, so its documentation applies as it is.
+        static let events = ["tombstones.on.delete", "skipped.operations", "unavailable.value.placeholder",
+                             "message.prefix.include.list", "message.prefix.exclude.list"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
+            ("events", events),
         ]
     }
 
@@ -61,11 +65,12 @@ struct ConfigurationReader {
                                          default: 10_000)
         let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
         let logLevel = try oneOf(top, "log_level", allowed: SwallowConfiguration.logLevels, default: "info")
+        let events = try readEvents(top)
 
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
-            maxInFlightEvents: maxInFlight, logLevel: logLevel)
+            maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events)
     }
 
     // MARK: - Sections
@@ -184,6 +189,60 @@ struct ConfigurationReader {
         let flush = try integer(kafka, "flush_timeout_ms", range: Limits.flushTimeoutMilliseconds, default: 30_000)
         return SwallowConfiguration.Kafka(bootstrapServers: bootstrap, properties: properties,
                                           flushTimeoutMilliseconds: flush)
+    }
+
+    private func readEvents(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Events {
+        let defaults = SwallowConfiguration.Events()
+        guard let node = top["events"], !Self.isNull(node) else { return defaults }
+        let events = try section(node, path: top.path("events"), allowed: Keys.events,
+                                 expected: "a mapping with the optional keys \(Self.list(Keys.events))")
+        let tombstones = try boolean(events, "tombstones.on.delete", default: defaults.tombstonesOnDelete)
+
+        var skipped = defaults.skippedOperations
+        let skippedPath = events.path("skipped.operations")
+        if let value = try scalar(events["skipped.operations"], path: skippedPath,
+                                  expected: "a comma-separated list of c, u, d, t, or none") {
+            skipped = []
+            let letters = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if letters != ["none"] {
+                for letter in letters {
+                    guard let operation = SwallowConfiguration.Events.Operation(rawValue: letter) else {
+                        throw ConfigurationError(
+                            code: .invalidValue, path: skippedPath,
+                            message: "expected a comma-separated list of c (create), u (update), d (delete), t (truncate), or none; got \(Echo.quoted(value.text))")
+                    }
+                    skipped.insert(operation)
+                }
+            }
+        }
+
+        let placeholder = try scalar(events["unavailable.value.placeholder"],
+                                     path: events.path("unavailable.value.placeholder"), expected: "a string")?.text
+            ?? defaults.unavailableValuePlaceholder
+
+        func regexList(_ key: String) throws(ConfigurationError) -> [String]? {
+            let path = events.path(key)
+            guard let value = try scalar(events[key], path: path, expected: "a comma-separated list of regular expressions") else {
+                return nil
+            }
+            let patterns = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for pattern in patterns {
+                guard (try? Regex(pattern)) != nil else {
+                    throw ConfigurationError(code: .invalidValue, path: path,
+                                             message: "\(Echo.quoted(pattern)) is not a valid regular expression")
+                }
+            }
+            return patterns
+        }
+        let include = try regexList("message.prefix.include.list")
+        let exclude = try regexList("message.prefix.exclude.list")
+        if include != nil && exclude != nil {
+            throw ConfigurationError(code: .invalidValue, path: events.path("message.prefix.exclude.list"),
+                                     message: "set either message.prefix.include.list or message.prefix.exclude.list, not both (as in Debezium)")
+        }
+        return SwallowConfiguration.Events(tombstonesOnDelete: tombstones, skippedOperations: skipped,
+                                           unavailableValuePlaceholder: placeholder,
+                                           messagePrefixIncludeList: include, messagePrefixExcludeList: exclude)
     }
 
     private func readKafkaProperties(_ kafka: Section) throws(ConfigurationError) -> [String: String] {

@@ -31,6 +31,8 @@ extension SwallowConfiguration {
             "status_interval_ms=\(statusIntervalMilliseconds)",
             "max_in_flight_events=\(maxInFlightEvents)",
             "log_level=\(logLevel)",
+            "events.tombstones.on.delete=\(events.tombstonesOnDelete)",
+            "events.skipped.operations=\(events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ","))",
         ].joined(separator: " ")
     }
 

@@ -110,6 +110,33 @@ public struct SwallowConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Debezium's event options, under Debezium's own names (section `events`).
+    public struct Events: Sendable, Equatable {
+        /// An operation letter of `skipped.operations`.
+        public enum Operation: String, Sendable, Hashable, CaseIterable { case create = "c", update = "u", delete = "d", truncate = "t" }
+
+        /// `tombstones.on.delete`: a delete is followed by a null-valued record with the same key.
+        public var tombstonesOnDelete: Bool
+        /// `skipped.operations`: changes of these kinds are not emitted. Debezium's default skips truncates.
+        public var skippedOperations: Set<Operation>
+        /// `unavailable.value.placeholder`: stands for unchanged TOASTed values PostgreSQL did not send.
+        public var unavailableValuePlaceholder: String
+        /// `message.prefix.include.list` / `message.prefix.exclude.list`: regular expressions matched
+        /// against the whole prefix of logical decoding messages; at most one of the two is set.
+        public var messagePrefixIncludeList: [String]?
+        public var messagePrefixExcludeList: [String]?
+
+        public init(tombstonesOnDelete: Bool = true, skippedOperations: Set<Operation> = [.truncate],
+                    unavailableValuePlaceholder: String = "__debezium_unavailable_value",
+                    messagePrefixIncludeList: [String]? = nil, messagePrefixExcludeList: [String]? = nil) {
+            self.tombstonesOnDelete = tombstonesOnDelete
+            self.skippedOperations = skippedOperations
+            self.unavailableValuePlaceholder = unavailableValuePlaceholder
+            self.messagePrefixIncludeList = messagePrefixIncludeList
+            self.messagePrefixExcludeList = messagePrefixExcludeList
+        }
+    }
+
     public var postgres: Postgres
     public var slot: Slot
     public var publication: Publication
@@ -121,6 +148,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var maxInFlightEvents: Int
     /// One of ``logLevels`` (the raw values of swift-log's `Logger.Level`).
     public var logLevel: String
+    public var events: Events
 
     /// The accepted `log_level` values, most verbose first.
     public static let logLevels: [String] = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -134,7 +162,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         kafka: Kafka,
         statusIntervalMilliseconds: Int = 10_000,
         maxInFlightEvents: Int = 20_000,
-        logLevel: String = "info"
+        logLevel: String = "info",
+        events: Events = Events()
     ) {
         self.postgres = postgres
         self.slot = slot
@@ -145,6 +174,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.statusIntervalMilliseconds = statusIntervalMilliseconds
         self.maxInFlightEvents = maxInFlightEvents
         self.logLevel = logLevel
+        self.events = events
     }
 
     /// Reads and validates the YAML configuration file at `path`.

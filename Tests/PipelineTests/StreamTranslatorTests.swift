@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import PGOutput
 import PGReplication
+import SwallowConfig
 import Testing
 @testable import Pipeline
 
@@ -10,10 +11,10 @@ import Testing
     private let ordersID: UInt32 = 16_384
     private let otherID: UInt32 = 16_390
 
-    private func translator() -> StreamTranslator {
+    private func translator(_ options: SwallowConfiguration.Events = .init()) -> StreamTranslator {
         StreamTranslator(topicPrefix: "app", database: "shop",
                          capturedTables: [QualifiedTableName(schema: "public", table: "orders")],
-                         connectorVersion: "test")
+                         connectorVersion: "test", options: options)
     }
 
     private func relation(_ id: UInt32, _ name: String) -> PGOutputMessage {
@@ -134,8 +135,47 @@ import Testing
         #expect(try json(record.value)["op"] as? String == "m")
     }
 
-    @Test func aTruncateEmitsOneNullKeyedEventPerCapturedTable() throws {
+    @Test func truncatesAreSkippedByDefaultAsInDebezium() throws {
         var translator = translator()
+        let actions = try run([relation(ordersID, "orders"), begin,
+                               .truncate(TruncateMessage(options: 0, relationIDs: [ordersID])), commit], on: &translator)
+        #expect(records(actions).isEmpty)
+    }
+
+    @Test func skippedOperationsAndTombstonesFollowTheirOptions() throws {
+        var translator = translator(.init(tombstonesOnDelete: false, skippedOperations: [.update]))
+        let produced = records(try run([
+            relation(ordersID, "orders"), begin,
+            .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "a"))),
+            .update(UpdateMessage(relationID: ordersID, newTuple: row("1", "b"))),
+            .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .key, oldTuple: row("1", nil))),
+            commit,
+        ], on: &translator))
+        #expect(try produced.map { try json($0.value)["op"] as? String } == ["c", "d"])   // no update, no tombstone
+    }
+
+    @Test func theUnavailableValuePlaceholderIsConfigurable() throws {
+        var translator = translator(.init(unavailableValuePlaceholder: "<toast>"))
+        let update = UpdateMessage(relationID: ordersID, newTuple: TupleData(columns: [.text(Array("1".utf8)[...]), .unchangedToast]))
+        let produced = records(try run([relation(ordersID, "orders"), begin, .update(update), commit], on: &translator))
+        #expect((try json(produced[0].value)["after"] as? [String: Any])?["note"] as? String == "<toast>")
+    }
+
+    @Test func logicalMessagesAreFilteredByPrefixLists() throws {
+        func published(_ prefix: String, _ options: SwallowConfiguration.Events) throws -> Bool {
+            var translator = translator(options)
+            let message = LogicalDecodingMessage(flags: 0, lsn: LSN(3000), prefix: prefix, content: [])
+            return !records(try run([.message(message)], on: &translator)).isEmpty
+        }
+        #expect(try published("audit", .init()))
+        #expect(try published("audit.v1", .init(messagePrefixIncludeList: ["audit\\..*"])))
+        #expect(try !published("audit", .init(messagePrefixIncludeList: ["audit\\..*"])))   // whole-prefix match
+        #expect(try !published("debug", .init(messagePrefixExcludeList: ["deb.*", "trace"])))
+        #expect(try published("audit", .init(messagePrefixExcludeList: ["deb.*", "trace"])))
+    }
+
+    @Test func aTruncateEmitsOneNullKeyedEventPerCapturedTable() throws {
+        var translator = translator(.init(skippedOperations: []))
         let produced = records(try run([relation(ordersID, "orders"), relation(otherID, "audit_log"), begin,
                                         .truncate(TruncateMessage(options: 0, relationIDs: [ordersID, otherID])), commit],
                                        on: &translator))
