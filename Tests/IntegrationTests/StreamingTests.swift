@@ -239,6 +239,33 @@ import Testing
         #expect(try confirmedFlushLSN(sql) < refused.endLSN)
     }
 
+    @Test func truncatesAndLogicalMessagesFollowTheEventsOptions() throws {
+        let scenario = try StreamingScenario(
+            "truncmsg", schema: "CREATE TABLE t (id int PRIMARY KEY)", tables: ["public.t"],
+            events: #"{skipped.operations: none, message.prefix.include.list: "audit\\..*"}"#)
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        try sql.execute("INSERT INTO t VALUES (1)")
+        try sql.execute("TRUNCATE t")
+        try sql.execute("SELECT pg_logical_emit_message(true, 'audit.login', 'user 7')")
+        try sql.execute("SELECT pg_logical_emit_message(false, 'debug', 'ignored')")
+        try sql.execute("SELECT pg_logical_emit_message(false, 'audit.logout', 'user 7')")
+        let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers,
+                                         topics: ["app.public.t", "app.message"], waitForTopicsMilliseconds: 60_000)
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 4, timeoutMilliseconds: 30_000)
+        #expect(try scenario.running.stop().get() == ())
+        let table = try records.filter { $0.topic == "app.public.t" }.map { try jsonObject($0.value)?["op"] as? String }
+        #expect(table == ["c", "t"])
+        let truncate = try #require(try records.first { try jsonObject($0.value)?["op"] as? String == "t" })
+        #expect(truncate.key == nil)
+        let messages = try records.filter { $0.topic == "app.message" }.map { try jsonObject($0.value) }
+        #expect(messages.count == 2)
+        #expect(messages.compactMap { ($0?["message"] as? [String: Any])?["prefix"] as? String }.sorted()
+                == ["audit.login", "audit.logout"])
+        #expect(messages.allSatisfy { $0?["op"] as? String == "m" })
+    }
+
     @Test func missingPublicationWithCreateFalseIsAClearError() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("nopub")

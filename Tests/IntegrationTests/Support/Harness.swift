@@ -8,7 +8,8 @@ import Synchronization
 
 /// A configuration for a test database and a Kafka bootstrap address, through the same YAML path users take.
 func testConfiguration(database: String, bootstrapServers: String, tables: [String],
-                       extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200) throws -> SwallowConfiguration {
+                       extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
+                       events: String = "{}") throws -> SwallowConfiguration {
     let properties = extraKafkaProperties.isEmpty ? "{}"
         : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     let yaml = """
@@ -32,6 +33,7 @@ func testConfiguration(database: String, bootstrapServers: String, tables: [Stri
           flush_timeout_ms: 10000
         status_interval_ms: \(statusIntervalMs)
         log_level: info
+        events: \(events)
         """
     return try SwallowConfiguration.parse(yaml: yaml, environment: [:])
 }
@@ -174,7 +176,7 @@ struct StreamingScenario {
     let cluster: MockKafkaCluster
     let running: RunningPipeline
 
-    init(_ name: String, schema: String, tables: [String], topics: [String] = []) throws {
+    init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "{}") throws {
         database = try TestPostgres.shared.makeDatabase(name)
         sql = try TestPostgres.shared.connect(database)
         try sql.execute(schema)
@@ -182,7 +184,7 @@ struct StreamingScenario {
         for topic in topics { try cluster.createTopic(topic, partitions: 1) }
         running = RunningPipeline(
             configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: tables),
+                                                 tables: tables, events: events),
             bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
     }
