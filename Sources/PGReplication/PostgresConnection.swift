@@ -96,8 +96,6 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    public var serverVersion: Int { handle.map { Int(PQserverVersion($0)) } ?? 0 }
-
     // MARK: SQL
 
     /// Runs one statement with the simple query protocol (the only one a walsender accepts).

@@ -208,8 +208,8 @@ public final class ReplicationPipeline: Sendable {
             // A slot may be created only when Swallow starts: one that disappears while it runs would
             // otherwise be re-created at the current position, silently skipping everything in between.
             let mayCreate = settings.createSlot && firstSession
-            if mayCreate, try connection.slotState(named: settings.slotName) == nil {
-                logger.info("creating replication slot (waits for transactions in progress to end)",
+            if mayCreate {
+                logger.info("checking replication slot (creating one waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
             }
             slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate)

@@ -85,11 +85,6 @@ public struct StreamTranslator: Sendable {
         return decision
     }
 
-    /// The table names the server described so far, for logs and tests.
-    public var knownRelations: [QualifiedTableName] {
-        relations.values.map { QualifiedTableName(schema: $0.schema.schema, table: $0.schema.table) }
-    }
-
     /// Supplies the primary-key columns of a REPLICA IDENTITY FULL table; call before translating its
     /// Relation message.
     public mutating func setKeyColumnsForFullIdentity(relationID: UInt32, columns: Set<String>) {
@@ -184,9 +179,7 @@ public struct StreamTranslator: Sendable {
             let source = try sourceInfo(walStart)
             for relationID in truncate.relationIDs {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
-                var tableSource = source
-                tableSource.lsn = walStart.value
-                let value = encoder.encodeTruncate(table: relation.schema, source: tableSource,
+                let value = encoder.encodeTruncate(table: relation.schema, source: source,
                                                    eventTimeMillis: eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [])))
             }
@@ -199,11 +192,10 @@ public struct StreamTranslator: Sendable {
             // A non-transactional message stands alone: it is its own unit, confirmed at its LSN.
             let standalone = !message.isTransactional && transaction == nil
             if standalone { actions.append(.openUnit) }
-            var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
+            let source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
                                     commitTimeMicros: transaction?.commitTimeMicros ?? eventTimeMillis * 1000,
                                     transactionID: message.isTransactional ? transaction?.xid : nil,
                                     lsn: message.lsn.value, lastCommitLSN: lastCommitLSN?.value)
-            source.snapshot = "false"
             let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
                                                      isTransactional: message.isTransactional, source: source,
                                                      eventTimeMillis: eventTimeMillis)
@@ -254,11 +246,9 @@ public struct StreamTranslator: Sendable {
 
     private func encodeRowChange(_ op: Operation, _ relation: CapturedRelation, before: [ColumnValue]?, after: [ColumnValue]?,
                                  _ source: SourceInfo, _ eventTimeMillis: Int64) throws(PipelineError) -> [UInt8] {
-        var tableSource = source
-        tableSource.snapshot = "false"
         do {
             return try encoder.encodeRowChange(op: op, table: relation.schema, before: before, after: after,
-                                               source: tableSource, eventTimeMillis: eventTimeMillis)
+                                               source: source, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
     }
 

@@ -6,55 +6,39 @@ import Pipeline
 import SwallowConfig
 import Synchronization
 
-/// A configuration for a test database and a Kafka bootstrap address, through the same YAML path users take.
-func testConfiguration(database: String, bootstrapServers: String, tables: [String],
-                       extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
-                       events: String = "{}") throws -> SwallowConfiguration {
-    let properties = extraKafkaProperties.isEmpty ? "{}"
-        : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
-    let yaml = """
-        postgres:
-          host: 127.0.0.1
-          port: \(TestPostgres.shared.port)
-          dbname: \(database)
-          user: postgres
-          sslmode: disable
-        slot:
-          name: \(database)
-          create: true
-        publication:
-          name: swallow
-          create: true
-        tables: [\(tables.joined(separator: ", "))]
-        topic_prefix: app
-        kafka:
-          bootstrap_servers: \(bootstrapServers)
-          properties: \(properties)
-          flush_timeout_ms: 10000
-        status_interval_ms: \(statusIntervalMs)
-        log_level: info
-        events: \(events)
-        """
-    return try SwallowConfiguration.parse(yaml: yaml, environment: [:])
-}
-
-/// Writes the YAML of a configuration to a temporary file, for the `swallow` executable.
-func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
-                            extraKafkaProperties: [String: String] = [:]) throws -> String {
-    _ = try testConfiguration(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                              extraKafkaProperties: extraKafkaProperties)
-    let properties = extraKafkaProperties.isEmpty ? "{}"
-        : "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
-    let yaml = """
+/// The YAML of a test configuration: a test database, its own slot, and a Kafka bootstrap address.
+func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
+                           extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
+                           events: String = "{}") -> String {
+    let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
+    return """
         postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
         slot: {name: \(database), create: true}
         publication: {name: swallow, create: true}
         tables: [\(tables.joined(separator: ", "))]
         topic_prefix: app
         kafka: {bootstrap_servers: "\(bootstrapServers)", properties: \(properties), flush_timeout_ms: 10000}
-        status_interval_ms: 200
+        status_interval_ms: \(statusIntervalMs)
         log_level: info
+        events: \(events)
         """
+}
+
+/// A test configuration, through the same YAML path users take.
+func testConfiguration(database: String, bootstrapServers: String, tables: [String],
+                       events: String = "{}") throws -> SwallowConfiguration {
+    try SwallowConfiguration.parse(
+        yaml: testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
+                                    events: events),
+        environment: [:])
+}
+
+/// Writes a test configuration to a temporary file, for the `swallow` executable.
+func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
+                            extraKafkaProperties: [String: String] = [:]) throws -> String {
+    let yaml = testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
+                                     extraKafkaProperties: extraKafkaProperties)
+    _ = try SwallowConfiguration.parse(yaml: yaml, environment: [:])   // fail here, not in the child
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     return path
