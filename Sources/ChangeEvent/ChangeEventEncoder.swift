@@ -35,20 +35,12 @@
 // it has no meaningful representation either).
 
 public struct ChangeEventEncoder: Sendable {
+    /// The options tables are planned with (`TableSchema.options`); keys and values are converted as
+    /// the table's own plan says.
     public let options: EncoderOptions
-    /// The placeholder as a JSON string literal.
-    private let toastString: [UInt8]
-    /// base64 of the placeholder's UTF-8 bytes as a JSON string literal (bytea columns).
-    private let toastBytes: [UInt8]
 
     public init(options: EncoderOptions = .init()) {
         self.options = options
-        var s: [UInt8] = []
-        JSON.appendString(&s, options.toastPlaceholder)
-        toastString = s
-        var b: [UInt8] = []
-        JSON.appendBase64String(&b, Array(options.toastPlaceholder.utf8))
-        toastBytes = b
     }
 
     // MARK: key
@@ -60,7 +52,8 @@ public struct ChangeEventEncoder: Sendable {
         guard !keys.isEmpty else { return nil }
         try checkShape(table, row)
         var out: [UInt8] = []
-        out.reserveCapacity(16 + keys.count * 24)
+        out.reserveCapacity(16 + keys.count * 24 + (table.keySchemaJSON?.count ?? 0))
+        openSchemaEnvelope(&out, table.keySchemaJSON)
         out.append(Ascii.openBrace)
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
             var first = true
@@ -71,7 +64,22 @@ public struct ChangeEventEncoder: Sendable {
             }
         }
         out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, table.keySchemaJSON)
         return out
+    }
+
+    /// With `envelope.schemas`, a record is `{"schema":<schema>,"payload":<payload>}`.
+    @inline(__always)
+    private func openSchemaEnvelope(_ out: inout [UInt8], _ schema: [UInt8]?) {
+        guard let schema else { return }
+        JSON.appendASCII(&out, "{\"schema\":")
+        out.append(contentsOf: schema)
+        JSON.appendASCII(&out, ",\"payload\":")
+    }
+
+    @inline(__always)
+    private func closeSchemaEnvelope(_ out: inout [UInt8], _ schema: [UInt8]?) {
+        if schema != nil { out.append(Ascii.closeBrace) }
     }
 
     // MARK: row changes
@@ -87,24 +95,28 @@ public struct ChangeEventEncoder: Sendable {
                                    typeName: "", reason: "op '\(op.rawValue)' is not a row change")
         }
         var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(table, before) + estimatedSize(table, after) + 512)
+        out.reserveCapacity(estimatedSize(table, before) + estimatedSize(table, after) + 512 + (table.valueSchemaJSON?.count ?? 0))
+        openSchemaEnvelope(&out, table.valueSchemaJSON)
         JSON.appendASCII(&out, "{\"before\":")
         try appendRow(&out, table: table, row: before)
         JSON.appendASCII(&out, ",\"after\":")
         try appendRow(&out, table: table, row: after)
         JSON.appendASCII(&out, ",\"source\":")
         appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-        appendEnvelopeTail(&out, op: op, eventTimeMillis: eventTimeMillis)
+        appendEnvelopeTail(&out, op: op, transaction: source.transaction, eventTimeMillis: eventTimeMillis)
+        closeSchemaEnvelope(&out, table.valueSchemaJSON)
         return out
     }
 
     /// Truncate event: before/after null, op "t", source with the table's schema/table.
     public func encodeTruncate(table: TableSchema, source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
+        out.reserveCapacity(512 + (table.valueSchemaJSON?.count ?? 0))
+        openSchemaEnvelope(&out, table.valueSchemaJSON)
         JSON.appendASCII(&out, "{\"before\":null,\"after\":null,\"source\":")
         appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-        appendEnvelopeTail(&out, op: .truncate, eventTimeMillis: eventTimeMillis)
+        appendEnvelopeTail(&out, op: .truncate, transaction: source.transaction, eventTimeMillis: eventTimeMillis)
+        closeSchemaEnvelope(&out, table.valueSchemaJSON)
         return out
     }
 
@@ -112,30 +124,96 @@ public struct ChangeEventEncoder: Sendable {
     public func encodeLogicalMessageKey(prefix: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(prefix.utf8.count + 14)
+        openSchemaEnvelope(&out, options.includeSchemas ? ConnectSchemas.messageKey : nil)
         JSON.appendASCII(&out, "{\"prefix\":")
         JSON.appendString(&out, prefix)
-        out.append(UInt8(ascii: "}"))
+        out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, options.includeSchemas ? ConnectSchemas.messageKey : nil)
         return out
     }
 
     /// Logical decoding message event (Debezium's io.debezium.connector.postgresql.MessageValue, whose
-    /// schema orders the fields op, ts_ms, source, transaction, message):
+    /// schema orders the fields op, ts_ms, source, transaction, message; no ts_us/ts_ns):
     /// `{"op":"m","ts_ms":…,"source":{…,"schema":"","table":"",…},"transaction":null,"message":{"prefix":"…","content":"<base64>"}}`.
-    /// Non-transactional messages have `txId` null.
+    /// Non-transactional messages have `txId` null. `content` follows binary.handling.mode.
     public func encodeLogicalMessage(prefix: String, content: ArraySlice<UInt8>, isTransactional: Bool,
                                      source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512 + content.count * 4 / 3)
+        let schema = options.includeSchemas ? ConnectSchemas.messageValue(binary: options.binaryHandling) : nil
+        out.reserveCapacity(512 + content.count * 4 / 3 + (schema?.count ?? 0))
+        openSchemaEnvelope(&out, schema)
         JSON.appendASCII(&out, "{\"op\":\"m\",\"ts_ms\":")
         JSON.appendInt(&out, eventTimeMillis)
         JSON.appendASCII(&out, ",\"source\":")
         appendSource(&out, source, schemaTable: ChangeEventEncoder.emptySchemaTable,
                      txId: isTransactional ? source.transactionID : nil)
-        JSON.appendASCII(&out, ",\"transaction\":null,\"message\":{\"prefix\":")
+        JSON.appendASCII(&out, ",\"transaction\":")
+        appendTransactionBlock(&out, source.transaction)
+        JSON.appendASCII(&out, ",\"message\":{\"prefix\":")
         JSON.appendString(&out, prefix)
         JSON.appendASCII(&out, ",\"content\":")
-        content.withUnsafeBufferPointer { JSON.appendBase64String(&out, $0) }
+        BinaryText.append(&out, content, mode: options.binaryHandling)
         JSON.appendASCII(&out, "}}")
+        closeSchemaEnvelope(&out, schema)
+        return out
+    }
+
+    // MARK: transaction metadata
+
+    /// Key of a transaction metadata record: `{"id":"<xid>"}` (io.debezium.connector.common.TransactionMetadataKey).
+    public func encodeTransactionKey(id: String) -> [UInt8] {
+        var out: [UInt8] = []
+        let schema = options.includeSchemas ? ConnectSchemas.transactionKey : nil
+        openSchemaEnvelope(&out, schema)
+        JSON.appendASCII(&out, "{\"id\":")
+        JSON.appendString(&out, id)
+        out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, schema)
+        return out
+    }
+
+    /// `{"status":"BEGIN","id":"571","event_count":null,"data_collections":null,"ts_ms":…}`.
+    public func encodeTransactionBegin(id: String, timestampMillis: Int64) -> [UInt8] {
+        encodeTransactionValue(status: "BEGIN", id: id, eventCount: nil, dataCollections: nil, timestampMillis: timestampMillis)
+    }
+
+    /// `{"status":"END","id":"571","event_count":2,"data_collections":[{"data_collection":"public.t","event_count":2}],"ts_ms":…}`.
+    public func encodeTransactionEnd(id: String, eventCount: Int64, dataCollections: [(name: String, eventCount: Int64)],
+                                     timestampMillis: Int64) -> [UInt8] {
+        encodeTransactionValue(status: "END", id: id, eventCount: eventCount, dataCollections: dataCollections,
+                               timestampMillis: timestampMillis)
+    }
+
+    private func encodeTransactionValue(status: StaticString, id: String, eventCount: Int64?,
+                                        dataCollections: [(name: String, eventCount: Int64)]?, timestampMillis: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        let schema = options.includeSchemas ? ConnectSchemas.transactionValue : nil
+        openSchemaEnvelope(&out, schema)
+        JSON.appendASCII(&out, "{\"status\":\"")
+        JSON.appendASCII(&out, status)
+        JSON.appendASCII(&out, "\",\"id\":")
+        JSON.appendString(&out, id)
+        JSON.appendASCII(&out, ",\"event_count\":")
+        if let eventCount { JSON.appendInt(&out, eventCount) } else { JSON.appendASCII(&out, "null") }
+        JSON.appendASCII(&out, ",\"data_collections\":")
+        if let dataCollections {
+            out.append(Ascii.openBracket)
+            for (i, collection) in dataCollections.enumerated() {
+                if i > 0 { out.append(Ascii.comma) }
+                JSON.appendASCII(&out, "{\"data_collection\":")
+                JSON.appendString(&out, collection.name)
+                JSON.appendASCII(&out, ",\"event_count\":")
+                JSON.appendInt(&out, collection.eventCount)
+                out.append(Ascii.closeBrace)
+            }
+            out.append(Ascii.closeBracket)
+        } else {
+            JSON.appendASCII(&out, "null")
+        }
+        JSON.appendASCII(&out, ",\"ts_ms\":")
+        JSON.appendInt(&out, timestampMillis)
+        out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, schema)
         return out
     }
 
@@ -149,7 +227,7 @@ public struct ChangeEventEncoder: Sendable {
         for v in row {
             switch v {
             case .null: size += 4
-            case .unchangedToast: size += toastBytes.count
+            case .unchangedToast: size += 64
             case .text(let t): size += t.count + t.count / 3 + 8
             }
         }
@@ -157,6 +235,7 @@ public struct ChangeEventEncoder: Sendable {
     }
 
     private func checkShape(_ table: TableSchema, _ row: [ColumnValue]) throws(ChangeEventError) {
+        if let unsupported = table.unsupportedTypeError { throw unsupported }
         guard row.count == table.plans.count else {
             throw ChangeEventError(code: .columnCountMismatch, schema: table.schema, table: table.table, column: "",
                                    typeName: "",
@@ -190,8 +269,10 @@ public struct ChangeEventEncoder: Sendable {
         try checkShape(table, row)
         out.append(Ascii.openBrace)
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
-            for index in 0..<row.count {
-                if index > 0 { out.append(Ascii.comma) }
+            var first = true
+            for index in table.valueColumnIndexes {
+                if !first { out.append(Ascii.comma) }
+                first = false
                 try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
             }
         }
@@ -209,13 +290,19 @@ public struct ChangeEventEncoder: Sendable {
         case .null:
             JSON.appendASCII(&out, "null")
         case .unchangedToast:
-            // bytea: the placeholder's bytes (base64); every other type: the placeholder string.
-            out.append(contentsOf: kind == .bytea ? toastBytes : toastString)
+            out.append(contentsOf: table.plans[index].toastJSON)
         case .text(let text):
             let mark = out.count
             let failure: ConversionFailure? = text.withUnsafeBufferPointer { p in
                 do throws(ConversionFailure) {
-                    try ValueConverter.append(&out, kind: kind, text: p)
+                    if case .array(let element) = kind {
+                        let elementKind = table.elementKinds[element]
+                        try ArrayLiteral.append(&out, p) { (out, item) throws(ConversionFailure) in
+                            try ValueConverter.append(&out, kind: elementKind, text: item)
+                        }
+                    } else {
+                        try ValueConverter.append(&out, kind: kind, text: p)
+                    }
                     return nil
                 } catch {
                     return error
@@ -269,8 +356,24 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
-    private func appendEnvelopeTail(_ out: inout [UInt8], op: Operation, eventTimeMillis: Int64) {
-        JSON.appendASCII(&out, ",\"transaction\":null,\"op\":\"")
+    private func appendTransactionBlock(_ out: inout [UInt8], _ block: TransactionBlock?) {
+        guard let block else {
+            JSON.appendASCII(&out, "null")
+            return
+        }
+        JSON.appendASCII(&out, "{\"id\":")
+        JSON.appendString(&out, block.id)
+        JSON.appendASCII(&out, ",\"total_order\":")
+        JSON.appendInt(&out, block.totalOrder)
+        JSON.appendASCII(&out, ",\"data_collection_order\":")
+        JSON.appendInt(&out, block.dataCollectionOrder)
+        out.append(Ascii.closeBrace)
+    }
+
+    private func appendEnvelopeTail(_ out: inout [UInt8], op: Operation, transaction: TransactionBlock?, eventTimeMillis: Int64) {
+        JSON.appendASCII(&out, ",\"transaction\":")
+        appendTransactionBlock(&out, transaction)
+        JSON.appendASCII(&out, ",\"op\":\"")
         switch op {
         case .create: out.append(UInt8(ascii: "c"))
         case .update: out.append(UInt8(ascii: "u"))

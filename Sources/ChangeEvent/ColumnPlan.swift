@@ -27,6 +27,31 @@ enum PGType {
     static let numeric: UInt32 = 1700
     static let uuid: UInt32 = 2950
     static let jsonb: UInt32 = 3802
+    static let inet: UInt32 = 869
+    static let cidr: UInt32 = 650
+    static let macaddr: UInt32 = 829
+    static let macaddr8: UInt32 = 774
+    static let bit: UInt32 = 1560
+    static let varbit: UInt32 = 1562
+    static let int4range: UInt32 = 3904
+    static let numrange: UInt32 = 3906
+    static let tsrange: UInt32 = 3908
+    static let tstzrange: UInt32 = 3910
+    static let daterange: UInt32 = 3912
+    static let int8range: UInt32 = 3926
+
+    static let names: [UInt32: String] = [
+        bool: "bool", bytea: "bytea", char: "char", name: "name", int8: "int8", int2: "int2", int4: "int4",
+        text: "text", oid: "oid", json: "json", xml: "xml", float4: "float4", float8: "float8", money: "money",
+        bpchar: "bpchar", varchar: "varchar", date: "date", time: "time", timestamp: "timestamp",
+        timestamptz: "timestamptz", interval: "interval", timetz: "timetz", numeric: "numeric", uuid: "uuid",
+        jsonb: "jsonb", inet: "inet", cidr: "cidr", macaddr: "macaddr", macaddr8: "macaddr8", bit: "bit",
+        varbit: "varbit", int4range: "int4range", numrange: "numrange", tsrange: "tsrange",
+        tstzrange: "tstzrange", daterange: "daterange", int8range: "int8range",
+    ]
+
+    /// The scalar types converted without a catalog entry.
+    static let builtinScalars: Set<UInt32> = Set(names.keys)
 }
 
 /// How a column's text value is turned into JSON.
@@ -34,23 +59,35 @@ enum ConverterKind: Sendable, Equatable {
     /// Integer copied as a JSON number after validation against [min, max].
     case integer(min: Int64, max: Int64)
     case bool
+    /// bit(1): Debezium's BOOLEAN from "0"/"1".
+    case bitAsBool
+    /// bit(n > 1) / varbit: io.debezium.data.Bits, the bits as bytes (base64 in JSON), padded to
+    /// `byteCount` bytes (the declared length; 0 for an unbounded varbit).
+    case bits(byteCount: Int)
     /// float4/float8: JSON number in Java's Float/Double.toString layout; NaN/±Infinity as strings.
     case float
     /// numeric with a declared scale -> Kafka Connect Decimal (base64 unscaled two's complement).
     case decimal(scale: Int)
     /// unconstrained numeric -> io.debezium.data.VariableScaleDecimal {"scale":..,"value":..}.
     case variableDecimal
+    /// numeric, decimal.handling.mode=string: BigDecimal.toPlainString.
+    case decimalString
+    /// numeric, decimal.handling.mode=double: Java Double.toString.
+    case decimalDouble
     /// money -> Kafka Connect Decimal with scale 2.
     case money
-    /// Anything printed as a JSON string (text types, uuid, json, xml, unknown, ...).
+    /// money, decimal.handling.mode=string / double.
+    case moneyString
+    case moneyDouble
+    /// Anything printed as a JSON string (text types, uuid, json, xml, enums, ranges, inet, ...).
     case string
-    /// bytea -> base64.
-    case bytea
-    /// io.debezium.time.Date (days since epoch).
+    /// bytea in the configured binary.handling.mode.
+    case binary(EncoderOptions.BinaryHandling)
+    /// io.debezium.time.Date / org.apache.kafka.connect.data.Date (days since epoch).
     case date
-    /// io.debezium.time.Time (ms, micro == false) or MicroTime (µs).
+    /// io.debezium.time.Time / Connect Time (ms, micro == false) or MicroTime (µs).
     case time(micro: Bool)
-    /// io.debezium.time.Timestamp (ms, micro == false) or MicroTimestamp (µs).
+    /// io.debezium.time.Timestamp / Connect Timestamp (ms, micro == false) or MicroTimestamp (µs).
     case timestamp(micro: Bool)
     /// io.debezium.time.ZonedTimestamp with exactly `fractionDigits` fraction digits (0 = none).
     case timestamptz(fractionDigits: Int)
@@ -58,6 +95,14 @@ enum ConverterKind: Sendable, Equatable {
     case timetz
     /// io.debezium.time.MicroDuration.
     case interval
+    /// io.debezium.time.Interval (ISO 8601 string), interval.handling.mode=string.
+    case intervalString
+    /// hstore as io.debezium.data.Json (a JSON object in a string), hstore.handling.mode=json.
+    case hstoreJSON
+    /// hstore as a map of strings, hstore.handling.mode=map.
+    case hstoreMap
+    /// Array of the element kind at `TableSchema.elementKinds[element]`.
+    case array(element: Int)
 }
 
 struct ColumnPlan: Sendable {
@@ -66,15 +111,117 @@ struct ColumnPlan: Sendable {
     let fieldPrefix: [UInt8]
     let name: String
     let typeName: String
+    /// The type has no mapping and `unknownTypeHandling` is `.fail`.
+    let isUnsupported: Bool
+    /// What an unchanged TOASTed value of this column becomes, shaped like the column.
+    let toastJSON: [UInt8]
+    /// The column's Connect schema (`envelope.schemas`).
+    let connectSchema: ConnectFieldSchema
 
-    init(column: ColumnSchema) {
-        kind = ColumnPlan.kind(oid: column.typeOID, typmod: column.typeModifier)
+    init(column: ColumnSchema, types: TypeCatalog, options: EncoderOptions, elementKinds: inout [ConverterKind]) {
         var prefix: [UInt8] = []
         JSON.appendString(&prefix, column.name)
         prefix.append(Ascii.colon)
         fieldPrefix = prefix
         name = column.name
-        typeName = ColumnPlan.typeName(oid: column.typeOID, typmod: column.typeModifier)
+        let resolution = ColumnPlan.resolve(oid: column.typeOID, typmod: column.typeModifier, types: types,
+                                            options: options, allowArray: true)
+        typeName = resolution.typeName
+        let kind: ConverterKind
+        var elementKind: ConverterKind?
+        switch resolution.mapping {
+        case .scalar(let scalar):
+            kind = scalar
+            isUnsupported = false
+        case .array(let element):
+            elementKinds.append(element)
+            elementKind = element
+            kind = .array(element: elementKinds.count - 1)
+            isUnsupported = false
+        case .unsupported:
+            kind = .string
+            isUnsupported = options.unknownTypeHandling == .fail
+        }
+        self.kind = kind
+        connectSchema = ConnectSchemas.schema(kind: kind, elementKind: elementKind, column: column,
+                                              resolvedTypmod: resolution.typmod, enumLabels: resolution.enumLabels,
+                                              semantic: resolution.semantic)
+        toastJSON = ToastPlaceholder.json(placeholder: options.toastPlaceholder, kind: kind, elementKind: elementKind,
+                                          arrayElementOID: resolution.arrayElementOID, declaredOID: column.typeOID)
+    }
+
+    enum Mapping: Equatable {
+        case scalar(ConverterKind)
+        case array(element: ConverterKind)
+        case unsupported
+    }
+
+    struct Resolution {
+        var mapping: Mapping
+        var typeName: String
+        /// The element type of an array column, as declared (before following domains).
+        var arrayElementOID: UInt32? = nil
+        /// The typmod after following domains (precision, scale, length).
+        var typmod: Int32 = -1
+        var semantic: SemanticType = .plain
+        var enumLabels: [String]? = nil
+    }
+
+    /// Maps a column type to its converter, following domains to their base type and arrays to their
+    /// element type through the catalog. Arrays of arrays do not exist in PostgreSQL (a multi-dimensional
+    /// array has the same type as a one-dimensional one), so `allowArray` is false for elements.
+    static func resolve(oid: UInt32, typmod: Int32, types: TypeCatalog, options: EncoderOptions, allowArray: Bool,
+                        depth: Int = 0) -> Resolution {
+        let name = typeName(oid: oid, typmod: typmod, types: types)
+        if let kind = builtinKind(oid: oid, typmod: typmod, options: options) {
+            return Resolution(mapping: .scalar(kind), typeName: name, typmod: typmod,
+                              semantic: builtinSemantic(oid: oid, options: options))
+        }
+        guard depth < 8, let info = types[oid] else { return Resolution(mapping: .unsupported, typeName: name) }
+        switch info.kind {
+        case .domain(let base, let baseTypmod):
+            // A domain column's atttypmod is -1; the domain's own typmod (varchar(20), numeric(10,2)) counts.
+            var inner = resolve(oid: base, typmod: typmod >= 0 ? typmod : baseTypmod, types: types, options: options,
+                                allowArray: allowArray, depth: depth + 1)
+            inner.typeName = name
+            return inner
+        case .enumeration(let labels):
+            return Resolution(mapping: .scalar(.string), typeName: name, semantic: .enumeration, enumLabels: labels)
+        case .range:
+            return Resolution(mapping: .scalar(.string), typeName: name)
+        case .array(let element):
+            guard allowArray else { return Resolution(mapping: .unsupported, typeName: name) }
+            // The array's typmod applies to its elements (varchar(10)[], numeric(8,2)[]).
+            var inner = resolve(oid: element, typmod: typmod, types: types, options: options, allowArray: false,
+                                depth: depth + 1)
+            guard case .scalar(let kind) = inner.mapping else { return Resolution(mapping: .unsupported, typeName: name) }
+            inner.mapping = .array(element: kind)
+            inner.typeName = name
+            inner.arrayElementOID = element
+            return inner
+        case .base:
+            switch info.name {
+            case "hstore":
+                return Resolution(mapping: .scalar(options.hstoreHandling == .json ? .hstoreJSON : .hstoreMap), typeName: name)
+            case "citext": return Resolution(mapping: .scalar(.string), typeName: name)
+            case "ltree": return Resolution(mapping: .scalar(.string), typeName: name, semantic: .ltree)
+            default: return Resolution(mapping: .unsupported, typeName: name)
+            }
+        case .other:
+            return Resolution(mapping: .unsupported, typeName: name)
+        }
+    }
+
+    static func builtinSemantic(oid: UInt32, options: EncoderOptions) -> SemanticType {
+        switch oid {
+        case PGType.float4: return .float4
+        case PGType.uuid: return .uuid
+        case PGType.json, PGType.jsonb: return .json
+        case PGType.xml: return .xml
+        case PGType.date, PGType.time, PGType.timestamp:
+            return options.timePrecision == .connect ? .connectTemporal : .plain
+        default: return .plain
+        }
     }
 
     /// Precision of time/timestamp types: typmod is the precision; -1 means the default, 6.
@@ -95,66 +242,78 @@ struct ColumnPlan: Sendable {
         return ((Int(typmod) - 4) >> 16) & 0xFFFF
     }
 
-    static func kind(oid: UInt32, typmod: Int32) -> ConverterKind {
+    /// Converter of a built-in scalar type, or nil when the OID is not one.
+    static func builtinKind(oid: UInt32, typmod: Int32, options: EncoderOptions) -> ConverterKind? {
         switch oid {
         case PGType.int2: return .integer(min: Int64(Int16.min), max: Int64(Int16.max))
         case PGType.int4: return .integer(min: Int64(Int32.min), max: Int64(Int32.max))
         case PGType.int8: return .integer(min: Int64.min, max: Int64.max)
         case PGType.oid: return .integer(min: 0, max: Int64(UInt32.max))
         case PGType.bool: return .bool
+        case PGType.bit, PGType.varbit:
+            // Debezium: a length of 1 is a BOOLEAN, anything else Bits of length/8 bytes.
+            if typmod == 1 { return .bitAsBool }
+            return .bits(byteCount: typmod > 0 ? (Int(typmod) + 7) / 8 : 0)
         case PGType.float4, PGType.float8: return .float
         case PGType.numeric:
-            if let scale = numericScale(typmod) { return .decimal(scale: scale) }
-            return .variableDecimal
-        case PGType.money: return .money
-        case PGType.bytea: return .bytea
+            switch options.decimalHandling {
+            case .precise:
+                if let scale = numericScale(typmod) { return .decimal(scale: scale) }
+                return .variableDecimal
+            case .string: return .decimalString
+            case .double: return .decimalDouble
+            }
+        case PGType.money:
+            switch options.decimalHandling {
+            case .precise: return .money
+            case .string: return .moneyString
+            case .double: return .moneyDouble
+            }
+        case PGType.bytea: return .binary(options.binaryHandling)
         case PGType.date: return .date
-        case PGType.time: return .time(micro: temporalPrecision(typmod) > 3)
-        case PGType.timestamp: return .timestamp(micro: temporalPrecision(typmod) > 3)
+        case PGType.time:
+            switch options.timePrecision {
+            case .adaptive: return .time(micro: temporalPrecision(typmod) > 3)
+            case .adaptiveTimeMicroseconds: return .time(micro: true)
+            case .connect: return .time(micro: false)
+            }
+        case PGType.timestamp:
+            switch options.timePrecision {
+            case .adaptive, .adaptiveTimeMicroseconds: return .timestamp(micro: temporalPrecision(typmod) > 3)
+            case .connect: return .timestamp(micro: false)
+            }
         case PGType.timestamptz: return .timestamptz(fractionDigits: temporalPrecision(typmod))
         case PGType.timetz: return .timetz
-        case PGType.interval: return .interval
-        default: return .string
+        case PGType.interval: return options.intervalHandling == .numeric ? .interval : .intervalString
+        case PGType.char, PGType.name, PGType.text, PGType.bpchar, PGType.varchar, PGType.json, PGType.jsonb,
+             PGType.xml, PGType.uuid, PGType.inet, PGType.cidr, PGType.macaddr, PGType.macaddr8,
+             PGType.int4range, PGType.int8range, PGType.numrange, PGType.tsrange, PGType.tstzrange, PGType.daterange:
+            return .string
+        default: return nil
         }
     }
 
-    static func typeName(oid: UInt32, typmod: Int32) -> String {
+    static func typeName(oid: UInt32, typmod: Int32, types: TypeCatalog) -> String {
         let base: String
-        switch oid {
-        case PGType.bool: base = "bool"
-        case PGType.bytea: base = "bytea"
-        case PGType.char: base = "char"
-        case PGType.name: base = "name"
-        case PGType.int8: base = "int8"
-        case PGType.int2: base = "int2"
-        case PGType.int4: base = "int4"
-        case PGType.text: base = "text"
-        case PGType.oid: base = "oid"
-        case PGType.json: base = "json"
-        case PGType.xml: base = "xml"
-        case PGType.float4: base = "float4"
-        case PGType.float8: base = "float8"
-        case PGType.money: base = "money"
-        case PGType.bpchar: base = "bpchar"
-        case PGType.varchar: base = "varchar"
-        case PGType.date: base = "date"
-        case PGType.time: base = "time"
-        case PGType.timestamp: base = "timestamp"
-        case PGType.timestamptz: base = "timestamptz"
-        case PGType.interval: base = "interval"
-        case PGType.timetz: base = "timetz"
-        case PGType.numeric:
-            if let p = numericPrecision(typmod), let s = numericScale(typmod) { return "numeric(\(p),\(s))" }
-            return "numeric"
-        case PGType.uuid: base = "uuid"
-        case PGType.jsonb: base = "jsonb"
-        default: return "oid \(oid)"
+        if let builtin = PGType.names[oid] {
+            base = builtin
+        } else if let info = types[oid] {
+            if case .array(let element) = info.kind {
+                return typeName(oid: element, typmod: typmod, types: types) + "[]"
+            }
+            base = info.displayName
+        } else {
+            return "oid \(oid)"
         }
         switch oid {
-        case PGType.time, PGType.timestamp, PGType.timestamptz, PGType.timetz:
-            if typmod >= 0 { return "\(base)(\(typmod))" }
+        case PGType.numeric:
+            if let p = numericPrecision(typmod), let s = numericScale(typmod) { return "numeric(\(p),\(s))" }
+        case PGType.time, PGType.timestamp, PGType.timestamptz, PGType.timetz, PGType.interval:
+            if typmod >= 0 && typmod <= 6 { return "\(base)(\(typmod))" }
         case PGType.bpchar, PGType.varchar:
             if typmod >= 4 { return "\(base)(\(typmod - 4))" }
+        case PGType.bit, PGType.varbit:
+            if typmod >= 0 { return "\(base)(\(typmod))" }
         default: break
         }
         return base

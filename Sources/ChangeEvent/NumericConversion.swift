@@ -62,9 +62,9 @@ enum DecimalCodec {
     /// numeric(p,s): Kafka Connect Decimal with the column's scale.
     static func appendFixed(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, scale: Int) throws(ConversionFailure) {
         guard let parsed = try parse(p) else {
-            // NaN/±Infinity cannot be represented in decimal.handling.mode=precise.
-            JSON.appendASCII(&out, "null")
-            return
+            // Like Debezium (SpecialValueDecimal.fromLogical), a Connect Decimal cannot hold NaN/±Infinity:
+            // stop rather than write a wrong value.
+            throw ConversionFailure("NaN and Infinity have no Connect Decimal form; set events.decimal.handling.mode to string or double to capture them")
         }
         let seq: DigitSeq
         let fracCount = parsed.fracDigits.count

@@ -19,12 +19,15 @@ public struct ColumnSchema: Sendable, Equatable {
     public var typeModifier: Int32
     /// Part of the replica identity (pgoutput flag 1) -> part of the Kafka key.
     public var isKey: Bool
+    /// Nullable (no NOT NULL constraint): the Connect schema field is optional.
+    public var isOptional: Bool
 
-    public init(name: String, typeOID: UInt32, typeModifier: Int32 = -1, isKey: Bool = false) {
+    public init(name: String, typeOID: UInt32, typeModifier: Int32 = -1, isKey: Bool = false, isOptional: Bool = true) {
         self.name = name
         self.typeOID = typeOID
         self.typeModifier = typeModifier
         self.isKey = isKey
+        self.isOptional = isOptional
     }
 }
 
@@ -35,51 +38,101 @@ public struct TableSchema: Sendable {
     public var schema: String { didSet { rebuild() } }
     public var table: String { didSet { rebuild() } }
     public var columns: [ColumnSchema] { didSet { rebuild() } }
-    /// Indexes (in column order) of the columns with `isKey`.
+    /// The key's columns in key order (`message.key.columns`, or an index chosen from the catalog);
+    /// nil: the columns flagged `isKey`, in column order.
+    public var keyColumnNames: [String]? { didSet { rebuild() } }
+    /// Descriptions of the column types outside the encoder's built-in table.
+    public var types: TypeCatalog { didSet { rebuild() } }
+    /// The conversion modes the plan was made for.
+    public var options: EncoderOptions { didSet { rebuild() } }
+    /// Columns left out of `before`/`after` (`column.exclude.list`); row arrays still hold every column.
+    public var excludedColumns: Set<String> { didSet { rebuild() } }
+    /// Indexes of the key columns, in key order.
     public private(set) var keyColumnIndexes: [Int] = []
+    /// Indexes of the columns written in `before`/`after`, in column order.
+    public private(set) var valueColumnIndexes: [Int] = []
+    /// Columns whose type has no mapping (only with `unknownTypeHandling == .fail`).
+    public private(set) var unsupportedColumns: [(column: String, typeName: String)] = []
 
     // Precomputed plan.
     /// Per column: name and type name (error reporting), kind.
     internal private(set) var plans: [ColumnPlan] = []
     /// Per column converter kind (trivial values: no reference counting on the hot path).
     internal private(set) var kinds: [ConverterKind] = []
+    /// Element kinds of array columns, indexed by `ConverterKind.array(element:)`.
+    internal private(set) var elementKinds: [ConverterKind] = []
     /// All `"<escaped name>":` prefixes concatenated; column i is `fieldPrefixBytes[fieldPrefixEnds[i-1]..<fieldPrefixEnds[i]]`.
     internal private(set) var fieldPrefixBytes: [UInt8] = []
     internal private(set) var fieldPrefixEnds: [Int] = []
     /// `,"schema":"<schema>","table":"<table>"` as bytes.
     internal private(set) var sourceSchemaTableFields: [UInt8] = []
+    /// Connect schemas of the key and the value envelope, when `options.includeSchemas`.
+    internal private(set) var keySchemaJSON: [UInt8]?
+    internal private(set) var valueSchemaJSON: [UInt8]?
 
-    public init(schema: String, table: String, columns: [ColumnSchema]) {
+    public init(schema: String, table: String, columns: [ColumnSchema], keyColumnNames: [String]? = nil,
+                types: TypeCatalog = TypeCatalog(), options: EncoderOptions = EncoderOptions(),
+                excludedColumns: Set<String> = []) {
         self.schema = schema
         self.table = table
         self.columns = columns
+        self.keyColumnNames = keyColumnNames
+        self.types = types
+        self.options = options
+        self.excludedColumns = excludedColumns
         rebuild()
+    }
+
+    /// The error to report before encoding any change of this table, if a column cannot be mapped.
+    public var unsupportedTypeError: ChangeEventError? {
+        guard let first = unsupportedColumns.first else { return nil }
+        return ChangeEventError(
+            code: .unsupportedType, schema: schema, table: table, column: first.column, typeName: first.typeName,
+            reason: "Swallow has no Debezium mapping for this type; set events.unknown.type.handling.mode: string to pass its text, or exclude the column with events.column.exclude.list")
     }
 
     private mutating func rebuild() {
         var plans: [ColumnPlan] = []
         plans.reserveCapacity(columns.count)
-        var keys: [Int] = []
+        var elementKinds: [ConverterKind] = []
+        var unsupported: [(String, String)] = []
         var prefixes: [UInt8] = []
         var ends: [Int] = []
-        for (i, c) in columns.enumerated() {
-            let plan = ColumnPlan(column: c)
+        for c in columns {
+            let plan = ColumnPlan(column: c, types: types, options: options, elementKinds: &elementKinds)
+            if plan.isUnsupported && (c.isKey || !excludedColumns.contains(c.name)) {
+                unsupported.append((c.name, plan.typeName))
+            }
             plans.append(plan)
             prefixes.append(contentsOf: plan.fieldPrefix)
             ends.append(prefixes.count)
-            if c.isKey { keys.append(i) }
         }
         self.plans = plans
         self.kinds = plans.map(\.kind)
+        self.elementKinds = elementKinds
+        self.unsupportedColumns = unsupported
         self.fieldPrefixBytes = prefixes
         self.fieldPrefixEnds = ends
-        self.keyColumnIndexes = keys
+        self.valueColumnIndexes = columns.indices.filter { !excludedColumns.contains(columns[$0].name) }
+        if let names = keyColumnNames {
+            self.keyColumnIndexes = names.compactMap { name in columns.firstIndex { $0.name == name } }
+        } else {
+            self.keyColumnIndexes = columns.indices.filter { columns[$0].isKey }
+        }
         var st: [UInt8] = []
         JSON.appendASCII(&st, ",\"schema\":")
         JSON.appendString(&st, schema)
         JSON.appendASCII(&st, ",\"table\":")
         JSON.appendString(&st, table)
         self.sourceSchemaTableFields = st
+        if options.includeSchemas {
+            let schemas = ConnectSchemas.tableSchemas(table: self, prefix: options.schemaNamePrefix)
+            keySchemaJSON = schemas.key
+            valueSchemaJSON = schemas.value
+        } else {
+            keySchemaJSON = nil
+            valueSchemaJSON = nil
+        }
     }
 }
 
@@ -111,6 +164,8 @@ public struct SourceInfo: Sendable {
     public var lastCommitLSN: UInt64?
     /// Debezium's snapshot enum as a string: "false", "true", "last", "first", "incremental", ...
     public var snapshot: String = "false"
+    /// The event's place in its transaction (`provide.transaction.metadata`); nil writes `"transaction":null`.
+    public var transaction: TransactionBlock?
 
     public init(connectorVersion: String, serverName: String, database: String, commitTimeMicros: Int64,
                 transactionID: UInt32? = nil, lsn: UInt64? = nil, lastCommitLSN: UInt64? = nil,
@@ -126,15 +181,79 @@ public struct SourceInfo: Sendable {
     }
 }
 
-/// Encoder configuration. Only Debezium's defaults are implemented for value conversion
-/// (decimal.handling.mode=precise, time.precision.mode=adaptive, binary.handling.mode=bytes,
-/// interval.handling.mode=numeric); later modes get their own options here.
+/// Debezium's `transaction` block (`event.block`): the transaction id and the event's 1-based position in
+/// the transaction and among the transaction's events of the same table.
+public struct TransactionBlock: Sendable, Equatable {
+    public var id: String
+    public var totalOrder: Int64
+    public var dataCollectionOrder: Int64
+
+    public init(id: String, totalOrder: Int64, dataCollectionOrder: Int64) {
+        self.id = id
+        self.totalOrder = totalOrder
+        self.dataCollectionOrder = dataCollectionOrder
+    }
+}
+
+/// Encoder configuration, under Debezium's option names and with Debezium's defaults.
 public struct EncoderOptions: Sendable, Equatable {
+    /// `decimal.handling.mode`: numeric and money as Connect Decimal (`precise`), as a plain decimal
+    /// string (`string`) or as a double (`double`).
+    public enum DecimalHandling: String, Sendable, CaseIterable { case precise, string, double }
+    /// `time.precision.mode`.
+    public enum TimePrecision: String, Sendable, CaseIterable {
+        /// time/timestamp of precision <= 3 in milliseconds, else microseconds.
+        case adaptive
+        /// like adaptive, but time always in microseconds.
+        case adaptiveTimeMicroseconds = "adaptive_time_microseconds"
+        /// Kafka Connect's Date/Time/Timestamp: milliseconds, whatever the precision.
+        case connect
+    }
+    /// `binary.handling.mode` for bytea (and the bytes of bit strings stay base64 as in Debezium).
+    public enum BinaryHandling: String, Sendable, CaseIterable {
+        case bytes, base64
+        case base64URLSafe = "base64-url-safe"
+        case hex
+    }
+    /// `interval.handling.mode`: MicroDuration microseconds or an ISO 8601 string.
+    public enum IntervalHandling: String, Sendable, CaseIterable { case numeric, string }
+    /// `hstore.handling.mode`: a JSON document in a string, or a map.
+    public enum HstoreHandling: String, Sendable, CaseIterable { case json, map }
+    /// `unknown.type.handling.mode` (Swallow's own option): a column whose type has no Debezium mapping
+    /// stops the service with an error naming table, column and type (`fail`), or is passed as the
+    /// text PostgreSQL printed (`string`).
+    public enum UnknownTypeHandling: String, Sendable, CaseIterable { case fail, string }
+
     /// Debezium's `unavailable.value.placeholder`.
     public var toastPlaceholder: String
+    public var decimalHandling: DecimalHandling
+    public var timePrecision: TimePrecision
+    public var binaryHandling: BinaryHandling
+    public var intervalHandling: IntervalHandling
+    public var hstoreHandling: HstoreHandling
+    public var unknownTypeHandling: UnknownTypeHandling
+    /// `envelope.schemas`: write `{"schema":…,"payload":…}` like JsonConverter with schemas.enable=true.
+    public var includeSchemas: Bool
+    /// The topic prefix (Debezium's `topic.prefix`), which starts the Connect schema names.
+    public var schemaNamePrefix: String
 
-    public init(toastPlaceholder: String = "__debezium_unavailable_value") {
+    public init(toastPlaceholder: String = "__debezium_unavailable_value",
+                decimalHandling: DecimalHandling = .precise,
+                timePrecision: TimePrecision = .adaptive,
+                binaryHandling: BinaryHandling = .bytes,
+                intervalHandling: IntervalHandling = .numeric,
+                hstoreHandling: HstoreHandling = .json,
+                unknownTypeHandling: UnknownTypeHandling = .fail,
+                includeSchemas: Bool = false, schemaNamePrefix: String = "") {
         self.toastPlaceholder = toastPlaceholder
+        self.decimalHandling = decimalHandling
+        self.timePrecision = timePrecision
+        self.binaryHandling = binaryHandling
+        self.intervalHandling = intervalHandling
+        self.hstoreHandling = hstoreHandling
+        self.unknownTypeHandling = unknownTypeHandling
+        self.includeSchemas = includeSchemas
+        self.schemaNamePrefix = schemaNamePrefix
     }
 }
 

@@ -366,7 +366,26 @@ enum Temporal {
     /// Interval text (IntervalStyle=postgres) -> io.debezium.time.MicroDuration, computed exactly like
     /// Debezium: pgjdbc PGInterval fields, then MicroDuration.durationMicros(..., DAYS_PER_MONTH_AVG)
     /// in double arithmetic (months of 365.25/12 days), truncated to a long.
+    /// The fields pgjdbc's PGInterval reads from IntervalStyle=postgres text; the time part carries
+    /// its sign into hours, minutes, seconds and microseconds.
+    struct IntervalParts {
+        var years: Int64 = 0, months: Int64 = 0, days: Int64 = 0
+        var hours: Int64 = 0, minutes: Int64 = 0
+        var wholeSeconds: Int64 = 0, microSeconds: Int64 = 0
+    }
+
     static func parseIntervalMicros(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Int64 {
+        let parts = try parseIntervalParts(p)
+        // pgjdbc: getSeconds() = wholeSeconds + microSeconds / 1e6
+        let seconds = Double(parts.wholeSeconds) + Double(parts.microSeconds) / 1_000_000.0
+        // MicroDuration.durationMicros(years, months, days, hours, minutes, seconds, 0, 365.25 / 12.0)
+        let daysPerMonthAvg = 365.25 / 12.0
+        let numberOfDays = Double(parts.years * 12 + parts.months) * daysPerMonthAvg + Double(parts.days)
+        let numberOfSeconds = (((numberOfDays * 24 + Double(parts.hours)) * 60) + Double(parts.minutes)) * 60 + seconds
+        return javaDoubleToLong(numberOfSeconds * 1e6 + 0)
+    }
+
+    static func parseIntervalParts(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> IntervalParts {
         let bad = ConversionFailure("not a valid interval (expected IntervalStyle postgres)")
         let n = p.count
         var years: Int64 = 0, months: Int64 = 0, days: Int64 = 0
@@ -430,13 +449,8 @@ enum Temporal {
             i = uEnd
         }
         guard sawAny else { throw bad }
-        // pgjdbc: getSeconds() = wholeSeconds + microSeconds / 1e6
-        let seconds = Double(wholeSeconds) + Double(microSeconds) / 1_000_000.0
-        // MicroDuration.durationMicros(years, months, days, hours, minutes, seconds, 0, 365.25 / 12.0)
-        let daysPerMonthAvg = 365.25 / 12.0
-        let numberOfDays = Double(years * 12 + months) * daysPerMonthAvg + Double(days)
-        let numberOfSeconds = (((numberOfDays * 24 + Double(hours)) * 60) + Double(minutes)) * 60 + seconds
-        return javaDoubleToLong(numberOfSeconds * 1e6 + 0)
+        return IntervalParts(years: years, months: months, days: days, hours: hours, minutes: minutes,
+                             wholeSeconds: wholeSeconds, microSeconds: microSeconds)
     }
 
     /// Java's `(long) d`: truncation toward zero, saturating, NaN -> 0.

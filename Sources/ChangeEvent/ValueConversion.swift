@@ -27,8 +27,18 @@ enum ValueConverter {
             try DecimalCodec.appendVariable(&out, p)
         case .money:
             try appendMoney(&out, p)
-        case .bytea:
-            try appendBytea(&out, p)
+        case .binary(let mode):
+            if mode == .bytes || mode == .base64 {
+                try appendBytea(&out, p)
+            } else {
+                let bytes = try decodeBytea(p)
+                BinaryText.append(&out, bytes, mode: mode)
+            }
+        case .bitAsBool:
+            guard p.count == 1, p[0] == Ascii.zero || p[0] == UInt8(ascii: "1") else {
+                throw ConversionFailure("not a valid bit(1) value")
+            }
+            JSON.appendASCII(&out, p[0] == Ascii.zero ? "false" : "true")
         case .date:
             try Temporal.appendDate(&out, p)
         case .time(let micro):
@@ -41,6 +51,25 @@ enum ValueConverter {
             try Temporal.appendTimeTZ(&out, p)
         case .interval:
             try Temporal.appendInterval(&out, p)
+        case .intervalString:
+            try IntervalISO.append(&out, p)
+        case .bits(let byteCount):
+            try BitString.append(&out, p, byteCount: byteCount)
+        case .decimalString:
+            try DecimalText.appendString(&out, p)
+        case .decimalDouble:
+            try DecimalText.appendDouble(&out, p)
+        case .moneyString:
+            DecimalText.appendMoneyString(&out, cents: try parseMoneyCents(p))
+        case .moneyDouble:
+            try DecimalText.appendJavaDouble(&out, Double(try parseMoneyCents(p)) / 100)
+        case .hstoreJSON:
+            try HstoreLiteral.append(&out, p, asMap: false)
+        case .hstoreMap:
+            try HstoreLiteral.append(&out, p, asMap: true)
+        case .array:
+            // Arrays need the table's element kinds; the encoder converts them itself.
+            throw ConversionFailure("array converted without its element type")
         }
     }
 
@@ -199,6 +228,26 @@ enum ValueConverter {
         }
     }
 
+    /// The bytes of a bytea text value (hex or escape format).
+    static func decodeBytea(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> [UInt8] {
+        let n = p.count
+        if n >= 2 && p[0] == Ascii.backslash && p[1] == UInt8(ascii: "x") {
+            guard (n - 2) % 2 == 0 else { throw ConversionFailure("odd number of hex digits in bytea") }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity((n - 2) / 2)
+            var i = 2
+            while i < n {
+                guard let high = hexValue(p[i]), let low = hexValue(p[i + 1]) else {
+                    throw ConversionFailure("invalid hex digit in bytea")
+                }
+                bytes.append(high << 4 | low)
+                i += 2
+            }
+            return bytes
+        }
+        return try decodeByteaEscape(p)
+    }
+
     /// bytea text: hex format `\x0a0b...` (default bytea_output) or, defensively, escape format.
     static func appendBytea(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let n = p.count
@@ -221,7 +270,13 @@ enum ValueConverter {
             out.append(Ascii.quote)
             return
         }
-        // Escape format: `\\` is a backslash, `\ooo` an octal byte, everything else literal.
+        let decoded = try decodeByteaEscape(p)
+        decoded.withUnsafeBufferPointer { JSON.appendBase64String(&out, $0) }
+    }
+
+    /// Escape format: `\\` is a backslash, `\ooo` an octal byte, everything else literal.
+    static func decodeByteaEscape(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> [UInt8] {
+        let n = p.count
         var decoded: [UInt8] = []
         decoded.reserveCapacity(n)
         var i = 0
@@ -243,7 +298,7 @@ enum ValueConverter {
             decoded.append(d1 << 6 | d2 << 3 | d3)
             i += 4
         }
-        decoded.withUnsafeBufferPointer { JSON.appendBase64String(&out, $0) }
+        return decoded
     }
 
     // MARK: helpers

@@ -267,15 +267,16 @@ private struct StreamSession {
     var receivedLSN = LSN.invalid
     var lastStatusSent = ContinuousClock.now
     var lastConfirmedSent = LSN.invalid
-    /// Catalog lookups the decoder must not do (primary keys of REPLICA IDENTITY FULL tables) go
-    /// through a plain SQL connection: the replication connection is busy streaming.
-    var catalog: PostgresConnection?
+    /// Catalog lookups the decoder must not do go through a plain SQL connection: the replication
+    /// connection is busy streaming.
+    let catalog: CatalogReader
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator) {
         self.pipeline = pipeline
         self.connection = connection
         self.producer = producer
         self.translator = translator
+        self.catalog = CatalogReader(parameters: pipeline.settings.connection)
     }
 
     var settings: PipelineSettings { pipeline.settings }
@@ -286,7 +287,7 @@ private struct StreamSession {
     var waitingStatusInterval: Duration { .milliseconds(min(settings.statusIntervalMilliseconds, 5000)) }
 
     mutating func run() throws(PipelineError) {
-        defer { catalog?.close() }
+        defer { catalog.close() }
         while true {
             try checkHealth()
             if shared.withLock({ $0.stopRequested }) {
@@ -318,9 +319,11 @@ private struct StreamSession {
                     pipeline.log.debug("relation described", metadata: [
                         "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
                         "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
-                    if relation.replicaIdentity == .full {
-                        let keys = try primaryKeyColumns(relation.relationID)
-                        translator.setKeyColumnsForFullIdentity(relationID: relation.relationID, columns: keys)
+                    // The decoder does no I/O: what the Relation message cannot say (key order, keys of
+                    // FULL tables, arrays, enums, domains, extension types) comes from the catalog here.
+                    if translator.captures(relation) {
+                        translator.setDetails(try catalog.details(of: relation.relationID), relationID: relation.relationID)
+                        translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
                     }
                 }
                 actions.removeAll(keepingCapacity: true)
@@ -328,20 +331,6 @@ private struct StreamSession {
                                          into: &actions)
                 for action in actions { try perform(action) }
             }
-        }
-    }
-
-    private mutating func primaryKeyColumns(_ relationID: UInt32) throws(PipelineError) -> Set<String> {
-        do {
-            if catalog == nil { catalog = try PostgresConnection(settings.connection, replication: false) }
-            let result = try catalog!.execute("""
-                SELECT a.attname FROM pg_catalog.pg_index i
-                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                WHERE i.indrelid = \(relationID) AND i.indisprimary
-                """)
-            return Set(result.rows.compactMap { $0[0] })
-        } catch {
-            throw .postgres(error)
         }
     }
 

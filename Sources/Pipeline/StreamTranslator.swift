@@ -29,28 +29,57 @@ public struct StreamTranslator: Sendable {
         var schema: TableSchema
         var topic: String
         var isCaptured: Bool
+        /// `schema.table`, Debezium's data collection name.
+        var dataCollection: String { "\(schema.schema).\(schema.table)" }
     }
 
     struct OpenTransaction {
         var xid: UInt32
         var commitTimeMicros: Int64
+        /// provide.transaction.metadata: events so far, and per table in first-seen order.
+        var eventCount: Int64 = 0
+        var tableEventCounts: [(name: String, eventCount: Int64)] = []
+        var tableIndexes: [String: Int] = [:]
+
+        /// Counts one more event of `table` and returns its transaction block.
+        mutating func count(_ table: String) -> TransactionBlock {
+            eventCount += 1
+            let index: Int
+            if let known = tableIndexes[table] {
+                index = known
+            } else {
+                index = tableEventCounts.count
+                tableIndexes[table] = index
+                tableEventCounts.append((table, 0))
+            }
+            tableEventCounts[index].eventCount += 1
+            return TransactionBlock(id: String(xid), totalOrder: eventCount,
+                                    dataCollectionOrder: tableEventCounts[index].eventCount)
+        }
     }
 
     public let topicPrefix: String
     public let database: String
     public let connectorVersion: String
     private let capturedTables: Set<QualifiedTableName>
+    private let tableFilter: NameFilter
+    private let columnFilter: NameFilter
+    private let messagePrefixFilter: NameFilter
+    private let keyColumnOverrides: [(table: NameFilter, columns: [String])]
     private let encoder: ChangeEventEncoder
+    /// Types outside the encoder's built-in table, as the caller read them from the catalog.
+    private var types = TypeCatalog()
+    /// Key candidates by relation OID, as the caller read them from the catalog.
+    private var relationDetails: [UInt32: RelationDetails] = [:]
     /// Relation messages by OID, as the server last described them. The server sends a Relation before
     /// the first change of a table in each session and again whenever the table's shape changes.
     private var relations: [UInt32: CapturedRelation] = [:]
     private var transaction: OpenTransaction?
-    /// Primary-key columns of REPLICA IDENTITY FULL tables, by relation OID, supplied by the caller
-    /// from the catalog (the decoder itself does no I/O).
-    private var keyColumnsForFullIdentity: [UInt32: Set<String>] = [:]
     /// Debezium's `sequence` pairs the previous commit's LSN with the event's own.
     private var lastCommitLSN: LSN?
     public let messageTopic: String
+    /// provide.transaction.metadata: BEGIN/END records go here.
+    public let transactionTopic: String
 
     private let options: SwallowConfiguration.Events
     /// Whether a logical decoding message prefix passes the include/exclude lists, by prefix: the
@@ -64,31 +93,47 @@ public struct StreamTranslator: Sendable {
         self.capturedTables = Set(capturedTables)
         self.connectorVersion = connectorVersion
         self.options = options
-        self.encoder = ChangeEventEncoder(options: EncoderOptions(toastPlaceholder: options.unavailableValuePlaceholder))
+        self.tableFilter = NameFilter(include: options.tableIncludeList, exclude: options.tableExcludeList, ignoringCase: true)
+        self.columnFilter = NameFilter(include: options.columnIncludeList, exclude: options.columnExcludeList, ignoringCase: true)
+        self.messagePrefixFilter = NameFilter(include: options.messagePrefixIncludeList, exclude: options.messagePrefixExcludeList, ignoringCase: false)
+        self.keyColumnOverrides = options.messageKeyColumns.map { (NameFilter(include: [$0.table], exclude: nil, ignoringCase: true), $0.columns) }
+        self.encoder = ChangeEventEncoder(options: EncoderOptions(events: options, topicPrefix: topicPrefix))
         self.messageTopic = "\(topicPrefix).message"
+        self.transactionTopic = "\(topicPrefix).transaction"
     }
 
     private func skips(_ operation: SwallowConfiguration.Events.Operation) -> Bool {
         options.skippedOperations.contains(operation)
     }
 
-    /// Debezium's message.prefix.include.list / exclude.list: whole-prefix regular expression matches.
+    /// Debezium's message.prefix.include.list / exclude.list, decided once per distinct prefix (there are few).
     private mutating func publishesMessages(withPrefix prefix: String) -> Bool {
         if let known = prefixDecisions[prefix] { return known }
-        func matchesAny(_ patterns: [String]) -> Bool {
-            patterns.contains { pattern in (try? Regex(pattern).wholeMatch(in: prefix)) != nil }
-        }
-        var decision = true
-        if let include = options.messagePrefixIncludeList { decision = matchesAny(include) }
-        if let exclude = options.messagePrefixExcludeList { decision = !matchesAny(exclude) }
+        let decision = messagePrefixFilter.accepts(prefix)
         prefixDecisions[prefix] = decision
         return decision
     }
 
-    /// Supplies the primary-key columns of a REPLICA IDENTITY FULL table; call before translating its
-    /// Relation message.
-    public mutating func setKeyColumnsForFullIdentity(relationID: UInt32, columns: Set<String>) {
-        keyColumnsForFullIdentity[relationID] = columns
+    /// Supplies what the catalog says about a table; call before translating its Relation message.
+    public mutating func setDetails(_ keys: RelationDetails, relationID: UInt32) {
+        relationDetails[relationID] = keys
+    }
+
+    /// Supplies catalog descriptions of types; call before translating a Relation message that uses them.
+    public mutating func updateTypes(_ infos: [PostgresTypeInfo]) {
+        for info in infos { types.insert(info) }
+    }
+
+    /// The type OIDs of a Relation message the caller must describe with `updateTypes` (again: a changed
+    /// Relation message may follow an `ALTER TYPE`).
+    public static func typeOIDsToDescribe(_ relation: RelationMessage) -> [UInt32] {
+        Array(Set(relation.columns.map(\.typeOID).filter(TypeCatalog.needsLookup)))
+    }
+    /// Whether changes of the table a Relation message describes are emitted.
+    public func captures(_ relation: RelationMessage) -> Bool {
+        let table = QualifiedTableName(schema: relation.namespace, table: relation.name)
+        return (capturedTables.isEmpty || capturedTables.contains(table))
+            && tableFilter.accepts("\(relation.namespace).\(relation.name)")
     }
 
     /// Whether a transaction is open (between Begin and Commit).
@@ -100,39 +145,65 @@ public struct StreamTranslator: Sendable {
         switch message {
         case .begin(let begin):
             guard transaction == nil else { throw protocolViolation("Begin inside an open transaction") }
-            transaction = OpenTransaction(xid: begin.xid,
-                                          commitTimeMicros: PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime))
+            let opened = OpenTransaction(xid: begin.xid,
+                                         commitTimeMicros: PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime))
+            transaction = opened
             actions.append(.openUnit)
+            // Debezium sends BEGIN as soon as the transaction starts (and END even if nothing was captured).
+            if options.provideTransactionMetadata {
+                let id = String(opened.xid)
+                actions.append(.produce(OutgoingRecord(
+                    topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
+                    value: encoder.encodeTransactionBegin(id: id, timestampMillis: Self.millis(opened.commitTimeMicros)),
+                    headers: [])))
+            }
 
         case .commit(let commit):
-            guard transaction != nil else { throw protocolViolation("Commit without Begin") }
+            guard let closing = transaction else { throw protocolViolation("Commit without Begin") }
             transaction = nil
+            if options.provideTransactionMetadata {
+                let id = String(closing.xid)
+                actions.append(.produce(OutgoingRecord(
+                    topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
+                    value: encoder.encodeTransactionEnd(id: id, eventCount: closing.eventCount,
+                                                        dataCollections: closing.tableEventCounts,
+                                                        timestampMillis: Self.millis(closing.commitTimeMicros)),
+                    headers: [])))
+            }
             lastCommitLSN = commit.commitLSN
             actions.append(.closeUnit(commit.endLSN))
 
         case .origin, .type:
-            // Origins name where a replicated change came from; Type messages name non-built-in types,
-            // which the encoder passes through as text until full type support arrives.
+            // Origins name where a replicated change came from. Type messages name non-built-in types;
+            // the caller describes those from the catalog before the Relation message that uses them.
             break
 
         case .relation(let relation):
-            let table = QualifiedTableName(schema: relation.namespace, table: relation.name)
-            // With REPLICA IDENTITY FULL pgoutput flags every column as identity; the Kafka key is the
-            // primary key, as in Debezium, which the caller looked up in the catalog (none: null key).
-            let fullIdentityKey = relation.replicaIdentity == .full ? (keyColumnsForFullIdentity[relation.relationID] ?? []) : nil
-            let columns = relation.columns.map {
-                ColumnSchema(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier,
-                             isKey: fullIdentityKey.map { [name = $0.name] in $0.contains(name) } ?? $0.isKey)
+            let qualified = "\(relation.namespace).\(relation.name)"
+            let isCaptured = captures(relation)
+            let notNull = relationDetails[relation.relationID]?.notNullColumns ?? []
+            var columns = relation.columns.map {
+                ColumnSchema(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: $0.isKey,
+                             isOptional: !notNull.contains($0.name))
             }
+            let keyNames = keyColumnNames(relation, qualified)
+            if let keyNames {
+                for index in columns.indices { columns[index].isKey = keyNames.contains(columns[index].name) }
+            }
+            // column.include/exclude.list shape the value; the key keeps its columns so that a table's
+            // events stay on their partitions.
+            let excluded = Set(columns.filter { !$0.isKey && !columnFilter.accepts("\(qualified).\($0.name)") }.map(\.name))
+            let schema = TableSchema(schema: relation.namespace, table: relation.name, columns: columns,
+                                     keyColumnNames: keyNames, types: types, options: encoder.options,
+                                     excludedColumns: excluded)
+            if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
             relations[relation.relationID] = CapturedRelation(
-                schema: TableSchema(schema: relation.namespace, table: relation.name, columns: columns),
-                topic: "\(topicPrefix).\(relation.namespace).\(relation.name)",
-                isCaptured: capturedTables.isEmpty || capturedTables.contains(table))
+                schema: schema, topic: "\(topicPrefix).\(relation.namespace).\(relation.name)", isCaptured: isCaptured)
 
         case .insert(let insert):
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
             let after = try rowImage(insert.newTuple, relation, "Insert")
-            let source = try sourceInfo(walStart)
+            let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, after)
             let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
@@ -141,30 +212,32 @@ public struct StreamTranslator: Sendable {
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
             let before = try update.oldTuple.map { tuple throws(PipelineError) in try rowImage(tuple, relation, "Update") }
             let after = try rowImage(update.newTuple, relation, "Update")
-            let source = try sourceInfo(walStart)
             let newKey = try encodeKey(relation, after)
             // The server sends the old key only when it changed (or the full old row for REPLICA
             // IDENTITY FULL). A changed key moves the row to another Kafka key: like Debezium, delete the
             // old key (with its tombstone) and create the new one, so per-key consumers stay correct.
             if let before, let oldKey = try encodeKey(relation, before), let newKey, oldKey != newKey {
-                let delete = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
+                let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
+                                                 try eventSource(walStart, relation), eventTimeMillis)
                 let moved = [KafkaHeader(key: "__debezium.newkey", value: newKey)]
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved)))
                 if options.tombstonesOnDelete {
                     actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved)))
                 }
-                let create = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
+                let create = try encodeRowChange(.create, relation, before: nil, after: after,
+                                                 try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
                                                        headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)])))
             } else {
-                let value = try encodeRowChange(.update, relation, before: before, after: after, source, eventTimeMillis)
+                let value = try encodeRowChange(.update, relation, before: before, after: after,
+                                                try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [])))
             }
 
         case .delete(let delete):
             guard let relation = try capturedRelation(delete.relationID, "Delete"), !skips(.delete) else { return }
             let before = try rowImage(delete.oldTuple, relation, "Delete")
-            let source = try sourceInfo(walStart)
+            let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
             let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
@@ -176,10 +249,9 @@ public struct StreamTranslator: Sendable {
         case .truncate(let truncate):
             // Debezium skips truncates unless skipped.operations leaves them out.
             guard !skips(.truncate) else { return }
-            let source = try sourceInfo(walStart)
             for relationID in truncate.relationIDs {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
-                let value = encoder.encodeTruncate(table: relation.schema, source: source,
+                let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [])))
             }
@@ -192,10 +264,15 @@ public struct StreamTranslator: Sendable {
             // A non-transactional message stands alone: it is its own unit, confirmed at its LSN.
             let standalone = !message.isTransactional && transaction == nil
             if standalone { actions.append(.openUnit) }
-            let source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
+            var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
                                     commitTimeMicros: transaction?.commitTimeMicros ?? eventTimeMillis * 1000,
                                     transactionID: message.isTransactional ? transaction?.xid : nil,
                                     lsn: message.lsn.value, lastCommitLSN: lastCommitLSN?.value)
+            // Transactional messages are events of their transaction, counted under Debezium's
+            // LogicalDecodingMessageId identifier.
+            if options.provideTransactionMetadata, message.isTransactional {
+                source.transaction = transaction?.count("LOGICAL_DECODING_MESSAGE")
+            }
             let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
                                                      isTransactional: message.isTransactional, source: source,
                                                      eventTimeMillis: eventTimeMillis)
@@ -206,6 +283,33 @@ public struct StreamTranslator: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The Kafka key's columns in key order; nil keeps pgoutput's identity flags in column order.
+    ///
+    /// `message.key.columns` wins. Otherwise the key is the replica identity as pgoutput flags it (the
+    /// primary key for DEFAULT, the index for USING INDEX), ordered like the index as Debezium orders
+    /// primary-key fields. FULL and NOTHING flag every column or none, so the catalog decides: the
+    /// primary key, else (FULL) the narrowest unique index on NOT NULL columns, else no key.
+    private func keyColumnNames(_ relation: RelationMessage, _ qualified: String) -> [String]? {
+        if let override = keyColumnOverrides.first(where: { $0.table.accepts(qualified) }) {
+            return override.columns
+        }
+        let keys = relationDetails[relation.relationID] ?? RelationDetails()
+        let flagged = relation.columns.filter(\.isKey).map(\.name)
+        switch relation.replicaIdentity {
+        case .full, .nothing:
+            if !keys.primaryKey.isEmpty { return keys.primaryKey }
+            if relation.replicaIdentity == .full, !keys.uniqueIndex.isEmpty { return keys.uniqueIndex }
+            return []
+        default:
+            // The catalog is read later than the WAL was written: trust its order only for the same columns.
+            for candidate in [keys.primaryKey, keys.replicaIdentityIndex]
+            where !candidate.isEmpty && Set(candidate) == Set(flagged) {
+                return candidate
+            }
+            return nil
+        }
+    }
 
     private func capturedRelation(_ id: UInt32, _ messageName: String) throws(PipelineError) -> CapturedRelation? {
         guard let relation = relations[id] else {
@@ -233,11 +337,20 @@ public struct StreamTranslator: Sendable {
         return values
     }
 
-    private func sourceInfo(_ walStart: LSN) throws(PipelineError) -> SourceInfo {
-        guard let transaction else { throw protocolViolation("a row change outside a transaction") }
-        return SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
-                          commitTimeMicros: transaction.commitTimeMicros, transactionID: transaction.xid,
-                          lsn: walStart.value, lastCommitLSN: lastCommitLSN?.value)
+    /// The source block of the next event of `relation` (with its transaction block, when enabled).
+    private mutating func eventSource(_ walStart: LSN, _ relation: CapturedRelation) throws(PipelineError) -> SourceInfo {
+        guard transaction != nil else { throw protocolViolation("a row change outside a transaction") }
+        var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
+                                commitTimeMicros: transaction!.commitTimeMicros, transactionID: transaction!.xid,
+                                lsn: walStart.value, lastCommitLSN: lastCommitLSN?.value)
+        if options.provideTransactionMetadata {
+            source.transaction = transaction!.count(relation.dataCollection)
+        }
+        return source
+    }
+
+    private static func millis(_ micros: Int64) -> Int64 {
+        micros >= 0 ? micros / 1000 : -((-micros + 999) / 1000)
     }
 
     private func encodeKey(_ relation: CapturedRelation, _ row: [ColumnValue]) throws(PipelineError) -> [UInt8]? {

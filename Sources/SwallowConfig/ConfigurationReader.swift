@@ -18,7 +18,11 @@ struct ConfigurationReader {
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms"]
         /// Debezium's own option names, so its documentation applies as it is.
         static let events = ["tombstones.on.delete", "skipped.operations", "unavailable.value.placeholder",
-                             "message.prefix.include.list", "message.prefix.exclude.list"]
+                             "message.prefix.include.list", "message.prefix.exclude.list",
+                             "decimal.handling.mode", "time.precision.mode", "binary.handling.mode",
+                             "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
+                             "envelope.schemas", "provide.transaction.metadata", "message.key.columns",
+                             "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events),
@@ -234,15 +238,73 @@ struct ConfigurationReader {
             }
             return patterns
         }
-        let include = try regexList("message.prefix.include.list")
-        let exclude = try regexList("message.prefix.exclude.list")
-        if include != nil && exclude != nil {
-            throw ConfigurationError(code: .invalidValue, path: events.path("message.prefix.exclude.list"),
-                                     message: "set either message.prefix.include.list or message.prefix.exclude.list, not both (as in Debezium)")
+        func exclusive(_ includeKey: String, _ excludeKey: String) throws(ConfigurationError) -> ([String]?, [String]?) {
+            let include = try regexList(includeKey)
+            let exclude = try regexList(excludeKey)
+            if include != nil && exclude != nil {
+                throw ConfigurationError(code: .invalidValue, path: events.path(excludeKey),
+                                         message: "set either \(includeKey) or \(excludeKey), not both (as in Debezium)")
+            }
+            return (include, exclude)
         }
-        return SwallowConfiguration.Events(tombstonesOnDelete: tombstones, skippedOperations: skipped,
-                                           unavailableValuePlaceholder: placeholder,
-                                           messagePrefixIncludeList: include, messagePrefixExcludeList: exclude)
+        let (include, exclude) = try exclusive("message.prefix.include.list", "message.prefix.exclude.list")
+        let (tableInclude, tableExclude) = try exclusive("table.include.list", "table.exclude.list")
+        let (columnInclude, columnExclude) = try exclusive("column.include.list", "column.exclude.list")
+
+        func mode<Mode: RawRepresentable & CaseIterable>(_ key: String, _ defaultValue: Mode) throws(ConfigurationError) -> Mode
+        where Mode.RawValue == String {
+            let text = try oneOf(events, key, allowed: Mode.allCases.map(\.rawValue), default: defaultValue.rawValue)
+            return Mode(rawValue: text) ?? defaultValue
+        }
+
+        return SwallowConfiguration.Events(
+            tombstonesOnDelete: tombstones, skippedOperations: skipped,
+            unavailableValuePlaceholder: placeholder,
+            messagePrefixIncludeList: include, messagePrefixExcludeList: exclude,
+            decimalHandling: try mode("decimal.handling.mode", defaults.decimalHandling),
+            timePrecision: try mode("time.precision.mode", defaults.timePrecision),
+            binaryHandling: try mode("binary.handling.mode", defaults.binaryHandling),
+            intervalHandling: try mode("interval.handling.mode", defaults.intervalHandling),
+            hstoreHandling: try mode("hstore.handling.mode", defaults.hstoreHandling),
+            unknownTypeHandling: try mode("unknown.type.handling.mode", defaults.unknownTypeHandling),
+            includeSchemas: try boolean(events, "envelope.schemas", default: defaults.includeSchemas),
+            provideTransactionMetadata: try boolean(events, "provide.transaction.metadata",
+                                                    default: defaults.provideTransactionMetadata),
+            messageKeyColumns: try readMessageKeyColumns(events),
+            tableIncludeList: tableInclude, tableExcludeList: tableExclude,
+            columnIncludeList: columnInclude, columnExcludeList: columnExclude)
+    }
+
+    /// Debezium's `message.key.columns`: `<table regex>:<column>,<column>;<table regex>:<column>...`,
+    /// where the table expression is matched against `schema.table`.
+    private func readMessageKeyColumns(_ events: Section) throws(ConfigurationError) -> [SwallowConfiguration.Events.KeyColumns] {
+        let path = events.path("message.key.columns")
+        let expected = "entries like `public.orders:id,region;inventory.(.*):code` (table regular expression, colon, columns; entries separated by semicolons)"
+        guard let value = try scalar(events["message.key.columns"], path: path, expected: expected) else { return [] }
+        var entries: [SwallowConfiguration.Events.KeyColumns] = []
+        for entry in value.text.split(separator: ";") {
+            let text = entry.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            // The table expression may itself contain colons only inside a regex class, which Debezium
+            // does not support either: split at the last colon.
+            guard let colon = text.lastIndex(of: ":") else {
+                throw ConfigurationError(code: .invalidValue, path: path,
+                                         message: "\(Echo.quoted(text)) has no `:`; expected \(expected)")
+            }
+            let table = text[..<colon].trimmingCharacters(in: .whitespaces)
+            let columns = text[text.index(after: colon)...].split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !table.isEmpty, !columns.isEmpty else {
+                throw ConfigurationError(code: .invalidValue, path: path,
+                                         message: "\(Echo.quoted(text)) needs a table expression and at least one column; expected \(expected)")
+            }
+            guard (try? Regex(table)) != nil else {
+                throw ConfigurationError(code: .invalidValue, path: path,
+                                         message: "\(Echo.quoted(table)) is not a valid regular expression")
+            }
+            entries.append(.init(table: table, columns: columns))
+        }
+        return entries
     }
 
     private func readKafkaProperties(_ kafka: Section) throws(ConfigurationError) -> [String: String] {

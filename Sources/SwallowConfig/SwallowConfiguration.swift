@@ -114,6 +114,26 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Events: Sendable, Equatable {
         /// An operation letter of `skipped.operations`.
         public enum Operation: String, Sendable, Hashable, CaseIterable { case create = "c", update = "u", delete = "d", truncate = "t" }
+        public enum DecimalHandling: String, Sendable, CaseIterable { case precise, string, double }
+        public enum TimePrecision: String, Sendable, CaseIterable {
+            case adaptive, adaptiveTimeMicroseconds = "adaptive_time_microseconds", connect
+        }
+        public enum BinaryHandling: String, Sendable, CaseIterable {
+            case bytes, base64, base64URLSafe = "base64-url-safe", hex
+        }
+        public enum IntervalHandling: String, Sendable, CaseIterable { case numeric, string }
+        public enum HstoreHandling: String, Sendable, CaseIterable { case json, map }
+        public enum UnknownTypeHandling: String, Sendable, CaseIterable { case fail, string }
+
+        /// One entry of `message.key.columns`: tables whose `schema.table` matches `table` are keyed by `columns`.
+        public struct KeyColumns: Sendable, Equatable {
+            public var table: String
+            public var columns: [String]
+            public init(table: String, columns: [String]) {
+                self.table = table
+                self.columns = columns
+            }
+        }
 
         /// `tombstones.on.delete`: a delete is followed by a null-valued record with the same key.
         public var tombstonesOnDelete: Bool
@@ -125,15 +145,55 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// against the whole prefix of logical decoding messages; at most one of the two is set.
         public var messagePrefixIncludeList: [String]?
         public var messagePrefixExcludeList: [String]?
+        public var decimalHandling: DecimalHandling
+        public var timePrecision: TimePrecision
+        public var binaryHandling: BinaryHandling
+        public var intervalHandling: IntervalHandling
+        public var hstoreHandling: HstoreHandling
+        /// `unknown.type.handling.mode` (Swallow's own): fail on a type without a mapping, or pass its text.
+        public var unknownTypeHandling: UnknownTypeHandling
+        /// `envelope.schemas`: `{"schema":…,"payload":…}` records, as JsonConverter with schemas.enable=true.
+        public var includeSchemas: Bool
+        /// `provide.transaction.metadata`: BEGIN/END records on `<prefix>.transaction` and a
+        /// `transaction` block on each event.
+        public var provideTransactionMetadata: Bool
+        /// `message.key.columns`, in the order given (the first matching entry wins).
+        public var messageKeyColumns: [KeyColumns]
+        /// `table.include.list` / `table.exclude.list`: regular expressions matched against `schema.table`.
+        public var tableIncludeList: [String]?
+        public var tableExcludeList: [String]?
+        /// `column.include.list` / `column.exclude.list`: regular expressions matched against `schema.table.column`.
+        public var columnIncludeList: [String]?
+        public var columnExcludeList: [String]?
 
         public init(tombstonesOnDelete: Bool = true, skippedOperations: Set<Operation> = [.truncate],
                     unavailableValuePlaceholder: String = "__debezium_unavailable_value",
-                    messagePrefixIncludeList: [String]? = nil, messagePrefixExcludeList: [String]? = nil) {
+                    messagePrefixIncludeList: [String]? = nil, messagePrefixExcludeList: [String]? = nil,
+                    decimalHandling: DecimalHandling = .precise, timePrecision: TimePrecision = .adaptive,
+                    binaryHandling: BinaryHandling = .bytes, intervalHandling: IntervalHandling = .numeric,
+                    hstoreHandling: HstoreHandling = .json, unknownTypeHandling: UnknownTypeHandling = .fail,
+                    includeSchemas: Bool = false, provideTransactionMetadata: Bool = false,
+                    messageKeyColumns: [KeyColumns] = [],
+                    tableIncludeList: [String]? = nil, tableExcludeList: [String]? = nil,
+                    columnIncludeList: [String]? = nil, columnExcludeList: [String]? = nil) {
             self.tombstonesOnDelete = tombstonesOnDelete
             self.skippedOperations = skippedOperations
             self.unavailableValuePlaceholder = unavailableValuePlaceholder
             self.messagePrefixIncludeList = messagePrefixIncludeList
             self.messagePrefixExcludeList = messagePrefixExcludeList
+            self.decimalHandling = decimalHandling
+            self.timePrecision = timePrecision
+            self.binaryHandling = binaryHandling
+            self.intervalHandling = intervalHandling
+            self.hstoreHandling = hstoreHandling
+            self.unknownTypeHandling = unknownTypeHandling
+            self.includeSchemas = includeSchemas
+            self.provideTransactionMetadata = provideTransactionMetadata
+            self.messageKeyColumns = messageKeyColumns
+            self.tableIncludeList = tableIncludeList
+            self.tableExcludeList = tableExcludeList
+            self.columnIncludeList = columnIncludeList
+            self.columnExcludeList = columnExcludeList
         }
     }
 

@@ -141,10 +141,11 @@ struct EnvelopeTests {
     }
 
     @Test func customToastPlaceholder() throws {
-        let enc = ChangeEventEncoder(options: EncoderOptions(toastPlaceholder: "??"))
+        let options = EncoderOptions(toastPlaceholder: "??")
+        let enc = ChangeEventEncoder(options: options)
         let table = TableSchema(schema: "s", table: "t", columns: [
             col("a", OID.text), col("b", OID.bytea), col("c", OID.jsonb), col("d", OID.int4),
-        ])
+        ], options: options)
         let out = try enc.encodeRowChange(op: .update, table: table, before: nil,
                                           after: [.unchangedToast, .unchangedToast, .unchangedToast, .unchangedToast],
                                           source: source, eventTimeMillis: 0)

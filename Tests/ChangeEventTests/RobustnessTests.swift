@@ -13,7 +13,18 @@ struct RobustnessTests {
         col("c_time", OID.time), col("c_time3", OID.time, typmod: 3), col("c_ts", OID.timestamp),
         col("c_ts3", OID.timestamp, typmod: 3), col("c_tstz", OID.timestamptz), col("c_tstz0", OID.timestamptz, typmod: 0),
         col("c_timetz", OID.timetz), col("c_interval", OID.interval),
-        col("c_text", OID.text), col("c_jsonb", OID.jsonb), col("c_unknown", 424_242),
+        col("c_text", OID.text), col("c_jsonb", OID.jsonb), col("c_bit", OID.bit, typmod: 5),
+        col("c_bit1", OID.bit, typmod: 1), col("c_varbit", OID.varbit), col("c_int4s", OID.int4Array),
+        col("c_texts", OID.textArray), col("c_numerics", OID.numericArray), col("c_prices", OID.priceArray),
+        col("c_hstore", OID.hstore), col("c_mood", OID.mood), col("c_price", OID.price),
+    ]
+
+    /// Every alternative mode, so that their parsers are fuzzed too.
+    static let optionVariants: [EncoderOptions] = [
+        EncoderOptions(),
+        EncoderOptions(decimalHandling: .string, timePrecision: .connect, binaryHandling: .hex, intervalHandling: .string,
+                       hstoreHandling: .map),
+        EncoderOptions(decimalHandling: .double, timePrecision: .adaptiveTimeMicroseconds, binaryHandling: .base64URLSafe),
     ]
 
     /// Alphabet biased towards characters that appear in valid values, so parsers get deep.
@@ -37,7 +48,8 @@ struct RobustnessTests {
         "9223372036854775807", "-9223372036854775808", "1.5e-07", "1234.500", "-$1,234.56", "\\x0a0b",
         "2024-02-29", "0044-03-15 BC", "13:51:30.123456", "24:00:00", "2024-02-29 13:45:01.123456",
         "2024-02-29 13:45:01.123456+05:30", "13:51:30+02", "1 year 2 mons 3 days 04:05:06.78", "infinity",
-        "NaN", "294276-12-31 23:59:59.999999", "99999999-12-31 23:59:59+14",
+        "NaN", "294276-12-31 23:59:59.999999", "99999999-12-31 23:59:59+14", "10110", "{1,NULL,3}",
+        "{{1,2},{3,4}}", "{\"a,b\",\"c\\\"d\",NULL}", "[0:1]={1,2}", "\"a\"=>\"1\", \"b\"=>NULL", "{}",
     ]
 
     static func mutate(_ s: String, _ rng: inout SeededGenerator) -> [UInt8] {
@@ -57,9 +69,11 @@ struct RobustnessTests {
         var rng = SeededGenerator(seed: 2024)
         var failures = 0
         var successes = 0
+        for options in Self.optionVariants {
         for column in Self.typedColumns {
-            let table = TableSchema(schema: "app", table: "things", columns: [col("id", OID.int4, key: true), column])
-            for i in 0..<4000 {
+            let table = TableSchema(schema: "app", table: "things", columns: [col("id", OID.int4, key: true), column],
+                                    types: testCatalog, options: options)
+            for i in 0..<1500 {
                 var value = i % 2 == 0 ? Self.garbage(&rng) : Self.mutate(Self.seeds.randomElement(using: &rng)!, &rng)
                 // A marker that must never appear in an error message.
                 if i % 5 == 0 { value += Array("SECRET".utf8) }
@@ -77,12 +91,13 @@ struct RobustnessTests {
                     #expect(error.schema == "app" && error.table == "things" && error.column == column.name)
                     let d = error.description
                     #expect(d.contains("app.things.\(column.name)"))
-                    #expect(d.contains(ColumnPlan.typeName(oid: column.typeOID, typmod: column.typeModifier)))
+                    #expect(d.contains(ColumnPlan.typeName(oid: column.typeOID, typmod: column.typeModifier, types: testCatalog)))
                     #expect(!d.contains("SECRET"))
                     let valueText = String(decoding: value, as: UTF8.self)
                     if valueText.count >= 4 { #expect(!d.contains(valueText), "\(d)") }
                 }
             }
+        }
         }
         #expect(failures > 1000)
         #expect(successes > 1000)
@@ -93,11 +108,14 @@ struct RobustnessTests {
             let bytes = Array(seed.utf8)
             for end in 0...bytes.count {
                 for column in Self.typedColumns {
+                    for options in Self.optionVariants {
                     do {
-                        let json = try convert(raw(Array(bytes[0..<end])), oid: column.typeOID, typmod: column.typeModifier)
+                        let json = try convert(raw(Array(bytes[0..<end])), oid: column.typeOID, typmod: column.typeModifier,
+                                               options: options)
                         #expect(isValidJSON(Array(json.utf8)))
                     } catch {
                         #expect(error.code == .invalidValue)
+                    }
                     }
                 }
             }

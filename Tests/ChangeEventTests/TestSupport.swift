@@ -27,21 +27,53 @@ enum OID {
     static let timestamptz: UInt32 = 1184, interval: UInt32 = 1186, timetz: UInt32 = 1266
     static let numeric: UInt32 = 1700, uuid: UInt32 = 2950, jsonb: UInt32 = 3802
     static let inet: UInt32 = 869, int4range: UInt32 = 3904, textArray: UInt32 = 1009
+    static let bit: UInt32 = 1560, varbit: UInt32 = 1562, cidr: UInt32 = 650, macaddr: UInt32 = 829
+    static let int4Array: UInt32 = 1007, int8Array: UInt32 = 1016, numericArray: UInt32 = 1231
+    static let boolArray: UInt32 = 1000, byteaArray: UInt32 = 1001, uuidArray: UInt32 = 2951
+    static let dateArray: UInt32 = 1182, timestamptzArray: UInt32 = 1185, varcharArray: UInt32 = 1015
+    // Types that only a catalog describes (OIDs as a database would assign them).
+    static let hstore: UInt32 = 90_001, mood: UInt32 = 90_002, price: UInt32 = 90_003, citext: UInt32 = 90_004
+    static let ltree: UInt32 = 90_005, moodArray: UInt32 = 90_006, point: UInt32 = 600, priceArray: UInt32 = 90_007
 }
+
+/// What the pipeline would read from pg_type for the OIDs above.
+let testCatalog = TypeCatalog([
+    PostgresTypeInfo(oid: OID.textArray, schema: "pg_catalog", name: "_text", kind: .array(elementOID: OID.text)),
+    PostgresTypeInfo(oid: OID.varcharArray, schema: "pg_catalog", name: "_varchar", kind: .array(elementOID: OID.varchar)),
+    PostgresTypeInfo(oid: OID.int4Array, schema: "pg_catalog", name: "_int4", kind: .array(elementOID: OID.int4)),
+    PostgresTypeInfo(oid: OID.int8Array, schema: "pg_catalog", name: "_int8", kind: .array(elementOID: OID.int8)),
+    PostgresTypeInfo(oid: OID.numericArray, schema: "pg_catalog", name: "_numeric", kind: .array(elementOID: OID.numeric)),
+    PostgresTypeInfo(oid: OID.boolArray, schema: "pg_catalog", name: "_bool", kind: .array(elementOID: OID.bool)),
+    PostgresTypeInfo(oid: OID.byteaArray, schema: "pg_catalog", name: "_bytea", kind: .array(elementOID: OID.bytea)),
+    PostgresTypeInfo(oid: OID.uuidArray, schema: "pg_catalog", name: "_uuid", kind: .array(elementOID: OID.uuid)),
+    PostgresTypeInfo(oid: OID.dateArray, schema: "pg_catalog", name: "_date", kind: .array(elementOID: OID.date)),
+    PostgresTypeInfo(oid: OID.timestamptzArray, schema: "pg_catalog", name: "_timestamptz", kind: .array(elementOID: OID.timestamptz)),
+    PostgresTypeInfo(oid: OID.hstore, schema: "public", name: "hstore", kind: .base),
+    PostgresTypeInfo(oid: OID.citext, schema: "public", name: "citext", kind: .base),
+    PostgresTypeInfo(oid: OID.ltree, schema: "public", name: "ltree", kind: .base),
+    PostgresTypeInfo(oid: OID.mood, schema: "public", name: "mood", kind: .enumeration(labels: ["sad", "ok", "happy"])),
+    PostgresTypeInfo(oid: OID.moodArray, schema: "public", name: "_mood", kind: .array(elementOID: OID.mood)),
+    PostgresTypeInfo(oid: OID.price, schema: "public", name: "price",
+                     kind: .domain(baseOID: OID.numeric, baseTypeModifier: numericTypmod(10, 2))),
+    PostgresTypeInfo(oid: OID.priceArray, schema: "public", name: "_price", kind: .array(elementOID: OID.price)),
+    PostgresTypeInfo(oid: OID.point, schema: "pg_catalog", name: "point", kind: .base),
+])
 
 let encoder = ChangeEventEncoder()
 
 /// Converts one value through a single-key-column table and returns the JSON of the value.
-func convert(_ value: ColumnValue, oid: UInt32, typmod: Int32 = -1, encoder: ChangeEventEncoder = encoder) throws(ChangeEventError) -> String {
-    let table = TableSchema(schema: "s", table: "t", columns: [col("v", oid, typmod: typmod, key: true)])
+func convert(_ value: ColumnValue, oid: UInt32, typmod: Int32 = -1, encoder: ChangeEventEncoder = encoder,
+             options: EncoderOptions = EncoderOptions()) throws(ChangeEventError) -> String {
+    let table = TableSchema(schema: "s", table: "t", columns: [col("v", oid, typmod: typmod, key: true)],
+                            types: testCatalog, options: options)
     let key = try encoder.encodeKey(table: table, row: [value])!
     let json = utf8(key)
     #expect(json.hasPrefix("{\"v\":") && json.hasSuffix("}"))
     return String(json.dropFirst(5).dropLast())
 }
 
-func convert(_ text: String, oid: UInt32, typmod: Int32 = -1) throws(ChangeEventError) -> String {
-    try convert(txt(text), oid: oid, typmod: typmod)
+func convert(_ text: String, oid: UInt32, typmod: Int32 = -1, options: EncoderOptions = EncoderOptions()) throws(ChangeEventError) -> String {
+    try convert(txt(text), oid: oid, typmod: typmod, options: options)
 }
 
 /// True when `bytes` is one well-formed JSON document (checked with Foundation, tests only).

@@ -97,7 +97,7 @@ import Testing
 
     @Test func replicaIdentityFullKeysByThePrimaryKeyAndKeepsUpdatesAsUpdates() throws {
         var translator = translator()
-        translator.setKeyColumnsForFullIdentity(relationID: ordersID, columns: ["id"])
+        translator.setDetails(RelationDetails(primaryKey: ["id"]), relationID: ordersID)
         // With FULL, pgoutput flags every column as part of the identity.
         let full = PGOutputMessage.relation(RelationMessage(relationID: ordersID, namespace: "public", name: "orders",
                                                             replicaIdentity: .full, columns: [
@@ -215,5 +215,122 @@ import Testing
             #expect(error.message.contains("id"))
             #expect(!error.message.contains("secret-not-an-int"))
         }
+    }
+
+    // MARK: keys, filters and types from the catalog
+
+    private func relation(_ identity: ReplicaIdentity, _ columns: [(String, UInt32, Bool)],
+                          name: String = "orders") -> PGOutputMessage {
+        .relation(RelationMessage(relationID: ordersID, namespace: "public", name: name, replicaIdentity: identity,
+                                  columns: columns.map {
+            RelationMessage.Column(flags: $0.2 ? 1 : 0, name: $0.0, typeOID: $0.1, typeModifier: -1)
+        }))
+    }
+
+    private func insert(_ values: [String?]) -> PGOutputMessage {
+        .insert(InsertMessage(relationID: ordersID, newTuple: TupleData(columns: values.map {
+            $0.map { .text(Array($0.utf8)[...]) } ?? .null
+        })))
+    }
+
+    private func firstKey(_ messages: [PGOutputMessage], _ translator: inout StreamTranslator) throws -> String? {
+        try records(run(messages, on: &translator)).first?.key.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func compositeKeysFollowThePrimaryKeyOrderNotTheColumnOrder() throws {
+        var translator = translator()
+        translator.setDetails(RelationDetails(primaryKey: ["region", "id"]), relationID: ordersID)
+        let key = try firstKey([relation(.default, [("id", 23, true), ("region", 25, true), ("note", 25, false)]),
+                                begin, insert(["7", "eu", "x"]), commit], &translator)
+        #expect(key == #"{"region":"eu","id":7}"#)
+    }
+
+    @Test func aCatalogThatDisagreesWithTheFlagsLosesToTheFlags() throws {
+        // The catalog is read after the WAL was written; a key changed since then must not win.
+        var translator = translator()
+        translator.setDetails(RelationDetails(primaryKey: ["note"]), relationID: ordersID)
+        let key = try firstKey([relation(.default, [("id", 23, true), ("note", 25, false)]),
+                                begin, insert(["7", "x"]), commit], &translator)
+        #expect(key == #"{"id":7}"#)
+    }
+
+    @Test func replicaIdentityFullWithoutPrimaryKeyUsesAUniqueIndexElseNoKey() throws {
+        var translator = translator()
+        translator.setDetails(RelationDetails(uniqueIndex: ["code"]), relationID: ordersID)
+        let columns = [("id", UInt32(23), true), ("code", UInt32(25), true)]
+        #expect(try firstKey([relation(.full, columns), begin, insert(["1", "A-1"]), commit], &translator) == #"{"code":"A-1"}"#)
+
+        translator = self.translator()
+        let produced = records(try run([relation(.full, columns), begin, insert(["1", "A-1"]), commit], on: &translator))
+        #expect(produced.count == 1 && produced[0].key == nil)
+    }
+
+    @Test func messageKeyColumnsOverrideTheKey() throws {
+        var translator = translator(.init(messageKeyColumns: [.init(table: "public\\.ord.*", columns: ["note", "id"])]))
+        translator.setDetails(RelationDetails(primaryKey: ["id"]), relationID: ordersID)
+        let key = try firstKey([relation(.default, [("id", 23, true), ("note", 25, false)]),
+                                begin, insert(["7", "x"]), commit], &translator)
+        #expect(key == #"{"note":"x","id":7}"#)
+    }
+
+    @Test func columnListsShapeTheValueButKeepTheKey() throws {
+        var translator = translator(.init(columnExcludeList: ["public\\.orders\\.(secret|id)"]))
+        let messages = [relation(.default, [("id", 23, true), ("secret", 25, false), ("note", 25, false)]),
+                        begin, insert(["7", "hush", "x"]), commit]
+        let produced = records(try run(messages, on: &translator))
+        #expect(produced[0].key == Array(#"{"id":7}"#.utf8))
+        let after = try #require(try json(produced[0].value)["after"] as? [String: Any])
+        #expect(Set(after.keys) == ["id", "note"])
+
+        translator = self.translator(.init(columnIncludeList: ["public\\.orders\\.note"]))
+        let included = try #require(try json(records(run(messages, on: &translator))[0].value)["after"] as? [String: Any])
+        #expect(Set(included.keys) == ["id", "note"])
+    }
+
+    @Test func tableListsSelectTablesByWholeName() throws {
+        var translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: [], connectorVersion: "t",
+                                          options: .init(tableExcludeList: ["public\\.orders"]))
+        let excluded = try run([relation(.default, [("id", 23, true)]), begin, insert(["1"]), commit], on: &translator)
+        #expect(records(excluded).isEmpty)
+        translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: [], connectorVersion: "t",
+                                      options: .init(tableIncludeList: ["public\\.ord"]))
+        let notWhole = try run([relation(.default, [("id", 23, true)]), begin, insert(["1"]), commit], on: &translator)
+        #expect(records(notWhole).isEmpty)
+        translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: [], connectorVersion: "t",
+                                      options: .init(tableIncludeList: ["public\\.ord.*"]))
+        let included = try run([relation(.default, [("id", 23, true)]), begin, insert(["1"]), commit], on: &translator)
+        #expect(records(included).count == 1)
+    }
+
+    @Test func aTypeWithoutMappingStopsAtTheRelationNamingTableColumnAndType() throws {
+        var translator = translator()
+        translator.updateTypes([PostgresTypeInfo(oid: 600, schema: "pg_catalog", name: "point", kind: .base)])
+        do {
+            _ = try run([relation(.default, [("id", 23, true), ("spot", 600, false)])], on: &translator)
+            Issue.record("expected an error")
+        } catch let error as PipelineError {
+            #expect(error.code == .eventEncoding)
+            #expect(error.message.contains("public.orders.spot"))
+            #expect(error.message.contains("point"))
+            #expect(error.message.contains("unknown.type.handling.mode"))
+        }
+        translator = self.translator(.init(unknownTypeHandling: .string))
+        translator.updateTypes([PostgresTypeInfo(oid: 600, schema: "pg_catalog", name: "point", kind: .base)])
+        let produced = records(try run([relation(.default, [("id", 23, true), ("spot", 600, false)]), begin,
+                                        insert(["1", "(1,2)"]), commit], on: &translator))
+        #expect((try json(produced[0].value)["after"] as? [String: Any])?["spot"] as? String == "(1,2)")
+    }
+
+    @Test func enumsAndDomainsResolveThroughTheCatalog() throws {
+        var translator = translator()
+        translator.updateTypes([
+            PostgresTypeInfo(oid: 70_001, schema: "public", name: "mood", kind: .enumeration(labels: ["sad", "ok"])),
+            PostgresTypeInfo(oid: 70_002, schema: "public", name: "positive", kind: .domain(baseOID: 23, baseTypeModifier: -1)),
+        ])
+        let produced = records(try run([relation(.default, [("id", 23, true), ("m", 70_001, false), ("p", 70_002, false)]),
+                                        begin, insert(["1", "ok", "42"]), commit], on: &translator))
+        let after = try #require(try json(produced[0].value)["after"] as? [String: Any])
+        #expect(after["m"] as? String == "ok")
+        #expect(after["p"] as? Int == 42)
     }
 }

@@ -1,0 +1,345 @@
+// Kafka Connect schemas as JsonConverter writes them with schemas.enable=true (`envelope.schemas`).
+//
+// JsonConverter.asJsonSchema writes, in this order: "type", then "items" (array) / "keys", "values"
+// (map) / "fields" (struct), then "optional" (always), "name", "version", "doc", "parameters" (each
+// only when set), and inside a struct's "fields" each field schema gets "field" last:
+//
+//   {"type":"int32","optional":false,"field":"id"}
+//   {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
+//    "parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"price"}
+//
+// The layout of the envelope follows Debezium 2.7's PostgreSQL connector (captured output): before,
+// after, source, transaction, op, ts_ms, ts_us, ts_ns, with the Envelope at version 2.
+
+/// One Connect schema, split around the `optional` flag so that the same type serves as an optional
+/// value field and a required key field.
+struct ConnectFieldSchema: Sendable {
+    /// `{"type":"…"` plus any items/keys/values/fields.
+    var head: [UInt8]
+    /// `,"name":…,"version":…,"doc":…,"parameters":{…}` (possibly empty).
+    var tail: [UInt8]
+
+    init(type: StaticString, name: String? = nil, version: Int? = nil, doc: String? = nil,
+         parameters: [(String, String)] = [], inner: [UInt8] = []) {
+        var head: [UInt8] = []
+        JSON.appendASCII(&head, "{\"type\":\"")
+        JSON.appendASCII(&head, type)
+        head.append(Ascii.quote)
+        head.append(contentsOf: inner)
+        self.head = head
+        var tail: [UInt8] = []
+        if let name {
+            JSON.appendASCII(&tail, ",\"name\":")
+            JSON.appendString(&tail, name)
+        }
+        if let version {
+            JSON.appendASCII(&tail, ",\"version\":")
+            JSON.appendInt(&tail, Int64(version))
+        }
+        if let doc {
+            JSON.appendASCII(&tail, ",\"doc\":")
+            JSON.appendString(&tail, doc)
+        }
+        if !parameters.isEmpty {
+            JSON.appendASCII(&tail, ",\"parameters\":{")
+            for (i, (key, value)) in parameters.enumerated() {
+                if i > 0 { tail.append(Ascii.comma) }
+                JSON.appendString(&tail, key)
+                tail.append(Ascii.colon)
+                JSON.appendString(&tail, value)
+            }
+            tail.append(Ascii.closeBrace)
+        }
+        self.tail = tail
+    }
+
+    /// The schema as a struct field: `{…,"optional":…,…,"field":"<name>"}`.
+    func appendField(_ out: inout [UInt8], name: String, optional: Bool) {
+        out.append(contentsOf: head)
+        JSON.appendASCII(&out, optional ? ",\"optional\":true" : ",\"optional\":false")
+        out.append(contentsOf: tail)
+        JSON.appendASCII(&out, ",\"field\":")
+        JSON.appendString(&out, name)
+        out.append(Ascii.closeBrace)
+    }
+
+    /// The schema on its own (array items, map values, top level).
+    func append(_ out: inout [UInt8], optional: Bool) {
+        out.append(contentsOf: head)
+        JSON.appendASCII(&out, optional ? ",\"optional\":true" : ",\"optional\":false")
+        out.append(contentsOf: tail)
+        out.append(Ascii.closeBrace)
+    }
+
+    /// A struct schema with the given fields (each already written with `appendField`).
+    static func structure(fields: [[UInt8]], name: String?, version: Int? = nil, doc: String? = nil) -> ConnectFieldSchema {
+        var inner: [UInt8] = []
+        JSON.appendASCII(&inner, ",\"fields\":[")
+        for (i, field) in fields.enumerated() {
+            if i > 0 { inner.append(Ascii.comma) }
+            inner.append(contentsOf: field)
+        }
+        inner.append(Ascii.closeBracket)
+        return ConnectFieldSchema(type: "struct", name: name, version: version, doc: doc, inner: inner)
+    }
+
+    static func field(_ type: StaticString, _ name: String, optional: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        ConnectFieldSchema(type: type).appendField(&out, name: name, optional: optional)
+        return out
+    }
+}
+
+enum ConnectSchemas {
+    /// The Connect schema of a column converted as `kind` (Debezium's PostgresValueConverter.schemaBuilder).
+    static func schema(kind: ConverterKind, elementKind: ConverterKind?, column: ColumnSchema,
+                       resolvedTypmod: Int32, enumLabels: [String]?, semantic: SemanticType) -> ConnectFieldSchema {
+        switch kind {
+        case .array:
+            var inner: [UInt8] = []
+            JSON.appendASCII(&inner, ",\"items\":")
+            // Array elements are always optional in Debezium (arrays may hold NULLs).
+            let element = schema(kind: elementKind ?? .string, elementKind: nil, column: column,
+                                 resolvedTypmod: resolvedTypmod, enumLabels: enumLabels, semantic: semantic)
+            element.append(&inner, optional: true)
+            return ConnectFieldSchema(type: "array", inner: inner)
+        case .integer(let min, _):
+            if min == Int64(Int16.min) { return ConnectFieldSchema(type: "int16") }
+            if min == Int64(Int32.min) { return ConnectFieldSchema(type: "int32") }
+            return ConnectFieldSchema(type: "int64")
+        case .bool, .bitAsBool:
+            return ConnectFieldSchema(type: "boolean")
+        case .bits:
+            // Bits.builder(length): the declared length, or 2^31-1 for an unbounded varbit.
+            let length = resolvedTypmod > 0 ? Int(resolvedTypmod) : Int(Int32.max)
+            return ConnectFieldSchema(type: "bytes", name: "io.debezium.data.Bits", version: 1,
+                                      parameters: [("length", String(length))])
+        case .float:
+            return ConnectFieldSchema(type: semantic == .float4 ? "float" : "double")
+        case .decimal(let scale):
+            var parameters = [("scale", String(scale))]
+            if let precision = ColumnPlan.numericPrecision(resolvedTypmod) {
+                parameters.append(("connect.decimal.precision", String(precision)))
+            }
+            return ConnectFieldSchema(type: "bytes", name: "org.apache.kafka.connect.data.Decimal", version: 1,
+                                      parameters: parameters)
+        case .variableDecimal:
+            let fields = [ConnectFieldSchema.field("int32", "scale", optional: false),
+                          ConnectFieldSchema.field("bytes", "value", optional: false)]
+            return .structure(fields: fields, name: "io.debezium.data.VariableScaleDecimal", version: 1,
+                              doc: "Variable scaled decimal")
+        case .money:
+            return ConnectFieldSchema(type: "bytes", name: "org.apache.kafka.connect.data.Decimal", version: 1,
+                                      parameters: [("scale", "2")])
+        case .decimalString, .moneyString:
+            return ConnectFieldSchema(type: "string")
+        case .decimalDouble, .moneyDouble:
+            return ConnectFieldSchema(type: "double")
+        case .string:
+            switch semantic {
+            case .uuid: return ConnectFieldSchema(type: "string", name: "io.debezium.data.Uuid", version: 1)
+            case .json: return ConnectFieldSchema(type: "string", name: "io.debezium.data.Json", version: 1)
+            case .xml: return ConnectFieldSchema(type: "string", name: "io.debezium.data.Xml", version: 1)
+            case .ltree: return ConnectFieldSchema(type: "string", name: "io.debezium.data.Ltree", version: 1)
+            case .enumeration:
+                return ConnectFieldSchema(type: "string", name: "io.debezium.data.Enum", version: 1,
+                                          parameters: [("allowed", (enumLabels ?? []).joined(separator: ","))])
+            default: return ConnectFieldSchema(type: "string")
+            }
+        case .binary(let mode):
+            return mode == .bytes ? ConnectFieldSchema(type: "bytes") : ConnectFieldSchema(type: "string")
+        case .date:
+            return semantic == .connectTemporal
+                ? ConnectFieldSchema(type: "int32", name: "org.apache.kafka.connect.data.Date", version: 1)
+                : ConnectFieldSchema(type: "int32", name: "io.debezium.time.Date", version: 1)
+        case .time(let micro):
+            if semantic == .connectTemporal {
+                return ConnectFieldSchema(type: "int32", name: "org.apache.kafka.connect.data.Time", version: 1)
+            }
+            return micro ? ConnectFieldSchema(type: "int64", name: "io.debezium.time.MicroTime", version: 1)
+                         : ConnectFieldSchema(type: "int32", name: "io.debezium.time.Time", version: 1)
+        case .timestamp(let micro):
+            if semantic == .connectTemporal {
+                return ConnectFieldSchema(type: "int64", name: "org.apache.kafka.connect.data.Timestamp", version: 1)
+            }
+            return micro ? ConnectFieldSchema(type: "int64", name: "io.debezium.time.MicroTimestamp", version: 1)
+                         : ConnectFieldSchema(type: "int64", name: "io.debezium.time.Timestamp", version: 1)
+        case .timestamptz:
+            return ConnectFieldSchema(type: "string", name: "io.debezium.time.ZonedTimestamp", version: 1)
+        case .timetz:
+            return ConnectFieldSchema(type: "string", name: "io.debezium.time.ZonedTime", version: 1)
+        case .interval:
+            return ConnectFieldSchema(type: "int64", name: "io.debezium.time.MicroDuration", version: 1)
+        case .intervalString:
+            return ConnectFieldSchema(type: "string", name: "io.debezium.time.Interval", version: 1)
+        case .hstoreJSON:
+            return ConnectFieldSchema(type: "string", name: "io.debezium.data.Json", version: 1)
+        case .hstoreMap:
+            var inner: [UInt8] = []
+            JSON.appendASCII(&inner, ",\"keys\":{\"type\":\"string\",\"optional\":false},\"values\":{\"type\":\"string\",\"optional\":true}")
+            return ConnectFieldSchema(type: "map", inner: inner)
+        }
+    }
+
+    /// `io.debezium.connector.postgresql.Source`, as Debezium 2.7 writes it.
+    static let source: [UInt8] = {
+        var fields: [[UInt8]] = [
+            ConnectFieldSchema.field("string", "version", optional: false),
+            ConnectFieldSchema.field("string", "connector", optional: false),
+            ConnectFieldSchema.field("string", "name", optional: false),
+            ConnectFieldSchema.field("int64", "ts_ms", optional: false),
+        ]
+        var snapshot: [UInt8] = []
+        JSON.appendASCII(&snapshot, "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}")
+        fields.append(snapshot)
+        fields += [
+            ConnectFieldSchema.field("string", "db", optional: false),
+            ConnectFieldSchema.field("string", "sequence", optional: true),
+            ConnectFieldSchema.field("int64", "ts_us", optional: true),
+            ConnectFieldSchema.field("int64", "ts_ns", optional: true),
+            ConnectFieldSchema.field("string", "schema", optional: false),
+            ConnectFieldSchema.field("string", "table", optional: false),
+            ConnectFieldSchema.field("int64", "txId", optional: true),
+            ConnectFieldSchema.field("int64", "lsn", optional: true),
+            ConnectFieldSchema.field("int64", "xmin", optional: true),
+        ]
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: fields, name: "io.debezium.connector.postgresql.Source")
+            .appendField(&out, name: "source", optional: false)
+        return out
+    }()
+
+    /// The `transaction` block (`event.block`).
+    static let transactionBlock: [UInt8] = {
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [
+            ConnectFieldSchema.field("string", "id", optional: false),
+            ConnectFieldSchema.field("int64", "total_order", optional: false),
+            ConnectFieldSchema.field("int64", "data_collection_order", optional: false),
+        ], name: "event.block", version: 1).appendField(&out, name: "transaction", optional: true)
+        return out
+    }()
+
+    /// The fields after the row images and the source: transaction, op, ts_ms, ts_us, ts_ns.
+    static let envelopeTailFields: [UInt8] = {
+        var out: [UInt8] = []
+        out.append(contentsOf: transactionBlock)
+        for field in [ConnectFieldSchema.field("string", "op", optional: false),
+                      ConnectFieldSchema.field("int64", "ts_ms", optional: true),
+                      ConnectFieldSchema.field("int64", "ts_us", optional: true),
+                      ConnectFieldSchema.field("int64", "ts_ns", optional: true)] {
+            out.append(Ascii.comma)
+            out.append(contentsOf: field)
+        }
+        return out
+    }()
+
+    /// `io.debezium.connector.postgresql.MessageKey`.
+    static let messageKey: [UInt8] = {
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [ConnectFieldSchema.field("string", "prefix", optional: true)],
+                                     name: "io.debezium.connector.postgresql.MessageKey", version: 1)
+            .append(&out, optional: false)
+        return out
+    }()
+
+    /// `io.debezium.connector.postgresql.MessageValue`: op, ts_ms, source, transaction, message.
+    static func messageValue(binary: EncoderOptions.BinaryHandling) -> [UInt8] {
+        var message: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [
+            ConnectFieldSchema.field("string", "prefix", optional: true),
+            binary == .bytes ? ConnectFieldSchema.field("bytes", "content", optional: true)
+                             : ConnectFieldSchema.field("string", "content", optional: true),
+        ], name: "io.debezium.connector.postgresql.Message", version: 1).appendField(&message, name: "message", optional: false)
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [
+            ConnectFieldSchema.field("string", "op", optional: false),
+            ConnectFieldSchema.field("int64", "ts_ms", optional: true),
+            source, transactionBlock, message,
+        ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).append(&out, optional: false)
+        return out
+    }
+
+    /// `io.debezium.connector.common.TransactionMetadataKey`.
+    static let transactionKey: [UInt8] = {
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [ConnectFieldSchema.field("string", "id", optional: false)],
+                                     name: "io.debezium.connector.common.TransactionMetadataKey", version: 1)
+            .append(&out, optional: false)
+        return out
+    }()
+
+    /// `io.debezium.connector.common.TransactionMetadataValue`.
+    static let transactionValue: [UInt8] = {
+        var collection: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [
+            ConnectFieldSchema.field("string", "data_collection", optional: false),
+            ConnectFieldSchema.field("int64", "event_count", optional: false),
+        ], name: "event.collection", version: 1).append(&collection, optional: true)
+        var inner: [UInt8] = []
+        JSON.appendASCII(&inner, ",\"items\":")
+        inner.append(contentsOf: collection)
+        var collections: [UInt8] = []
+        ConnectFieldSchema(type: "array", inner: inner).appendField(&collections, name: "data_collections", optional: true)
+        var out: [UInt8] = []
+        ConnectFieldSchema.structure(fields: [
+            ConnectFieldSchema.field("string", "status", optional: false),
+            ConnectFieldSchema.field("string", "id", optional: false),
+            ConnectFieldSchema.field("int64", "event_count", optional: true),
+            collections,
+            ConnectFieldSchema.field("int64", "ts_ms", optional: false),
+        ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).append(&out, optional: false)
+        return out
+    }()
+
+    /// Key schema `<prefix>.<schema>.<table>.Key` and value schema `<prefix>.<schema>.<table>.Envelope`.
+    static func tableSchemas(table: TableSchema, prefix: String) -> (key: [UInt8]?, value: [UInt8]) {
+        let base = "\(prefix).\(table.schema).\(table.table)"
+        var key: [UInt8]?
+        if !table.keyColumnIndexes.isEmpty {
+            let fields = table.keyColumnIndexes.map { index -> [UInt8] in
+                var field: [UInt8] = []
+                table.plans[index].connectSchema.appendField(&field, name: table.columns[index].name, optional: false)
+                return field
+            }
+            var out: [UInt8] = []
+            ConnectFieldSchema.structure(fields: fields, name: "\(base).Key").append(&out, optional: false)
+            key = out
+        }
+        let valueFields = table.valueColumnIndexes.map { index -> [UInt8] in
+            var field: [UInt8] = []
+            let column = table.columns[index]
+            table.plans[index].connectSchema.appendField(&field, name: column.name, optional: column.isOptional)
+            return field
+        }
+        let row = ConnectFieldSchema.structure(fields: valueFields, name: "\(base).Value")
+        var fields: [UInt8] = []
+        row.appendField(&fields, name: "before", optional: true)
+        fields.append(Ascii.comma)
+        row.appendField(&fields, name: "after", optional: true)
+        fields.append(Ascii.comma)
+        fields.append(contentsOf: source)
+        fields.append(Ascii.comma)
+        fields.append(contentsOf: envelopeTailFields)
+        var value: [UInt8] = []
+        JSON.appendASCII(&value, "{\"type\":\"struct\",\"fields\":[")
+        value.append(contentsOf: fields)
+        JSON.appendASCII(&value, "],\"optional\":false,\"name\":")
+        JSON.appendString(&value, "\(base).Envelope")
+        JSON.appendASCII(&value, ",\"version\":2}")
+        return (key, value)
+    }
+}
+
+/// What the Connect schema needs beyond the converter kind: Debezium's semantic type names.
+enum SemanticType: Sendable, Equatable {
+    case plain
+    case float4
+    case uuid
+    case json
+    case xml
+    case ltree
+    case enumeration
+    /// time.precision.mode=connect: Kafka Connect's own Date/Time/Timestamp logical types.
+    case connectTemporal
+}

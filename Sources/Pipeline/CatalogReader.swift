@@ -1,0 +1,153 @@
+import ChangeEvent
+import Foundation
+import PGReplication
+
+/// What the catalog says about a table beyond its Relation message: key candidates (`pg_index`) and
+/// NOT NULL columns (`pg_attribute`, for the optionality of Connect schema fields). Read when its
+/// Relation message arrives.
+public struct RelationDetails: Sendable, Equatable {
+    /// Primary-key columns in key order; empty without a primary key.
+    public var primaryKey: [String]
+    /// Columns of the REPLICA IDENTITY USING INDEX index, in index order; empty when there is none.
+    public var replicaIdentityIndex: [String]
+    /// The narrowest unique, valid, non-partial index on NOT NULL columns (ties broken by index name),
+    /// used as the key of REPLICA IDENTITY FULL tables without a primary key.
+    public var uniqueIndex: [String]
+
+    /// Columns declared NOT NULL.
+    public var notNullColumns: Set<String>
+
+    public init(primaryKey: [String] = [], replicaIdentityIndex: [String] = [], uniqueIndex: [String] = [],
+                notNullColumns: Set<String> = []) {
+        self.primaryKey = primaryKey
+        self.replicaIdentityIndex = replicaIdentityIndex
+        self.uniqueIndex = uniqueIndex
+        self.notNullColumns = notNullColumns
+    }
+}
+
+/// The catalog queries the decoder and the translator must not make themselves, on a plain SQL
+/// connection beside the replication one (which is busy streaming). Relation messages are rare (one per
+/// table per session and one after each DDL), so every lookup goes to the server: what it returns is
+/// the current definition, which is what a changed Relation message asks for.
+final class CatalogReader {
+    private let parameters: ConnectionParameters
+    private var connection: PostgresConnection?
+
+    init(parameters: ConnectionParameters) {
+        self.parameters = parameters
+    }
+
+    deinit { connection?.close() }
+
+    func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    private func query(_ sql: String) throws(PipelineError) -> QueryResult {
+        do {
+            if connection == nil { connection = try PostgresConnection(parameters, replication: false) }
+            return try connection!.execute(sql)
+        } catch {
+            // A broken side connection is reopened on the next attempt.
+            close()
+            throw .postgres(error)
+        }
+    }
+
+    /// Describes `oids` and, transitively, the types they refer to (array elements, domain bases,
+    /// range subtypes) that the built-in table does not cover.
+    func types(_ oids: [UInt32]) throws(PipelineError) -> [PostgresTypeInfo] {
+        var found: [UInt32: PostgresTypeInfo] = [:]
+        var pending = Set(oids.filter(TypeCatalog.needsLookup))
+        var rounds = 0
+        while !pending.isEmpty && rounds < 8 {
+            rounds += 1
+            let list = pending.sorted().map(String.init).joined(separator: ",")
+            let result = try query("""
+                SELECT t.oid, n.nspname, t.typname, t.typtype, t.typcategory, t.typelem, t.typbasetype, t.typtypmod,
+                       r.rngsubtype,
+                       CASE WHEN t.typtype = 'e' THEN (SELECT pg_catalog.json_agg(e.enumlabel ORDER BY e.enumsortorder)
+                                                       FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid)::text END
+                FROM pg_catalog.pg_type t
+                JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+                LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
+                WHERE t.oid IN (\(list))
+                """)
+            pending.removeAll()
+            for row in result.rows {
+                guard let info = Self.typeInfo(row) else { continue }
+                found[info.oid] = info
+                let catalog = TypeCatalog([info])
+                for referenced in catalog.referencedOIDs(of: info.oid)
+                where TypeCatalog.needsLookup(referenced) && found[referenced] == nil {
+                    pending.insert(referenced)
+                }
+            }
+        }
+        return Array(found.values)
+    }
+
+    static func typeInfo(_ row: [String?]) -> PostgresTypeInfo? {
+        guard row.count >= 10, let oid = row[0].flatMap({ UInt32($0) }), let schema = row[1], let name = row[2],
+              let typtype = row[3], let category = row[4] else { return nil }
+        let element = row[5].flatMap { UInt32($0) } ?? 0
+        let base = row[6].flatMap { UInt32($0) } ?? 0
+        let typmod = row[7].flatMap { Int32($0) } ?? -1
+        let kind: PostgresTypeInfo.Kind
+        switch typtype {
+        case "e":
+            let labels = row[9].flatMap { text in
+                (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String]
+            } ?? []
+            kind = .enumeration(labels: labels)
+        case "d":
+            kind = .domain(baseOID: base, baseTypeModifier: typmod)
+        case "r":
+            kind = .range(subtypeOID: row[8].flatMap { UInt32($0) } ?? 0)
+        case "b" where category == "A" && element != 0:
+            kind = .array(elementOID: element)
+        case "b":
+            kind = .base
+        default:
+            kind = .other
+        }
+        return PostgresTypeInfo(oid: oid, schema: schema, name: name, kind: kind)
+    }
+
+    /// Key candidates and NOT NULL columns of relation `relationID`.
+    func details(of relationID: UInt32) throws(PipelineError) -> RelationDetails {
+        // Only the key columns of an index (indnkeyatts, not INCLUDE columns); expression and partial
+        // indexes cannot identify a row, nor can a unique index over a nullable column.
+        let result = try query("""
+            SELECT i.indisprimary, i.indisreplident,
+                   (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
+                    FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                    WHERE k.ord <= i.indnkeyatts)::text,
+                   NOT EXISTS (SELECT 1 FROM unnest(i.indkey) AS k(attnum)
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                               WHERE NOT a.attnotnull)
+            FROM pg_catalog.pg_index i
+            JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = \(relationID) AND i.indisunique AND i.indisvalid AND i.indimmediate
+              AND i.indpred IS NULL AND i.indexprs IS NULL
+            ORDER BY i.indisprimary DESC, i.indnkeyatts, c.relname
+            """)
+        var keys = RelationDetails()
+        let notNull = try query("""
+            SELECT attname FROM pg_catalog.pg_attribute
+            WHERE attrelid = \(relationID) AND attnum > 0 AND NOT attisdropped AND attnotnull
+            """)
+        keys.notNullColumns = Set(notNull.rows.compactMap { $0.first ?? nil })
+        for row in result.rows {
+            guard row.count >= 4, let json = row[2],
+                  let columns = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String] else { continue }
+            if row[0] == "t" && keys.primaryKey.isEmpty { keys.primaryKey = columns }
+            if row[1] == "t" { keys.replicaIdentityIndex = columns }
+            if row[3] == "t" && keys.uniqueIndex.isEmpty && row[0] != "t" { keys.uniqueIndex = columns }
+        }
+        return keys
+    }
+}
