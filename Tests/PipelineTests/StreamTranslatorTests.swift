@@ -333,4 +333,63 @@ import Testing
         #expect(after["m"] as? String == "ok")
         #expect(after["p"] as? Int == 42)
     }
+
+    // MARK: transaction metadata
+
+    @Test func transactionMetadataWrapsEachTransactionAndNumbersItsEvents() throws {
+        var translator = translator(.init(tombstonesOnDelete: true, provideTransactionMetadata: true))
+        let produced = records(try run([
+            relation(ordersID, "orders"), relation(otherID, "audit_log"), begin,
+            .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "a"))),
+            .insert(InsertMessage(relationID: otherID, newTuple: row("9", "uncaptured"))),
+            .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .key, oldTuple: row("1", nil))),
+            commit,
+        ], on: &translator))
+        #expect(produced.map(\.topic) == ["app.transaction", "app.public.orders", "app.public.orders", "app.public.orders",
+                                          "app.transaction"])
+        let xid = "77"
+        #expect(produced[0].key == Array("{\"id\":\"\(xid)\"}".utf8))
+        let beginValue = try json(produced[0].value)
+        #expect(beginValue["status"] as? String == "BEGIN")
+        #expect(beginValue["id"] as? String == xid)
+        let first = try #require(try json(produced[1].value)["transaction"] as? [String: Any])
+        #expect(first["id"] as? String == xid && first["total_order"] as? Int == 1 && first["data_collection_order"] as? Int == 1)
+        let second = try #require(try json(produced[2].value)["transaction"] as? [String: Any])
+        #expect(second["total_order"] as? Int == 2 && second["data_collection_order"] as? Int == 2)
+        #expect(produced[3].value == nil)   // the tombstone is not an event of the transaction
+        let end = try json(produced[4].value)
+        #expect(end["status"] as? String == "END")
+        #expect(end["event_count"] as? Int == 2)
+        let collections = try #require(end["data_collections"] as? [[String: Any]])
+        #expect(collections.count == 1)
+        #expect(collections[0]["data_collection"] as? String == "public.orders")
+        #expect(collections[0]["event_count"] as? Int == 2)
+        #expect(end["ts_ms"] as? Int == beginValue["ts_ms"] as? Int)
+    }
+
+    @Test func withoutTransactionMetadataTheBlockIsNull() throws {
+        var translator = translator()
+        let produced = records(try run([relation(ordersID, "orders"), begin,
+                                        .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "a"))), commit],
+                                       on: &translator))
+        #expect(produced.count == 1)
+        #expect(try json(produced[0].value)["transaction"] is NSNull)
+    }
+
+    @Test func envelopeSchemasWrapKeysAndValues() throws {
+        var translator = translator(.init(includeSchemas: true))
+        translator.setDetails(RelationDetails(primaryKey: ["id"], notNullColumns: ["id"]), relationID: ordersID)
+        let produced = records(try run([relation(ordersID, "orders"), begin,
+                                        .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "a"))), commit],
+                                       on: &translator))
+        let key = try json(produced[0].key)
+        #expect((key["schema"] as? [String: Any])?["name"] as? String == "app.public.orders.Key")
+        #expect((key["payload"] as? [String: Any])?["id"] as? Int == 1)
+        let value = try json(produced[0].value)
+        let schema = try #require(value["schema"] as? [String: Any])
+        #expect(schema["name"] as? String == "app.public.orders.Envelope")
+        let after = try #require((schema["fields"] as? [[String: Any]])?[1]["fields"] as? [[String: Any]])
+        #expect(after.map { $0["optional"] as? Bool } == [false, true])   // NOT NULL from the catalog
+        #expect(((value["payload"] as? [String: Any])?["after"] as? [String: Any])?["note"] as? String == "a")
+    }
 }

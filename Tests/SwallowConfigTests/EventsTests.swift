@@ -59,4 +59,48 @@ import SwallowConfig
         #expect(error.code == .unknownKey)
         #expect(error.path == "events.tombstones.on.deletes")
     }
+
+    @Test func modeDefaultsAreDebeziumsAndEveryModeIsRead() throws {
+        let defaults = try parse(nil)
+        #expect(defaults.decimalHandling == .precise && defaults.timePrecision == .adaptive)
+        #expect(defaults.binaryHandling == .bytes && defaults.intervalHandling == .numeric && defaults.hstoreHandling == .json)
+        #expect(defaults.unknownTypeHandling == .fail && !defaults.includeSchemas && !defaults.provideTransactionMetadata)
+        let events = try parse("""
+            {decimal.handling.mode: string, time.precision.mode: adaptive_time_microseconds, binary.handling.mode: base64-url-safe,
+             interval.handling.mode: string, hstore.handling.mode: map, unknown.type.handling.mode: string,
+             envelope.schemas: true, provide.transaction.metadata: true}
+            """)
+        #expect(events.decimalHandling == .string && events.timePrecision == .adaptiveTimeMicroseconds)
+        #expect(events.binaryHandling == .base64URLSafe && events.intervalHandling == .string && events.hstoreHandling == .map)
+        #expect(events.unknownTypeHandling == .string && events.includeSchemas && events.provideTransactionMetadata)
+    }
+
+    @Test func aMisspeltModeSuggestsTheRightOne() throws {
+        var document = ConfigDocument()
+        document.top["events"] = "{decimal.handling.mode: presice}"
+        let error = try #require(parseError(document))
+        #expect(error.path == "events.decimal.handling.mode")
+        #expect(error.message.contains("precise, string, double"))
+        #expect(error.message.contains("did you mean `precise`"))
+    }
+
+    @Test func messageKeyColumnsAndFiltersAreRead() throws {
+        let events = try parse(#"{message.key.columns: "public.orders:region,id; inventory.(.*):code", table.include.list: "public\\..*", column.exclude.list: "public.users.password"}"#)
+        #expect(events.messageKeyColumns == [.init(table: "public.orders", columns: ["region", "id"]),
+                                             .init(table: "inventory.(.*)", columns: ["code"])])
+        #expect(events.tableIncludeList == ["public\\..*"])
+        #expect(events.columnExcludeList == ["public.users.password"])
+    }
+
+    @Test func malformedMessageKeyColumnsAndExclusiveFiltersAreRejected() throws {
+        for bad in [#"{message.key.columns: "public.orders"}"#, #"{message.key.columns: "public.orders:"}"#,
+                    #"{message.key.columns: "(:id"}"#,
+                    #"{table.include.list: "a", table.exclude.list: "b"}"#,
+                    #"{column.include.list: "a", column.exclude.list: "b"}"#] {
+            var document = ConfigDocument()
+            document.top["events"] = bad
+            let error = try #require(parseError(document), "\(bad)")
+            #expect(error.code == .invalidValue, "\(bad)")
+        }
+    }
 }
