@@ -178,4 +178,67 @@ struct RoundTripTests {
             #expect(json == expected, "\(text)")
         }
     }
+
+    // MARK: intervals
+
+    @Test func intervalMicroDurationsRoundTripForDayTimeIntervals() throws {
+        var rng = SeededGenerator(seed: 77)
+        for _ in 0..<2000 {
+            let days = Int64.random(in: -100_000...100_000, using: &rng)
+            let micros = Int64.random(in: -86_399_999_999...86_399_999_999, using: &rng)
+            let sign = micros < 0 ? "-" : ""
+            let m = micros.magnitude
+            let text = "\(days) days \(sign)\(m / 3_600_000_000):" + pad(m / 60_000_000 % 60) + ":" + pad(m / 1_000_000 % 60)
+                + "." + String(format: "%06d", Int(m % 1_000_000))
+            let json = try convert(text, oid: OID.interval)
+            let decoded = try #require(Int64(json))
+            let expected = days * 86_400_000_000 + micros
+            // Debezium computes in doubles: exact up to 2^53 µs, within 1 µs beyond.
+            #expect(Swift.abs(decoded - expected) <= 1, "\(text)")
+        }
+    }
+
+    @Test func intervalISOStringsParseBackToTheOriginalComponents() throws {
+        var rng = SeededGenerator(seed: 78)
+        let string = EncoderOptions(intervalHandling: .string)
+        for _ in 0..<2000 {
+            let years = Int64.random(in: -200...200, using: &rng), months = Int64.random(in: -11...11, using: &rng)
+            let days = Int64.random(in: -1000...1000, using: &rng)
+            let micros = Int64.random(in: -86_399_999_999...86_399_999_999, using: &rng)
+            let sign = micros < 0 ? "-" : ""
+            let m = micros.magnitude
+            let text = "\(years) years \(months) mons \(days) days \(sign)\(m / 3_600_000_000):" + pad(m / 60_000_000 % 60)
+                + ":" + pad(m / 1_000_000 % 60) + "." + String(format: "%06d", Int(m % 1_000_000))
+            let iso = try convert(text, oid: OID.interval, options: string)
+            let match = try #require(iso.wholeMatch(of: /"P(-?\d+)Y(-?\d+)M(-?\d+)DT(-?\d+)H(-?\d+)M(-?[\d.]+)S"/), "\(iso)")
+            #expect(Int64(match.1) == years && Int64(match.2) == months && Int64(match.3) == days)
+            // Debezium's seconds are the double truncated to nine digits: nearest microsecond is the original.
+            let seconds = try #require(Double(String(match.6)))
+            let total = (Int64(match.4)! * 3600 + Int64(match.5)! * 60) * 1_000_000 + Int64((seconds * 1_000_000).rounded())
+            #expect(total == micros, "\(text) -> \(iso)")
+        }
+    }
+
+    private func pad(_ v: UInt64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    // MARK: decimal modes
+
+    @Test func decimalStringsAndDoublesDecodeToTheOriginalValue() throws {
+        var rng = SeededGenerator(seed: 79)
+        let string = EncoderOptions(decimalHandling: .string)
+        let double = EncoderOptions(decimalHandling: .double)
+        for _ in 0..<3000 {
+            let intDigits = Int.random(in: 0...20, using: &rng), fracDigits = Int.random(in: 0...20, using: &rng)
+            var text = Bool.random(using: &rng) ? "-" : ""
+            text += intDigits == 0 ? "0" : String((0..<intDigits).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+            if fracDigits > 0 {
+                text += "." + String((0..<fracDigits).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+            }
+            let asString = try convert(text, oid: OID.numeric, options: string)
+            let decoded = try #require(Decimal(string: String(asString.dropFirst().dropLast())), "\(asString)")
+            #expect(decoded == Decimal(string: text), "\(text) -> \(asString)")
+            let asDouble = try convert(text, oid: OID.numeric, options: double)
+            #expect(Double(asDouble) == Double(text), "\(text) -> \(asDouble)")
+        }
+    }
 }
