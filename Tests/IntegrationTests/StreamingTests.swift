@@ -194,6 +194,38 @@ import Testing
         #expect(try slotRow(sql) == nil)   // and it was not re-created
     }
 
+    @Test func aTypeWithoutMappingStopsTheServiceNamingTableColumnAndTypeAndConfirmsNothingPastIt() throws {
+        let scenario = try StreamingScenario("unmapped", schema: "CREATE TABLE t (id int PRIMARY KEY, spot point)",
+                                             tables: ["public.t"])
+        defer { scenario.cleanUp() }
+        let sql = scenario.sql
+        let before = try slotRow(sql)?.confirmed
+        try sql.execute("INSERT INTO t VALUES (1, '(1,2)')")
+        try waitUntil("the pipeline to stop") { scenario.running.hasEnded }
+        guard case .failure(let error) = try scenario.running.stop() else {
+            Issue.record("a point column was streamed without a mapping")
+            return
+        }
+        #expect(!error.isRetriable)
+        #expect(error.message.contains("public.t.spot of type point"))
+        #expect(error.message.contains("unknown.type.handling.mode"))
+        #expect(try slotRow(sql)?.confirmed == before)   // the insert is still in the slot
+    }
+
+    @Test func unknownTypesPassAsTextWhenConfigured() throws {
+        let scenario = try StreamingScenario("unmappedtext", schema: "CREATE TABLE t (id int PRIMARY KEY, spot point)",
+                                             tables: ["public.t"], topics: ["app.public.t"],
+                                             events: "{unknown.type.handling.mode: string}")
+        defer { scenario.cleanUp() }
+        try scenario.sql.execute("INSERT INTO t VALUES (1, '(1,2)')")
+        let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers, topics: ["app.public.t"],
+                                         waitForTopicsMilliseconds: 60_000)
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 1, timeoutMilliseconds: 30_000)
+        #expect(try scenario.running.stop().get() == ())
+        #expect((try jsonObject(records.first?.value)?["after"] as? [String: Any])?["spot"] as? String == "(1,2)")
+    }
+
     @Test func replicaIdentityFullSendsTheWholeOldRowKeyedByThePrimaryKey() throws {
         let scenario = try StreamingScenario("full", schema: "CREATE TABLE t (id int PRIMARY KEY, v text, n int); ALTER TABLE t REPLICA IDENTITY FULL",
                                              tables: ["public.t"])
