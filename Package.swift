@@ -48,6 +48,8 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ],
+        // The golden workload and expected events are read from the source tree (#filePath).
+        exclude: ["Golden"]),
     ]
 )

@@ -16,7 +16,7 @@
 //   numeric NaN/±Inf     null (Debezium itself fails on these in precise mode)
 //   money                Decimal with scale 2 (HALF_UP beyond two fraction digits)
 //   bytea                base64 (hex input; escape format accepted defensively)
-//   date                 io.debezium.time.Date (epoch days); infinity -> 2146033979 (+5877611-06-21),
+//   date                 io.debezium.time.Date (epoch days); infinity -> -2147472692 (released Debezium's LocalDate -5877611-06-21),
 //                        -infinity -> -2147472691 (-5877611-06-22), Debezium's PostgresValueConverter sentinels
 //   time                 precision <= 3: Time (ms of day), else MicroTime (µs of day); 24:00:00 allowed
 //   timestamp            precision <= 3: Timestamp (epoch ms), else MicroTimestamp (epoch µs);

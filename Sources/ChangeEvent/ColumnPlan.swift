@@ -61,9 +61,8 @@ enum ConverterKind: Sendable, Equatable {
     case bool
     /// bit(1): Debezium's BOOLEAN from "0"/"1".
     case bitAsBool
-    /// bit(n > 1) / varbit: io.debezium.data.Bits, the bits as bytes (base64 in JSON), padded to
-    /// `byteCount` bytes (the declared length; 0 for an unbounded varbit).
-    case bits(byteCount: Int)
+    /// bit(n > 1) / varbit: io.debezium.data.Bits, the bits as bytes (base64 in JSON).
+    case bits
     /// float4/float8: JSON number in Java's Float/Double.toString layout; NaN/±Infinity as strings.
     case float
     /// numeric with a declared scale -> Kafka Connect Decimal (base64 unscaled two's complement).
@@ -253,7 +252,7 @@ struct ColumnPlan: Sendable {
         case PGType.bit, PGType.varbit:
             // Debezium: a length of 1 is a BOOLEAN, anything else Bits of length/8 bytes.
             if typmod == 1 { return .bitAsBool }
-            return .bits(byteCount: typmod > 0 ? (Int(typmod) + 7) / 8 : 0)
+            return .bits
         case PGType.float4, PGType.float8: return .float
         case PGType.numeric:
             switch options.decimalHandling {

@@ -1,5 +1,5 @@
-// Conversions of structured text values: arrays, hstore, bit strings, and the non-default
-// decimal.handling.mode / interval.handling.mode outputs.
+// Conversions of structured text values: arrays and bit strings, and the non-default
+// decimal.handling.mode outputs. (hstore: HstoreLiteral.swift; interval strings: IntervalISO.swift.)
 
 /// PostgreSQL array output: `{1,2,NULL}`, `{"a,b","c\"d",NULL}`, `{{1,2},{3,4}}`, optionally preceded by
 /// dimension bounds `[0:1]={…}`. Elements that need it are double-quoted with backslash escapes; an
@@ -161,131 +161,11 @@ enum ArrayLiteral {
     }
 }
 
-/// hstore output: `"key"=>"value", "k2"=>NULL`. Debezium reads it into a java.util.HashMap (pgjdbc's
-/// HStoreConverter) and serialises the map in HashMap iteration order, so the pairs are written in that
-/// order: by bucket of Java's String.hashCode for the map's final capacity, insertion order within a bucket.
-enum HstoreLiteral {
-    struct Pair {
-        var key: [UInt8]
-        var value: [UInt8]?
-    }
-
-    static func parse(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> [Pair] {
-        let bad = ConversionFailure("not a valid hstore value")
-        var pairs: [Pair] = []
-        var i = 0
-        let n = p.count
-        func skipSpace() { while i < n, ArrayLiteral.isSpace(p[i]) { i += 1 } }
-        func quoted() throws(ConversionFailure) -> [UInt8] {
-            guard i < n, p[i] == Ascii.quote else { throw bad }
-            i += 1
-            var bytes: [UInt8] = []
-            while i < n {
-                let b = p[i]
-                if b == Ascii.backslash {
-                    guard i + 1 < n else { throw bad }
-                    bytes.append(p[i + 1])
-                    i += 2
-                } else if b == Ascii.quote {
-                    i += 1
-                    return bytes
-                } else {
-                    bytes.append(b)
-                    i += 1
-                }
-            }
-            throw bad
-        }
-        skipSpace()
-        while i < n {
-            let key = try quoted()
-            skipSpace()
-            guard i + 1 < n, p[i] == UInt8(ascii: "="), p[i + 1] == UInt8(ascii: ">") else { throw bad }
-            i += 2
-            skipSpace()
-            var value: [UInt8]?
-            if i < n && p[i] == Ascii.quote {
-                value = try quoted()
-            } else {
-                guard i + 4 <= n, (p[i] | 0x20) == UInt8(ascii: "n"), (p[i + 1] | 0x20) == UInt8(ascii: "u"),
-                      (p[i + 2] | 0x20) == UInt8(ascii: "l"), (p[i + 3] | 0x20) == UInt8(ascii: "l") else { throw bad }
-                i += 4
-            }
-            pairs.append(Pair(key: key, value: value))
-            skipSpace()
-            if i < n {
-                guard p[i] == Ascii.comma else { throw bad }
-                i += 1
-                skipSpace()
-                guard i < n else { throw bad }
-            }
-        }
-        return javaHashMapOrder(pairs)
-    }
-
-    /// Java's `String.hashCode` over the UTF-16 code units of the UTF-8 key.
-    static func javaHashCode(_ utf8: [UInt8]) -> Int32 {
-        var h: Int32 = 0
-        for unit in String(decoding: utf8, as: UTF8.self).utf16 {
-            h = h &* 31 &+ Int32(unit)
-        }
-        return h
-    }
-
-    /// The iteration order of a java.util.HashMap filled with `pairs` in order (later duplicates replace
-    /// the value in place).
-    static func javaHashMapOrder(_ pairs: [Pair]) -> [Pair] {
-        var unique: [Pair] = []
-        var positions: [[UInt8]: Int] = [:]
-        for pair in pairs {
-            if let at = positions[pair.key] { unique[at].value = pair.value } else {
-                positions[pair.key] = unique.count
-                unique.append(pair)
-            }
-        }
-        var capacity = 16
-        while unique.count > capacity / 4 * 3 { capacity *= 2 }
-        let buckets = unique.map { pair -> Int in
-            let h = UInt32(bitPattern: javaHashCode(pair.key))
-            return Int((h ^ (h >> 16)) & UInt32(capacity - 1))
-        }
-        return unique.indices.sorted { (buckets[$0], $0) < (buckets[$1], $1) }.map { unique[$0] }
-    }
-
-    /// `{"k":"v","k2":null}`.
-    static func appendObject(_ out: inout [UInt8], _ pairs: [Pair]) {
-        out.append(Ascii.openBrace)
-        for (index, pair) in pairs.enumerated() {
-            if index > 0 { out.append(Ascii.comma) }
-            pair.key.withUnsafeBufferPointer { JSON.appendString(&out, $0) }
-            out.append(Ascii.colon)
-            if let value = pair.value {
-                value.withUnsafeBufferPointer { JSON.appendString(&out, $0) }
-            } else {
-                JSON.appendASCII(&out, "null")
-            }
-        }
-        out.append(Ascii.closeBrace)
-    }
-
-    /// hstore.handling.mode=map: a JSON object; =json: that object's text as a JSON string.
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, asMap: Bool) throws(ConversionFailure) {
-        let pairs = try parse(p)
-        if asMap {
-            appendObject(&out, pairs)
-        } else {
-            var object: [UInt8] = []
-            appendObject(&object, pairs)
-            object.withUnsafeBufferPointer { JSON.appendString(&out, $0) }
-        }
-    }
-}
-
 /// bit(n) / varbit as io.debezium.data.Bits: Debezium reads the text into a java.util.BitSet with the
-/// last character as bit 0 and writes `BitSet.toByteArray()` (little-endian, trailing zero bytes
-/// dropped), padded with zero bytes to the column's length in bytes.
+/// last character as bit 0 and writes `BitSet.toByteArray()`: little-endian, only up to the highest set
+/// bit (all zeros: no bytes). Its `padLittleEndian` pads to that same count, so nothing is padded.
 enum BitString {
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, byteCount: Int) throws(ConversionFailure) {
+    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         var bytes = [UInt8](repeating: 0, count: (p.count + 7) / 8)
         for (index, b) in p.enumerated() {
             let bit = p.count - 1 - index
@@ -296,7 +176,6 @@ enum BitString {
             }
         }
         while let last = bytes.last, last == 0 { bytes.removeLast() }
-        if bytes.count < byteCount { bytes += [UInt8](repeating: 0, count: byteCount - bytes.count) }
         JSON.appendBase64String(&out, bytes)
     }
 }
@@ -363,15 +242,28 @@ enum DecimalText {
         guard let value = Double(String(decoding: p, as: UTF8.self)) else {
             throw ConversionFailure("not a valid numeric")
         }
-        try appendJavaDouble(&out, value)
+        // A BigDecimal zero has no sign ("-0.00" is 0.0); only a non-zero value that underflows keeps it.
+        appendJavaDouble(&out, value == 0 && isZero(p) ? 0 : value)
     }
 
-    /// A double as Java's Double.toString lays it out (shortest round-trip digits).
-    static func appendJavaDouble(_ out: inout [UInt8], _ value: Double) throws(ConversionFailure) {
+    private static func isZero(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        !p.contains { $0 >= UInt8(ascii: "1") && $0 <= Ascii.nine }
+    }
+
+    /// money in DOUBLE mode: `BigDecimal.doubleValue()` of the amount, correctly rounded (cents / 100 in
+    /// doubles would round twice above 2^53 cents).
+    static func appendMoneyDouble(_ out: inout [UInt8], cents: Int64) {
+        let magnitude = cents.magnitude
+        let text = (cents < 0 ? "-" : "") + "\(magnitude / 100)." + (magnitude % 100 < 10 ? "0" : "") + "\(magnitude % 100)"
+        let value = Double(text) ?? Double(cents) / 100
+        appendJavaDouble(&out, value == 0 ? 0 : value)
+    }
+
+    /// A double as Java's (JDK 19+) Double.toString writes it; non-finite values as JsonConverter quotes them.
+    static func appendJavaDouble(_ out: inout [UInt8], _ value: Double) {
         if value.isNaN { JSON.appendASCII(&out, "\"NaN\""); return }
         if value.isInfinite { JSON.appendASCII(&out, value > 0 ? "\"Infinity\"" : "\"-Infinity\""); return }
-        let text = Array(value.description.utf8)
-        try text.withUnsafeBufferPointer { (buffer) throws(ConversionFailure) in try FloatText.append(&out, buffer) }
+        JavaDouble.append(&out, value)
     }
 
     /// money in STRING mode: the amount with two fraction digits, as BigDecimal.toString prints it.
@@ -385,68 +277,5 @@ enum DecimalText {
         out.append(Ascii.zero + UInt8(fraction / 10))
         out.append(Ascii.zero + UInt8(fraction % 10))
         out.append(Ascii.quote)
-    }
-}
-
-/// interval.handling.mode=string: Debezium's Interval.toIsoString, always all components:
-/// `P<y>Y<m>M<d>DT<h>H<mi>M<s>S`, where the seconds are `new BigDecimal(double seconds)` truncated to
-/// nine digits with trailing zeros stripped (so 6.78 prints as 6.78, and a value whose double lies just
-/// below its decimal keeps Debezium's truncation).
-enum IntervalISO {
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
-        let parts = try Temporal.parseIntervalParts(p)
-        out.append(Ascii.quote)
-        out.append(UInt8(ascii: "P"))
-        JSON.appendInt(&out, parts.years)
-        out.append(UInt8(ascii: "Y"))
-        JSON.appendInt(&out, parts.months)
-        out.append(UInt8(ascii: "M"))
-        JSON.appendInt(&out, parts.days)
-        JSON.appendASCII(&out, "DT")
-        JSON.appendInt(&out, parts.hours)
-        out.append(UInt8(ascii: "H"))
-        JSON.appendInt(&out, parts.minutes)
-        out.append(UInt8(ascii: "M"))
-        appendSeconds(&out, Double(parts.wholeSeconds) + Double(parts.microSeconds) / 1_000_000.0)
-        out.append(UInt8(ascii: "S"))
-        out.append(Ascii.quote)
-    }
-
-    /// `new BigDecimal(d).setScale(9, DOWN).stripTrailingZeros().toPlainString()` for |d| < 2^63 / 1e9.
-    static func appendSeconds(_ out: inout [UInt8], _ d: Double) {
-        if d == 0 {
-            out.append(Ascii.zero)
-            return
-        }
-        // The exact value of d is significand * 2^exponent; floor(|d| * 1e9) computed exactly.
-        let magnitude = Swift.abs(d)
-        let significand = UInt128(magnitude.significandBitPattern | (magnitude.isNormal ? (1 << 52) : 0))
-        let exponent = Int(magnitude.exponent) - 52 + (magnitude.isNormal ? 0 : 1)
-        var nanos: UInt128 = significand * 1_000_000_000
-        if exponent >= 0 {
-            nanos <<= UInt128(Swift.min(exponent, 60))
-        } else {
-            let shift = -exponent
-            nanos = shift >= 128 ? 0 : nanos >> UInt128(shift)
-        }
-        if nanos == 0 {
-            out.append(Ascii.zero)
-            return
-        }
-        if d < 0 { out.append(Ascii.minus) }
-        let whole = nanos / 1_000_000_000
-        var fraction = nanos % 1_000_000_000
-        out.append(contentsOf: Array(String(whole).utf8))
-        if fraction != 0 {
-            var digits = 9
-            while fraction % 10 == 0 {
-                fraction /= 10
-                digits -= 1
-            }
-            out.append(Ascii.dot)
-            let text = Array(String(fraction).utf8)
-            for _ in 0..<(digits - text.count) { out.append(Ascii.zero) }
-            out.append(contentsOf: text)
-        }
     }
 }

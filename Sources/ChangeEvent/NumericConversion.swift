@@ -93,8 +93,8 @@ enum DecimalCodec {
     /// with trailing fraction zeros stripped (Debezium's stripTrailingZeros, scale >= 0).
     static func appendVariable(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         guard let parsed = try parse(p) else {
-            JSON.appendASCII(&out, "null")
-            return
+            // Debezium's SpecialValueDecimal.fromLogical rejects specials before VariableScaleDecimal too.
+            throw ConversionFailure("NaN and Infinity have no Connect Decimal form; set events.decimal.handling.mode to string or double to capture them")
         }
         var fracEnd = parsed.fracDigits.upperBound
         while fracEnd > parsed.fracDigits.lowerBound && p[fracEnd - 1] == Ascii.zero { fracEnd -= 1 }

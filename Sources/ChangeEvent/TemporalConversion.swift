@@ -13,9 +13,11 @@ enum Temporal {
     /// The same instants as epoch milliseconds (io.debezium.time.Timestamp).
     static let timestampPositiveInfinityMillis: Int64 = 9_223_372_036_825_200
     static let timestampNegativeInfinityMillis: Int64 = -9_223_372_036_832_400
-    /// Epoch days of PostgresValueConverter.POSITIVE_INFINITY_LOCAL_DATE (+5877611-06-21, dbz#2524)
-    /// and NEGATIVE_INFINITY_LOCAL_DATE (-5877611-06-22).
-    static let datePositiveInfinityDays: Int64 = 2_146_033_979
+    /// Epoch days of PostgresValueConverter.POSITIVE_INFINITY_LOCAL_DATE and NEGATIVE_INFINITY_LOCAL_DATE
+    /// (-5877611-06-22).
+    /// Released Debezium maps `infinity` to `LocalDate.parse("-5877611-06-21")` (a negative year, so the
+    /// epoch day is below -infinity's); consumers of Debezium's topics see exactly this number.
+    static let datePositiveInfinityDays: Int64 = -2_147_472_692
     static let dateNegativeInfinityDays: Int64 = -2_147_472_691
 
     // MARK: calendar (proleptic Gregorian, astronomical/ISO year numbering: 1 BC = year 0)

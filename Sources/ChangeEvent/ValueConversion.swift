@@ -53,8 +53,8 @@ enum ValueConverter {
             try Temporal.appendInterval(&out, p)
         case .intervalString:
             try IntervalISO.append(&out, p)
-        case .bits(let byteCount):
-            try BitString.append(&out, p, byteCount: byteCount)
+        case .bits:
+            try BitString.append(&out, p)
         case .decimalString:
             try DecimalText.appendString(&out, p)
         case .decimalDouble:
@@ -62,11 +62,11 @@ enum ValueConverter {
         case .moneyString:
             DecimalText.appendMoneyString(&out, cents: try parseMoneyCents(p))
         case .moneyDouble:
-            try DecimalText.appendJavaDouble(&out, Double(try parseMoneyCents(p)) / 100)
+            DecimalText.appendMoneyDouble(&out, cents: try parseMoneyCents(p))
         case .hstoreJSON:
-            try HstoreLiteral.append(&out, p, asMap: false)
+            try HstoreLiteral.appendJSONString(&out, p)
         case .hstoreMap:
-            try HstoreLiteral.append(&out, p, asMap: true)
+            try HstoreLiteral.appendMap(&out, p)
         case .array:
             // Arrays need the table's element kinds; the encoder converts them itself.
             throw ConversionFailure("array converted without its element type")
