@@ -72,6 +72,9 @@ enum ToastPlaceholder {
             }
         }
         switch kind {
+        case .binary(.hex):
+            // Debezium's convertBinaryToHex hands the placeholder string through unchanged.
+            JSON.appendString(&out, placeholder)
         case .binary(let mode):
             BinaryText.append(&out, bytes, mode: mode)
         case .hstoreMap:

@@ -161,6 +161,9 @@ struct ModesAndCompositeTypesTests {
         #expect(try convert(bytes, oid: OID.bytea, options: EncoderOptions(binaryHandling: .base64URLSafe)) == "\"-_8A\"")
         #expect(try convert(bytes, oid: OID.bytea, options: EncoderOptions(binaryHandling: .hex)) == "\"fbff00\"")
         #expect(try convert("\\x61", oid: OID.bytea, options: EncoderOptions(binaryHandling: .base64URLSafe)) == "\"YQ==\"")
+        // Unchanged TOAST: the placeholder's bytes in base64 modes, the placeholder itself in hex mode.
+        #expect(try convert(.unchangedToast, oid: OID.bytea, options: EncoderOptions(toastPlaceholder: "ab", binaryHandling: .base64)) == "\"YWI=\"")
+        #expect(try convert(.unchangedToast, oid: OID.bytea, options: EncoderOptions(toastPlaceholder: "ab", binaryHandling: .hex)) == "\"ab\"")
     }
 
     // MARK: interval.handling.mode
