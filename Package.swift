@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"]),
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig",

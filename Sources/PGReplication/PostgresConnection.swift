@@ -227,7 +227,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     // MARK: Helpers
 
-    private func liveHandle() throws(ReplicationError) -> OpaquePointer {
+    func liveHandle() throws(ReplicationError) -> OpaquePointer {
         guard let handle else {
             throw ReplicationError(code: .connectionFailed, message: "the connection is closed")
         }
@@ -255,7 +255,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return QueryResult(columns: columns, rows: rows, commandTag: tag)
     }
 
-    private static func resultError(_ result: OpaquePointer, connection: OpaquePointer) -> ReplicationError {
+    static func resultError(_ result: OpaquePointer, connection: OpaquePointer) -> ReplicationError {
         func field(_ code: Character) -> String? {
             guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
             return String(cString: value)
