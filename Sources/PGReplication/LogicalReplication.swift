@@ -69,6 +69,29 @@ extension PostgresConnection {
         return point
     }
 
+    /// Creates a pgoutput slot and exports the snapshot it starts from (PostgreSQL 15 syntax:
+    /// `CREATE_REPLICATION_SLOT name LOGICAL pgoutput (SNAPSHOT 'export')`). Rows read by transactions that
+    /// import `snapshotName` (REPEATABLE READ, `SET TRANSACTION SNAPSHOT` first) plus the changes streamed
+    /// from `consistentPoint` are every committed row exactly once. The snapshot stays importable only
+    /// until this connection runs its next command or closes: keep it idle until every reader imported it.
+    public func createLogicalSlotExportingSnapshot(named name: String) throws(ReplicationError)
+        -> (consistentPoint: LSN, snapshotName: String) {
+        let result = try execute("CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput (SNAPSHOT 'export')")
+        guard let point = result[0, "consistent_point"].flatMap({ LSN(string: $0) }),
+              let snapshot = result[0, "snapshot_name"], !snapshot.isEmpty else {
+            throw ReplicationError(code: .protocolViolation,
+                                   message: "CREATE_REPLICATION_SLOT returned no consistent point or snapshot name")
+        }
+        return (point, snapshot)
+    }
+
+    /// Starts a REPEATABLE READ, read-only transaction on the exported snapshot `snapshotName`, on a plain
+    /// (non-replication) connection of the same database.
+    public func beginTransaction(importingSnapshot snapshotName: String) throws(ReplicationError) {
+        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try execute("SET TRANSACTION SNAPSHOT \(try literal(snapshotName))")
+    }
+
     /// Checks that a slot can serve Swallow, or creates it when `create` allows.
     /// Returns the slot's confirmed position (the consistent point for a new slot).
     public func prepareSlot(named name: String, create: Bool) throws(ReplicationError) -> (position: LSN, created: Bool) {

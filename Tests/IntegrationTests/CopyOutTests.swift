@@ -47,3 +47,35 @@ import Testing
         #expect(throws: ReplicationError.self) { _ = try sql.copyOut("COPY (SELECT 1/0 FROM generate_series(1, 10)) TO STDOUT") { _ in } }
     }
 }
+
+/// The exported snapshot of a new slot and the changes streamed from its consistent point meet exactly.
+@Suite struct ExportedSnapshotTests {
+    @Test func aReaderOnTheExportedSnapshotSeesExactlyTheRowsBeforeTheConsistentPoint() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("exported")
+        defer { postgres.dropSlots(of: database) }
+        let sql = try postgres.connect(database)
+        defer { sql.close() }
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)")
+        let walsender = try PostgresConnection(postgres.parameters(database: database), replication: true)
+        defer { walsender.close() }
+        let (point, snapshot) = try walsender.createLogicalSlotExportingSnapshot(named: database)
+        #expect(point.value > 0)
+        // A change committed after the slot exists is not in the snapshot.
+        try sql.execute("INSERT INTO t VALUES (101); DELETE FROM t WHERE id = 1")
+        let reader = try postgres.connect(database)
+        defer { reader.close() }
+        try reader.beginTransaction(importingSnapshot: snapshot)
+        var ids: [Int] = []
+        _ = try reader.copyOut("COPY (SELECT id FROM t ORDER BY id) TO STDOUT") { line in
+            ids.append(Int(String(decoding: line, as: UTF8.self))!)
+        }
+        try reader.execute("COMMIT")
+        #expect(ids == Array(1...100))
+        // Once the walsender runs another command the snapshot can no longer be imported.
+        _ = try walsender.identifySystem()
+        let late = try postgres.connect(database)
+        defer { late.close() }
+        #expect(throws: ReplicationError.self) { try late.beginTransaction(importingSnapshot: snapshot) }
+    }
+}
