@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig",
+            "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
             .product(name: "Logging", package: "swift-log"),
         ],
         // The golden workload and expected events are read from the source tree (#filePath).

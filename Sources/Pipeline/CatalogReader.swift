@@ -1,5 +1,6 @@
 import ChangeEvent
 import Foundation
+import PGOutput
 import PGReplication
 
 /// What the catalog says about a table beyond its Relation message: key candidates (`pg_index`) and
@@ -149,5 +150,57 @@ final class CatalogReader {
             if row[3] == "t" && keys.uniqueIndex.isEmpty && row[0] != "t" { keys.uniqueIndex = columns }
         }
         return keys
+    }
+
+    /// The Relation message pgoutput would send for `schema.table` now, built from the catalog: the
+    /// columns it publishes (not dropped, not generated) in order, the replica identity, and the identity
+    /// flags (primary key for DEFAULT, the index for USING INDEX, every column for FULL). Snapshots use
+    /// it so that their records are shaped and keyed exactly like streamed ones. Nil if the table is gone.
+    func relationMessage(schema: String, table: String, details: RelationDetails) throws(PipelineError) -> RelationMessage? {
+        let escapedSchema = schema.replacingOccurrences(of: "'", with: "''")
+        let escapedTable = table.replacingOccurrences(of: "'", with: "''")
+        let relation = try query("""
+            SELECT c.oid, c.relreplident FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = '\(escapedSchema)' AND c.relname = '\(escapedTable)' AND c.relkind IN ('r', 'p')
+            """)
+        guard let row = relation.rows.first, row.count == 2, let oid = row[0].flatMap({ UInt32($0) }) else { return nil }
+        let identity: ReplicaIdentity
+        switch row[1] {
+        case "f": identity = .full
+        case "n": identity = .nothing
+        case "i": identity = .index
+        default: identity = .default
+        }
+        let attributes = try query("""
+            SELECT attname, atttypid, atttypmod FROM pg_catalog.pg_attribute
+            WHERE attrelid = \(oid) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+            ORDER BY attnum
+            """)
+        let keyColumns: Set<String>
+        switch identity {
+        case .default: keyColumns = Set(details.primaryKey)
+        case .index: keyColumns = Set(details.replicaIdentityIndex)
+        case .full: keyColumns = Set(attributes.rows.compactMap { $0.first ?? nil })
+        case .nothing: keyColumns = []
+        }
+        let columns = attributes.rows.compactMap { row -> RelationMessage.Column? in
+            guard row.count == 3, let name = row[0], let type = row[1].flatMap({ UInt32($0) }),
+                  let typmod = row[2].flatMap({ Int32($0) }) else { return nil }
+            return RelationMessage.Column(flags: keyColumns.contains(name) ? 1 : 0, name: name, typeOID: type, typeModifier: typmod)
+        }
+        return RelationMessage(relationID: oid, namespace: schema, name: table, replicaIdentity: identity, columns: columns)
+    }
+
+    /// The table's OID, for catalog lookups by name.
+    func relationID(schema: String, table: String) throws(PipelineError) -> UInt32? {
+        let escapedSchema = schema.replacingOccurrences(of: "'", with: "''")
+        let escapedTable = table.replacingOccurrences(of: "'", with: "''")
+        let result = try query("""
+            SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = '\(escapedSchema)' AND c.relname = '\(escapedTable)'
+            """)
+        guard let row = result.rows.first, let text = row.first ?? nil else { return nil }
+        return UInt32(text)
     }
 }

@@ -282,6 +282,22 @@ public struct StreamTranslator: Sendable {
         }
     }
 
+    // MARK: Snapshots
+
+    /// The `op: "r"` record of one snapshot row of relation `relationID`, which a Relation message (built
+    /// from the catalog for snapshots) has described; nil when the table is not captured. Keys, topics,
+    /// filters and conversions are those of streamed changes.
+    public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
+                               eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        guard row.count == relation.schema.columns.count else {
+            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
+        }
+        let key = try encodeKey(relation, row)
+        let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
+        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
+    }
+
     // MARK: Helpers
 
     /// The Kafka key's columns in key order; nil keeps pgoutput's identity flags in column order.
