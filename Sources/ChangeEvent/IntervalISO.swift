@@ -33,78 +33,21 @@ struct IntervalFields: Equatable, Sendable {
 }
 
 enum IntervalISO {
-    /// Tokenises postgres-style interval output. Every field must fit an Int32 (pgjdbc parses
-    /// them with Integer.parseInt); minutes and seconds must be below 60.
+    /// The interval's fields as pgjdbc's PGInterval holds them: the numeric mode's tokenisation
+    /// (`Temporal.parseIntervalParts`), narrowed to what pgjdbc accepts: every field must fit an Int32
+    /// (Integer.parseInt), and no field may appear twice.
     static func parseFields(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> IntervalFields {
-        let bad = ConversionFailure("not a valid interval (expected IntervalStyle postgres)")
-        let range = ConversionFailure("interval field out of range")
-        var f = IntervalFields()
-        let n = p.count
-        var seen: UInt8 = 0     // bits: year, mon, day, time
-        var i = 0
-        while i < n {
-            if p[i] == Ascii.space { i += 1; continue }
-            var end = i
-            while end < n && p[end] != Ascii.space { end += 1 }
-            var c = Temporal.Cursor(UnsafeBufferPointer(rebasing: p[i..<end]))
-            var negative = false
-            if c.consume(Ascii.minus) { negative = true } else { _ = c.consume(Ascii.plus) }
-            var isTime = false
-            for k in i..<end where p[k] == Ascii.colon { isTime = true; break }
-            if isTime {
-                guard seen & 8 == 0 else { throw bad }
-                seen |= 8
-                let h = try c.digits(min: 1, max: 12, bad.reason).value
-                try c.expect(Ascii.colon, bad.reason)
-                let m = try c.digits(min: 2, max: 2, bad.reason).value
-                var s: Int64 = 0, frac: Int64 = 0
-                if c.consume(Ascii.colon) {
-                    s = try c.digits(min: 2, max: 2, bad.reason).value
-                    if c.consume(Ascii.dot) {
-                        let (fd, count) = try c.digits(min: 1, max: 6, bad.reason)
-                        frac = fd
-                        for _ in count..<6 { frac *= 10 }
-                    }
-                }
-                guard c.atEnd, m <= 59, s <= 59 else { throw bad }
-                guard h <= Int64(Int32.max) else { throw range }
-                let sign: Int32 = negative ? -1 : 1
-                f.hours = sign * Int32(h)
-                f.minutes = sign * Int32(m)
-                f.wholeSeconds = sign * Int32(s)
-                f.microseconds = sign * Int32(frac)
-                i = end
-                continue
-            }
-            let magnitude = try c.digits(min: 1, max: 12, bad.reason).value
-            guard c.atEnd else { throw bad }
-            let signed = negative ? -magnitude : magnitude
-            guard signed >= Int64(Int32.min) && signed <= Int64(Int32.max) else { throw range }
-            var u = end
-            while u < n && p[u] == Ascii.space { u += 1 }
-            var uEnd = u
-            while uEnd < n && p[uEnd] != Ascii.space { uEnd += 1 }
-            guard u < uEnd else { throw bad }
-            let unit = UnsafeBufferPointer(rebasing: p[u..<uEnd])
-            if ValueConverter.bytesEqual(unit, "year") || ValueConverter.bytesEqual(unit, "years") {
-                guard seen & 1 == 0 else { throw bad }
-                seen |= 1
-                f.years = Int32(signed)
-            } else if ValueConverter.bytesEqual(unit, "mon") || ValueConverter.bytesEqual(unit, "mons") {
-                guard seen & 2 == 0 else { throw bad }
-                seen |= 2
-                f.months = Int32(signed)
-            } else if ValueConverter.bytesEqual(unit, "day") || ValueConverter.bytesEqual(unit, "days") {
-                guard seen & 4 == 0 else { throw bad }
-                seen |= 4
-                f.days = Int32(signed)
-            } else {
-                throw bad
-            }
-            i = uEnd
+        let parts = try Temporal.parseIntervalParts(p)
+        guard !parts.hasRepeatedField else {
+            throw ConversionFailure("not a valid interval (expected IntervalStyle postgres)")
         }
-        guard seen != 0 else { throw bad }
-        return f
+        func narrow(_ value: Int64) throws(ConversionFailure) -> Int32 {
+            guard let narrowed = Int32(exactly: value) else { throw ConversionFailure("interval field out of range") }
+            return narrowed
+        }
+        return IntervalFields(years: try narrow(parts.years), months: try narrow(parts.months), days: try narrow(parts.days),
+                              hours: try narrow(parts.hours), minutes: try narrow(parts.minutes),
+                              wholeSeconds: try narrow(parts.wholeSeconds), microseconds: try narrow(parts.microSeconds))
     }
 
     /// interval.handling.mode=string: `"P1Y2M3DT4H5M6.78S"`.

@@ -374,6 +374,9 @@ enum Temporal {
         var years: Int64 = 0, months: Int64 = 0, days: Int64 = 0
         var hours: Int64 = 0, minutes: Int64 = 0
         var wholeSeconds: Int64 = 0, microSeconds: Int64 = 0
+        /// A field (year, mon, day or the time) appeared twice; the last one counts. PostgreSQL never
+        /// prints that; pgjdbc rejects it, so the ISO string mode does too.
+        var hasRepeatedField = false
     }
 
     static func parseIntervalMicros(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Int64 {
@@ -394,6 +397,12 @@ enum Temporal {
         var hours: Int64 = 0, minutes: Int64 = 0
         var wholeSeconds: Int64 = 0, microSeconds: Int64 = 0
         var sawAny = false
+        var seen: UInt8 = 0     // bits: year, mon, day, time
+        var repeated = false
+        func mark(_ bit: UInt8) {
+            if seen & bit != 0 { repeated = true }
+            seen |= bit
+        }
         var i = 0
         while i < n {
             if p[i] == Ascii.space { i += 1; continue }
@@ -406,6 +415,7 @@ enum Temporal {
             var isTime = false
             for k in i..<end where p[k] == Ascii.colon { isTime = true; break }
             if isTime {
+                mark(8)
                 let h = try c.digits(min: 1, max: 12, bad.reason).value
                 try c.expect(Ascii.colon, bad.reason)
                 let m = try c.digits(min: 2, max: 2, bad.reason).value
@@ -439,10 +449,13 @@ enum Temporal {
             guard u < uEnd else { throw bad }
             let unit = UnsafeBufferPointer(rebasing: p[u..<uEnd])
             if ValueConverter.bytesEqual(unit, "year") || ValueConverter.bytesEqual(unit, "years") {
+                mark(1)
                 years = signed
             } else if ValueConverter.bytesEqual(unit, "mon") || ValueConverter.bytesEqual(unit, "mons") {
+                mark(2)
                 months = signed
             } else if ValueConverter.bytesEqual(unit, "day") || ValueConverter.bytesEqual(unit, "days") {
+                mark(4)
                 days = signed
             } else {
                 throw bad
@@ -452,7 +465,7 @@ enum Temporal {
         }
         guard sawAny else { throw bad }
         return IntervalParts(years: years, months: months, days: days, hours: hours, minutes: minutes,
-                             wholeSeconds: wholeSeconds, microSeconds: microSeconds)
+                             wholeSeconds: wholeSeconds, microSeconds: microSeconds, hasRepeatedField: repeated)
     }
 
     /// Java's `(long) d`: truncation toward zero, saturating, NaN -> 0.
