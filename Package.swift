@@ -28,7 +28,7 @@ let package = Package(
         // Debezium-shaped change events and their JSON encoding.
         .target(name: "ChangeEvent"),
         // YAML configuration.
-        .target(name: "SwallowConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "SwallowConfig", dependencies: ["ChangeEvent", .product(name: "Yams", package: "Yams")]),
         // Ties replication, decoding, events and Kafka together; owns the acknowledgement tracker.
         .target(name: "Pipeline", dependencies: [
             "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",

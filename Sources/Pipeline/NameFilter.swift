@@ -1,6 +1,3 @@
-import ChangeEvent
-import SwallowConfig
-
 /// Debezium's include/exclude lists: comma-separated regular expressions, each matched against the
 /// whole name (Java's `Matcher.matches()`); table and column lists ignore case (Debezium compiles them
 /// with CASE_INSENSITIVE). An include list admits only what it matches; an exclude list admits
@@ -24,20 +21,5 @@ struct NameFilter: @unchecked Sendable {
         if let include { return include.contains { (try? $0.wholeMatch(in: name)) != nil } }
         if let exclude { return !exclude.contains { (try? $0.wholeMatch(in: name)) != nil } }
         return true
-    }
-}
-
-extension EncoderOptions {
-    /// The encoder options the `events` section asks for.
-    init(events: SwallowConfiguration.Events, topicPrefix: String) {
-        self.init(
-            toastPlaceholder: events.unavailableValuePlaceholder,
-            decimalHandling: DecimalHandling(rawValue: events.decimalHandling.rawValue) ?? .precise,
-            timePrecision: TimePrecision(rawValue: events.timePrecision.rawValue) ?? .adaptive,
-            binaryHandling: BinaryHandling(rawValue: events.binaryHandling.rawValue) ?? .bytes,
-            intervalHandling: IntervalHandling(rawValue: events.intervalHandling.rawValue) ?? .numeric,
-            hstoreHandling: HstoreHandling(rawValue: events.hstoreHandling.rawValue) ?? .json,
-            unknownTypeHandling: UnknownTypeHandling(rawValue: events.unknownTypeHandling.rawValue) ?? .fail,
-            includeSchemas: events.includeSchemas, schemaNamePrefix: topicPrefix)
     }
 }

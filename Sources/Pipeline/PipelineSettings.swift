@@ -1,3 +1,4 @@
+import ChangeEvent
 import PGReplication
 import SwallowConfig
 
@@ -39,5 +40,16 @@ public struct PipelineSettings: Sendable {
         maxInFlightEvents = configuration.maxInFlightEvents
         self.connectorVersion = connectorVersion
         events = configuration.events
+    }
+}
+
+extension EncoderOptions {
+    /// The encoder options the `events` section asks for; schema names start with the topic prefix.
+    init(events: SwallowConfiguration.Events, topicPrefix: String) {
+        self.init(toastPlaceholder: events.unavailableValuePlaceholder, decimalHandling: events.decimalHandling,
+                  timePrecision: events.timePrecision, binaryHandling: events.binaryHandling,
+                  intervalHandling: events.intervalHandling, hstoreHandling: events.hstoreHandling,
+                  unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas,
+                  schemaNamePrefix: topicPrefix)
     }
 }

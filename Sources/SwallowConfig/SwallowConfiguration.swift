@@ -1,3 +1,4 @@
+import ChangeEvent
 import Foundation
 
 /// The complete, validated configuration of the Swallow daemon.
@@ -114,16 +115,13 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Events: Sendable, Equatable {
         /// An operation letter of `skipped.operations`.
         public enum Operation: String, Sendable, Hashable, CaseIterable { case create = "c", update = "u", delete = "d", truncate = "t" }
-        public enum DecimalHandling: String, Sendable, CaseIterable { case precise, string, double }
-        public enum TimePrecision: String, Sendable, CaseIterable {
-            case adaptive, adaptiveTimeMicroseconds = "adaptive_time_microseconds", connect
-        }
-        public enum BinaryHandling: String, Sendable, CaseIterable {
-            case bytes, base64, base64URLSafe = "base64-url-safe", hex
-        }
-        public enum IntervalHandling: String, Sendable, CaseIterable { case numeric, string }
-        public enum HstoreHandling: String, Sendable, CaseIterable { case json, map }
-        public enum UnknownTypeHandling: String, Sendable, CaseIterable { case fail, string }
+        // The value-conversion modes are the encoder's own types: their raw values are Debezium's names.
+        public typealias DecimalHandling = EncoderOptions.DecimalHandling
+        public typealias TimePrecision = EncoderOptions.TimePrecision
+        public typealias BinaryHandling = EncoderOptions.BinaryHandling
+        public typealias IntervalHandling = EncoderOptions.IntervalHandling
+        public typealias HstoreHandling = EncoderOptions.HstoreHandling
+        public typealias UnknownTypeHandling = EncoderOptions.UnknownTypeHandling
 
         /// One entry of `message.key.columns`: tables whose `schema.table` matches `table` are keyed by `columns`.
         public struct KeyColumns: Sendable, Equatable {
