@@ -34,6 +34,16 @@ public struct PostgresTypeInfo: Sendable, Equatable {
         self.kind = kind
     }
 
+    /// The OIDs this type refers to (array element, domain base or range subtype), which need entries too.
+    public var referencedOIDs: [UInt32] {
+        switch kind {
+        case .domain(let base, _): return [base]
+        case .array(let element): return [element]
+        case .range(let subtype): return [subtype]
+        case .base, .enumeration, .other: return []
+        }
+    }
+
     /// How the type is named in messages: built-in (pg_catalog) types by their bare name.
     var displayName: String {
         schema == "pg_catalog" || schema.isEmpty ? name : "\(schema).\(name)"
@@ -52,21 +62,9 @@ public struct TypeCatalog: Sendable, Equatable {
 
     public mutating func insert(_ type: PostgresTypeInfo) { types[type.oid] = type }
 
-    public mutating func removeValue(forOID oid: UInt32) { types[oid] = nil }
-
     /// Whether value conversion of `oid` needs a catalog entry: true for every OID outside the
     /// encoder's built-in table (arrays, enums, domains, ranges, extension types, unknown types).
     public static func needsLookup(_ oid: UInt32) -> Bool {
         !PGType.builtinScalars.contains(oid)
-    }
-
-    /// The OIDs `oid` refers to (element, base or range subtype), which need entries too.
-    public func referencedOIDs(of oid: UInt32) -> [UInt32] {
-        switch types[oid]?.kind {
-        case .domain(let base, _)?: return [base]
-        case .array(let element)?: return [element]
-        case .range(let subtype)?: return [subtype]
-        default: return []
-        }
     }
 }

@@ -46,15 +46,32 @@ final class CatalogReader {
         connection = nil
     }
 
-    private func query(_ sql: String) throws(PipelineError) -> QueryResult {
+    private func open() throws(PipelineError) -> PostgresConnection {
+        if let connection { return connection }
         do {
-            if connection == nil { connection = try PostgresConnection(parameters, replication: false) }
-            return try connection!.execute(sql)
+            let opened = try PostgresConnection(parameters, replication: false)
+            connection = opened
+            return opened
+        } catch {
+            throw .postgres(error)
+        }
+    }
+
+    private func query(_ sql: String) throws(PipelineError) -> QueryResult {
+        let connection = try open()
+        do {
+            return try connection.execute(sql)
         } catch {
             // A broken side connection is reopened on the next attempt.
             close()
             throw .postgres(error)
         }
+    }
+
+    /// `value` as an SQL string literal, quoted by libpq.
+    private func literal(_ value: String) throws(PipelineError) -> String {
+        let connection = try open()
+        do { return try connection.literal(value) } catch { throw .postgres(error) }
     }
 
     /// Describes `oids` and, transitively, the types they refer to (array elements, domain bases,
@@ -80,8 +97,7 @@ final class CatalogReader {
             for row in result.rows {
                 guard let info = Self.typeInfo(row) else { continue }
                 found[info.oid] = info
-                let catalog = TypeCatalog([info])
-                for referenced in catalog.referencedOIDs(of: info.oid)
+                for referenced in info.referencedOIDs
                 where TypeCatalog.needsLookup(referenced) && found[referenced] == nil {
                     pending.insert(referenced)
                 }
@@ -152,21 +168,30 @@ final class CatalogReader {
         return keys
     }
 
-    /// The Relation message pgoutput would send for `schema.table` now, built from the catalog: the
-    /// columns it publishes (not dropped, not generated) in order, the replica identity, and the identity
-    /// flags (primary key for DEFAULT, the index for USING INDEX, every column for FULL). Snapshots use
-    /// it so that their records are shaped and keyed exactly like streamed ones. Nil if the table is gone.
-    func relationMessage(schema: String, table: String, details: RelationDetails) throws(PipelineError) -> RelationMessage? {
-        let escapedSchema = schema.replacingOccurrences(of: "'", with: "''")
-        let escapedTable = table.replacingOccurrences(of: "'", with: "''")
-        let relation = try query("""
-            SELECT c.oid, c.relreplident FROM pg_catalog.pg_class c
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = '\(escapedSchema)' AND c.relname = '\(escapedTable)' AND c.relkind IN ('r', 'p')
+    /// The OID of table `schema.table`, or nil if there is none.
+    func relationID(schema: String, table: String) throws(PipelineError) -> UInt32? {
+        let result = try query("""
+            SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(try literal(schema)) AND c.relname = \(try literal(table)) AND c.relkind IN ('r', 'p')
             """)
-        guard let row = relation.rows.first, row.count == 2, let oid = row[0].flatMap({ UInt32($0) }) else { return nil }
+        guard let row = result.rows.first, let text = row.first ?? nil else { return nil }
+        return UInt32(text)
+    }
+
+    /// The Relation message pgoutput would send for relation `relationID` now, built from the catalog:
+    /// the columns it publishes (not dropped, not generated) in order, the replica identity, and the
+    /// identity flags (primary key for DEFAULT, the index for USING INDEX, every column for FULL).
+    /// Snapshots use it so that their records are shaped and keyed exactly like streamed ones. Nil if the
+    /// table is gone.
+    func relationMessage(relationID: UInt32, details: RelationDetails) throws(PipelineError) -> RelationMessage? {
+        let relation = try query("""
+            SELECT n.nspname, c.relname, c.relreplident FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = \(relationID)
+            """)
+        guard let row = relation.rows.first, row.count == 3, let schema = row[0], let table = row[1] else { return nil }
         let identity: ReplicaIdentity
-        switch row[1] {
+        switch row[2] {
         case "f": identity = .full
         case "n": identity = .nothing
         case "i": identity = .index
@@ -174,7 +199,7 @@ final class CatalogReader {
         }
         let attributes = try query("""
             SELECT attname, atttypid, atttypmod FROM pg_catalog.pg_attribute
-            WHERE attrelid = \(oid) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+            WHERE attrelid = \(relationID) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
             ORDER BY attnum
             """)
         let keyColumns: Set<String>
@@ -189,18 +214,7 @@ final class CatalogReader {
                   let typmod = row[2].flatMap({ Int32($0) }) else { return nil }
             return RelationMessage.Column(flags: keyColumns.contains(name) ? 1 : 0, name: name, typeOID: type, typeModifier: typmod)
         }
-        return RelationMessage(relationID: oid, namespace: schema, name: table, replicaIdentity: identity, columns: columns)
-    }
-
-    /// The table's OID, for catalog lookups by name.
-    func relationID(schema: String, table: String) throws(PipelineError) -> UInt32? {
-        let escapedSchema = schema.replacingOccurrences(of: "'", with: "''")
-        let escapedTable = table.replacingOccurrences(of: "'", with: "''")
-        let result = try query("""
-            SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = '\(escapedSchema)' AND c.relname = '\(escapedTable)'
-            """)
-        guard let row = result.rows.first, let text = row.first ?? nil else { return nil }
-        return UInt32(text)
+        return RelationMessage(relationID: relationID, namespace: schema, name: table, replicaIdentity: identity,
+                               columns: columns)
     }
 }

@@ -43,7 +43,7 @@ import Testing
         for table in ["a", "empty"] {
             let oid = try #require(try catalog.relationID(schema: "public", table: table))
             let details = try catalog.details(of: oid)
-            let relation = try #require(try catalog.relationMessage(schema: "public", table: table, details: details))
+            let relation = try #require(try catalog.relationMessage(relationID: oid, details: details))
             translator.setDetails(details, relationID: oid)
             translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
             var ignored: [StreamAction] = []
