@@ -36,8 +36,7 @@ enum ToastPlaceholder {
     /// text-like arrays get `[placeholder]`, bytea arrays `[bytes of placeholder]`, int4/date and int8
     /// arrays the placeholder's bytes as numbers, uuid arrays `[UUID.nameUUIDFromBytes(placeholder)]`,
     /// hstore `{placeholder: placeholder}`, bytea the placeholder's bytes, everything else the string.
-    static func json(placeholder: String, kind: ConverterKind, elementKind: ConverterKind?, arrayElementOID: UInt32?,
-                     declaredOID: UInt32) -> [UInt8] {
+    static func json(placeholder: String, kind: ConverterKind, elementKind: ConverterKind?, arrayElementOID: UInt32?) -> [UInt8] {
         let bytes = Array(placeholder.utf8)
         var out: [UInt8] = []
         if let element = arrayElementOID {

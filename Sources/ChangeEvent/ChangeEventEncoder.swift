@@ -38,9 +38,19 @@ public struct ChangeEventEncoder: Sendable {
     /// The options tables are planned with (`TableSchema.options`); keys and values are converted as
     /// the table's own plan says.
     public let options: EncoderOptions
+    /// With `envelope.schemas`: the schemas of logical-message and transaction records (fixed per encoder).
+    private let messageKeySchema: [UInt8]?
+    private let messageValueSchema: [UInt8]?
+    private let transactionKeySchema: [UInt8]?
+    private let transactionValueSchema: [UInt8]?
 
     public init(options: EncoderOptions = .init()) {
         self.options = options
+        let schemas = options.includeSchemas
+        messageKeySchema = schemas ? ConnectSchemas.messageKey : nil
+        messageValueSchema = schemas ? ConnectSchemas.messageValue(binary: options.binaryHandling) : nil
+        transactionKeySchema = schemas ? ConnectSchemas.transactionKey : nil
+        transactionValueSchema = schemas ? ConnectSchemas.transactionValue : nil
     }
 
     // MARK: key
@@ -124,11 +134,11 @@ public struct ChangeEventEncoder: Sendable {
     public func encodeLogicalMessageKey(prefix: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(prefix.utf8.count + 14)
-        openSchemaEnvelope(&out, options.includeSchemas ? ConnectSchemas.messageKey : nil)
+        openSchemaEnvelope(&out, messageKeySchema)
         JSON.appendASCII(&out, "{\"prefix\":")
         JSON.appendString(&out, prefix)
         out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, options.includeSchemas ? ConnectSchemas.messageKey : nil)
+        closeSchemaEnvelope(&out, messageKeySchema)
         return out
     }
 
@@ -139,7 +149,7 @@ public struct ChangeEventEncoder: Sendable {
     public func encodeLogicalMessage(prefix: String, content: ArraySlice<UInt8>, isTransactional: Bool,
                                      source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
         var out: [UInt8] = []
-        let schema = options.includeSchemas ? ConnectSchemas.messageValue(binary: options.binaryHandling) : nil
+        let schema = messageValueSchema
         out.reserveCapacity(512 + content.count * 4 / 3 + (schema?.count ?? 0))
         openSchemaEnvelope(&out, schema)
         JSON.appendASCII(&out, "{\"op\":\"m\",\"ts_ms\":")
@@ -163,7 +173,7 @@ public struct ChangeEventEncoder: Sendable {
     /// Key of a transaction metadata record: `{"id":"<xid>"}` (io.debezium.connector.common.TransactionMetadataKey).
     public func encodeTransactionKey(id: String) -> [UInt8] {
         var out: [UInt8] = []
-        let schema = options.includeSchemas ? ConnectSchemas.transactionKey : nil
+        let schema = transactionKeySchema
         openSchemaEnvelope(&out, schema)
         JSON.appendASCII(&out, "{\"id\":")
         JSON.appendString(&out, id)
@@ -187,7 +197,7 @@ public struct ChangeEventEncoder: Sendable {
     private func encodeTransactionValue(status: StaticString, id: String, eventCount: Int64?,
                                         dataCollections: [(name: String, eventCount: Int64)]?, timestampMillis: Int64) -> [UInt8] {
         var out: [UInt8] = []
-        let schema = options.includeSchemas ? ConnectSchemas.transactionValue : nil
+        let schema = transactionValueSchema
         openSchemaEnvelope(&out, schema)
         JSON.appendASCII(&out, "{\"status\":\"")
         JSON.appendASCII(&out, status)

@@ -142,11 +142,11 @@ struct ColumnPlan: Sendable {
             isUnsupported = options.unknownTypeHandling == .fail
         }
         self.kind = kind
-        connectSchema = ConnectSchemas.schema(kind: kind, elementKind: elementKind, column: column,
+        connectSchema = ConnectSchemas.schema(kind: kind, elementKind: elementKind,
                                               resolvedTypmod: resolution.typmod, enumLabels: resolution.enumLabels,
                                               semantic: resolution.semantic)
         toastJSON = ToastPlaceholder.json(placeholder: options.toastPlaceholder, kind: kind, elementKind: elementKind,
-                                          arrayElementOID: resolution.arrayElementOID, declaredOID: column.typeOID)
+                                          arrayElementOID: resolution.arrayElementOID)
     }
 
     enum Mapping: Equatable {

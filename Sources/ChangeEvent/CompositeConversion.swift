@@ -84,12 +84,7 @@ enum ArrayLiteral {
 
     @inline(__always)
     private static func skipSpace(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) {
-        while i < p.count, isSpace(p[i]) { i += 1 }
-    }
-
-    @inline(__always)
-    static func isSpace(_ b: UInt8) -> Bool {
-        b == Ascii.space || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C
+        while i < p.count, Ascii.isSpace(p[i]) { i += 1 }
     }
 
     private static func appendElement(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int,
@@ -129,7 +124,7 @@ enum ArrayLiteral {
         }
         guard i <= n else { throw bad }
         var end = i
-        while end > start && isSpace(p[end - 1]) { end -= 1 }
+        while end > start && Ascii.isSpace(p[end - 1]) { end -= 1 }
         guard end > start else { throw bad }
         let raw = UnsafeBufferPointer(rebasing: p[start..<end])
         if !escaped && raw.count == 4 && isNull(raw) {

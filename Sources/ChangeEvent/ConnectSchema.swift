@@ -63,12 +63,34 @@ struct ConnectFieldSchema: Sendable {
         out.append(Ascii.closeBrace)
     }
 
+    /// The schema as a struct field, as bytes.
+    func field(named name: String, optional: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        appendField(&out, name: name, optional: optional)
+        return out
+    }
+
     /// The schema on its own (array items, map values, top level).
     func append(_ out: inout [UInt8], optional: Bool) {
         out.append(contentsOf: head)
         JSON.appendASCII(&out, optional ? ",\"optional\":true" : ",\"optional\":false")
         out.append(contentsOf: tail)
         out.append(Ascii.closeBrace)
+    }
+
+    /// The schema on its own, as bytes.
+    func json(optional: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        append(&out, optional: optional)
+        return out
+    }
+
+    /// An array schema of `items` (Debezium's array elements are optional: arrays may hold NULLs).
+    static func array(of items: ConnectFieldSchema) -> ConnectFieldSchema {
+        var inner: [UInt8] = []
+        JSON.appendASCII(&inner, ",\"items\":")
+        items.append(&inner, optional: true)
+        return ConnectFieldSchema(type: "array", inner: inner)
     }
 
     /// A struct schema with the given fields (each already written with `appendField`).
@@ -84,25 +106,18 @@ struct ConnectFieldSchema: Sendable {
     }
 
     static func field(_ type: StaticString, _ name: String, optional: Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        ConnectFieldSchema(type: type).appendField(&out, name: name, optional: optional)
-        return out
+        ConnectFieldSchema(type: type).field(named: name, optional: optional)
     }
 }
 
 enum ConnectSchemas {
     /// The Connect schema of a column converted as `kind` (Debezium's PostgresValueConverter.schemaBuilder).
-    static func schema(kind: ConverterKind, elementKind: ConverterKind?, column: ColumnSchema,
+    static func schema(kind: ConverterKind, elementKind: ConverterKind?,
                        resolvedTypmod: Int32, enumLabels: [String]?, semantic: SemanticType) -> ConnectFieldSchema {
         switch kind {
         case .array:
-            var inner: [UInt8] = []
-            JSON.appendASCII(&inner, ",\"items\":")
-            // Array elements are always optional in Debezium (arrays may hold NULLs).
-            let element = schema(kind: elementKind ?? .string, elementKind: nil, column: column,
-                                 resolvedTypmod: resolvedTypmod, enumLabels: enumLabels, semantic: semantic)
-            element.append(&inner, optional: true)
-            return ConnectFieldSchema(type: "array", inner: inner)
+            return .array(of: schema(kind: elementKind ?? .string, elementKind: nil, resolvedTypmod: resolvedTypmod,
+                                     enumLabels: enumLabels, semantic: semantic))
         case .integer(let min, _):
             if min == Int64(Int16.min) { return ConnectFieldSchema(type: "int16") }
             if min == Int64(Int32.min) { return ConnectFieldSchema(type: "int32") }
@@ -203,45 +218,30 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("int64", "lsn", optional: true),
             ConnectFieldSchema.field("int64", "xmin", optional: true),
         ]
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: fields, name: "io.debezium.connector.postgresql.Source")
-            .appendField(&out, name: "source", optional: false)
-        return out
+        return ConnectFieldSchema.structure(fields: fields, name: "io.debezium.connector.postgresql.Source")
+            .field(named: "source", optional: false)
     }()
 
     /// The `transaction` block (`event.block`).
-    static let transactionBlock: [UInt8] = {
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [
-            ConnectFieldSchema.field("string", "id", optional: false),
-            ConnectFieldSchema.field("int64", "total_order", optional: false),
-            ConnectFieldSchema.field("int64", "data_collection_order", optional: false),
-        ], name: "event.block", version: 1).appendField(&out, name: "transaction", optional: true)
-        return out
-    }()
+    static let transactionBlock = ConnectFieldSchema.structure(fields: [
+        ConnectFieldSchema.field("string", "id", optional: false),
+        ConnectFieldSchema.field("int64", "total_order", optional: false),
+        ConnectFieldSchema.field("int64", "data_collection_order", optional: false),
+    ], name: "event.block", version: 1).field(named: "transaction", optional: true)
 
     /// The fields after the row images and the source: transaction, op, ts_ms, ts_us, ts_ns.
-    static let envelopeTailFields: [UInt8] = {
-        var out: [UInt8] = []
-        out.append(contentsOf: transactionBlock)
-        for field in [ConnectFieldSchema.field("string", "op", optional: false),
-                      ConnectFieldSchema.field("int64", "ts_ms", optional: true),
-                      ConnectFieldSchema.field("int64", "ts_us", optional: true),
-                      ConnectFieldSchema.field("int64", "ts_ns", optional: true)] {
-            out.append(Ascii.comma)
-            out.append(contentsOf: field)
-        }
-        return out
-    }()
+    static let envelopeTailFields: [[UInt8]] = [
+        transactionBlock,
+        ConnectFieldSchema.field("string", "op", optional: false),
+        ConnectFieldSchema.field("int64", "ts_ms", optional: true),
+        ConnectFieldSchema.field("int64", "ts_us", optional: true),
+        ConnectFieldSchema.field("int64", "ts_ns", optional: true),
+    ]
 
     /// `io.debezium.connector.postgresql.MessageKey`.
-    static let messageKey: [UInt8] = {
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [ConnectFieldSchema.field("string", "prefix", optional: true)],
-                                     name: "io.debezium.connector.postgresql.MessageKey", version: 1)
-            .append(&out, optional: false)
-        return out
-    }()
+    static let messageKey = ConnectFieldSchema.structure(
+        fields: [ConnectFieldSchema.field("string", "prefix", optional: true)],
+        name: "io.debezium.connector.postgresql.MessageKey", version: 1).json(optional: false)
 
     /// `io.debezium.connector.postgresql.MessageValue`: op, ts_ms, source, transaction, message.
     static func messageValue(binary: EncoderOptions.BinaryHandling) -> [UInt8] {
@@ -251,45 +251,33 @@ enum ConnectSchemas {
             binary == .bytes ? ConnectFieldSchema.field("bytes", "content", optional: true)
                              : ConnectFieldSchema.field("string", "content", optional: true),
         ], name: "io.debezium.connector.postgresql.Message", version: 1).appendField(&message, name: "message", optional: false)
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [
+        return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "op", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: true),
             source, transactionBlock, message,
-        ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).append(&out, optional: false)
-        return out
+        ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).json(optional: false)
     }
 
     /// `io.debezium.connector.common.TransactionMetadataKey`.
-    static let transactionKey: [UInt8] = {
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [ConnectFieldSchema.field("string", "id", optional: false)],
-                                     name: "io.debezium.connector.common.TransactionMetadataKey", version: 1)
-            .append(&out, optional: false)
-        return out
-    }()
+    static let transactionKey = ConnectFieldSchema.structure(
+        fields: [ConnectFieldSchema.field("string", "id", optional: false)],
+        name: "io.debezium.connector.common.TransactionMetadataKey", version: 1).json(optional: false)
 
     /// `io.debezium.connector.common.TransactionMetadataValue`.
     static let transactionValue: [UInt8] = {
-        var collection: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [
+        let collection = ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "data_collection", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: false),
-        ], name: "event.collection", version: 1).append(&collection, optional: true)
-        var inner: [UInt8] = []
-        JSON.appendASCII(&inner, ",\"items\":")
-        inner.append(contentsOf: collection)
+        ], name: "event.collection", version: 1)
         var collections: [UInt8] = []
-        ConnectFieldSchema(type: "array", inner: inner).appendField(&collections, name: "data_collections", optional: true)
-        var out: [UInt8] = []
-        ConnectFieldSchema.structure(fields: [
+        ConnectFieldSchema.array(of: collection).appendField(&collections, name: "data_collections", optional: true)
+        return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "status", optional: false),
             ConnectFieldSchema.field("string", "id", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: true),
             collections,
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
-        ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).append(&out, optional: false)
-        return out
+        ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).json(optional: false)
     }()
 
     /// Key schema `<prefix>.<schema>.<table>.Key` and value schema `<prefix>.<schema>.<table>.Envelope`.
@@ -297,36 +285,18 @@ enum ConnectSchemas {
         let base = "\(prefix).\(table.schema).\(table.table)"
         var key: [UInt8]?
         if !table.keyColumnIndexes.isEmpty {
-            let fields = table.keyColumnIndexes.map { index -> [UInt8] in
-                var field: [UInt8] = []
-                table.plans[index].connectSchema.appendField(&field, name: table.columns[index].name, optional: false)
-                return field
+            let fields = table.keyColumnIndexes.map { index in
+                table.plans[index].connectSchema.field(named: table.columns[index].name, optional: false)
             }
-            var out: [UInt8] = []
-            ConnectFieldSchema.structure(fields: fields, name: "\(base).Key").append(&out, optional: false)
-            key = out
+            key = ConnectFieldSchema.structure(fields: fields, name: "\(base).Key").json(optional: false)
         }
-        let valueFields = table.valueColumnIndexes.map { index -> [UInt8] in
-            var field: [UInt8] = []
-            let column = table.columns[index]
-            table.plans[index].connectSchema.appendField(&field, name: column.name, optional: column.isOptional)
-            return field
+        let valueFields = table.valueColumnIndexes.map { index in
+            table.plans[index].connectSchema.field(named: table.columns[index].name, optional: table.columns[index].isOptional)
         }
         let row = ConnectFieldSchema.structure(fields: valueFields, name: "\(base).Value")
-        var fields: [UInt8] = []
-        row.appendField(&fields, name: "before", optional: true)
-        fields.append(Ascii.comma)
-        row.appendField(&fields, name: "after", optional: true)
-        fields.append(Ascii.comma)
-        fields.append(contentsOf: source)
-        fields.append(Ascii.comma)
-        fields.append(contentsOf: envelopeTailFields)
-        var value: [UInt8] = []
-        JSON.appendASCII(&value, "{\"type\":\"struct\",\"fields\":[")
-        value.append(contentsOf: fields)
-        JSON.appendASCII(&value, "],\"optional\":false,\"name\":")
-        JSON.appendString(&value, "\(base).Envelope")
-        JSON.appendASCII(&value, ",\"version\":2}")
+        let fields = [row.field(named: "before", optional: true), row.field(named: "after", optional: true), source]
+            + envelopeTailFields
+        let value = ConnectFieldSchema.structure(fields: fields, name: "\(base).Envelope", version: 2).json(optional: false)
         return (key, value)
     }
 }

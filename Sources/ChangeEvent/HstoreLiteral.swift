@@ -26,7 +26,6 @@ enum HstoreLiteral {
     }
 
     @inline(__always)
-    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
     static func parse(_ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Parsed {
         let bad = ConversionFailure("not a valid hstore literal")
@@ -34,7 +33,7 @@ enum HstoreLiteral {
         parsed.storage.reserveCapacity(p.count)
         let n = p.count
         var i = 0
-        @inline(__always) func skipSpace() { while i < n && isSpace(p[i]) { i += 1 } }
+        @inline(__always) func skipSpace() { while i < n && Ascii.isSpace(p[i]) { i += 1 } }
 
         /// A double-quoted string, unescaped into storage.
         func quoted() throws(ConversionFailure) -> Range<Int> {

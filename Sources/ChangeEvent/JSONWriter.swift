@@ -24,6 +24,10 @@ enum Ascii {
     static let space: UInt8 = 0x20
     static let zero: UInt8 = 0x30
     static let nine: UInt8 = 0x39
+
+    /// PostgreSQL's isspace for array and hstore literals: space, \t, \n, \v, \f, \r.
+    @inline(__always)
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 }
 
 @inline(__always)

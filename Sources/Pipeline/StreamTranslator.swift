@@ -29,8 +29,8 @@ public struct StreamTranslator: Sendable {
         var schema: TableSchema
         var topic: String
         var isCaptured: Bool
-        /// `schema.table`, Debezium's data collection name.
-        var dataCollection: String { "\(schema.schema).\(schema.table)" }
+        /// `schema.table`, Debezium's data collection name (counted per event with transaction metadata).
+        var dataCollection: String
     }
 
     struct OpenTransaction {
@@ -198,7 +198,7 @@ public struct StreamTranslator: Sendable {
                                      excludedColumns: excluded)
             if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
             relations[relation.relationID] = CapturedRelation(
-                schema: schema, topic: "\(topicPrefix).\(relation.namespace).\(relation.name)", isCaptured: isCaptured)
+                schema: schema, topic: "\(topicPrefix).\(qualified)", isCaptured: isCaptured, dataCollection: qualified)
 
         case .insert(let insert):
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
