@@ -87,9 +87,29 @@ extension PostgresConnection {
 
     /// Starts a REPEATABLE READ, read-only transaction on the exported snapshot `snapshotName`, on a plain
     /// (non-replication) connection of the same database.
-    public func beginTransaction(importingSnapshot snapshotName: String) throws(ReplicationError) {
-        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    /// `readOnly: false` lets the transaction take a transaction id (`txid_current()`), as Debezium's
+    /// snapshot transaction does for `source.txId`.
+    public func beginTransaction(importingSnapshot snapshotName: String, readOnly: Bool = true) throws(ReplicationError) {
+        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ\(readOnly ? " READ ONLY" : "")")
         try execute("SET TRANSACTION SNAPSHOT \(try literal(snapshotName))")
+    }
+
+    /// Starts a REPEATABLE READ transaction on a plain connection and exports its snapshot, for a snapshot
+    /// of tables whose slot already exists. Returns the snapshot's name and the WAL insert position, which
+    /// every change the snapshot does not see is after. Keep the transaction open until the readers
+    /// imported the snapshot.
+    public func exportSnapshot() throws(ReplicationError) -> (snapshotName: String, walPosition: LSN) {
+        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        let result = try execute("SELECT pg_catalog.pg_export_snapshot() AS name, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn")
+        guard let name = result[0, "name"], let position = result[0, "lsn"].flatMap({ LSN(string: $0) }) else {
+            throw ReplicationError(code: .protocolViolation, message: "pg_export_snapshot() returned no snapshot")
+        }
+        return (name, position)
+    }
+
+    /// Drops a replication slot (`DROP_REPLICATION_SLOT name WAIT`, walsender connections only).
+    public func dropReplicationSlot(named name: String) throws(ReplicationError) {
+        try execute("DROP_REPLICATION_SLOT \(try identifier(name)) WAIT")
     }
 
     /// Checks that a slot can serve Swallow, or creates it when `create` allows.

@@ -15,6 +15,10 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case deliveryFailed
         case producerFatal
         case protocolViolation
+        /// The state directory (snapshot progress) cannot be read or written.
+        case state
+        /// A snapshot cannot be taken or continued as configured.
+        case snapshot
     }
 
     public var code: Code

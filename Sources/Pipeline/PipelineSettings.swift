@@ -20,6 +20,9 @@ public struct PipelineSettings: Sendable {
     public var maxInFlightEvents: Int
     public var connectorVersion: String
     public var events: SwallowConfiguration.Events
+    public var snapshot: SwallowConfiguration.Snapshot
+    /// Where snapshot progress is kept between runs.
+    public var stateDirectory: String
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         let postgres = configuration.postgres
@@ -40,6 +43,8 @@ public struct PipelineSettings: Sendable {
         maxInFlightEvents = configuration.maxInFlightEvents
         self.connectorVersion = connectorVersion
         events = configuration.events
+        snapshot = configuration.snapshot
+        stateDirectory = configuration.stateDirectory
     }
 }
 

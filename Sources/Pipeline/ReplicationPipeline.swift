@@ -15,6 +15,9 @@ public final class ReplicationPipeline: Sendable {
     final class Shared: @unchecked Sendable {
         let condition = NSCondition()
         var tracker = AcknowledgementTracker(confirmedLSN: .invalid)
+        /// Chunk accounting while an initial snapshot runs; snapshot record ids are told apart by
+        /// `SnapshotProgress.owns`.
+        var snapshot: SnapshotProgress?
         /// The first failed delivery since the stream (re)started: decides whether a restart can help.
         var deliveryFailure: KafkaError?
         var fatalProducerError: KafkaError?
@@ -28,8 +31,8 @@ public final class ReplicationPipeline: Sendable {
     }
 
     public let settings: PipelineSettings
-    private let logger: Logger
-    private let shared = Shared()
+    let logger: Logger
+    let shared = Shared()
 
     public init(settings: PipelineSettings, logger: Logger) {
         self.settings = settings
@@ -61,11 +64,28 @@ public final class ReplicationPipeline: Sendable {
         /// Whether this run has found or created its slot; until then it may create it, afterwards a
         /// missing slot means data loss.
         var slotEstablished = false
+        /// Whether the confirmed position was taken from the slot; the first stream does that.
+        var positionAdopted = false
+        var snapshotPhaseDone = false
         var systemID: String?
         while !stopRequested {
             let confirmedAtStart = confirmedLSN
             do {
-                try streamSession(producer: producer, slotEstablished: &slotEstablished, systemID: &systemID)
+                if !snapshotPhaseDone {
+                    switch try prepareSlotAndSnapshot(producer: producer, systemID: &systemID) {
+                    case .streamFromSlot:
+                        slotEstablished = true
+                    case .noSnapshotMode:
+                        break
+                    case .finished:
+                        drain(producer)
+                        logger.info(stopRequested ? "stopped" : "snapshot finished; not streaming (snapshot.mode: initial_only)")
+                        return
+                    }
+                    snapshotPhaseDone = true
+                }
+                try streamSession(producer: producer, slotEstablished: &slotEstablished,
+                                  positionAdopted: &positionAdopted, systemID: &systemID)
                 return   // stopped: the session already flushed and confirmed
             } catch {
                 if stopRequested, error.isRetriable { break }
@@ -103,11 +123,12 @@ public final class ReplicationPipeline: Sendable {
                     var firstFailure: KafkaError?
                     shared.withLock { state in
                         for report in reports {
+                            let isSnapshotRecord = SnapshotProgress.owns(report.id)
                             switch report.result {
                             case .success:
-                                state.tracker.acknowledge(report.id)
+                                if isSnapshotRecord { state.snapshot?.acknowledge(report.id) } else { state.tracker.acknowledge(report.id) }
                             case .failure(let error):
-                                state.tracker.fail(report.id)
+                                if isSnapshotRecord { state.snapshot?.fail(report.id) } else { state.tracker.fail(report.id) }
                                 if state.deliveryFailure == nil {
                                     state.deliveryFailure = error
                                     firstFailure = error
@@ -165,8 +186,10 @@ public final class ReplicationPipeline: Sendable {
     }
 
     /// One replication connection, from connect to stop or failure.
-    private func streamSession(producer: KafkaProducer, slotEstablished: inout Bool, systemID: inout String?) throws(PipelineError) {
-        let (connection, startPosition) = try openStream(slotEstablished: &slotEstablished, systemID: &systemID)
+    private func streamSession(producer: KafkaProducer, slotEstablished: inout Bool, positionAdopted: inout Bool,
+                               systemID: inout String?) throws(PipelineError) {
+        let (connection, startPosition) = try openStream(slotEstablished: &slotEstablished, positionAdopted: &positionAdopted,
+                                                         systemID: &systemID)
         defer { connection.close() }
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
         var session = StreamSession(pipeline: self, connection: connection, producer: producer,
@@ -180,31 +203,14 @@ public final class ReplicationPipeline: Sendable {
 
     /// Connects, checks the server, publication and slot, and starts replication from the confirmed
     /// position. (The connection closes itself when dropped on an error path.)
-    private func openStream(slotEstablished: inout Bool, systemID: inout String?) throws(PipelineError) -> (PostgresConnection, LSN) {
+    private func openStream(slotEstablished: inout Bool, positionAdopted: inout Bool,
+                            systemID: inout String?) throws(PipelineError) -> (PostgresConnection, LSN) {
         let firstSession = !slotEstablished
-        logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
-        let connection: PostgresConnection
-        let system: SystemIdentification
-        do {
-            connection = try PostgresConnection(settings.connection, replication: true)
-            system = try connection.identifySystem()
-        } catch {
-            throw .postgres(error)
-        }
-        if let known = systemID, known != system.systemID {
-            throw PipelineError(code: .postgres,
-                                message: "the server's system identifier changed from \(known) to \(system.systemID) (a different cluster, e.g. after a failover); its slot does not continue this stream. Check what happened, then restart Swallow (a new snapshot may be needed)",
-                                isRetriable: false)
-        }
-        systemID = system.systemID
+        let (connection, system) = try connectWalsender(systemID: &systemID)
 
         let slot: (position: LSN, created: Bool)
         do {
-            if try connection.preparePublication(named: settings.publicationName, tables: settings.tables,
-                                                 create: settings.createPublication) {
-                logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
-                    "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
-            }
+            try preparePublication(connection)
             // A slot may be created only when Swallow starts: one that disappears while it runs would
             // otherwise be re-created at the current position, silently skipping everything in between.
             let mayCreate = settings.createSlot && firstSession
@@ -225,11 +231,13 @@ public final class ReplicationPipeline: Sendable {
                     metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
                                "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
 
+        let adopt = !positionAdopted
         let confirmed = shared.withLock { state -> LSN in
-            if firstSession { state.tracker.restart(from: slot.position) }
+            if adopt { state.tracker.restart(from: slot.position) }
             return state.tracker.confirmedLSN
         }
         slotEstablished = true
+        positionAdopted = true
         if slot.position > confirmed {
             // We never confirm past our own position, so somebody else advanced the slot.
             throw PipelineError(code: .postgres,
@@ -243,6 +251,35 @@ public final class ReplicationPipeline: Sendable {
             throw .postgres(error)
         }
         return (connection, confirmed)
+    }
+
+    /// A walsender connection to the configured server, checked to be the same cluster as before.
+    func connectWalsender(systemID: inout String?) throws(PipelineError) -> (PostgresConnection, SystemIdentification) {
+        logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
+        let connection: PostgresConnection
+        let system: SystemIdentification
+        do {
+            connection = try PostgresConnection(settings.connection, replication: true)
+            system = try connection.identifySystem()
+        } catch {
+            throw .postgres(error)
+        }
+        if let known = systemID, known != system.systemID {
+            throw PipelineError(code: .postgres,
+                                message: "the server's system identifier changed from \(known) to \(system.systemID) (a different cluster, e.g. after a failover); its slot does not continue this stream. Check what happened, then restart Swallow (a new snapshot may be needed)",
+                                isRetriable: false)
+        }
+        systemID = system.systemID
+        return (connection, system)
+    }
+
+    /// Checks (or creates) the publication.
+    func preparePublication(_ connection: PostgresConnection) throws(ReplicationError) {
+        if try connection.preparePublication(named: settings.publicationName, tables: settings.tables,
+                                             create: settings.createPublication) {
+            logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
+                "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
+        }
     }
 
     fileprivate var sharedState: Shared { shared }
@@ -428,13 +465,19 @@ private struct StreamSession {
         pipeline.log.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
     }
 
-    static func nowMicros() -> Int64 {
+    static func nowMicros() -> Int64 { WallClock.micros() }
+    static func nowMillis() -> Int64 { WallClock.millis() }
+}
+
+/// Wall-clock time for event timestamps (`ts_ms`) and status updates.
+enum WallClock {
+    static func micros() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
     }
 
-    static func nowMillis() -> Int64 { nowMicros() / 1000 }
+    static func millis() -> Int64 { micros() / 1000 }
 }
 
 /// Exponential backoff between reconnects: 0.5 s doubling to 30 s, reset once the stream made progress.

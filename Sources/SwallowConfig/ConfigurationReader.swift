@@ -11,7 +11,8 @@ struct ConfigurationReader {
 
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
-                           "status_interval_ms", "max_in_flight_events", "log_level", "events"]
+                           "status_interval_ms", "max_in_flight_events", "log_level", "events", "snapshot",
+                           "state_dir"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
@@ -23,9 +24,10 @@ struct ConfigurationReader {
                              "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
                              "envelope.schemas", "provide.transaction.metadata", "message.key.columns",
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
+        static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
-            ("events", events),
+            ("events", events), ("snapshot", snapshot),
         ]
     }
 
@@ -35,6 +37,9 @@ struct ConfigurationReader {
         static let flushTimeoutMilliseconds = 0...3_600_000
         static let statusIntervalMilliseconds = 100...600_000
         static let maxInFlightEvents = 1...100_000_000
+        static let snapshotMaxThreads = 1...64
+        static let snapshotChunkRows = 1_000...100_000_000
+        static let incrementalSnapshotChunkRows = 1...1_000_000
         static let topicPrefixLength = 249
         static let identifierBytes = 63
     }
@@ -70,11 +75,14 @@ struct ConfigurationReader {
         let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
         let logLevel = try oneOf(top, "log_level", allowed: SwallowConfiguration.logLevels, default: "info")
         let events = try readEvents(top)
+        let snapshot = try readSnapshot(top)
+        let stateDirectory = try readStateDirectory(top)
 
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
-            maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events)
+            maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events, snapshot: snapshot,
+            stateDirectory: stateDirectory)
     }
 
     // MARK: - Sections
@@ -273,6 +281,46 @@ struct ConfigurationReader {
             messageKeyColumns: try readMessageKeyColumns(events),
             tableIncludeList: tableInclude, tableExcludeList: tableExclude,
             columnIncludeList: columnInclude, columnExcludeList: columnExclude)
+    }
+
+    private func readSnapshot(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Snapshot {
+        let defaults = SwallowConfiguration.Snapshot()
+        guard let node = top["snapshot"], !Self.isNull(node) else { return defaults }
+        let snapshot = try section(node, path: top.path("snapshot"), allowed: Keys.snapshot,
+                                   expected: "a mapping with the optional keys \(Self.list(Keys.snapshot))")
+        let mode = try oneOf(snapshot, "mode", allowed: SwallowConfiguration.Snapshot.Mode.allCases.map(\.rawValue),
+                             default: defaults.mode.rawValue)
+        let maxThreads = try integer(snapshot, "max_threads", range: Limits.snapshotMaxThreads,
+                                     default: defaults.maxThreads)
+        let chunkRows = try integer(snapshot, "chunk_rows", range: Limits.snapshotChunkRows, default: defaults.chunkRows)
+        let signalPath = snapshot.path("signal_table")
+        var signalTable: SwallowConfiguration.TableName?
+        if let value = try scalar(snapshot["signal_table"], path: signalPath,
+                                  expected: "a table name (`schema.table` or `table`)") {
+            signalTable = try Self.tableName(value.text, path: signalPath)
+        }
+        let incrementalChunkRows = try integer(snapshot, "incremental_chunk_rows",
+                                               range: Limits.incrementalSnapshotChunkRows,
+                                               default: defaults.incrementalChunkRows)
+        return SwallowConfiguration.Snapshot(
+            // oneOf only returns allowed raw values.
+            mode: SwallowConfiguration.Snapshot.Mode(rawValue: mode) ?? defaults.mode,
+            maxThreads: maxThreads, chunkRows: chunkRows, signalTable: signalTable,
+            incrementalChunkRows: incrementalChunkRows)
+    }
+
+    private func readStateDirectory(_ top: Section) throws(ConfigurationError) -> String {
+        let path = top.path("state_dir")
+        let expected = "a directory path (absolute, or relative to the working directory)"
+        guard let value = try scalar(top["state_dir"], path: path, expected: expected) else {
+            return SwallowConfiguration.defaultStateDirectory
+        }
+        guard !value.text.isEmpty else {
+            throw ConfigurationError(
+                code: .invalidValue, path: path,
+                message: "must not be empty; expected \(expected), e.g. `state_dir: \(SwallowConfiguration.defaultStateDirectory)`, or remove the key to use that default")
+        }
+        return value.text
     }
 
     /// Debezium's `message.key.columns`: `<table regex>:<column>,<column>;<table regex>:<column>...`,

@@ -33,6 +33,12 @@ extension SwallowConfiguration {
             "log_level=\(logLevel)",
             "events.tombstones.on.delete=\(events.tombstonesOnDelete)",
             "events.skipped.operations=\(events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ","))",
+            "snapshot.mode=\(snapshot.mode.rawValue)",
+            "snapshot.max_threads=\(snapshot.maxThreads)",
+            "snapshot.chunk_rows=\(snapshot.chunkRows)",
+            "snapshot.signal_table=\(snapshot.signalTable.map(\.description) ?? "(none)")",
+            "snapshot.incremental_chunk_rows=\(snapshot.incrementalChunkRows)",
+            "state_dir=\(Self.shown(stateDirectory))",
         ].joined(separator: " ")
     }
 

@@ -195,6 +195,48 @@ public struct SwallowConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Snapshots of the captured tables' existing rows, under Debezium's option names where it has
+    /// one (section `snapshot`).
+    public struct Snapshot: Sendable, Equatable {
+        /// `mode` (Debezium's `snapshot.mode`): when the existing rows are read.
+        public enum Mode: String, Sendable, Hashable, CaseIterable {
+            /// Snapshot when the slot is created (or an earlier snapshot did not finish), then stream.
+            case initial
+            /// Never snapshot: stream only.
+            case noData = "no_data"
+            /// Snapshot as `initial` does, then exit without streaming.
+            case initialOnly = "initial_only"
+            /// As `initial`, and snapshot again when the slot is missing or was invalidated (its WAL is gone).
+            case whenNeeded = "when_needed"
+            /// Snapshot at every start, then stream.
+            case always
+        }
+
+        public var mode: Mode
+        /// `max_threads` (Debezium's `snapshot.max.threads`): how many chunks of the initial snapshot are read
+        /// in parallel.
+        public var maxThreads: Int
+        /// `chunk_rows`: rows per chunk of the initial snapshot, the unit of parallel reading and of
+        /// resumable progress.
+        public var chunkRows: Int
+        /// `signal_table` (Debezium's `signal.data.collection`): the table
+        /// `(id varchar(42) PRIMARY KEY, type varchar(32), data varchar(2048))` through which snapshots
+        /// on demand are requested; `nil` when not configured.
+        public var signalTable: TableName?
+        /// `incremental_chunk_rows` (Debezium's `incremental.snapshot.chunk.size`): rows per chunk of an
+        /// incremental (on demand) snapshot.
+        public var incrementalChunkRows: Int
+
+        public init(mode: Mode = .initial, maxThreads: Int = 1, chunkRows: Int = 100_000,
+                    signalTable: TableName? = nil, incrementalChunkRows: Int = 1024) {
+            self.mode = mode
+            self.maxThreads = maxThreads
+            self.chunkRows = chunkRows
+            self.signalTable = signalTable
+            self.incrementalChunkRows = incrementalChunkRows
+        }
+    }
+
     public var postgres: Postgres
     public var slot: Slot
     public var publication: Publication
@@ -207,6 +249,13 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// One of ``logLevels`` (the raw values of swift-log's `Logger.Level`).
     public var logLevel: String
     public var events: Events
+    public var snapshot: Snapshot
+    /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
+    /// to the working directory. Never empty.
+    public var stateDirectory: String
+
+    /// The default `state_dir`.
+    public static let defaultStateDirectory = "/var/lib/swallow"
 
     /// The accepted `log_level` values, most verbose first.
     public static let logLevels: [String] = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -221,7 +270,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
         statusIntervalMilliseconds: Int = 10_000,
         maxInFlightEvents: Int = 20_000,
         logLevel: String = "info",
-        events: Events = Events()
+        events: Events = Events(),
+        snapshot: Snapshot = Snapshot(),
+        stateDirectory: String = defaultStateDirectory
     ) {
         self.postgres = postgres
         self.slot = slot
@@ -233,6 +284,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.maxInFlightEvents = maxInFlightEvents
         self.logLevel = logLevel
         self.events = events
+        self.snapshot = snapshot
+        self.stateDirectory = stateDirectory
     }
 
     /// Reads and validates the YAML configuration file at `path`.

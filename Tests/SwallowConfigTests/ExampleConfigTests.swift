@@ -16,7 +16,10 @@ import SwallowConfig
             kafka: .init(bootstrapServers: .servers("127.0.0.1:9092"), properties: [:], flushTimeoutMilliseconds: 30_000),
             statusIntervalMilliseconds: 10_000,
             maxInFlightEvents: 20_000,
-            logLevel: "info")
+            logLevel: "info",
+            snapshot: .init(mode: .initial, maxThreads: 1, chunkRows: 100_000, signalTable: nil,
+                            incrementalChunkRows: 1024),
+            stateDirectory: "/var/lib/swallow")
         #expect(config == expected)
         #expect(config.postgres.password == "s3cret")
     }
@@ -37,7 +40,8 @@ import SwallowConfig
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let allKeys = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka", "status_interval_ms",
                        "max_in_flight_events", "log_level", "host", "port", "dbname", "user", "password", "sslmode",
-                       "connect_timeout_s", "name", "create", "bootstrap_servers", "properties", "flush_timeout_ms"]
+                       "connect_timeout_s", "name", "create", "bootstrap_servers", "properties", "flush_timeout_ms",
+                       "snapshot", "mode", "max_threads", "chunk_rows", "incremental_chunk_rows", "state_dir"]
         for key in Set(allKeys) {
             let keyLines = lines.indices.filter {
                 lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("\(key):")

@@ -9,7 +9,7 @@ import Synchronization
 /// The YAML of a test configuration: a test database, its own slot, and a Kafka bootstrap address.
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
                            extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
-                           events: String = "{}") -> String {
+                           events: String = "{}", snapshot: String = "{}") -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
         postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
@@ -21,23 +21,25 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
         status_interval_ms: \(statusIntervalMs)
         log_level: info
         events: \(events)
+        snapshot: \(snapshot)
+        state_dir: \(FileManager.default.temporaryDirectory.appendingPathComponent("swallow-state-\(database)").path)
         """
 }
 
 /// A test configuration, through the same YAML path users take.
 func testConfiguration(database: String, bootstrapServers: String, tables: [String],
-                       events: String = "{}") throws -> SwallowConfiguration {
+                       events: String = "{}", snapshot: String = "{}") throws -> SwallowConfiguration {
     try SwallowConfiguration.parse(
         yaml: testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                                    events: events),
+                                    events: events, snapshot: snapshot),
         environment: [:])
 }
 
 /// Writes a test configuration to a temporary file, for the `swallow` executable.
 func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
-                            extraKafkaProperties: [String: String] = [:]) throws -> String {
+                            extraKafkaProperties: [String: String] = [:], snapshot: String = "{}") throws -> String {
     let yaml = testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                                     extraKafkaProperties: extraKafkaProperties)
+                                     extraKafkaProperties: extraKafkaProperties, snapshot: snapshot)
     _ = try SwallowConfiguration.parse(yaml: yaml, environment: [:])   // fail here, not in the child
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)

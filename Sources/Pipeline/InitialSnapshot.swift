@@ -1,0 +1,619 @@
+import ChangeEvent
+import Foundation
+import Kafka
+import Logging
+import PGOutput
+import PGReplication
+
+/// Reads every captured table on one exported snapshot and produces each row as an `op: "r"` record.
+///
+/// Tables are cut into chunks — primary-key ranges, or block (ctid) ranges for tables without a primary
+/// key — and `snapshot.max_threads` reader threads, each with its own connection importing the snapshot,
+/// read chunks with `COPY (SELECT ...) TO STDOUT`, so no table is ever held in memory and production
+/// overlaps reading. The calling thread coordinates: it persists chunks once the broker acknowledged all
+/// of their records, logs progress, and returns when every chunk is done.
+///
+/// Markers follow Debezium: one record is held back globally so that the very last record produced is
+/// marked `last`; each reader holds back its chunk's last row so that a table's last row can be marked.
+final class InitialSnapshot: @unchecked Sendable {
+    /// Where the snapshot comes from: a new slot's exported snapshot or one exported by a transaction.
+    struct Source {
+        var snapshotName: String
+        var consistentPoint: LSN
+    }
+
+    /// A captured table as the snapshot reads it.
+    struct Table {
+        var relation: RelationMessage
+        var state: SnapshotState.Table
+    }
+
+    /// A row waiting for the next one, so that its marker can still change.
+    struct HeldRow {
+        var id: UInt64
+        var chunk: SnapshotState.Chunk
+        var values: [ColumnValue]
+        var isFirstInTable: Bool
+        var isLastInTable: Bool
+    }
+
+    // Sendable by discipline: while readers run, they only read `tables`, `translator`, `recordSource` and
+    // their own copy of the chunk list; everything both sides change lives in `runState`, under the lock.
+
+    /// Reader and coordinator state; guarded by the pipeline's lock (`Shared`), whose condition also
+    /// wakes readers waiting for acknowledgements.
+    final class RunState: @unchecked Sendable {
+        var pendingChunks: [Int] = []
+        var held: HeldRow?
+        var readerError: PipelineError?
+        var abort = false
+        var activeReaders = 0
+        var rowsRead: [Int] = []
+        var chunksLeftPerTable: [Int] = []
+    }
+
+    let settings: PipelineSettings
+    let logger: Logger
+    let shared: ReplicationPipeline.Shared
+    let producer: KafkaProducer
+    let source: Source
+    let store: SnapshotStateStore
+    var state: SnapshotState
+    private var translator: StreamTranslator
+    private var tables: [Table] = []
+    private var recordSource: SourceInfo
+    private let runState = RunState()
+    private var startedAt = ContinuousClock.now
+    private var tableStartedAt: [ContinuousClock.Instant?] = []
+
+    init(settings: PipelineSettings, logger: Logger, shared: ReplicationPipeline.Shared, producer: KafkaProducer,
+         source: Source, store: SnapshotStateStore, state: SnapshotState) {
+        self.settings = settings
+        self.logger = logger
+        self.shared = shared
+        self.producer = producer
+        self.source = source
+        self.store = store
+        self.state = state
+        self.translator = StreamTranslator(topicPrefix: settings.topicPrefix, database: settings.connection.database,
+                                           capturedTables: settings.tables, connectorVersion: settings.connectorVersion,
+                                           options: settings.events)
+        self.recordSource = SourceInfo(connectorVersion: settings.connectorVersion, serverName: settings.topicPrefix,
+                                       database: settings.connection.database, commitTimeMicros: 0,
+                                       lsn: source.consistentPoint.value, snapshot: "true")
+    }
+
+    /// Runs to completion (true), or until a stop request (false; the state file keeps what was done).
+    /// Delivery failures retry the chunks not yet done on the same snapshot; other failures throw.
+    func run() throws(PipelineError) -> Bool {
+        startedAt = .now
+        let first = try openReader(readOnly: false)
+        defer { first.close() }
+        try describeSnapshotTransaction(first)
+        let catalog = CatalogReader(parameters: settings.connection)
+        defer { catalog.close() }
+        try describeTables(reader: first, catalog: catalog)
+        if state.chunks.isEmpty {
+            try planChunks(reader: first)
+            try store.save(state)
+        }
+        var backoff = Backoff()
+        var firstReader: PostgresConnection? = first
+        while true {
+            let progress = SnapshotProgress(chunkCount: state.chunks.count, done: Set(state.doneChunks))
+            if progress.isComplete { break }
+            let outcome = try attempt(progress: progress, firstReader: firstReader)
+            firstReader = nil   // later attempts open fresh readers on the same snapshot
+            switch outcome {
+            case .completed:
+                break
+            case .stopped:
+                return false
+            case .retry(let error):
+                let delay = backoff.next()
+                logger.warning("snapshot interrupted; reading the unfinished chunks again on the same snapshot",
+                               metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
+                                          "chunks_done": "\(state.doneChunks.count)/\(state.chunks.count)"])
+                waitForInFlight()
+                shared.withLock { $0.snapshot = nil; $0.deliveryFailure = nil }
+                if sleepUnlessStopped(milliseconds: delay) { return false }
+                continue
+            }
+            break
+        }
+        let rows = shared.withLock { _ in runState.rowsRead.reduce(0, +) }
+        let seconds = Self.seconds(since: startedAt)
+        logger.info("snapshot completed", metadata: [
+            "tables": "\(tables.count)", "rows": "\(rows)", "seconds": "\(String(format: "%.1f", seconds))",
+            "rows_per_second": "\(seconds > 0 ? Int(Double(rows) / seconds) : rows)"])
+        return true
+    }
+
+    enum Outcome {
+        case completed
+        case stopped
+        case retry(PipelineError)
+    }
+
+    // MARK: Setup
+
+    private func openReader(readOnly: Bool) throws(PipelineError) -> PostgresConnection {
+        do {
+            let connection = try PostgresConnection(settings.connection, replication: false)
+            do {
+                try connection.beginTransaction(importingSnapshot: source.snapshotName, readOnly: readOnly)
+            } catch {
+                connection.close()
+                throw PipelineError(code: .snapshot,
+                                    message: "cannot import the exported snapshot \(source.snapshotName) (\(error)); it is no longer held. Swallow starts the snapshot again",
+                                    isRetriable: true)
+            }
+            return connection
+        } catch let error as ReplicationError {
+            throw .postgres(error)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError(code: .postgres, message: "\(error)", isRetriable: true)
+        }
+    }
+
+    /// Debezium's snapshot records carry the snapshot transaction's id and start time.
+    private func describeSnapshotTransaction(_ reader: PostgresConnection) throws(PipelineError) {
+        let result: QueryResult
+        do {
+            result = try reader.execute("""
+                SELECT pg_catalog.txid_current() % 4294967296 AS xid,
+                       (extract(epoch FROM CURRENT_TIMESTAMP) * 1000000)::bigint AS micros
+                """)
+        } catch { throw .postgres(error) }
+        recordSource.transactionID = result[0, "xid"].flatMap { UInt32($0) }
+        recordSource.commitTimeMicros = result[0, "micros"].flatMap { Int64($0) } ?? 0
+    }
+
+    /// The captured tables (configured, else the publication's), as Relation messages built from the
+    /// catalog, in the order they are read.
+    private func describeTables(reader: PostgresConnection, catalog: CatalogReader) throws(PipelineError) {
+        var names: [QualifiedTableName] = settings.tables
+        if names.isEmpty {
+            do {
+                let result = try reader.execute("""
+                    SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables
+                    WHERE pubname = \(try reader.literal(settings.publicationName)) ORDER BY 1, 2
+                    """)
+                names = result.rows.compactMap { row in
+                    guard row.count == 2, let schema = row[0], let table = row[1] else { return nil }
+                    return QualifiedTableName(schema: schema, table: table)
+                }
+            } catch { throw .postgres(error) }
+        }
+        tables = []
+        var ignored: [StreamAction] = []
+        for name in names {
+            guard let oid = try catalog.relationID(schema: name.schema, table: name.table) else {
+                throw PipelineError(code: .snapshot, message: "table \(name) does not exist; create it or remove it from `tables`",
+                                    isRetriable: false)
+            }
+            let details = try catalog.details(of: oid)
+            guard let relation = try catalog.relationMessage(relationID: oid, details: details) else { continue }
+            guard translator.captures(relation) else { continue }
+            translator.setDetails(details, relationID: oid)
+            translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
+            try translator.translate(.relation(relation), walStart: source.consistentPoint, eventTimeMillis: 0, into: &ignored)
+            tables.append(Table(relation: relation,
+                                state: .init(schema: name.schema, name: name.table, keyColumns: details.primaryKey,
+                                             estimatedRows: -1)))
+        }
+        if !state.tables.isEmpty {
+            // Resuming: the plan must describe the same tables.
+            guard state.tables.map({ "\($0.schema).\($0.name)" }) == tables.map({ "\($0.state.schema).\($0.state.name)" }) else {
+                throw PipelineError(code: .snapshot,
+                                    message: "the captured tables changed since this snapshot was planned; Swallow starts the snapshot again",
+                                    isRetriable: true)
+            }
+            for index in tables.indices { tables[index].state = state.tables[index] }
+        }
+        runState.rowsRead = Array(repeating: 0, count: tables.count)
+        tableStartedAt = Array(repeating: nil, count: tables.count)
+    }
+
+    // MARK: Planning
+
+    /// Cuts each table into chunks of about `chunk_rows` rows: primary-key ranges whose bounds are every
+    /// chunk_rows-th key in key order (one index scan), or block ranges sized from the table's rows per page.
+    private func planChunks(reader: PostgresConnection) throws(PipelineError) {
+        var chunks: [SnapshotState.Chunk] = []
+        let chunkRows = settings.snapshot.chunkRows
+        for (tableIndex, table) in tables.enumerated() {
+            do {
+                let relation = table.relation
+                let stats = try reader.execute("""
+                    SELECT reltuples::float8, relpages,
+                           pg_catalog.pg_relation_size(oid) / current_setting('block_size')::int AS blocks
+                    FROM pg_catalog.pg_class WHERE oid = \(relation.relationID)
+                    """)
+                let estimated = stats[0, "reltuples"].flatMap { Double($0) } ?? -1
+                let pages = stats[0, "relpages"].flatMap { Double($0) } ?? 0
+                let blocks = stats[0, "blocks"].flatMap { UInt32($0) } ?? 0
+                tables[tableIndex].state.estimatedRows = estimated
+                let keyColumns = table.state.keyColumns
+                var tableChunks: [SnapshotState.Chunk] = []
+                if !keyColumns.isEmpty {
+                    let quoted = try keyColumns.map { c throws(ReplicationError) in try reader.identifier(c) }
+                    let list = quoted.joined(separator: ", ")
+                    let bounds = try reader.execute("""
+                        SELECT \(list) FROM (
+                          SELECT \(list), row_number() OVER (ORDER BY \(list)) AS swallow_row_number
+                          FROM ONLY \(try qualifiedName(table, reader))) numbered
+                        WHERE swallow_row_number % \(chunkRows) = 0 ORDER BY swallow_row_number
+                        """)
+                    var lower: [String]?
+                    for row in bounds.rows {
+                        let upper = row.map { $0 ?? "" }
+                        tableChunks.append(.init(table: tableIndex, index: tableChunks.count, isLastOfTable: false,
+                                                 lowerKey: lower, upperKey: upper))
+                        lower = upper
+                    }
+                    tableChunks.append(.init(table: tableIndex, index: tableChunks.count, isLastOfTable: true, lowerKey: lower))
+                } else {
+                    let rowsPerPage = estimated > 0 && pages > 0 ? estimated / pages : 60
+                    let step = UInt32(clamping: max(1, Int(Double(chunkRows) / max(rowsPerPage, 1))))
+                    var lower: UInt32 = 0
+                    while lower + step < blocks {
+                        tableChunks.append(.init(table: tableIndex, index: tableChunks.count, isLastOfTable: false,
+                                                 lowerBlock: lower == 0 ? nil : lower, upperBlock: lower + step))
+                        lower += step
+                    }
+                    tableChunks.append(.init(table: tableIndex, index: tableChunks.count, isLastOfTable: true,
+                                             lowerBlock: lower == 0 ? nil : lower))
+                }
+                chunks += tableChunks
+            } catch {
+                throw .postgres(error)
+            }
+        }
+        guard chunks.count <= SnapshotProgress.maxChunks else {
+            throw PipelineError(code: .snapshot, message: "the snapshot would need \(chunks.count) chunks; raise snapshot.chunk_rows",
+                                isRetriable: false)
+        }
+        state.tables = tables.map(\.state)
+        state.chunks = chunks
+        state.doneChunks = []
+        let summary = tables.enumerated().map { index, table in
+            "\(table.state.schema).\(table.state.name):\(chunks.filter { $0.table == index }.count)"
+        }.joined(separator: ",")
+        logger.info("snapshot planned", metadata: ["tables": "\(tables.count)", "chunks": "\(chunks.count)",
+                                                   "chunks_per_table": "\(summary)"])
+    }
+
+    private func qualifiedName(_ table: Table, _ connection: PostgresConnection) throws(ReplicationError) -> String {
+        "\(try connection.identifier(table.relation.namespace)).\(try connection.identifier(table.relation.name))"
+    }
+
+    /// `COPY (SELECT <published columns> FROM ONLY <table> WHERE <chunk range>) TO STDOUT`.
+    func chunkQuery(_ chunk: SnapshotState.Chunk, on connection: PostgresConnection) throws(ReplicationError) -> String {
+        let table = tables[chunk.table]
+        let columns = try table.relation.columns.map { c throws(ReplicationError) in try connection.identifier(c.name) }
+            .joined(separator: ", ")
+        var conditions: [String] = []
+        if !table.state.keyColumns.isEmpty {
+            let keys = try table.state.keyColumns.map { c throws(ReplicationError) in try connection.identifier(c) }
+            let keyList = keys.count == 1 ? keys[0] : "(\(keys.joined(separator: ", ")))"
+            func values(_ texts: [String]) throws(ReplicationError) -> String {
+                let literals = try texts.map { t throws(ReplicationError) in try connection.literal(t) }
+                return literals.count == 1 ? literals[0] : "(\(literals.joined(separator: ", ")))"
+            }
+            if let lower = chunk.lowerKey { conditions.append("\(keyList) > \(try values(lower))") }
+            if let upper = chunk.upperKey { conditions.append("\(keyList) <= \(try values(upper))") }
+        } else {
+            if let lower = chunk.lowerBlock { conditions.append("ctid >= '(\(lower),0)'::tid") }
+            if let upper = chunk.upperBlock { conditions.append("ctid < '(\(upper),0)'::tid") }
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return "COPY (SELECT \(columns) FROM ONLY \(try qualifiedName(table, connection))\(filter)) TO STDOUT"
+    }
+
+    // MARK: Reading
+
+    private func attempt(progress: SnapshotProgress, firstReader: PostgresConnection?) throws(PipelineError) -> Outcome {
+        let pending = state.chunks.indices.filter { !progress.done.contains($0) }
+        let threads = max(1, min(settings.snapshot.maxThreads, pending.count))
+        var readers: [PostgresConnection] = []
+        if let firstReader { readers.append(firstReader) }
+        do {
+            while readers.count < threads { readers.append(try openReader(readOnly: true)) }
+        } catch {
+            for reader in readers where reader !== firstReader { reader.close() }
+            throw error
+        }
+        defer { for reader in readers where reader !== firstReader { reader.close() } }
+
+        let chunks = state.chunks
+        shared.withLock { state in
+            state.snapshot = progress
+            state.deliveryFailure = nil
+            runState.pendingChunks = pending
+            runState.held = nil
+            runState.readerError = nil
+            runState.abort = false
+            runState.activeReaders = readers.count
+            runState.chunksLeftPerTable = Array(repeating: 0, count: tables.count)
+            for chunk in pending { runState.chunksLeftPerTable[chunks[chunk].table] += 1 }
+        }
+        logger.info("snapshot reading", metadata: ["chunks": "\(pending.count)", "threads": "\(readers.count)",
+                                                   "consistent_point": "\(source.consistentPoint)"])
+        let finished = DispatchGroup()
+        let threadCount = readers.count
+        for (index, reader) in readers.enumerated() {
+            finished.enter()
+            let thread = Thread { [self] in
+                self.readChunks(on: reader, chunks: chunks, threads: threadCount)
+                self.shared.withLock { _ in
+                    self.runState.activeReaders -= 1
+                    self.shared.condition.broadcast()
+                }
+                finished.leave()
+            }
+            thread.name = "swallow-snapshot-\(index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+
+        var lastLog = ContinuousClock.now
+        var outcome: Outcome?
+        while outcome == nil {
+            let (newlyDone, active, readerError, failure, fatal, stop, complete) = shared.withLock { state in
+                if state.snapshot?.isComplete != true, !state.stopRequested, state.fatalProducerError == nil {
+                    _ = state.condition.wait(until: Date().addingTimeInterval(1))
+                }
+                return (state.snapshot?.takeNewlyDone() ?? [], runState.activeReaders, runState.readerError,
+                        state.deliveryFailure, state.fatalProducerError, state.stopRequested,
+                        state.snapshot?.isComplete == true)
+            }
+            if !newlyDone.isEmpty {
+                state.doneChunks += newlyDone
+                try store.save(state)
+            }
+            if active == 0, !complete, readerError == nil, failure == nil, fatal == nil, !stop {
+                // Every reader finished: the held-back record is the snapshot's very last one.
+                try produceFinalHeldRecord()
+            }
+            if let fatal {
+                stopReaders(finished)
+                throw ReplicationPipeline.producerFatal(fatal)
+            }
+            if let readerError {
+                stopReaders(finished)
+                // A retriable failure (a dropped reader connection, say) retries on the same snapshot; if the
+                // snapshot is no longer held, opening the readers says so and the snapshot starts over.
+                if readerError.isRetriable { outcome = .retry(readerError) } else { throw readerError }
+            } else if let failure {
+                stopReaders(finished)
+                guard failure.isRetriable else {
+                    throw PipelineError(code: .deliveryFailed,
+                                        message: "Kafka refused a snapshot record (\(failure)). Fix the cause (topic permissions, message.max.bytes...) and restart; the snapshot continues or starts over",
+                                        isRetriable: false)
+                }
+                outcome = .retry(PipelineError(code: .deliveryFailed, message: "\(failure)", isRetriable: true))
+            } else if stop {
+                stopReaders(finished)
+                let left = producer.flush(timeoutMilliseconds: Int32(clamping: settings.flushTimeoutMilliseconds))
+                let done = shared.withLock { $0.snapshot?.takeNewlyDone() ?? [] }
+                state.doneChunks += done
+                try store.save(state)
+                logger.info("snapshot stopped before the end; the next start continues it or starts it over",
+                            metadata: ["chunks_done": "\(state.doneChunks.count)/\(state.chunks.count)",
+                                       "in_flight": "\(left)"])
+                outcome = .stopped
+            } else if complete {
+                finished.wait()
+                outcome = .completed
+            }
+            if ContinuousClock.now - lastLog >= .seconds(10) {
+                lastLog = .now
+                logProgress()
+            }
+        }
+        shared.withLock { $0.snapshot = nil }
+        return outcome!
+    }
+
+    private func stopReaders(_ finished: DispatchGroup) {
+        shared.withLock { state in
+            runState.abort = true
+            state.condition.broadcast()
+        }
+        finished.wait()
+    }
+
+    private struct Aborted: Error {}
+
+    /// One reader thread: takes chunks until none is left or the attempt is aborted.
+    private func readChunks(on connection: PostgresConnection, chunks: [SnapshotState.Chunk], threads: Int) {
+        let translator = self.translator
+        while true {
+            let next: Int? = shared.withLock { _ in
+                runState.abort || runState.pendingChunks.isEmpty ? nil : runState.pendingChunks.removeFirst()
+            }
+            guard let chunkNumber = next else { return }
+            let chunk = chunks[chunkNumber]
+            let table = tables[chunk.table]
+            let columnCount = table.relation.columns.count
+            shared.withLock { _ in if tableStartedAt[chunk.table] == nil { tableStartedAt[chunk.table] = .now } }
+            var local: HeldRow?
+            var rowInChunk = 0
+            do {
+                let query = try chunkQuery(chunk, on: connection)
+                _ = try connection.copyOut(query) { line in
+                    let decoded = try CopyTextRow.decode(line, expectedFields: columnCount)
+                    let storage = decoded.storage
+                    let values = decoded.fields.map { range -> ColumnValue in range.map { .text(storage[$0]) } ?? .null }
+                    rowInChunk += 1
+                    if let previous = local { try push(previous, chunkNumber: chunkNumber, translator: translator, threads: threads) }
+                    local = HeldRow(id: 0, chunk: chunk, values: values,
+                                    isFirstInTable: chunk.index == 0 && rowInChunk == 1, isLastInTable: false)
+                }
+                if var last = local {
+                    last.isLastInTable = chunk.isLastOfTable
+                    try push(last, chunkNumber: chunkNumber, translator: translator, threads: threads)
+                }
+                shared.withLock { state in
+                    state.snapshot?.close(chunk: chunkNumber)
+                    runState.chunksLeftPerTable[chunk.table] -= 1
+                    state.condition.broadcast()
+                }
+                if shared.withLock({ _ in runState.chunksLeftPerTable[chunk.table] == 0 && !runState.abort }) {
+                    logTableDone(chunk.table)
+                }
+            } catch is Aborted {
+                return
+            } catch {
+                let failure: PipelineError
+                switch error {
+                case let error as PipelineError: failure = error
+                case let error as ReplicationError: failure = .postgres(error)
+                default: failure = PipelineError(code: .snapshot, message: "\(error)", isRetriable: false)
+                }
+                shared.withLock { state in
+                    if runState.readerError == nil {
+                        runState.readerError = PipelineError(
+                            code: failure.code,
+                            message: "reading \(table.state.schema).\(table.state.name) for the snapshot failed: \(failure.message)",
+                            isRetriable: failure.isRetriable)
+                    }
+                    runState.abort = true
+                    state.condition.broadcast()
+                }
+                return
+            }
+        }
+    }
+
+    /// Registers `row` and puts it in the global hold-back slot; produces the row it displaces. Waits while
+    /// too many records await acknowledgement.
+    private func push(_ row: HeldRow, chunkNumber: Int, translator: StreamTranslator, threads: Int) throws {
+        let limit = settings.maxInFlightEvents
+        let displaced: HeldRow? = try shared.withLock { state in
+            while !runState.abort, !state.stopRequested, (state.snapshot?.inFlightEvents ?? 0) >= limit {
+                _ = state.condition.wait(until: Date().addingTimeInterval(0.1))
+            }
+            if runState.abort || state.stopRequested { throw Aborted() }
+            guard state.snapshot != nil else { throw Aborted() }
+            var registered = row
+            registered.id = state.snapshot!.register(chunk: chunkNumber)
+            runState.rowsRead[row.chunk.table] += 1
+            let previous = runState.held
+            runState.held = registered
+            return previous
+        }
+        if let displaced { try produce(displaced, translator: translator, threads: threads, isVeryLast: false) }
+    }
+
+    private func produceFinalHeldRecord() throws(PipelineError) {
+        let held: HeldRow? = shared.withLock { _ in
+            defer { runState.held = nil }
+            return runState.held
+        }
+        guard let held else { return }
+        do {
+            try produce(held, translator: translator, threads: settings.snapshot.maxThreads, isVeryLast: true)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError(code: .snapshot, message: "\(error)", isRetriable: true)
+        }
+    }
+
+    private func produce(_ row: HeldRow, translator: StreamTranslator, threads: Int, isVeryLast: Bool) throws {
+        var source = recordSource
+        source.snapshot = isVeryLast ? "last" : SnapshotMarker.value(
+            isFirstTable: threads == 1 && row.chunk.table == 0,
+            isLastTable: threads == 1 && row.chunk.table == tables.count - 1,
+            isFirstInTable: row.isFirstInTable, isLastInTable: row.isLastInTable)
+        source.lastCommitLSN = nil
+        let relationID = tables[row.chunk.table].relation.relationID
+        guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values, source: source,
+                                                         eventTimeMillis: WallClock.millis()) else {
+            shared.withLock { state in
+                state.snapshot?.acknowledge(row.id)
+                state.condition.broadcast()
+            }
+            return
+        }
+        while true {
+            do {
+                try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: record.headers,
+                                     id: row.id, blockWhenQueueFull: false)
+                return
+            } catch where error.code == .queueFull {
+                let stop = shared.withLock { state -> Bool in
+                    if !runState.abort, !state.stopRequested { _ = state.condition.wait(until: Date().addingTimeInterval(0.05)) }
+                    return runState.abort || state.stopRequested
+                }
+                if stop {
+                    shared.withLock { $0.snapshot?.fail(row.id) }
+                    throw Aborted()
+                }
+            } catch {
+                shared.withLock { $0.snapshot?.fail(row.id) }
+                throw PipelineError(code: .kafka, message: "producing to topic \(record.topic) failed: \(error)",
+                                    isRetriable: error.isRetriable)
+            }
+        }
+    }
+
+    // MARK: Recovery and progress
+
+    /// Before another attempt: every record sent must be acknowledged or failed, so that no late report
+    /// of the previous attempt is mistaken for a new one.
+    private func waitForInFlight() {
+        var remaining = producer.flush(timeoutMilliseconds: 1000)
+        while remaining > 0, !shared.withLock({ $0.stopRequested }) {
+            remaining = producer.flush(timeoutMilliseconds: 1000)
+        }
+    }
+
+    /// Returns true when a stop was requested during the wait.
+    private func sleepUnlessStopped(milliseconds: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
+        return shared.withLock { state in
+            while !state.stopRequested, state.condition.wait(until: deadline) {}
+            return state.stopRequested
+        }
+    }
+
+    private func logTableDone(_ table: Int) {
+        let (rows, started) = shared.withLock { _ in (runState.rowsRead[table], tableStartedAt[table]) }
+        let seconds = started.map(Self.seconds(since:)) ?? 0
+        logger.info("snapshot of table completed", metadata: [
+            "table": "\(tables[table].state.schema).\(tables[table].state.name)", "rows": "\(rows)",
+            "seconds": "\(String(format: "%.1f", seconds))",
+            "rows_per_second": "\(seconds > 0 ? Int(Double(rows) / seconds) : rows)"])
+    }
+
+    /// One line per table being read: rows so far, rows/s, and the time left from `pg_class.reltuples`.
+    private func logProgress() {
+        let (rows, left, starts) = shared.withLock { _ in (runState.rowsRead, runState.chunksLeftPerTable, tableStartedAt) }
+        for (index, table) in tables.enumerated() {
+            guard let started = starts[index], left[index] > 0 else { continue }
+            let seconds = Self.seconds(since: started)
+            let rate = seconds > 0 ? Double(rows[index]) / seconds : 0
+            var metadata: Logger.Metadata = [
+                "table": "\(table.state.schema).\(table.state.name)", "rows": "\(rows[index])",
+                "rows_per_second": "\(Int(rate))"]
+            let estimate = table.state.estimatedRows
+            if estimate > 0 {
+                metadata["estimated_rows"] = "\(Int(estimate))"
+                if rate > 0 {
+                    metadata["eta_seconds"] = "\(Int(max(0, estimate - Double(rows[index])) / rate))"
+                }
+            }
+            logger.info("snapshot progress", metadata: metadata)
+        }
+    }
+
+    static func seconds(since instant: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - instant
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
