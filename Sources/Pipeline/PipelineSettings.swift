@@ -21,6 +21,8 @@ public struct PipelineSettings: Sendable {
     public var connectorVersion: String
     public var events: SwallowConfiguration.Events
     public var snapshot: SwallowConfiguration.Snapshot
+    /// Snapshots on demand are requested through this table (`snapshot.signal_table`).
+    public var signalTable: QualifiedTableName?
     /// Where snapshot progress is kept between runs.
     public var stateDirectory: String
 
@@ -44,6 +46,7 @@ public struct PipelineSettings: Sendable {
         self.connectorVersion = connectorVersion
         events = configuration.events
         snapshot = configuration.snapshot
+        signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
     }
 }

@@ -192,12 +192,19 @@ public final class ReplicationPipeline: Sendable {
                                                          systemID: &systemID)
         defer { connection.close() }
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
+        // Each stream reloads the incremental snapshot's progress as of the confirmed position, which is
+        // where the new stream starts.
+        let incremental = try settings.signalTable.map { table throws(PipelineError) in
+            try IncrementalSnapshotter(signalTable: table, settings: settings, logger: logger)
+        }
+        defer { incremental?.close() }
         var session = StreamSession(pipeline: self, connection: connection, producer: producer,
                                     translator: StreamTranslator(topicPrefix: settings.topicPrefix,
                                                                  database: settings.connection.database,
                                                                  capturedTables: settings.tables,
                                                                  connectorVersion: settings.connectorVersion,
-                                                                 options: settings.events))
+                                                                 options: settings.events),
+                                    incremental: incremental)
         try session.run()
     }
 
@@ -275,7 +282,17 @@ public final class ReplicationPipeline: Sendable {
 
     /// Checks (or creates) the publication.
     func preparePublication(_ connection: PostgresConnection) throws(ReplicationError) {
-        if try connection.preparePublication(named: settings.publicationName, tables: settings.tables,
+        var tables = settings.tables
+        if let signal = settings.signalTable {
+            if try !connection.tableExists(signal) {
+                throw ReplicationError(
+                    code: .tableMissing, message: "the signal table \(signal) (snapshot.signal_table) does not exist",
+                    hint: "CREATE TABLE \(signal) (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)), or remove snapshot.signal_table")
+            }
+            // Signals arrive through the stream, so the publication must carry the signal table.
+            if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
+        }
+        if try connection.preparePublication(named: settings.publicationName, tables: tables,
                                              create: settings.createPublication) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
                 "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
@@ -307,13 +324,17 @@ private struct StreamSession {
     /// Catalog lookups the decoder must not do go through a plain SQL connection: the replication
     /// connection is busy streaming.
     let catalog: CatalogReader
+    /// Snapshots on demand through the signal table, when one is configured.
+    let incremental: IncrementalSnapshotter?
 
-    init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator) {
+    init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator,
+         incremental: IncrementalSnapshotter?) {
         self.pipeline = pipeline
         self.connection = connection
         self.producer = producer
         self.translator = translator
         self.catalog = CatalogReader(parameters: pipeline.settings.connection)
+        self.incremental = incremental
     }
 
     var settings: PipelineSettings { pipeline.settings }
@@ -325,6 +346,10 @@ private struct StreamSession {
 
     mutating func run() throws(PipelineError) {
         defer { catalog.close() }
+        // An incremental snapshot in progress continues from its last delivered chunk.
+        if let incremental, incremental.wantsChunkRead {
+            try incremental.readNextChunk(translator: &translator, catalog: catalog)
+        }
         while true {
             try checkHealth()
             if shared.withLock({ $0.stopRequested }) {
@@ -352,6 +377,24 @@ private struct StreamSession {
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
+                if let incremental {
+                    switch decoded {
+                    case .relation(let relation):
+                        incremental.observe(relation)
+                    case .insert(let insert) where incremental.isSignal(insert.relationID):
+                        // Signals and watermarks are Swallow's own bookkeeping: never emitted as events.
+                        for record in try incremental.handleSignal(insert, translator: translator) {
+                            try perform(.produce(record))
+                        }
+                        continue
+                    case .update(let update) where incremental.isSignal(update.relationID):
+                        continue
+                    case .delete(let delete) where incremental.isSignal(delete.relationID):
+                        continue
+                    default:
+                        incremental.observe(decoded)
+                    }
+                }
                 if case .relation(let relation) = decoded {
                     pipeline.log.debug("relation described", metadata: [
                         "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
@@ -367,6 +410,10 @@ private struct StreamSession {
                 try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: Self.nowMillis(),
                                          into: &actions)
                 for action in actions { try perform(action) }
+                if let incremental, case .commit(let commit) = decoded {
+                    incremental.transactionCommitted(at: commit.endLSN)
+                    if incremental.wantsChunkRead { try incremental.readNextChunk(translator: &translator, catalog: catalog) }
+                }
             }
         }
     }
@@ -443,6 +490,7 @@ private struct StreamSession {
                                          replyRequested: false)
         do { try connection.sendCopyData(update.encode()) } catch { throw .postgres(error) }
         lastStatusSent = .now
+        try incremental?.confirmed(confirmed)
         if confirmed != lastConfirmedSent {
             pipeline.log.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
             lastConfirmedSent = confirmed

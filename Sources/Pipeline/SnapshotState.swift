@@ -78,36 +78,36 @@ public struct SnapshotState: Codable, Equatable, Sendable {
     }
 }
 
-/// Reads and durably replaces a state file: write a temporary file, fsync it, rename it over the old one,
-/// fsync the directory. A crash leaves either the old or the new content, never a mix.
-public struct SnapshotStateStore: Sendable {
+/// Reads and durably replaces a JSON state file: write a temporary file, fsync it, rename it over the old
+/// one, fsync the directory. A crash leaves either the old or the new content, never a mix.
+public struct StateFile<Value: Codable & Sendable>: Sendable {
     public let directory: String
     public let path: String
 
-    public init(directory: String, slot: String) {
+    public init(directory: String, fileName: String) {
         self.directory = directory
-        self.path = (directory as NSString).appendingPathComponent("snapshot-\(slot).json")
+        self.path = (directory as NSString).appendingPathComponent(fileName)
     }
 
-    public func load() throws(PipelineError) -> SnapshotState? {
+    public func load() throws(PipelineError) -> Value? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw failure("cannot read \(path)", fix: "make it readable by Swallow's user, or remove it if no snapshot is running")
+            throw failure("cannot read \(path)", fix: "make it readable by Swallow's user")
         }
         do {
-            return try JSONDecoder().decode(SnapshotState.self, from: data)
+            return try JSONDecoder().decode(Value.self, from: data)
         } catch {
-            throw failure("\(path) is not a snapshot state file Swallow can read (\(error))",
-                          fix: "restore it, or remove it and drop the slot so that the snapshot starts over")
+            throw failure("\(path) is not a state file Swallow can read (\(error))",
+                          fix: "restore it, or remove it (for a snapshot state file, also drop the slot so that the snapshot starts over)")
         }
     }
 
-    public func save(_ state: SnapshotState) throws(PipelineError) {
+    public func save(_ value: Value) throws(PipelineError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data: Data
-        do { data = try encoder.encode(state) } catch {
-            throw failure("cannot encode the snapshot state (\(error))", fix: "report this")
+        do { data = try encoder.encode(value) } catch {
+            throw failure("cannot encode the state (\(error))", fix: "report this")
         }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -152,6 +152,15 @@ public struct SnapshotStateStore: Sendable {
     }
 
     private func failure(_ message: String, fix: String) -> PipelineError {
-        PipelineError(code: .state, message: "snapshot state: \(message); \(fix)", isRetriable: false)
+        PipelineError(code: .state, message: "state file: \(message); \(fix)", isRetriable: false)
+    }
+}
+
+/// The initial snapshot's state file of a slot.
+public typealias SnapshotStateStore = StateFile<SnapshotState>
+
+extension StateFile where Value == SnapshotState {
+    public init(directory: String, slot: String) {
+        self.init(directory: directory, fileName: "snapshot-\(slot).json")
     }
 }

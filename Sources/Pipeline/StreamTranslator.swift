@@ -136,6 +136,12 @@ public struct StreamTranslator: Sendable {
             && tableFilter.accepts("\(relation.namespace).\(relation.name)")
     }
 
+    /// The column names of relation `relationID` as last described (by the server or, for snapshots, the
+    /// catalog); nil when no Relation message described it yet.
+    public func columnNames(of relationID: UInt32) -> [String]? {
+        relations[relationID]?.schema.columns.map(\.name)
+    }
+
     /// Whether a transaction is open (between Begin and Commit).
     public var isInTransaction: Bool { transaction != nil }
 

@@ -15,7 +15,7 @@ struct Swallow: ParsableCommand {
         commandName: "swallow",
         abstract: "Stream committed PostgreSQL changes to Kafka as Debezium-format change events.",
         version: swallowVersion,
-        subcommands: [Run.self, Consume.self, MockKafka.self, Version.self],
+        subcommands: [Run.self, SnapshotCommand.self, Consume.self, MockKafka.self, Version.self],
         defaultSubcommand: nil)
 }
 
@@ -76,6 +76,49 @@ struct Run: ParsableCommand {
             throw ExitCode(error.code == .configuration ? 2 : 1)
         }
         withExtendedLifetime(embedded) {}
+    }
+}
+
+/// Asks a running Swallow for an incremental snapshot of some tables, through the signal table.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Ask the running Swallow to snapshot tables again while it streams (incremental snapshot).",
+        discussion: """
+            Writes an execute-snapshot signal into snapshot.signal_table; the running service reads the tables in \
+            primary-key chunks between watermarks and emits their rows as op "r" events with \
+            source.snapshot "incremental", while streaming goes on. --stop cancels.
+            """)
+
+    @Option(name: .shortAndLong, help: "Path to the YAML configuration.")
+    var config: String = "Config/swallow.yaml"
+
+    @Option(name: .long, help: "Comma-separated tables (schema.table; a bare name means public.name).")
+    var tables: String = ""
+
+    @Option(name: .long, help: "An SQL condition the snapshotted rows must meet, e.g. \"created_at > now() - interval '1 day'\".")
+    var filter: String?
+
+    @Flag(name: .long, help: "Stop the incremental snapshot of these tables (of all tables without --tables).")
+    var stop = false
+
+    func run() throws {
+        let configuration: SwallowConfiguration
+        do {
+            configuration = try SwallowConfiguration.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let names = tables.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
+        do {
+            let id = try SnapshotRequest.send(settings: settings, tables: names, filter: filter, stop: stop)
+            print("signal \(id) written to \(configuration.snapshot.signalTable.map { "\($0.schema).\($0.table)" } ?? "?"): \(stop ? "stop-snapshot" : "execute-snapshot") \(names.isEmpty ? "all" : names.joined(separator: ","))")
+        } catch {
+            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
+            throw ExitCode(error.code == .configuration ? 2 : 1)
+        }
     }
 }
 
