@@ -1,0 +1,229 @@
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+@testable import Pipeline
+import SwallowConfig
+import Synchronization
+import Testing
+
+/// Snapshots on demand while streaming: requested through the signal table (by `swallow snapshot`),
+/// read in watermark windows, correct under concurrent writes and across a restart.
+@Suite struct IncrementalSnapshotTests {
+    static let signalDDL = "CREATE TABLE swallow_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))"
+
+    @Test func onDemandSnapshotUnderConcurrentWritesAndARestartReplaysExactly() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("incsnap")
+        defer { postgres.dropSlots(of: database) }
+        let sql = try postgres.connect(database)
+        defer { sql.close() }
+        let rows = 30_000
+        try sql.execute("""
+            \(Self.signalDDL);
+            CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text);
+            INSERT INTO items SELECT g, 0, md5(g::text) FROM generate_series(1, \(rows)) g;
+            CREATE TABLE other (id int PRIMARY KEY);
+            INSERT INTO other VALUES (1), (2);
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        // no_data: the rows already there reach Kafka only through the on-demand snapshot.
+        let snapshot = "{mode: no_data, signal_table: public.swallow_signal, incremental_chunk_rows: 1000}"
+        let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                  tables: ["public.items", "public.other"], snapshot: snapshot)
+        let stateDirectory = configuration.stateDirectory
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        var running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+
+        let writer = ConcurrentWriter(database: database, maxID: rows)
+        writer.start()
+        defer { writer.stop() }
+        try waitUntil("the writer to commit") { writer.committed > 20 }
+
+        // Through the real command, as an operator would.
+        let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database)-inc.yaml").path
+        try testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers,
+                                  tables: ["public.items", "public.other"], snapshot: snapshot)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let output = try runSwallow(["snapshot", "--config", configPath, "--tables", "items"])
+        #expect(output.status == 0, "swallow snapshot: \(output.text)")
+        #expect(output.text.contains("execute-snapshot"))
+
+        // Stop in the middle of the snapshot and start again: it continues from its last delivered chunk.
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.items"],
+                                         waitForTopicsMilliseconds: 60_000)
+        defer { consumer.close() }
+        var records: [KafkaRecord] = []
+        try waitUntil(timeoutSeconds: 60, "part of the snapshot to arrive") {
+            records += try consumer.read(atLeast: 1_000_000, timeoutMilliseconds: 200)
+            return try records.filter { try Self.op($0) == "r" }.count >= 5_000
+        }
+        #expect(try running.stop().get() == ())
+        let stateFile = StateFile<IncrementalSnapshotState>(directory: stateDirectory,
+                                                            fileName: "incremental-\(database).json")
+        let saved = try #require(try stateFile.load(), "progress is saved once confirmed")
+        #expect(saved.queue.first?.name == "public.items", "stopped mid-table: \(saved)")
+        running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 120, "the incremental snapshot to finish") {
+            try stateFile.load()?.queue.isEmpty == true
+        }
+        writer.stop()
+        try writer.check()
+        let endText = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"] ?? ""
+        let end = try #require(LSN(string: endText))
+        try waitUntil(timeoutSeconds: 60, "everything to be confirmed") {
+            (try slotRow(sql)?.confirmed).flatMap { LSN(string: $0) }.map { $0 >= end } ?? false
+        }
+        #expect(try running.stop().get() == ())
+        records += try consumer.readToEnd(timeoutMilliseconds: 5_000)
+
+        // Replay in order: the result must be the table, exactly.
+        var replayed: [Int: String] = [:]
+        var snapshotRecords = 0
+        for record in records {
+            guard let value = try jsonObject(record.value) else { continue }
+            let op = value["op"] as? String
+            let source = try #require(value["source"] as? [String: Any])
+            if op == "r" {
+                snapshotRecords += 1
+                #expect(source["snapshot"] as? String == "incremental")
+                #expect(source["lsn"] is NSNull && source["txId"] is NSNull)
+                #expect(value["before"] is NSNull)
+            }
+            if op == "d" {
+                let before = try #require(value["before"] as? [String: Any])
+                replayed[try #require(before["id"] as? Int)] = nil
+            } else {
+                let after = try #require(value["after"] as? [String: Any])
+                replayed[try #require(after["id"] as? Int)] = "\(after["v"] as? Int ?? -1)/\(after["note"] as? String ?? "null")"
+            }
+        }
+        var expected: [Int: String] = [:]
+        for row in try sql.execute("SELECT id, v, note FROM items").rows {
+            expected[Int(row[0]!)!] = "\(row[1]!)/\(row[2] ?? "null")"
+        }
+        let differing = Set(expected.keys).union(replayed.keys).filter { expected[$0] != replayed[$0] }.sorted()
+        #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(differing.prefix(5).map { "\($0): table \(expected[$0] ?? "absent"), replayed \(replayed[$0] ?? "absent")" })")
+        #expect(snapshotRecords >= rows - writer.touched.count, "every untouched row came from the snapshot")
+        #expect(writer.committed > 50)
+        // Signals and watermarks are never events; the table not asked for was not snapshotted.
+        for topic in ["app.public.swallow_signal", "app.public.other"] {
+            do {
+                let other = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic],
+                                              waitForTopicsMilliseconds: 1_000)
+                defer { other.close() }
+                #expect(try other.readToEnd(timeoutMilliseconds: 2_000).isEmpty, "\(topic) has records")
+            } catch {
+                // The topic was never created: nothing was produced to it.
+            }
+        }
+    }
+
+    @Test func theSnapshotCommandNeedsASignalTable() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("incnosignal")
+        let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database)-nosignal.yaml").path
+        try testConfigurationYAML(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.t"])
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let output = try runSwallow(["snapshot", "--config", configPath, "--tables", "t"])
+        #expect(output.status == 2)
+        #expect(output.text.contains("snapshot.signal_table is not set"))
+    }
+
+    @Test func aMissingSignalTableStopsTheServiceWithTheDDLToCreateIt() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("incmissing")
+        defer { postgres.dropSlots(of: database) }
+        let sql = try postgres.connect(database)
+        defer { sql.close() }
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        let configuration = try testConfiguration(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.t"],
+                                                  snapshot: "{signal_table: public.swallow_signal}")
+        let pipeline = ReplicationPipeline(settings: PipelineSettings(configuration: configuration, bootstrapServers: "127.0.0.1:1",
+                                                                      connectorVersion: "test"),
+                                           logger: .init(label: "test"))
+        let error = #expect(throws: PipelineError.self) { try pipeline.run() }
+        #expect(error?.message.contains("CREATE TABLE public.swallow_signal") == true)
+    }
+
+    static func op(_ record: KafkaRecord) throws -> String? {
+        try jsonObject(record.value)?["op"] as? String
+    }
+}
+
+/// Random inserts, updates and deletes on `items` in small transactions until stopped.
+final class ConcurrentWriter: Sendable {
+    let database: String
+    let maxID: Int
+    private let state = Mutex<(committed: Int, touched: Set<Int>, stop: Bool, failure: String?)>((0, [], false, nil))
+    private let done = DispatchSemaphore(value: 0)
+
+    init(database: String, maxID: Int) {
+        self.database = database
+        self.maxID = maxID
+    }
+
+    var committed: Int { state.withLock { $0.committed } }
+    var touched: Set<Int> { state.withLock { $0.touched } }
+
+    func start() {
+        Thread { [self] in
+            defer { done.signal() }
+            do {
+                let sql = try TestPostgres.shared.connect(database)
+                defer { sql.close() }
+                var nextID = maxID + 1
+                while !state.withLock({ $0.stop }) {
+                    var statements = ["BEGIN"]
+                    var ids: [Int] = []
+                    for _ in 0..<Int.random(in: 1...4) {
+                        let id = Int.random(in: 1...maxID)
+                        ids.append(id)
+                        switch Int.random(in: 0..<10) {
+                        case 0..<5: statements.append("UPDATE items SET v = v + 1, note = md5(random()::text) WHERE id = \(id)")
+                        case 5..<7: statements.append("DELETE FROM items WHERE id = \(id)")
+                        case 7..<9:
+                            statements.append("INSERT INTO items VALUES (\(nextID), 1, 'new')")
+                            ids.append(nextID)
+                            nextID += 1
+                        default:
+                            statements.append("INSERT INTO items VALUES (\(id), 7, 'again') ON CONFLICT (id) DO UPDATE SET v = items.v + 100")
+                        }
+                    }
+                    statements.append("COMMIT")
+                    try sql.execute(statements.joined(separator: ";\n"))
+                    state.withLock {
+                        $0.committed += 1
+                        $0.touched.formUnion(ids)
+                    }
+                    usleep(2_000)
+                }
+            } catch {
+                state.withLock { $0.failure = "\(error)" }
+            }
+        }.start()
+    }
+
+    func stop() {
+        let wasRunning = state.withLock { state -> Bool in
+            defer { state.stop = true }
+            return !state.stop
+        }
+        if wasRunning { done.wait() }
+    }
+
+    func check() throws {
+        if let failure = state.withLock({ $0.failure }) { throw TestFailure("writer failed: \(failure)") }
+    }
+}
+
+/// Runs the `swallow` executable to completion; returns its exit status and combined output.
+func runSwallow(_ arguments: [String]) throws -> (status: Int32, text: String) {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-cli-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    let child = try ChildProcess(executable: try swallowExecutable(), arguments: arguments, outputPath: outputPath)
+    let status = child.wait()
+    let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    return (status, text)
+}
