@@ -27,6 +27,8 @@ final class IncrementalSnapshotter {
     /// States to persist once the stream position they belong to is confirmed, oldest first.
     private var pendingSaves: [(position: LSN?, state: IncrementalSnapshotState)] = []
     private var stateChangedInTransaction = false
+    /// Watermark rows of the last window, deleted with the next read so the signal table does not grow.
+    private var spentWatermarks: [String] = []
     private var tableStartedAt = ContinuousClock.now
     private var rowsEmitted = 0
 
@@ -177,6 +179,11 @@ final class IncrementalSnapshotter {
     /// Call between transactions.
     func readNextChunk(translator: inout StreamTranslator, catalog: CatalogReader) throws(PipelineError) {
         wantsChunkRead = false
+        defer {
+            // Done: no window is open, so every watermark left (including those of windows a restart
+            // abandoned) is spent.
+            if state.queue.isEmpty, let sql = try? open() { try? deleteAllWatermarks(on: sql) }
+        }
         while let entry = state.queue.first {
             guard let oid = try catalog.relationID(schema: entry.schema, table: entry.table) else {
                 logger.warning("incremental snapshot: table is gone, skipping it", metadata: ["table": "\(entry.name)"])
@@ -245,6 +252,7 @@ final class IncrementalSnapshotter {
         let order = keys.joined(separator: ", ")
         let limit = settings.snapshot.incrementalChunkRows
 
+        try deleteSpentWatermarks(on: sql)
         let id = UUID().uuidString.lowercased()
         var chunk = ChunkWindow(openID: "\(id)-open", closeID: "\(id)-close", relationID: relationID,
                                 keyPositions: keyPositions)
@@ -276,7 +284,22 @@ final class IncrementalSnapshotter {
             """)
     }
 
+    private func deleteSpentWatermarks(on sql: PostgresConnection) throws {
+        guard !spentWatermarks.isEmpty else { return }
+        let table = "\(try sql.identifier(signalTable.schema)).\(try sql.identifier(signalTable.table))"
+        let ids = try spentWatermarks.map { id throws(ReplicationError) in try sql.literal(id) }.joined(separator: ", ")
+        try sql.execute("DELETE FROM \(table) WHERE id IN (\(ids))")
+        spentWatermarks.removeAll()
+    }
+
+    private func deleteAllWatermarks(on sql: PostgresConnection) throws {
+        let table = "\(try sql.identifier(signalTable.schema)).\(try sql.identifier(signalTable.table))"
+        try sql.execute("DELETE FROM \(table) WHERE type IN ('\(SnapshotSignal.openType)', '\(SnapshotSignal.closeType)')")
+        spentWatermarks.removeAll()
+    }
+
     private func emit(_ chunk: ChunkWindow, translator: StreamTranslator) throws(PipelineError) -> [OutgoingRecord] {
+        spentWatermarks = [chunk.openID, chunk.closeID]
         var records: [OutgoingRecord] = []
         let now = WallClock.micros()
         let source = SourceInfo(connectorVersion: settings.connectorVersion, serverName: settings.topicPrefix,
@@ -297,7 +320,7 @@ final class IncrementalSnapshotter {
         if chunk.rows.count < settings.snapshot.incrementalChunkRows || state.lastKey == state.maximumKey {
             finishTable()
         }
-        wantsChunkRead = !state.queue.isEmpty
+        wantsChunkRead = true   // the next chunk, or the last watermarks' cleanup
         stateChangedInTransaction = true
         return records
     }

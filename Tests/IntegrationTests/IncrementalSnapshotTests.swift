@@ -107,7 +107,9 @@ import Testing
         #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(differing.prefix(5).map { "\($0): table \(expected[$0] ?? "absent"), replayed \(replayed[$0] ?? "absent")" })")
         #expect(snapshotRecords >= rows - writer.touched.count, "every untouched row came from the snapshot")
         #expect(writer.committed > 50)
-        // Signals and watermarks are never events; the table not asked for was not snapshotted.
+        // Signals and watermarks are never events, and spent watermarks are deleted; the table not asked
+        // for was not snapshotted.
+        #expect(try sql.execute("SELECT count(*) AS n FROM swallow_signal WHERE type LIKE 'snapshot-window-%'")[0, "n"] == "0")
         for topic in ["app.public.swallow_signal", "app.public.other"] {
             do {
                 let other = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic],
