@@ -27,6 +27,8 @@ CREATE TABLE orders (id serial PRIMARY KEY, customer text NOT NULL, total numeri
                      status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE order_items (order_id int REFERENCES orders, line int, sku text, quantity int,
                           PRIMARY KEY (order_id, line));
+-- Already there before Swallow starts: delivered by the initial snapshot (op "r").
+INSERT INTO orders (customer, total, status) VALUES ('linus', 9.99, 'shipped');
 SQL
 
 cat >"$work/swallow.yaml" <<YAML
@@ -49,6 +51,9 @@ kafka:
   properties: {}
 status_interval_ms: 1000
 log_level: info
+snapshot:
+  mode: initial
+state_dir: $work/state
 YAML
 
 echo "==> starting: swallow run --config $work/swallow.yaml (log: $work/swallow.log)" >&2
@@ -67,10 +72,10 @@ echo "==> embedded Kafka at $bootstrap; making some changes" >&2
 $psql -d shop <<'SQL'
 BEGIN;
 INSERT INTO orders (customer, total) VALUES ('ada', 42.00), ('grace', 17.50);
-INSERT INTO order_items VALUES (1, 1, 'BOOK-1', 2), (1, 2, 'PEN-7', 1), (2, 1, 'MUG-3', 1);
+INSERT INTO order_items VALUES (2, 1, 'BOOK-1', 2), (2, 2, 'PEN-7', 1), (3, 1, 'MUG-3', 1);
 COMMIT;
-UPDATE orders SET status = 'paid' WHERE id = 1;
-DELETE FROM order_items WHERE order_id = 1 AND line = 2;
+UPDATE orders SET status = 'paid' WHERE id = 2;
+DELETE FROM order_items WHERE order_id = 2 AND line = 2;
 SQL
 sleep 1
 
