@@ -228,7 +228,7 @@ final class InitialSnapshot: @unchecked Sendable {
             do {
                 let relation = table.relation
                 let stats = try reader.execute("""
-                    SELECT reltuples::float8, relpages,
+                    SELECT reltuples::float8, relpages, relkind,
                            pg_catalog.pg_relation_size(oid) / current_setting('block_size')::int AS blocks
                     FROM pg_catalog.pg_class WHERE oid = \(relation.relationID)
                     """)
@@ -236,6 +236,8 @@ final class InitialSnapshot: @unchecked Sendable {
                 let pages = stats[0, "relpages"].flatMap { Double($0) } ?? 0
                 let blocks = stats[0, "blocks"].flatMap { UInt32($0) } ?? 0
                 tables[tableIndex].state.estimatedRows = estimated
+                tables[tableIndex].state.isPartitioned = stats[0, "relkind"] == "p"
+                let from = tables[tableIndex].state.fromPrefix
                 let keyColumns = table.state.keyColumns
                 var tableChunks: [SnapshotState.Chunk] = []
                 if !keyColumns.isEmpty {
@@ -244,7 +246,7 @@ final class InitialSnapshot: @unchecked Sendable {
                     let bounds = try reader.execute("""
                         SELECT \(list) FROM (
                           SELECT \(list), row_number() OVER (ORDER BY \(list)) AS swallow_row_number
-                          FROM ONLY \(try qualifiedName(table, reader))) numbered
+                          FROM \(from)\(try qualifiedName(table, reader))) numbered
                         WHERE swallow_row_number % \(chunkRows) = 0 ORDER BY swallow_row_number
                         """)
                     var lower: [String]?
@@ -310,7 +312,7 @@ final class InitialSnapshot: @unchecked Sendable {
             if let upper = chunk.upperBlock { conditions.append("ctid < '(\(upper),0)'::tid") }
         }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return "COPY (SELECT \(columns) FROM ONLY \(try qualifiedName(table, connection))\(filter)) TO STDOUT"
+        return "COPY (SELECT \(columns) FROM \(table.state.fromPrefix)\(try qualifiedName(table, connection))\(filter)) TO STDOUT"
     }
 
     // MARK: Reading

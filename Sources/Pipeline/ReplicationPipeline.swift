@@ -79,7 +79,12 @@ public final class ReplicationPipeline: Sendable {
                         break
                     case .finished:
                         drain(producer)
-                        logger.info(stopRequested ? "stopped" : "snapshot finished; not streaming (snapshot.mode: initial_only)")
+                        if stopRequested {
+                            logger.info("stopped")
+                        } else {
+                            logger.notice("snapshot finished; not streaming (snapshot.mode: initial_only). The slot keeps the WAL written since the snapshot: stream from it with snapshot.mode initial, or drop it (SELECT pg_drop_replication_slot('\(settings.slotName)')) if nothing will",
+                                          metadata: ["slot": "\(settings.slotName)"])
+                        }
                         return
                     }
                     snapshotPhaseDone = true

@@ -49,6 +49,11 @@ public struct SnapshotState: Codable, Equatable, Sendable {
         public var keyColumns: [String]
         /// `pg_class.reltuples` when planned, for progress estimates (-1: never analyzed).
         public var estimatedRows: Double
+        /// A partitioned table is read with its partitions (no `ONLY`): it holds no rows itself.
+        public var isPartitioned: Bool? = nil
+
+        /// `ONLY <table>`, or the table with its partitions.
+        var fromPrefix: String { isPartitioned == true ? "" : "ONLY " }
     }
 
     public var version = 1
