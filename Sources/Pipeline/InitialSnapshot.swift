@@ -443,6 +443,8 @@ final class InitialSnapshot: @unchecked Sendable {
             let columnCount = table.relation.columns.count
             shared.withLock { _ in if tableStartedAt[chunk.table] == nil { tableStartedAt[chunk.table] = .now } }
             var local: HeldRow?
+            var batch: [HeldRow] = []
+            batch.reserveCapacity(Self.batchSize)
             var rowInChunk = 0
             do {
                 let query = try chunkQuery(chunk, on: connection)
@@ -451,14 +453,20 @@ final class InitialSnapshot: @unchecked Sendable {
                     let storage = decoded.storage
                     let values = decoded.fields.map { range -> ColumnValue in range.map { .text(storage[$0]) } ?? .null }
                     rowInChunk += 1
-                    if let previous = local { try push(previous, chunkNumber: chunkNumber, translator: translator, threads: threads) }
+                    if let previous = local {
+                        batch.append(previous)
+                        if batch.count >= Self.batchSize {
+                            try push(&batch, chunkNumber: chunkNumber, translator: translator, threads: threads)
+                        }
+                    }
                     local = HeldRow(id: 0, chunk: chunk, values: values,
                                     isFirstInTable: chunk.index == 0 && rowInChunk == 1, isLastInTable: false)
                 }
                 if var last = local {
                     last.isLastInTable = chunk.isLastOfTable
-                    try push(last, chunkNumber: chunkNumber, translator: translator, threads: threads)
+                    batch.append(last)
                 }
+                try push(&batch, chunkNumber: chunkNumber, translator: translator, threads: threads)
                 shared.withLock { state in
                     state.snapshot?.close(chunk: chunkNumber)
                     runState.chunksLeftPerTable[chunk.table] -= 1
@@ -491,24 +499,36 @@ final class InitialSnapshot: @unchecked Sendable {
         }
     }
 
-    /// Registers `row` and puts it in the global hold-back slot; produces the row it displaces. Waits while
-    /// too many records await acknowledgement.
-    private func push(_ row: HeldRow, chunkNumber: Int, translator: StreamTranslator, threads: Int) throws {
+    /// Rows a reader registers per lock acquisition: the lock is shared with the delivery thread.
+    static let batchSize = 256
+
+    /// Registers `rows` (in order), keeps the last in the global hold-back slot, and produces the rows that
+    /// leaves out: the previously held row (perhaps another reader's), then all but the last of `rows`.
+    /// Waits while too many records await acknowledgement.
+    private func push(_ rows: inout [HeldRow], chunkNumber: Int, translator: StreamTranslator, threads: Int) throws {
+        guard !rows.isEmpty else { return }
         let limit = settings.maxInFlightEvents
-        let displaced: HeldRow? = try shared.withLock { state in
-            while !runState.abort, !state.stopRequested, (state.snapshot?.inFlightEvents ?? 0) >= limit {
+        let displaced: [HeldRow] = try shared.withLock { state in
+            // Below the bound, or nothing in flight at all (a batch larger than the bound still goes).
+            while !runState.abort, !state.stopRequested, let inFlight = state.snapshot?.inFlightEvents,
+                  inFlight > 0, inFlight + rows.count > limit {
                 _ = state.condition.wait(until: Date().addingTimeInterval(0.1))
             }
             if runState.abort || state.stopRequested { throw Aborted() }
             guard state.snapshot != nil else { throw Aborted() }
-            var registered = row
-            registered.id = state.snapshot!.register(chunk: chunkNumber)
-            runState.rowsRead[row.chunk.table] += 1
-            let previous = runState.held
-            runState.held = registered
-            return previous
+            var out: [HeldRow] = []
+            out.reserveCapacity(rows.count)
+            if let previous = runState.held { out.append(previous) }
+            for index in rows.indices {
+                rows[index].id = state.snapshot!.register(chunk: chunkNumber)
+            }
+            runState.rowsRead[rows[0].chunk.table] += rows.count
+            runState.held = rows.removeLast()
+            out.append(contentsOf: rows)
+            return out
         }
-        if let displaced { try produce(displaced, translator: translator, threads: threads, isVeryLast: false) }
+        rows.removeAll(keepingCapacity: true)
+        for row in displaced { try produce(row, translator: translator, threads: threads, isVeryLast: false) }
     }
 
     private func produceFinalHeldRecord() throws(PipelineError) {
