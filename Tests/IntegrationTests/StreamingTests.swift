@@ -195,8 +195,9 @@ import Testing
     }
 
     @Test func aTypeWithoutMappingStopsTheServiceNamingTableColumnAndTypeAndConfirmsNothingPastIt() throws {
+        // no_data: the type must be caught in the stream (a snapshot would catch it first; see below).
         let scenario = try StreamingScenario("unmapped", schema: "CREATE TABLE t (id int PRIMARY KEY, spot point)",
-                                             tables: ["public.t"])
+                                             tables: ["public.t"], snapshot: "{mode: no_data}")
         defer { scenario.cleanUp() }
         let sql = scenario.sql
         let before = try slotRow(sql)?.confirmed
@@ -210,6 +211,23 @@ import Testing
         #expect(error.message.contains("public.t.spot of type point"))
         #expect(error.message.contains("unknown.type.handling.mode"))
         #expect(try slotRow(sql)?.confirmed == before)   // the insert is still in the slot
+    }
+
+    @Test func aTypeWithoutMappingStopsTheSnapshotBeforeAnyRecord() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("unmappedsnap")
+        defer { postgres.dropSlots(of: database) }
+        let sql = try postgres.connect(database)
+        defer { sql.close() }
+        try sql.execute("CREATE TABLE t (id int PRIMARY KEY, spot point); INSERT INTO t VALUES (1, '(1,2)')")
+        let configuration = try testConfiguration(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.t"])
+        let pipeline = ReplicationPipeline(settings: PipelineSettings(configuration: configuration, bootstrapServers: "127.0.0.1:1",
+                                                                      connectorVersion: "test"),
+                                           logger: .init(label: "test"))
+        let error = #expect(throws: PipelineError.self) { try pipeline.run() }
+        #expect(error?.isRetriable == false)
+        #expect(error?.message.contains("public.t.spot of type point") == true)
+        #expect(error?.message.contains("unknown.type.handling.mode") == true)
     }
 
     @Test func unknownTypesPassAsTextWhenConfigured() throws {

@@ -162,7 +162,8 @@ struct StreamingScenario {
     let cluster: MockKafkaCluster
     let running: RunningPipeline
 
-    init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "{}") throws {
+    init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "{}",
+         snapshot: String = "{}") throws {
         database = try TestPostgres.shared.makeDatabase(name)
         sql = try TestPostgres.shared.connect(database)
         try sql.execute(schema)
@@ -170,7 +171,7 @@ struct StreamingScenario {
         for topic in topics { try cluster.createTopic(topic, partitions: 1) }
         running = RunningPipeline(
             configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: tables, events: events),
+                                                 tables: tables, events: events, snapshot: snapshot),
             bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
     }
