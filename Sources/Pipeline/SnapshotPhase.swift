@@ -21,7 +21,7 @@ extension ReplicationPipeline {
     enum SnapshotPlan: CustomStringConvertible {
         /// Create the slot exporting its snapshot: snapshot and stream meet exactly at its consistent point.
         case createSlot
-        /// Drop the slot (created by Swallow for an unfinished snapshot, or invalidated) and create it again.
+        /// Drop the slot (invalidated: its WAL is gone) and create it again.
         case recreateSlot(reason: String)
         /// The slot stays; a transaction exports the snapshot. The stream then repeats the changes between
         /// the slot's position and the snapshot (duplicates, never a gap).
@@ -77,10 +77,12 @@ extension ReplicationPipeline {
             if let unfinished {
                 if let name = unfinished.snapshotName, !unfinished.chunks.isEmpty, snapshotIsHeld(name) {
                     plan = .resume
-                } else if unfinished.slotCreatedForSnapshot {
-                    plan = .recreateSlot(reason: "the previous snapshot did not finish and its exported snapshot is gone; dropping the slot Swallow created for it and starting over")
                 } else {
-                    plan = .keepSlot(reason: "the previous snapshot did not finish; starting it over")
+                    // Not a new slot: records of the unfinished snapshot are already in Kafka, and a row
+                    // deleted since would keep its record forever if its delete were dropped with the slot.
+                    // Nothing was confirmed during the snapshot, so the slot still holds every change since
+                    // the first snapshot: a new snapshot, then those changes, end exactly at the table.
+                    plan = .keepSlot(reason: "the previous snapshot did not finish and its exported snapshot is gone; snapshotting again and streaming from the slot's position, which repeats changes but loses none")
                 }
             } else if mode == .always {
                 plan = .keepSlot(reason: "snapshot.mode is always")

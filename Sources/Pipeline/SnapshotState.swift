@@ -5,9 +5,9 @@ import Glibc
 ///
 /// The slot is Swallow's position once streaming; this file only matters while a snapshot is under way.
 /// It is written *before* the slot is created, so that a crash at any point after leaves a record saying
-/// "this slot was created for a snapshot that has not finished": the next start then drops that slot
-/// (never one that existed before) and snapshots again, instead of streaming from a slot whose earlier
-/// rows were never delivered.
+/// "this slot's snapshot has not finished": the next start snapshots again (and then streams from the
+/// slot, which still holds every change since the first attempt), instead of streaming from a slot whose
+/// earlier rows were never delivered.
 public struct SnapshotState: Codable, Equatable, Sendable {
     public enum Status: String, Codable, Sendable {
         /// A snapshot began (the slot may or may not exist yet); `doneChunks` are acknowledged.
@@ -61,7 +61,7 @@ public struct SnapshotState: Codable, Equatable, Sendable {
     public var systemID: String
     public var database: String
     public var status: Status
-    /// Swallow created the slot for this snapshot, so it may drop it to start over.
+    /// Swallow created the slot for this snapshot (for the record: an unfinished snapshot keeps its slot).
     public var slotCreatedForSnapshot: Bool
     /// The slot's consistent point (new slot) or the WAL position when the snapshot was taken.
     public var consistentPoint: String?

@@ -9,7 +9,7 @@ import Synchronization
 /// The YAML of a test configuration: a test database, its own slot, and a Kafka bootstrap address.
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
                            extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
-                           events: String = "{}", snapshot: String = "{}") -> String {
+                           events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil) -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
         postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
@@ -19,6 +19,7 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
         topic_prefix: app
         kafka: {bootstrap_servers: "\(bootstrapServers)", properties: \(properties), flush_timeout_ms: 10000}
         status_interval_ms: \(statusIntervalMs)
+        \(maxInFlightEvents.map { "max_in_flight_events: \($0)" } ?? "")
         log_level: info
         events: \(events)
         snapshot: \(snapshot)
@@ -37,9 +38,11 @@ func testConfiguration(database: String, bootstrapServers: String, tables: [Stri
 
 /// Writes a test configuration to a temporary file, for the `swallow` executable.
 func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
-                            extraKafkaProperties: [String: String] = [:], snapshot: String = "{}") throws -> String {
+                            extraKafkaProperties: [String: String] = [:], snapshot: String = "{}",
+                            maxInFlightEvents: Int? = nil) throws -> String {
     let yaml = testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                                     extraKafkaProperties: extraKafkaProperties, snapshot: snapshot)
+                                     extraKafkaProperties: extraKafkaProperties, snapshot: snapshot,
+                                     maxInFlightEvents: maxInFlightEvents)
     _ = try SwallowConfiguration.parse(yaml: yaml, environment: [:])   // fail here, not in the child
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)

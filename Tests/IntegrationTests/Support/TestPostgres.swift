@@ -124,5 +124,15 @@ final class ChildProcess: @unchecked Sendable {
         return code
     }
 
+    /// The exit status if the child has ended (reaping it), else nil; never blocks.
+    func exitStatusIfEnded() -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        exitStatus = code
+        return code
+    }
+
     func signal(_ number: Int32) { kill(pid, number) }
 }
