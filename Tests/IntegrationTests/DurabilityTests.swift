@@ -118,7 +118,7 @@ import Testing
         /// Starts the service and waits until it streams.
         func startSwallow() throws -> SwallowProcess {
             let swallow = try restartSwallow()
-            try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
+            try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }
             return swallow
         }
 

@@ -34,7 +34,7 @@ import Testing
         let stateDirectory = configuration.stateDirectory
         try? FileManager.default.removeItem(atPath: stateDirectory)
         var running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
 
         let writer = ConcurrentWriter(database: database, maxID: rows)
         writer.start()

@@ -444,16 +444,6 @@ func expectReplayEqualsTable(_ events: [TopicEvent], _ sql: PostgresConnection, 
         """, sourceLocation: sourceLocation)
 }
 
-/// Whether a walsender streams from the test's slot. (The slot is already `active` while it is being
-/// created, before its consistent point: changes committed then are not in the stream.)
-func isStreaming(_ sql: PostgresConnection) throws -> Bool {
-    let result = try sql.execute("""
-        SELECT count(*) AS n FROM pg_catalog.pg_stat_replication r
-        JOIN pg_catalog.pg_replication_slots s ON s.active_pid = r.pid
-        WHERE s.slot_name = current_database() AND r.state IN ('catchup', 'streaming')
-        """)
-    return result[0, "n"] == "1"
-}
 
 /// Waits until the slot is confirmed up to the server's WAL position as of now: everything committed so
 /// far was acknowledged by Kafka (the pipeline confirms the server's position once it has no event in

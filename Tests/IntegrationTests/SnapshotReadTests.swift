@@ -72,7 +72,7 @@ import Testing
             configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
                                                  tables: ["public.b"]),
             bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
         try sql.execute("INSERT INTO b VALUES \(values)")
         let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.b"],
                                          waitForTopicsMilliseconds: 60_000)

@@ -114,7 +114,7 @@ import Testing
         let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
                                                   tables: ["public.t"])
         var running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { try slotRow(sql)?.active == true }
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
         try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
         #expect(try running.stop().get() == ())
         // Changes while Swallow is down wait in the slot.
@@ -160,7 +160,7 @@ import Testing
             """)
         #expect(terminated[0, "done"] == "t")
         try sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(11, 20) g")
-        try waitUntil("the slot to be streaming again") { try slotRow(sql)?.active == true }
+        try waitUntil("the slot to be streaming again") { try isStreaming(sql) }
         try sql.execute("UPDATE t SET v = 1")
         let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.t"], waitForTopicsMilliseconds: 60_000)
         defer { consumer.close() }

@@ -110,6 +110,17 @@ func slotRow(_ sql: PostgresConnection) throws -> (active: Bool, confirmed: Stri
     return (result[0, "active"] == "t", result[0, "confirmed_flush_lsn"])
 }
 
+/// Whether a walsender streams from the test's slot. (The slot is already `active` while it is being
+/// created, before its consistent point: changes committed then are not in the stream.)
+func isStreaming(_ sql: PostgresConnection) throws -> Bool {
+    let result = try sql.execute("""
+        SELECT count(*) AS n FROM pg_catalog.pg_stat_replication r
+        JOIN pg_catalog.pg_replication_slots s ON s.active_pid = r.pid
+        WHERE s.slot_name = current_database() AND r.state IN ('catchup', 'streaming')
+        """)
+    return result[0, "n"] == "1"
+}
+
 /// Parses a record's value or key as a JSON object.
 func jsonObject(_ bytes: [UInt8]?) throws -> [String: Any]? {
     guard let bytes else { return nil }
@@ -176,7 +187,7 @@ struct StreamingScenario {
             configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
                                                  tables: tables, events: events, snapshot: snapshot),
             bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { [sql] in try slotRow(sql)?.active == true }
+        try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }
     }
 
     /// Drops the test's slots (they are cluster-wide and limited in number).
