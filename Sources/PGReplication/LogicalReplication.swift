@@ -206,6 +206,15 @@ extension PostgresConnection {
                                hint: "end long-running transactions (see pg_stat_activity) and restart Swallow")
     }
 
+    /// The tables a publication sends, by schema and name (every table for FOR ALL TABLES).
+    public func publicationTables(named name: String) throws(ReplicationError) -> [QualifiedTableName] {
+        let result = try execute("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = \(try literal(name)) ORDER BY 1, 2")
+        return result.rows.compactMap { row in
+            guard row.count == 2, let schema = row[0], let table = row[1] else { return nil }
+            return QualifiedTableName(schema: schema, table: table)
+        }
+    }
+
     public func tableExists(_ table: QualifiedTableName) throws(ReplicationError) -> Bool {
         let result = try execute("""
             SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

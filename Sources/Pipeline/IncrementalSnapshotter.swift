@@ -354,16 +354,7 @@ final class IncrementalSnapshotter {
         do { sql = try open() } catch { throw .postgres(error) }
         var candidates: [QualifiedTableName] = settings.tables
         if candidates.isEmpty {
-            do {
-                let result = try sql.execute("""
-                    SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables
-                    WHERE pubname = \(try sql.literal(settings.publicationName)) ORDER BY 1, 2
-                    """)
-                candidates = result.rows.compactMap { row in
-                    guard row.count == 2, let schema = row[0], let table = row[1] else { return nil }
-                    return QualifiedTableName(schema: schema, table: table)
-                }
-            } catch { throw .postgres(error) }
+            do { candidates = try sql.publicationTables(named: settings.publicationName) } catch { throw .postgres(error) }
         }
         candidates.removeAll { $0 == signalTable }
         var matched: [QualifiedTableName] = []

@@ -176,16 +176,9 @@ final class InitialSnapshot: @unchecked Sendable {
     private func describeTables(reader: PostgresConnection, catalog: CatalogReader) throws(PipelineError) {
         var names: [QualifiedTableName] = settings.tables
         if names.isEmpty {
-            do {
-                let result = try reader.execute("""
-                    SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables
-                    WHERE pubname = \(try reader.literal(settings.publicationName)) ORDER BY 1, 2
-                    """)
-                names = result.rows.compactMap { row in
-                    guard row.count == 2, let schema = row[0], let table = row[1] else { return nil }
-                    return QualifiedTableName(schema: schema, table: table)
-                }
-            } catch { throw .postgres(error) }
+            do { names = try reader.publicationTables(named: settings.publicationName) } catch { throw .postgres(error) }
+            // The signal table is Swallow's bookkeeping, not data.
+            names.removeAll { $0 == settings.signalTable }
         }
         tables = []
         var ignored: [StreamAction] = []

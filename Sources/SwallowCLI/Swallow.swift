@@ -32,13 +32,7 @@ struct Run: ParsableCommand {
     var config: String = "Config/swallow.yaml"
 
     func run() throws {
-        let configuration: SwallowConfiguration
-        do {
-            configuration = try SwallowConfiguration.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(path: config)
         let logger = makeLogger(level: configuration.logLevel)
         logger.info("starting swallow \(swallowVersion)", metadata: ["config": "\(configuration.redactedDescription)"])
 
@@ -103,13 +97,7 @@ struct SnapshotCommand: ParsableCommand {
     var stop = false
 
     func run() throws {
-        let configuration: SwallowConfiguration
-        do {
-            configuration = try SwallowConfiguration.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(path: config)
         let names = tables.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
         do {
@@ -212,6 +200,16 @@ import Synchronization
 final class ManagedAtomicFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     func setAndGetPrevious() -> Bool { flag.exchange(true, ordering: .relaxed) }
+}
+
+/// Loads the configuration, or prints why not and exits 2 (a bad configuration: restarting cannot help).
+func loadConfiguration(path: String) throws -> SwallowConfiguration {
+    do {
+        return try SwallowConfiguration.load(path: path)
+    } catch {
+        FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
 }
 
 func makeLogger(level: String) -> Logger {
