@@ -163,7 +163,7 @@ extension PostgresConnection {
             var target = "FOR ALL TABLES"
             if !tables.isEmpty {
                 var names: [String] = []
-                for table in tables { names.append("\(try identifier(table.schema)).\(try identifier(table.table))") }
+                for table in tables { names.append(try qualifiedName(table)) }
                 target = "FOR TABLE " + names.joined(separator: ", ")
             }
             try execute("BEGIN")

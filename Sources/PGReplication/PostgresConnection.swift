@@ -330,3 +330,18 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
     pointers.append(nil)
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+extension PostgresConnection {
+    /// `"schema"."table"`, each part quoted by libpq.
+    public func qualifiedName(_ table: QualifiedTableName) throws(ReplicationError) -> String {
+        "\(try identifier(table.schema)).\(try identifier(table.table))"
+    }
+
+    /// The names quoted by libpq and joined with ", ", for column lists.
+    public func identifierList(_ names: [String]) throws(ReplicationError) -> String {
+        var quoted: [String] = []
+        quoted.reserveCapacity(names.count)
+        for name in names { quoted.append(try identifier(name)) }
+        return quoted.joined(separator: ", ")
+    }
+}

@@ -200,7 +200,7 @@ public enum SnapshotRequest {
         do {
             let connection = try PostgresConnection(settings.connection, replication: false)
             defer { connection.close() }
-            let table = "\(try connection.identifier(signal.schema)).\(try connection.identifier(signal.table))"
+            let table = try connection.qualifiedName(signal)
             try connection.execute("""
                 INSERT INTO \(table) (id, type, data) VALUES (\(try connection.literal(id)), \
                 \(try connection.literal(stop ? SnapshotSignal.stopType : SnapshotSignal.executeType)), \(try connection.literal(json)))

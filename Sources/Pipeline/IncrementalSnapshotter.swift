@@ -198,8 +198,7 @@ final class IncrementalSnapshotter {
                 continue
             }
             if translator.columnNames(of: oid) == nil {
-                translator.setDetails(details, relationID: oid)
-                translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
+                try catalog.describe(relation, details: details, to: &translator)
                 var ignored: [StreamAction] = []
                 try translator.translate(.relation(relation), walStart: .invalid, eventTimeMillis: 0, into: &ignored)
             }
@@ -231,25 +230,20 @@ final class IncrementalSnapshotter {
     private func readChunk(_ entry: IncrementalSnapshotState.Entry, relationID: UInt32, columns columnNames: [String],
                            keyColumns: [String], keyPositions: [Int]) throws -> Bool {
         let sql = try open()
-        let table = "\(try sql.identifier(entry.schema)).\(try sql.identifier(entry.table))"
-        let keys = try keyColumns.map { c throws(ReplicationError) in try sql.identifier(c) }
-        let keyList = keys.count == 1 ? keys[0] : "(\(keys.joined(separator: ", ")))"
-        func values(_ texts: [String]) throws(ReplicationError) -> String {
-            let literals = try texts.map { t throws(ReplicationError) in try sql.literal(t) }
-            return literals.count == 1 ? literals[0] : "(\(literals.joined(separator: ", ")))"
-        }
+        let table = try sql.qualifiedName(QualifiedTableName(schema: entry.schema, table: entry.table))
+        let key = try KeySQL(keyColumns, on: sql)
         let filter = entry.filter.map { " AND (\($0))" } ?? ""
         if state.maximumKey == nil {
-            let descending = keys.map { "\($0) DESC" }.joined(separator: ", ")
-            let result = try sql.execute("SELECT \(keys.joined(separator: ", ")) FROM ONLY \(table) WHERE true\(filter) ORDER BY \(descending) LIMIT 1")
+            let descending = try keyColumns.map { c throws(ReplicationError) in "\(try sql.identifier(c)) DESC" }
+                .joined(separator: ", ")
+            let result = try sql.execute("SELECT \(key.list) FROM ONLY \(table) WHERE true\(filter) ORDER BY \(descending) LIMIT 1")
             guard let row = result.rows.first else { return false }   // empty
             state.maximumKey = row.map { $0 ?? "" }
         }
         guard let maximum = state.maximumKey else { return false }
-        var conditions = ["\(keyList) <= \(try values(maximum))"]
-        if let lower = state.lastKey { conditions.append("\(keyList) > \(try values(lower))") }
-        let columns = try columnNames.map { c throws(ReplicationError) in try sql.identifier(c) }.joined(separator: ", ")
-        let order = keys.joined(separator: ", ")
+        var conditions = [try key.upTo(maximum)]
+        if let lower = state.lastKey { conditions.append(try key.after(lower)) }
+        let columns = try sql.identifierList(columnNames)
         let limit = settings.snapshot.incrementalChunkRows
 
         try deleteSpentWatermarks(on: sql)
@@ -260,11 +254,9 @@ final class IncrementalSnapshotter {
         let columnCount = columnNames.count
         _ = try sql.copyOut("""
             COPY (SELECT \(columns) FROM ONLY \(table) WHERE \(conditions.joined(separator: " AND "))\(filter) \
-            ORDER BY \(order) LIMIT \(limit)) TO STDOUT
+            ORDER BY \(key.list) LIMIT \(limit)) TO STDOUT
             """) { line in
-            let decoded = try CopyTextRow.decode(line, expectedFields: columnCount)
-            let storage = decoded.storage
-            chunk.append(decoded.fields.map { range -> ColumnValue in range.map { .text(ArraySlice(Array(storage[$0]))) } ?? .null })
+            chunk.append(try CopyTextRow.decode(line, expectedFields: columnCount).columnValues)
         }
         try writeWatermark(chunk.closeID, type: SnapshotSignal.closeType, on: sql)
         guard let last = chunk.rows.last else { return false }
@@ -277,7 +269,7 @@ final class IncrementalSnapshotter {
     }
 
     private func writeWatermark(_ id: String, type: String, on sql: PostgresConnection) throws {
-        let table = "\(try sql.identifier(signalTable.schema)).\(try sql.identifier(signalTable.table))"
+        let table = try sql.qualifiedName(signalTable)
         try sql.execute("""
             INSERT INTO \(table) (id, type, data) VALUES (\(try sql.literal(id)), \(try sql.literal(type)), \
             \(try sql.literal("{\"openWindowTimestamp\": \"\(ISO8601DateFormatter().string(from: Date()))\"}")))
@@ -286,14 +278,14 @@ final class IncrementalSnapshotter {
 
     private func deleteSpentWatermarks(on sql: PostgresConnection) throws {
         guard !spentWatermarks.isEmpty else { return }
-        let table = "\(try sql.identifier(signalTable.schema)).\(try sql.identifier(signalTable.table))"
+        let table = try sql.qualifiedName(signalTable)
         let ids = try spentWatermarks.map { id throws(ReplicationError) in try sql.literal(id) }.joined(separator: ", ")
         try sql.execute("DELETE FROM \(table) WHERE id IN (\(ids))")
         spentWatermarks.removeAll()
     }
 
     private func deleteAllWatermarks(on sql: PostgresConnection) throws {
-        let table = "\(try sql.identifier(signalTable.schema)).\(try sql.identifier(signalTable.table))"
+        let table = try sql.qualifiedName(signalTable)
         try sql.execute("DELETE FROM \(table) WHERE type IN ('\(SnapshotSignal.openType)', '\(SnapshotSignal.closeType)')")
         spentWatermarks.removeAll()
     }

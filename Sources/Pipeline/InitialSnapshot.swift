@@ -26,12 +26,14 @@ final class InitialSnapshot: @unchecked Sendable {
     struct Table {
         var relation: RelationMessage
         var state: SnapshotState.Table
+        var name: QualifiedTableName { QualifiedTableName(schema: relation.namespace, table: relation.name) }
     }
 
     /// A row waiting for the next one, so that its marker can still change.
     struct HeldRow {
         var id: UInt64
-        var chunk: SnapshotState.Chunk
+        /// Index into `tables`.
+        var table: Int
         var values: [ColumnValue]
         var isFirstInTable: Bool
         var isLastInTable: Bool
@@ -99,14 +101,14 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         var backoff = Backoff()
         var firstReader: PostgresConnection? = first
-        while true {
+        attempts: while true {
             let progress = SnapshotProgress(chunkCount: state.chunks.count, done: Set(state.doneChunks))
             if progress.isComplete { break }
             let outcome = try attempt(progress: progress, firstReader: firstReader)
             firstReader = nil   // later attempts open fresh readers on the same snapshot
             switch outcome {
             case .completed:
-                break
+                break attempts
             case .stopped:
                 return false
             case .retry(let error):
@@ -117,9 +119,7 @@ final class InitialSnapshot: @unchecked Sendable {
                 waitForInFlight()
                 shared.withLock { $0.snapshot = nil; $0.deliveryFailure = nil }
                 if sleepUnlessStopped(milliseconds: delay) { return false }
-                continue
             }
-            break
         }
         let rows = shared.withLock { _ in runState.rowsRead.reduce(0, +) }
         let seconds = Self.seconds(since: startedAt)
@@ -138,24 +138,17 @@ final class InitialSnapshot: @unchecked Sendable {
     // MARK: Setup
 
     private func openReader(readOnly: Bool) throws(PipelineError) -> PostgresConnection {
+        let connection: PostgresConnection
+        do { connection = try PostgresConnection(settings.connection, replication: false) } catch { throw .postgres(error) }
         do {
-            let connection = try PostgresConnection(settings.connection, replication: false)
-            do {
-                try connection.beginTransaction(importingSnapshot: source.snapshotName, readOnly: readOnly)
-            } catch {
-                connection.close()
-                throw PipelineError(code: .snapshot,
-                                    message: "cannot import the exported snapshot \(source.snapshotName) (\(error)); it is no longer held. Swallow starts the snapshot again",
-                                    isRetriable: true)
-            }
-            return connection
-        } catch let error as ReplicationError {
-            throw .postgres(error)
-        } catch let error as PipelineError {
-            throw error
+            try connection.beginTransaction(importingSnapshot: source.snapshotName, readOnly: readOnly)
         } catch {
-            throw PipelineError(code: .postgres, message: "\(error)", isRetriable: true)
+            connection.close()
+            throw PipelineError(code: .snapshot,
+                                message: "cannot import the exported snapshot \(source.snapshotName) (\(error)); it is no longer held. Swallow starts the snapshot again",
+                                isRetriable: true)
         }
+        return connection
     }
 
     /// Debezium's snapshot records carry the snapshot transaction's id and start time.
@@ -190,8 +183,7 @@ final class InitialSnapshot: @unchecked Sendable {
             let details = try catalog.details(of: oid)
             guard let relation = try catalog.relationMessage(relationID: oid, details: details) else { continue }
             guard translator.captures(relation) else { continue }
-            translator.setDetails(details, relationID: oid)
-            translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
+            try catalog.describe(relation, details: details, to: &translator)
             try translator.translate(.relation(relation), walStart: source.consistentPoint, eventTimeMillis: 0, into: &ignored)
             tables.append(Table(relation: relation,
                                 state: .init(schema: name.schema, name: name.table, keyColumns: details.primaryKey,
@@ -234,12 +226,11 @@ final class InitialSnapshot: @unchecked Sendable {
                 let keyColumns = table.state.keyColumns
                 var tableChunks: [SnapshotState.Chunk] = []
                 if !keyColumns.isEmpty {
-                    let quoted = try keyColumns.map { c throws(ReplicationError) in try reader.identifier(c) }
-                    let list = quoted.joined(separator: ", ")
+                    let list = try reader.identifierList(keyColumns)
                     let bounds = try reader.execute("""
                         SELECT \(list) FROM (
                           SELECT \(list), row_number() OVER (ORDER BY \(list)) AS swallow_row_number
-                          FROM \(from)\(try qualifiedName(table, reader))) numbered
+                          FROM \(from)\(try reader.qualifiedName(table.name))) numbered
                         WHERE swallow_row_number % \(chunkRows) = 0 ORDER BY swallow_row_number
                         """)
                     var lower: [String]?
@@ -281,31 +272,21 @@ final class InitialSnapshot: @unchecked Sendable {
                                                    "chunks_per_table": "\(summary)"])
     }
 
-    private func qualifiedName(_ table: Table, _ connection: PostgresConnection) throws(ReplicationError) -> String {
-        "\(try connection.identifier(table.relation.namespace)).\(try connection.identifier(table.relation.name))"
-    }
-
     /// `COPY (SELECT <published columns> FROM ONLY <table> WHERE <chunk range>) TO STDOUT`.
     func chunkQuery(_ chunk: SnapshotState.Chunk, on connection: PostgresConnection) throws(ReplicationError) -> String {
         let table = tables[chunk.table]
-        let columns = try table.relation.columns.map { c throws(ReplicationError) in try connection.identifier(c.name) }
-            .joined(separator: ", ")
+        let columns = try connection.identifierList(table.relation.columns.map(\.name))
         var conditions: [String] = []
         if !table.state.keyColumns.isEmpty {
-            let keys = try table.state.keyColumns.map { c throws(ReplicationError) in try connection.identifier(c) }
-            let keyList = keys.count == 1 ? keys[0] : "(\(keys.joined(separator: ", ")))"
-            func values(_ texts: [String]) throws(ReplicationError) -> String {
-                let literals = try texts.map { t throws(ReplicationError) in try connection.literal(t) }
-                return literals.count == 1 ? literals[0] : "(\(literals.joined(separator: ", ")))"
-            }
-            if let lower = chunk.lowerKey { conditions.append("\(keyList) > \(try values(lower))") }
-            if let upper = chunk.upperKey { conditions.append("\(keyList) <= \(try values(upper))") }
+            let key = try KeySQL(table.state.keyColumns, on: connection)
+            if let lower = chunk.lowerKey { conditions.append(try key.after(lower)) }
+            if let upper = chunk.upperKey { conditions.append(try key.upTo(upper)) }
         } else {
             if let lower = chunk.lowerBlock { conditions.append("ctid >= '(\(lower),0)'::tid") }
             if let upper = chunk.upperBlock { conditions.append("ctid < '(\(upper),0)'::tid") }
         }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return "COPY (SELECT \(columns) FROM \(table.state.fromPrefix)\(try qualifiedName(table, connection))\(filter)) TO STDOUT"
+        return "COPY (SELECT \(columns) FROM \(table.state.fromPrefix)\(try connection.qualifiedName(table.name))\(filter)) TO STDOUT"
     }
 
     // MARK: Reading
@@ -442,9 +423,7 @@ final class InitialSnapshot: @unchecked Sendable {
             do {
                 let query = try chunkQuery(chunk, on: connection)
                 _ = try connection.copyOut(query) { line in
-                    let decoded = try CopyTextRow.decode(line, expectedFields: columnCount)
-                    let storage = decoded.storage
-                    let values = decoded.fields.map { range -> ColumnValue in range.map { .text(storage[$0]) } ?? .null }
+                    let values = try CopyTextRow.decode(line, expectedFields: columnCount).columnValues
                     rowInChunk += 1
                     if let previous = local {
                         batch.append(previous)
@@ -452,7 +431,7 @@ final class InitialSnapshot: @unchecked Sendable {
                             try push(&batch, chunkNumber: chunkNumber, translator: translator, threads: threads)
                         }
                     }
-                    local = HeldRow(id: 0, chunk: chunk, values: values,
+                    local = HeldRow(id: 0, table: chunk.table, values: values,
                                     isFirstInTable: chunk.index == 0 && rowInChunk == 1, isLastInTable: false)
                 }
                 if var last = local {
@@ -460,14 +439,13 @@ final class InitialSnapshot: @unchecked Sendable {
                     batch.append(last)
                 }
                 try push(&batch, chunkNumber: chunkNumber, translator: translator, threads: threads)
-                shared.withLock { state in
+                let tableDone = shared.withLock { state -> Bool in
                     state.snapshot?.close(chunk: chunkNumber)
                     runState.chunksLeftPerTable[chunk.table] -= 1
                     state.condition.broadcast()
+                    return runState.chunksLeftPerTable[chunk.table] == 0 && !runState.abort
                 }
-                if shared.withLock({ _ in runState.chunksLeftPerTable[chunk.table] == 0 && !runState.abort }) {
-                    logTableDone(chunk.table)
-                }
+                if tableDone { logTableDone(chunk.table) }
             } catch is Aborted {
                 return
             } catch {
@@ -515,7 +493,7 @@ final class InitialSnapshot: @unchecked Sendable {
             for index in rows.indices {
                 rows[index].id = state.snapshot!.register(chunk: chunkNumber)
             }
-            runState.rowsRead[rows[0].chunk.table] += rows.count
+            runState.rowsRead[rows[0].table] += rows.count
             runState.held = rows.removeLast()
             out.append(contentsOf: rows)
             return out
@@ -542,11 +520,11 @@ final class InitialSnapshot: @unchecked Sendable {
     private func produce(_ row: HeldRow, translator: StreamTranslator, threads: Int, isVeryLast: Bool) throws {
         var source = recordSource
         source.snapshot = isVeryLast ? "last" : SnapshotMarker.value(
-            isFirstTable: threads == 1 && row.chunk.table == 0,
-            isLastTable: threads == 1 && row.chunk.table == tables.count - 1,
+            isFirstTable: threads == 1 && row.table == 0,
+            isLastTable: threads == 1 && row.table == tables.count - 1,
             isFirstInTable: row.isFirstInTable, isLastInTable: row.isLastInTable)
         source.lastCommitLSN = nil
-        let relationID = tables[row.chunk.table].relation.relationID
+        let relationID = tables[row.table].relation.relationID
         guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values, source: source,
                                                          eventTimeMillis: WallClock.millis()) else {
             shared.withLock { state in

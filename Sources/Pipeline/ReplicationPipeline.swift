@@ -407,8 +407,7 @@ private struct StreamSession {
                     // The decoder does no I/O: what the Relation message cannot say (key order, keys of
                     // FULL tables, arrays, enums, domains, extension types) comes from the catalog here.
                     if translator.captures(relation) {
-                        translator.setDetails(try catalog.details(of: relation.relationID), relationID: relation.relationID)
-                        translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
+                        try catalog.describe(relation, details: try catalog.details(of: relation.relationID), to: &translator)
                     }
                 }
                 actions.removeAll(keepingCapacity: true)

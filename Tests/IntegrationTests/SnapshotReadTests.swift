@@ -44,8 +44,7 @@ import Testing
             let oid = try #require(try catalog.relationID(schema: "public", table: table))
             let details = try catalog.details(of: oid)
             let relation = try #require(try catalog.relationMessage(relationID: oid, details: details))
-            translator.setDetails(details, relationID: oid)
-            translator.updateTypes(try catalog.types(StreamTranslator.typeOIDsToDescribe(relation)))
+            try catalog.describe(relation, details: details, to: &translator)
             var ignored: [StreamAction] = []
             try translator.translate(.relation(relation), walStart: point, eventTimeMillis: 0, into: &ignored)
             relations.append(relation)

@@ -1,9 +1,12 @@
 import ChangeEvent
 import PGOutput
 import PGReplication
+@testable import Pipeline
 
-/// Reads one table in a transaction that imported the slot's exported snapshot, and turns every row into
-/// an `op: "r"` record through the same translator as streamed changes.
+/// Test helper: reads one whole table in a transaction that imported the slot's exported snapshot, and turns
+/// every row into an `op: "r"` record through the same translator as streamed changes, so a test can set
+/// snapshot records beside streamed ones without a pipeline. (The service reads chunks in parallel:
+/// `InitialSnapshot`.)
 ///
 /// Rows arrive by `COPY (SELECT <published columns> FROM <table>) TO STDOUT`, one CopyData message per
 /// row, in the text format of the type output functions (what pgoutput sends), so a row converts exactly
@@ -21,9 +24,8 @@ struct SnapshotTableReader {
     /// both when tables are read in parallel). Returns the number of rows read.
     func read(_ relation: RelationMessage, isFirstTable: Bool, isLastTable: Bool, now: () -> Int64,
               emit: (OutgoingRecord) throws -> Void) throws -> Int {
-        let columnList = try relation.columns.map { column throws(ReplicationError) in try connection.identifier(column.name) }
-            .joined(separator: ", ")
-        let table = "\(try connection.identifier(relation.namespace)).\(try connection.identifier(relation.name))"
+        let columnList = try connection.identifierList(relation.columns.map(\.name))
+        let table = try connection.qualifiedName(QualifiedTableName(schema: relation.namespace, table: relation.name))
         let columnCount = relation.columns.count
         var held: [ColumnValue]?
         var rows = 0
@@ -39,9 +41,7 @@ struct SnapshotTableReader {
         }
 
         _ = try connection.copyOut("COPY (SELECT \(columnList) FROM ONLY \(table)) TO STDOUT") { line in
-            let decoded = try CopyTextRow.decode(line, expectedFields: columnCount)
-            let storage = decoded.storage
-            let values = decoded.fields.map { range -> ColumnValue in range.map { .text(storage[$0]) } ?? .null }
+            let values = try CopyTextRow.decode(line, expectedFields: columnCount).columnValues
             if let previous = held { try flush(previous, isLastInTable: false) }
             rows += 1
             held = values
