@@ -29,6 +29,12 @@ final class KafkaConfiguration {
         for (name, value) in properties { try set(name, value) }
     }
 
+    /// The caller's properties, in name order so that, with several bad ones, the same one is reported
+    /// every time.
+    func set(_ properties: [String: String]) throws(KafkaError) {
+        try set(properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
     /// `rd_kafka_conf_get`; nil if the property is unknown or unset without a default. Topic-level
     /// properties set on the global configuration (e.g. `acks`) live in the default topic configuration,
     /// which `rd_kafka_conf_get` does not search, so fall back to it.

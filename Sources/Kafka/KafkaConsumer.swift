@@ -54,7 +54,7 @@ public final class KafkaConsumer: Sendable {
             // return waits up to this long (default 500 ms): keep readToEnd snappy.
             ("fetch.wait.max.ms", "100"),
         ])
-        try config.set(properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        try config.set(properties)
         try config.set("enable.partition.eof", "true")
         let handle = ConsumerHandle(rk: try config.makeClient(RD_KAFKA_CONSUMER))
         // Serve everything (including errors and logs callbacks) from rd_kafka_consumer_poll.

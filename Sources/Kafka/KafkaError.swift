@@ -48,16 +48,10 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let messageTimedOut = Code.librdkafka(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue)
         public static let messageSizeTooLarge = Code.librdkafka(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE.rawValue)
         public static let queueFull = Code.librdkafka(RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue)
-        public static let fatal = Code.librdkafka(RD_KAFKA_RESP_ERR__FATAL.rawValue)
-        public static let transport = Code.librdkafka(RD_KAFKA_RESP_ERR__TRANSPORT.rawValue)
-        public static let allBrokersDown = Code.librdkafka(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue)
-        public static let timedOut = Code.librdkafka(RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue)
         public static let invalidArgument = Code.librdkafka(RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue)
         public static let unknownTopic = Code.librdkafka(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC.rawValue)
-        public static let unknownTopicOrPartition = Code.librdkafka(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue)
         public static let purgedFromQueue = Code.librdkafka(RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue)
         public static let purgedInFlight = Code.librdkafka(RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue)
-        public static let leaderNotAvailable = Code.librdkafka(RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE.rawValue)
         public static let notLeaderForPartition = Code.librdkafka(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION.rawValue)
         public static let requestTimedOut = Code.librdkafka(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue)
         public static let notEnoughReplicas = Code.librdkafka(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS.rawValue)
@@ -81,7 +75,7 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         if isFatal { flags.append("fatal") }
         if isRetriable { flags.append("retriable") }
         let suffix = flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"
-        return "Kafka error \(code.name) (\(code.rawValue)): \(message)\(suffix)"
+        return "Kafka error \(code): \(message)\(suffix)"
     }
 }
 

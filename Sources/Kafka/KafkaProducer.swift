@@ -59,8 +59,7 @@ public final class KafkaProducer: Sendable {
         let config = KafkaConfiguration()
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(Self.defaultProperties)
-        // Sorted so that, with several bad properties, the same one is reported every time.
-        try config.set(properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        try config.set(properties)
         try Self.checkEnforcedProperties(config, userProperties: properties)
         // Logs go to a queue (served by our poll thread) instead of being printed by librdkafka threads.
         try config.set("log.queue", "true")

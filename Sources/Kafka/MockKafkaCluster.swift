@@ -17,7 +17,6 @@ public final class MockKafkaCluster: Sendable {
 
     private let handle: MockClusterHandle
     public let bootstrapServers: String
-    public let brokerCount: Int
 
     public init(brokers: Int = 1) throws(KafkaError) {
         precondition(brokers >= 1, "a mock cluster needs at least one broker")
@@ -33,7 +32,6 @@ public final class MockKafkaCluster: Sendable {
         }
         handle = MockClusterHandle(host: rk, cluster: cluster)
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
-        brokerCount = brokers
     }
 
     /// Creates a topic with the given partition count. Throws `TOPIC_ALREADY_EXISTS` if it exists
@@ -67,11 +65,6 @@ public final class MockKafkaCluster: Sendable {
         codes.withUnsafeBufferPointer {
             rd_kafka_mock_push_request_errors_array(handle.cluster, apiKey, $0.count, $0.baseAddress)
         }
-    }
-
-    /// Forgets errors pushed with `pushRequestErrors` that have not been used yet.
-    public func clearRequestErrors(apiKey: Int16) {
-        rd_kafka_mock_clear_request_errors(handle.cluster, apiKey)
     }
 
     private func check(_ result: rd_kafka_resp_err_t, _ what: String) throws(KafkaError) {

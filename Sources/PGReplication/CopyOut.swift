@@ -6,27 +6,20 @@ import CLibPQ
 
 extension PostgresConnection {
     /// Runs `copyCommand` (a `COPY ... TO STDOUT` statement) and hands every row, as the server sent it
-    /// (text format, without the trailing newline), to `row` in order. Blocks the calling thread; returns
-    /// the number of rows. An error thrown by `row` cancels the COPY and is rethrown.
-    public func copyOut(_ copyCommand: String, row: ([UInt8]) throws -> Void) throws -> Int {
+    /// (text format, without the trailing newline), to `row` in order. The bytes are libpq's buffer, valid
+    /// only during the call (rows are decoded, never kept, so they are not copied). Blocks the calling
+    /// thread; returns the number of rows. An error thrown by `row` cancels the COPY and is rethrown.
+    public func copyOut(_ copyCommand: String, row: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let conn = try liveHandle()
-        guard let start = PQexec(conn, copyCommand) else {
-            throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
-        }
-        let status = PQresultStatus(start)
-        if status != PGRES_COPY_OUT {
-            defer { PQclear(start) }
-            throw Self.resultError(start, connection: conn)
-        }
-        PQclear(start)
+        try startCopy(copyCommand, expecting: PGRES_COPY_OUT)
         var rows = 0
         while true {
             var buffer: UnsafeMutablePointer<CChar>?
             let length = PQgetCopyData(conn, &buffer, 0)
             if length > 0, let buffer {
-                var bytes = [UInt8](UnsafeRawBufferPointer(start: buffer, count: Int(length)))
-                PQfreemem(buffer)
-                if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+                defer { PQfreemem(buffer) }
+                var bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
+                if bytes.last == UInt8(ascii: "\n") { bytes = UnsafeRawBufferPointer(rebasing: bytes.dropLast()) }
                 do {
                     try row(bytes)
                 } catch {
@@ -37,14 +30,7 @@ extension PostgresConnection {
                 continue
             }
             if length == -1 {
-                var failure: ReplicationError?
-                while let result = PQgetResult(conn) {
-                    if PQresultStatus(result) == PGRES_FATAL_ERROR, failure == nil {
-                        failure = Self.resultError(result, connection: conn)
-                    }
-                    PQclear(result)
-                }
-                if let failure { throw failure }
+                if let failure = Self.finishCopy(conn) { throw failure }
                 return rows
             }
             throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
@@ -79,6 +65,12 @@ public struct CopyTextRow: Sendable, Equatable {
 
     /// Decodes one row; `expectedFields` is checked so that a mismatch is an error, not a shifted row.
     public static func decode(_ line: [UInt8], expectedFields: Int) throws(ReplicationError) -> CopyTextRow {
+        let result = line.withUnsafeBytes { bytes in Result { () throws(ReplicationError) in try decode(bytes, expectedFields: expectedFields) } }
+        return try result.get()
+    }
+
+    /// Decodes one row straight from libpq's buffer (see `copyOut`).
+    public static func decode(_ line: UnsafeRawBufferPointer, expectedFields: Int) throws(ReplicationError) -> CopyTextRow {
         var storage: [UInt8] = []
         storage.reserveCapacity(line.count)
         var fields: [Range<Int>?] = []

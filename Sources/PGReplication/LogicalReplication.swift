@@ -174,11 +174,7 @@ extension PostgresConnection {
             return true
         }
         if exists[0, "puballtables"] == "t" { return false }
-        let covered = try execute("SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = \(try literal(name))")
-        let coveredSet = Set(covered.rows.compactMap { row -> QualifiedTableName? in
-            guard let schema = row[0], let table = row[1] else { return nil }
-            return QualifiedTableName(schema: schema, table: table)
-        })
+        let coveredSet = Set(try publicationTables(named: name))
         let missing = tables.filter { !coveredSet.contains($0) }
         if !missing.isEmpty {
             let list = missing.map(\.description).joined(separator: ", ")

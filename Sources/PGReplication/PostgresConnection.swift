@@ -138,14 +138,34 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Switches the connection into CopyBoth mode; from here on only `readCopyData` and `sendCopyData` work.
     public func startCopyBoth(_ command: String) throws(ReplicationError) {
+        try startCopy(command, expecting: PGRES_COPY_BOTH)
+    }
+
+    /// Runs a statement that must switch the connection into a COPY mode.
+    func startCopy(_ command: String, expecting mode: ExecStatusType) throws(ReplicationError) {
         let conn = try liveHandle()
         guard let result = PQexec(conn, command) else {
             throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
         }
         defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_COPY_BOTH else {
+        guard PQresultStatus(result) == mode else {
             throw Self.resultError(result, connection: conn)
         }
+    }
+
+    /// Collects the results that end a COPY; the first error among them says why it ended, if it failed.
+    static func finishCopy(_ conn: OpaquePointer) -> ReplicationError? {
+        var failure: ReplicationError?
+        while let result = PQgetResult(conn) {
+            let status = PQresultStatus(result)
+            if status == PGRES_FATAL_ERROR, failure == nil {
+                failure = resultError(result, connection: conn)
+            }
+            PQclear(result)
+            // After a server-side CopyDone libpq reports COPY_IN forever; stop asking.
+            if status == PGRES_COPY_IN || status == PGRES_COPY_BOTH { break }
+        }
+        return failure
     }
 
     public enum CopyDataResult {
@@ -192,17 +212,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             if length == -1 {
                 // The server ended the COPY: collect the final result, which carries the reason.
-                var failure: ReplicationError?
-                while let result = PQgetResult(conn) {
-                    let status = PQresultStatus(result)
-                    if status == PGRES_FATAL_ERROR, failure == nil {
-                        failure = Self.resultError(result, connection: conn)
-                    }
-                    PQclear(result)
-                    // After a server-side CopyDone libpq reports COPY_IN forever; stop asking.
-                    if status == PGRES_COPY_IN || status == PGRES_COPY_BOTH { break }
-                }
-                throw failure ?? ReplicationError(code: .streamEnded, message: "the server ended the replication stream")
+                throw Self.finishCopy(conn) ?? ReplicationError(code: .streamEnded, message: "the server ended the replication stream")
             }
             throw ReplicationError(code: .connectionFailed, message: Self.errorText(conn))
         }
