@@ -64,16 +64,7 @@ public struct ChangeEventEncoder: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(16 + keys.count * 24 + (table.keySchemaJSON?.count ?? 0))
         openSchemaEnvelope(&out, table.keySchemaJSON)
-        out.append(Ascii.openBrace)
-        try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
-            var first = true
-            for index in keys {
-                if !first { out.append(Ascii.comma) }
-                first = false
-                try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
-            }
-        }
-        out.append(Ascii.closeBrace)
+        try appendObject(&out, table: table, row: row, indexes: keys)
         closeSchemaEnvelope(&out, table.keySchemaJSON)
         return out
     }
@@ -277,10 +268,15 @@ public struct ChangeEventEncoder: Sendable {
             return
         }
         try checkShape(table, row)
+        try appendObject(&out, table: table, row: row, indexes: table.valueColumnIndexes)
+    }
+
+    /// `{"a":…,"b":…}` of the columns at `indexes` (the key's or the value's).
+    private func appendObject(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue], indexes: [Int]) throws(ChangeEventError) {
         out.append(Ascii.openBrace)
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
             var first = true
-            for index in table.valueColumnIndexes {
+            for index in indexes {
                 if !first { out.append(Ascii.comma) }
                 first = false
                 try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)

@@ -106,8 +106,6 @@ enum ConverterKind: Sendable, Equatable {
 
 struct ColumnPlan: Sendable {
     let kind: ConverterKind
-    /// `"<escaped name>":`
-    let fieldPrefix: [UInt8]
     let name: String
     let typeName: String
     /// The type has no mapping and `unknownTypeHandling` is `.fail`.
@@ -118,10 +116,6 @@ struct ColumnPlan: Sendable {
     let connectSchema: ConnectFieldSchema
 
     init(column: ColumnSchema, types: TypeCatalog, options: EncoderOptions, elementKinds: inout [ConverterKind]) {
-        var prefix: [UInt8] = []
-        JSON.appendString(&prefix, column.name)
-        prefix.append(Ascii.colon)
-        fieldPrefix = prefix
         name = column.name
         let resolution = ColumnPlan.resolve(oid: column.typeOID, typmod: column.typeModifier, types: types,
                                             options: options, allowArray: true)

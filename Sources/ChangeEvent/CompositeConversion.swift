@@ -238,7 +238,7 @@ enum DecimalText {
             throw ConversionFailure("not a valid numeric")
         }
         // A BigDecimal zero has no sign ("-0.00" is 0.0); only a non-zero value that underflows keeps it.
-        appendJavaDouble(&out, value == 0 && isZero(p) ? 0 : value)
+        JavaDouble.append(&out, value == 0 && isZero(p) ? 0 : value)
     }
 
     private static func isZero(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -251,14 +251,7 @@ enum DecimalText {
         let magnitude = cents.magnitude
         let text = (cents < 0 ? "-" : "") + "\(magnitude / 100)." + (magnitude % 100 < 10 ? "0" : "") + "\(magnitude % 100)"
         let value = Double(text) ?? Double(cents) / 100
-        appendJavaDouble(&out, value == 0 ? 0 : value)
-    }
-
-    /// A double as Java's (JDK 19+) Double.toString writes it; non-finite values as JsonConverter quotes them.
-    static func appendJavaDouble(_ out: inout [UInt8], _ value: Double) {
-        if value.isNaN { JSON.appendASCII(&out, "\"NaN\""); return }
-        if value.isInfinite { JSON.appendASCII(&out, value > 0 ? "\"Infinity\"" : "\"-Infinity\""); return }
-        JavaDouble.append(&out, value)
+        JavaDouble.append(&out, value == 0 ? 0 : value)
     }
 
     /// money in STRING mode: the amount with two fraction digits, as BigDecimal.toString prints it.

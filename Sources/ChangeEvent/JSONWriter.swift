@@ -251,14 +251,6 @@ enum JSON {
     }
 
     /// Appends `"<base64>"`.
-    static func appendBase64String(_ out: inout [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) {
-        out.append(Ascii.quote)
-        var s = Base64Stream()
-        for b in bytes { s.push(b, &out) }
-        s.finish(&out)
-        out.append(Ascii.quote)
-    }
-
     static func appendBase64String<C: Collection>(_ out: inout [UInt8], _ bytes: C) where C.Element == UInt8 {
         out.append(Ascii.quote)
         var s = Base64Stream()

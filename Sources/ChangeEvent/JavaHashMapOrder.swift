@@ -31,8 +31,6 @@ struct JavaHashMapOrder {
     private var parent: [Int] = []
     private var red: [Bool] = []
     private var isTree: [Bool] = []
-    /// Node that holds each put's key (a repeated key maps to the first node with that key).
-    private(set) var nodeOfPut: [Int] = []
     private var table: [Int] = []
     private var threshold = 0
     private(set) var size = 0
@@ -127,14 +125,9 @@ struct JavaHashMapOrder {
         hash.append(h ^ Int32(bitPattern: UInt32(bitPattern: h) >> 16))
         next.append(-1); prev.append(-1); left.append(-1); right.append(-1); parent.append(-1)
         red.append(false); isTree.append(false)
+        // A replaced value returns the existing node; the unused node's key stays in `units`, never linked.
         let existing = putVal(node)
-        if existing >= 0 {
-            // Replaced value: the unused node's key stays in `units` but is never linked.
-            nodeOfPut.append(existing)
-            return existing
-        }
-        nodeOfPut.append(node)
-        return node
+        return existing >= 0 ? existing : node
     }
 
     /// HashMap.putVal; returns the existing node for a repeated key, or -1.

@@ -104,7 +104,8 @@ public struct TableSchema: Sendable {
                 unsupported.append((c.name, plan.typeName))
             }
             plans.append(plan)
-            prefixes.append(contentsOf: plan.fieldPrefix)
+            JSON.appendString(&prefixes, c.name)   // `"<escaped name>":`
+            prefixes.append(Ascii.colon)
             ends.append(prefixes.count)
         }
         self.plans = plans

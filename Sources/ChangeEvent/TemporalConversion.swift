@@ -4,7 +4,6 @@
 enum Temporal {
     static let microsPerSecond: Int64 = 1_000_000
     static let microsPerDay: Int64 = 86_400_000_000
-    static let secondsPerDay: Int64 = 86_400
 
     // Debezium's encodings of PostgreSQL's infinities.
     /// PGStatement.DATE_POSITIVE_INFINITY / DATE_NEGATIVE_INFINITY read as epoch microseconds (MicroTimestamp).
@@ -73,7 +72,6 @@ enum Temporal {
 
         var atEnd: Bool { i >= p.count }
 
-        func peek() -> UInt8? { i < p.count ? p[i] : nil }
 
         mutating func consume(_ b: UInt8) -> Bool {
             if i < p.count && p[i] == b { i += 1; return true }

@@ -253,17 +253,15 @@ enum ValueConverter {
         let n = p.count
         if n >= 2 && p[0] == Ascii.backslash && p[1] == UInt8(ascii: "x") {
             guard (n - 2) % 2 == 0 else { throw ConversionFailure("odd number of hex digits in bytea") }
-            // Validate first so that nothing is written for invalid input.
-            var i = 2
-            while i < n {
-                guard hexValue(p[i]) != nil else { throw ConversionFailure("invalid hex digit in bytea") }
-                i += 1
-            }
+            // One pass: on invalid input the encoder cuts the field's partial output back (appendField).
             out.append(Ascii.quote)
             var stream = JSON.Base64Stream()
-            i = 2
+            var i = 2
             while i < n {
-                stream.push((hexValue(p[i])! << 4) | hexValue(p[i + 1])!, &out)
+                guard let high = hexValue(p[i]), let low = hexValue(p[i + 1]) else {
+                    throw ConversionFailure("invalid hex digit in bytea")
+                }
+                stream.push(high << 4 | low, &out)
                 i += 2
             }
             stream.finish(&out)
@@ -271,7 +269,7 @@ enum ValueConverter {
             return
         }
         let decoded = try decodeByteaEscape(p)
-        decoded.withUnsafeBufferPointer { JSON.appendBase64String(&out, $0) }
+        JSON.appendBase64String(&out, decoded)
     }
 
     /// Escape format: `\\` is a backslash, `\ooo` an octal byte, everything else literal.
