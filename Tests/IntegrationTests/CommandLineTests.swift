@@ -3,14 +3,6 @@ import Testing
 
 /// The executable as an operator meets it: exit codes and messages.
 @Suite struct CommandLineTests {
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-cli-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        let child = try ChildProcess(executable: try swallowExecutable(), arguments: arguments, outputPath: output)
-        let status = child.wait()
-        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
-    }
-
     @Test func aBadConfigurationExitsWithTwoNamingTheKeyAndTheFix() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -21,10 +13,10 @@ import Testing
             topic_prefix: app
             kafka: {bootstrap_servers: embedded}
             """.write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try run(["run", "--config", path])
+        let result = try runSwallow(["run", "--config", path])
         #expect(result.status == 2)
-        #expect(result.output.contains("postgres.hostname"))
-        #expect(result.output.contains("host"))
+        #expect(result.text.contains("postgres.hostname"))
+        #expect(result.text.contains("host"))
     }
 
     @Test func anUnreachableServerIsRetriedAndSIGTERMStillStopsCleanly() throws {

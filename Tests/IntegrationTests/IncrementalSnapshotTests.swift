@@ -35,7 +35,7 @@ import Testing
         let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
                                                   tables: ["public.items", "public.other"], snapshot: snapshot)
         let stateDirectory = configuration.stateDirectory
-        try? FileManager.default.removeItem(atPath: stateDirectory)
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
         var running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming") { try isStreaming(sql) }
 
@@ -45,10 +45,8 @@ import Testing
         try waitUntil("the writer to commit") { writer.committed > 20 }
 
         // Through the real command, as an operator would.
-        let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database)-inc.yaml").path
-        try testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers,
-                                  tables: ["public.items", "public.other"], snapshot: snapshot)
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = try writeConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                    tables: ["public.items", "public.other"], snapshot: snapshot)
         let output = try runSwallow(["snapshot", "--config", configPath, "--tables", "items"])
         #expect(output.status == 0, "swallow snapshot: \(output.text)")
         #expect(output.text.contains("execute-snapshot"))
@@ -61,7 +59,7 @@ import Testing
         try waitUntil(timeoutSeconds: 60, "part of the snapshot to arrive") {
             records += try consumer.read(atLeast: 1_000_000, timeoutMilliseconds: 200)
             // Early, so that the stop surely lands before the last chunk.
-            return try records.filter { try Self.op($0) == "r" }.count >= 2_000
+            return try records.filter { try TopicEvent($0).op == "r" }.count >= 2_000
         }
         #expect(try running.stop().get() == ())
         let stateFile = StateFile<IncrementalSnapshotState>(directory: stateDirectory,
@@ -76,39 +74,22 @@ import Testing
         try writer.check()
         let endText = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"] ?? ""
         let end = try #require(LSN(string: endText))
-        try waitUntil(timeoutSeconds: 60, "everything to be confirmed") {
-            (try slotRow(sql)?.confirmed).flatMap { LSN(string: $0) }.map { $0 >= end } ?? false
-        }
+        try waitUntil(timeoutSeconds: 60, "everything to be confirmed") { try confirmedFlushLSN(sql) >= end }
         #expect(try running.stop().get() == ())
         records += try consumer.readToEnd(timeoutMilliseconds: 5_000)
 
-        // Replay in order: the result must be the table, exactly.
-        var replayed: [Int: String] = [:]
+        // Snapshot records are marked incremental and carry no position; replaying everything in order
+        // gives the table, exactly.
         var snapshotRecords = 0
         for record in records {
-            guard let value = try jsonObject(record.value) else { continue }
-            let op = value["op"] as? String
+            guard let value = try jsonObject(record.value), value["op"] as? String == "r" else { continue }
             let source = try #require(value["source"] as? [String: Any])
-            if op == "r" {
-                snapshotRecords += 1
-                #expect(source["snapshot"] as? String == "incremental")
-                #expect(source["lsn"] is NSNull && source["txId"] is NSNull)
-                #expect(value["before"] is NSNull)
-            }
-            if op == "d" {
-                let before = try #require(value["before"] as? [String: Any])
-                replayed[try #require(before["id"] as? Int)] = nil
-            } else {
-                let after = try #require(value["after"] as? [String: Any])
-                replayed[try #require(after["id"] as? Int)] = "\(after["v"] as? Int ?? -1)/\(after["note"] as? String ?? "null")"
-            }
+            snapshotRecords += 1
+            #expect(source["snapshot"] as? String == "incremental")
+            #expect(source["lsn"] is NSNull && source["txId"] is NSNull)
+            #expect(value["before"] is NSNull)
         }
-        var expected: [Int: String] = [:]
-        for row in try sql.execute("SELECT id, v, note FROM items").rows {
-            expected[Int(row[0]!)!] = "\(row[1]!)/\(row[2] ?? "null")"
-        }
-        let differing = Set(expected.keys).union(replayed.keys).filter { expected[$0] != replayed[$0] }.sorted()
-        #expect(differing.isEmpty, "\(differing.count) rows differ, e.g. \(differing.prefix(5).map { "\($0): table \(expected[$0] ?? "absent"), replayed \(replayed[$0] ?? "absent")" })")
+        try expectReplayEqualsTable(try records.map(TopicEvent.init), sql)
         #expect(snapshotRecords >= rows - writer.touched.count, "every untouched row came from the snapshot")
         #expect(writer.committed > 50)
         // Signals and watermarks are never events, and spent watermarks are deleted; the table not asked
@@ -129,9 +110,7 @@ import Testing
     @Test func theSnapshotCommandNeedsASignalTable() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("incnosignal")
-        let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database)-nosignal.yaml").path
-        try testConfigurationYAML(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.t"])
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = try writeConfigurationFile(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.t"])
         let output = try runSwallow(["snapshot", "--config", configPath, "--tables", "t"])
         #expect(output.status == 2)
         #expect(output.text.contains("snapshot.signal_table is not set"))
@@ -153,9 +132,6 @@ import Testing
         #expect(error?.message.contains("CREATE TABLE public.swallow_signal") == true)
     }
 
-    static func op(_ record: KafkaRecord) throws -> String? {
-        try jsonObject(record.value)?["op"] as? String
-    }
 }
 
 /// Random inserts, updates and deletes on `items` in small transactions until stopped.
@@ -222,14 +198,4 @@ final class ConcurrentWriter: Sendable {
     func check() throws {
         if let failure = state.withLock({ $0.failure }) { throw TestFailure("writer failed: \(failure)") }
     }
-}
-
-/// Runs the `swallow` executable to completion; returns its exit status and combined output.
-func runSwallow(_ arguments: [String]) throws -> (status: Int32, text: String) {
-    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-cli-\(UUID().uuidString).log").path
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let child = try ChildProcess(executable: try swallowExecutable(), arguments: arguments, outputPath: outputPath)
-    let status = child.wait()
-    let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    return (status, text)
 }

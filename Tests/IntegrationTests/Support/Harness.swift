@@ -7,8 +7,13 @@ import SwallowConfig
 import Synchronization
 
 /// The YAML of a test configuration: a test database, its own slot, and a Kafka bootstrap address.
+/// The state directory of a test database's configuration.
+func testStateDirectory(_ database: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("swallow-state-\(database)").path
+}
+
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
-                           extraKafkaProperties: [String: String] = [:], statusIntervalMs: Int = 200,
+                           extraKafkaProperties: [String: String] = [:],
                            events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil) -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
@@ -18,12 +23,12 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
         tables: [\(tables.joined(separator: ", "))]
         topic_prefix: app
         kafka: {bootstrap_servers: "\(bootstrapServers)", properties: \(properties), flush_timeout_ms: 10000}
-        status_interval_ms: \(statusIntervalMs)
+        status_interval_ms: 200
         \(maxInFlightEvents.map { "max_in_flight_events: \($0)" } ?? "")
         log_level: info
         events: \(events)
         snapshot: \(snapshot)
-        state_dir: \(FileManager.default.temporaryDirectory.appendingPathComponent("swallow-state-\(database)").path)
+        state_dir: \(testStateDirectory(database))
         """
 }
 

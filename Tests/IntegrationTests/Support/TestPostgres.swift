@@ -82,16 +82,24 @@ struct TestFailure: Error, CustomStringConvertible {
 /// main thread.
 @discardableResult
 func runScript(_ script: String, _ arguments: [String]) throws -> String {
-    let output = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-script-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: output) }
-    let child = try ChildProcess(executable: repositoryRoot.appendingPathComponent(script).path,
-                                 arguments: arguments, outputPath: output)
-    let status = child.wait()
-    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    let (status, text) = try runToCompletion(repositoryRoot.appendingPathComponent(script).path, arguments)
     guard status == 0 else {
         throw TestFailure("\(script) \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
     }
     return text
+}
+
+/// Runs a program to completion; returns its exit status and its combined stdout and stderr.
+func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (status: Int32, text: String) {
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-run-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let status = try ChildProcess(executable: executable, arguments: arguments, outputPath: output).wait()
+    return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+}
+
+/// Runs the `swallow` executable to completion.
+func runSwallow(_ arguments: [String]) throws -> (status: Int32, text: String) {
+    try runToCompletion(try swallowExecutable(), arguments)
 }
 
 /// A child process with stdout and stderr appended to a file.
@@ -119,9 +127,7 @@ final class ChildProcess: @unchecked Sendable {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        exitStatus = code
-        return code
+        return finish(status)
     }
 
     /// The exit status if the child has ended (reaping it), else nil; never blocks.
@@ -129,6 +135,11 @@ final class ChildProcess: @unchecked Sendable {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
         guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        return finish(status)
+    }
+
+    /// Decodes and remembers a wait status: the exit code, or 128 + the signal that killed the child.
+    private func finish(_ status: Int32) -> Int32 {
         let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         exitStatus = code
         return code
