@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import PGOutput
 import PGReplication
 import Pipeline
 import Testing
@@ -200,7 +201,10 @@ import Testing
                                              tables: ["public.t"], snapshot: "{mode: no_data}")
         defer { scenario.cleanUp() }
         let sql = scenario.sql
-        let before = try slotRow(sql)?.confirmed
+        // While idle the pipeline may confirm the server's position, which other databases' WAL moves on:
+        // what matters is that the insert itself is never confirmed.
+        let insertText = try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] ?? ""
+        let insertStart = try #require(LSN(string: insertText))
         try sql.execute("INSERT INTO t VALUES (1, '(1,2)')")
         try waitUntil("the pipeline to stop") { scenario.running.hasEnded }
         guard case .failure(let error) = try scenario.running.stop() else {
@@ -210,7 +214,7 @@ import Testing
         #expect(!error.isRetriable)
         #expect(error.message.contains("public.t.spot of type point"))
         #expect(error.message.contains("unknown.type.handling.mode"))
-        #expect(try slotRow(sql)?.confirmed == before)   // the insert is still in the slot
+        #expect(try confirmedFlushLSN(sql) <= insertStart)   // the insert is still in the slot
     }
 
     @Test func aTypeWithoutMappingStopsTheSnapshotBeforeAnyRecord() throws {
