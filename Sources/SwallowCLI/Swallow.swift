@@ -102,7 +102,7 @@ struct SnapshotCommand: ParsableCommand {
         let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
         do {
             let id = try SnapshotRequest.send(settings: settings, tables: names, filter: filter, stop: stop)
-            print("signal \(id) written to \(configuration.snapshot.signalTable.map { "\($0.schema).\($0.table)" } ?? "?"): \(stop ? "stop-snapshot" : "execute-snapshot") \(names.isEmpty ? "all" : names.joined(separator: ","))")
+            print("signal \(id) written to \(configuration.snapshot.signalTable.map(\.description) ?? "?"): \(stop ? "stop-snapshot" : "execute-snapshot") \(names.isEmpty ? "all" : names.joined(separator: ","))")
         } catch {
             FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
             throw ExitCode(error.code == .configuration ? 2 : 1)

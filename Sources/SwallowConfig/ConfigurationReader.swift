@@ -238,12 +238,7 @@ struct ConfigurationReader {
                 return nil
             }
             let patterns = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            for pattern in patterns {
-                guard (try? Regex(pattern)) != nil else {
-                    throw ConfigurationError(code: .invalidValue, path: path,
-                                             message: "\(Echo.quoted(pattern)) is not a valid regular expression")
-                }
-            }
+            for pattern in patterns { try Self.requireRegex(pattern, path: path) }
             return patterns
         }
         func exclusive(_ includeKey: String, _ excludeKey: String) throws(ConfigurationError) -> ([String]?, [String]?) {
@@ -259,22 +254,16 @@ struct ConfigurationReader {
         let (tableInclude, tableExclude) = try exclusive("table.include.list", "table.exclude.list")
         let (columnInclude, columnExclude) = try exclusive("column.include.list", "column.exclude.list")
 
-        func mode<Mode: RawRepresentable & CaseIterable>(_ key: String, _ defaultValue: Mode) throws(ConfigurationError) -> Mode
-        where Mode.RawValue == String {
-            let text = try oneOf(events, key, allowed: Mode.allCases.map(\.rawValue), default: defaultValue.rawValue)
-            return Mode(rawValue: text) ?? defaultValue
-        }
-
         return SwallowConfiguration.Events(
             tombstonesOnDelete: tombstones, skippedOperations: skipped,
             unavailableValuePlaceholder: placeholder,
             messagePrefixIncludeList: include, messagePrefixExcludeList: exclude,
-            decimalHandling: try mode("decimal.handling.mode", defaults.decimalHandling),
-            timePrecision: try mode("time.precision.mode", defaults.timePrecision),
-            binaryHandling: try mode("binary.handling.mode", defaults.binaryHandling),
-            intervalHandling: try mode("interval.handling.mode", defaults.intervalHandling),
-            hstoreHandling: try mode("hstore.handling.mode", defaults.hstoreHandling),
-            unknownTypeHandling: try mode("unknown.type.handling.mode", defaults.unknownTypeHandling),
+            decimalHandling: try enumeration(events, "decimal.handling.mode", default: defaults.decimalHandling),
+            timePrecision: try enumeration(events, "time.precision.mode", default: defaults.timePrecision),
+            binaryHandling: try enumeration(events, "binary.handling.mode", default: defaults.binaryHandling),
+            intervalHandling: try enumeration(events, "interval.handling.mode", default: defaults.intervalHandling),
+            hstoreHandling: try enumeration(events, "hstore.handling.mode", default: defaults.hstoreHandling),
+            unknownTypeHandling: try enumeration(events, "unknown.type.handling.mode", default: defaults.unknownTypeHandling),
             includeSchemas: try boolean(events, "envelope.schemas", default: defaults.includeSchemas),
             provideTransactionMetadata: try boolean(events, "provide.transaction.metadata",
                                                     default: defaults.provideTransactionMetadata),
@@ -288,8 +277,7 @@ struct ConfigurationReader {
         guard let node = top["snapshot"], !Self.isNull(node) else { return defaults }
         let snapshot = try section(node, path: top.path("snapshot"), allowed: Keys.snapshot,
                                    expected: "a mapping with the optional keys \(Self.list(Keys.snapshot))")
-        let mode = try oneOf(snapshot, "mode", allowed: SwallowConfiguration.Snapshot.Mode.allCases.map(\.rawValue),
-                             default: defaults.mode.rawValue)
+        let mode = try enumeration(snapshot, "mode", default: defaults.mode)
         let maxThreads = try integer(snapshot, "max_threads", range: Limits.snapshotMaxThreads,
                                      default: defaults.maxThreads)
         let chunkRows = try integer(snapshot, "chunk_rows", range: Limits.snapshotChunkRows, default: defaults.chunkRows)
@@ -303,8 +291,7 @@ struct ConfigurationReader {
                                                range: Limits.incrementalSnapshotChunkRows,
                                                default: defaults.incrementalChunkRows)
         return SwallowConfiguration.Snapshot(
-            // oneOf only returns allowed raw values.
-            mode: SwallowConfiguration.Snapshot.Mode(rawValue: mode) ?? defaults.mode,
+            mode: mode,
             maxThreads: maxThreads, chunkRows: chunkRows, signalTable: signalTable,
             incrementalChunkRows: incrementalChunkRows)
     }
@@ -346,10 +333,7 @@ struct ConfigurationReader {
                 throw ConfigurationError(code: .invalidValue, path: path,
                                          message: "\(Echo.quoted(text)) needs a table expression and at least one column; expected \(expected)")
             }
-            guard (try? Regex(table)) != nil else {
-                throw ConfigurationError(code: .invalidValue, path: path,
-                                         message: "\(Echo.quoted(table)) is not a valid regular expression")
-            }
+            try Self.requireRegex(table, path: path)
             entries.append(.init(table: table, columns: columns))
         }
         return entries
@@ -542,6 +526,22 @@ struct ConfigurationReader {
                                      message: "expected \(expected), got \(quotedNote)\(Echo.quoted(value.text))\(fix)")
         }
         return parsed
+    }
+
+    /// A key whose value is one of an enumeration's raw values.
+    private func enumeration<Value: RawRepresentable & CaseIterable>(_ section: Section, _ key: String,
+                                                                     default defaultValue: Value) throws(ConfigurationError) -> Value
+    where Value.RawValue == String {
+        let text = try oneOf(section, key, allowed: Value.allCases.map(\.rawValue), default: defaultValue.rawValue)
+        // oneOf only returns allowed raw values.
+        return Value(rawValue: text) ?? defaultValue
+    }
+
+    private static func requireRegex(_ pattern: String, path: String) throws(ConfigurationError) {
+        guard (try? Regex(pattern)) != nil else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "\(Echo.quoted(pattern)) is not a valid regular expression")
+        }
     }
 
     private func oneOf(_ section: Section, _ key: String, allowed: [String],
