@@ -16,6 +16,9 @@
 #      partitions' end offsets: the mock cluster keeps only the last few MB of each) is then checked
 #      with `swallow consume` if reading it back takes less than VERIFY_TIMEOUT seconds (default 30;
 #      0 skips the check); otherwise Swallow's exit status is what counts.
+#  (c) the machine's floor (see below): the CPU Postgres needs to serve the COPY to a client, plus what
+#      librdkafka alone needs to produce as many prebuilt records of the snapshot's size, bound the rate
+#      any snapshot can reach when Postgres, Swallow and the broker share this machine's cores.
 # Prints rows/s for each, the ratio to the raw rate and the peak RSS, against the targets: ratio >= 0.5
 # with 2 threads, peak RSS < 150 MB. A run that exits non-zero, outlives SNAPSHOT_TIMEOUT seconds
 # (default 900) or leaves a wrong record count fails the script.
@@ -69,6 +72,39 @@ raw_second=$(raw_copy)
 raw_seconds=$(awk "BEGIN {print ($raw_second < $raw_first) ? $raw_second : $raw_first}")
 raw_rate=$(awk "BEGIN {printf \"%d\", $rows / $raw_seconds}")
 echo "raw COPY: ${raw_first}s, ${raw_second}s -> $raw_rate rows/s" >&2
+
+# (c) The machine's floor: the CPU the other parties need per row, whatever Swallow does. Postgres
+# serving the same COPY to a client (server and client CPU, from /proc/stat, as the whole machine's busy
+# time while it runs), and librdkafka alone producing the same number of prebuilt records of the
+# snapshot's size with Swallow's producer settings (scripts/bench/produce-floor.c) into a mock broker
+# process (whose CPU is read from /proc/PID/stat). With every core busy, no snapshot can beat
+# cores / (those CPU seconds per row), and neither can its ratio to the raw rate.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+cores=$(nproc)
+busy_before=$(busy_ticks)
+copy_start=$(now)
+$psql -c "COPY (SELECT * FROM events) TO STDOUT" >/dev/null
+copy_seconds=$(awk "BEGIN {printf \"%.3f\", $(now) - $copy_start}")
+copy_cpu=$(awk "BEGIN {printf \"%.2f\", ($(busy_ticks) - $busy_before) / $ticks_per_second}")
+echo "COPY to a client: ${copy_seconds}s, ${copy_cpu} CPU s" >&2
+floor_bin="$work/produce-floor"
+${CC:-cc} -O2 -o "$floor_bin" scripts/bench/produce-floor.c -lrdkafka
+"$swallow" mock-kafka >"$work/mock-floor.out" 2>"$work/mock-floor.err" &
+floor_mock=$!
+pids+=("$floor_mock")
+for _ in $(seq 1 50); do [ -s "$work/mock-floor.out" ] && break; sleep 0.1; done
+value_bytes=${FLOOR_VALUE_BYTES:-600}
+mock_before=$(process_ticks "$floor_mock")
+floor_line=$("$floor_bin" "$(head -n 1 "$work/mock-floor.out")" "$rows" "$value_bytes")
+mock_cpu=$(awk "BEGIN {printf \"%.2f\", ($(process_ticks "$floor_mock") - $mock_before) / $ticks_per_second}")
+kill -TERM "$floor_mock"; wait "$floor_mock" || true
+producer_rate=$(sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$floor_line")
+producer_cpu=$(sed -E 's/.*cpu_seconds=([0-9.]+).*/\1/' <<<"$floor_line")
+echo "librdkafka alone: $floor_line; mock broker ${mock_cpu} CPU s" >&2
+floor_rate=$(awk "BEGIN {printf \"%d\", $cores * $rows / ($copy_cpu + $producer_cpu + $mock_cpu)}")
+floor_ratio=$(awk "BEGIN {printf \"%.2f\", $floor_rate / $raw_rate}")
 
 # Prints the highest VmHWM (kB) of process $1 seen while it lives, polling every 50 ms. Past
 # $snapshot_timeout seconds it stops the process with SIGTERM and creates the file $2.
@@ -183,6 +219,11 @@ cat <<EOF
 
 rows: $rows (average row size ${row_bytes} B, table $table_mb MB)
 raw COPY (SELECT * FROM events) TO '/dev/null' (faster of two runs): $raw_rate rows/s (${raw_seconds}s)
+
+The machine's floor ($cores cores shared by Postgres, Swallow and the broker):
+- COPY to a client: ${copy_seconds}s, ${copy_cpu} CPU s (server and client)
+- librdkafka alone, $rows prebuilt records of $value_bytes B: $producer_rate records/s, ${producer_cpu} CPU s; mock broker ${mock_cpu} CPU s
+- best possible snapshot with every core busy and no cost in Swallow itself: $floor_rate rows/s, ratio $floor_ratio
 
 | threads | seconds | rows/s | ratio vs raw COPY | peak RSS | topic check | ratio >= 0.5 (2 threads) | RSS < 150 MB |
 |---|---|---|---|---|---|---|---|
