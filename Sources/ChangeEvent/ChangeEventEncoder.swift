@@ -89,6 +89,32 @@ public struct ChangeEventEncoder: Sendable {
     /// `{"before":…,"after":…,"source":{…},"transaction":null,"op":"c","ts_ms":…,"ts_us":…,"ts_ns":…}`.
     public func encodeRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
                                 source: SourceInfo, eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
+        try encodeRowChange(op: op, table: table, before: before, after: after, transaction: source.transaction,
+                            eventTimeMillis: eventTimeMillis) { out in
+            appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+        }
+    }
+
+    /// `encodeRowChange` with a `source` block formatted beforehand by `encodeSource` (no transaction
+    /// block): for snapshot records, whose source is the same for a whole table but for the marker.
+    public func encodeRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
+                                sourceBlock: [UInt8], eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
+        try encodeRowChange(op: op, table: table, before: before, after: after, transaction: nil,
+                            eventTimeMillis: eventTimeMillis) { out in out.append(contentsOf: sourceBlock) }
+    }
+
+    /// The `source` object of `table`'s events, as `encodeRowChange` writes it.
+    public func encodeSource(_ source: SourceInfo, table: TableSchema) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+        return out
+    }
+
+    @inline(__always)
+    private func encodeRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
+                                 transaction: TransactionBlock?, eventTimeMillis: Int64,
+                                 appendSource: (inout [UInt8]) -> Void) throws(ChangeEventError) -> [UInt8] {
         switch op {
         case .create, .update, .delete, .read: break
         case .truncate, .message:
@@ -103,8 +129,8 @@ public struct ChangeEventEncoder: Sendable {
         JSON.appendASCII(&out, ",\"after\":")
         try appendRow(&out, table: table, row: after)
         JSON.appendASCII(&out, ",\"source\":")
-        appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-        appendEnvelopeTail(&out, op: op, transaction: source.transaction, eventTimeMillis: eventTimeMillis)
+        appendSource(&out)
+        appendEnvelopeTail(&out, op: op, transaction: transaction, eventTimeMillis: eventTimeMillis)
         closeSchemaEnvelope(&out, table.valueSchemaJSON)
         return out
     }
@@ -389,11 +415,22 @@ public struct ChangeEventEncoder: Sendable {
         case .read: out.append(UInt8(ascii: "r"))
         }
         JSON.appendASCII(&out, "\",\"ts_ms\":")
-        JSON.appendInt(&out, eventTimeMillis)
-        JSON.appendASCII(&out, ",\"ts_us\":")
-        JSON.appendInt(&out, eventTimeMillis &* 1000)
-        JSON.appendASCII(&out, ",\"ts_ns\":")
-        JSON.appendInt(&out, eventTimeMillis &* 1_000_000)
-        out.append(Ascii.closeBrace)
+        // ts_us and ts_ns are ts_ms with three and six zeros: the digits are formatted once.
+        let negative = eventTimeMillis < 0
+        if negative { out.append(Ascii.minus) }
+        JSON.withDecimalDigits(of: eventTimeMillis.magnitude) { digits in
+            out.append(contentsOf: digits)
+            JSON.appendASCII(&out, ",\"ts_us\":")
+            if eventTimeMillis == 0 {
+                JSON.appendASCII(&out, "0,\"ts_ns\":0}")
+                return
+            }
+            if negative { out.append(Ascii.minus) }
+            out.append(contentsOf: digits)
+            JSON.appendASCII(&out, "000,\"ts_ns\":")
+            if negative { out.append(Ascii.minus) }
+            out.append(contentsOf: digits)
+            JSON.appendASCII(&out, "000000}")
+        }
     }
 }

@@ -68,18 +68,40 @@ enum JSON {
             out.append(Ascii.zero &+ UInt8(truncatingIfNeeded: value))
             return
         }
+        withDecimalDigits(of: value) { out.append(contentsOf: $0) }
+    }
+
+    /// Runs `body` with the decimal digits of `value` (in a stack buffer).
+    @inline(__always)
+    static func withDecimalDigits<R>(of value: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        // Two digits per division: an event carries a dozen integers of up to 19 digits.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
             var i = 20
             var v = value
-            while v > 0 {
-                let (q, r) = v.quotientAndRemainder(dividingBy: 10)
-                i &-= 1
-                buf[i] = Ascii.zero &+ UInt8(truncatingIfNeeded: r)
-                v = q
+            twoDigitPairs.withUnsafeBufferPointer { pairs in
+                while v >= 100 {
+                    let (q, r) = v.quotientAndRemainder(dividingBy: 100)
+                    let pair = Int(truncatingIfNeeded: r) &* 2
+                    i &-= 2
+                    buf[i] = pairs[pair]
+                    buf[i &+ 1] = pairs[pair &+ 1]
+                    v = q
+                }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<20]))
+            if v >= 10 {
+                i &-= 2
+                buf[i] = Ascii.zero &+ UInt8(truncatingIfNeeded: v / 10)
+                buf[i &+ 1] = Ascii.zero &+ UInt8(truncatingIfNeeded: v % 10)
+            } else {
+                i &-= 1
+                buf[i] = Ascii.zero &+ UInt8(truncatingIfNeeded: v)
+            }
+            return body(UnsafeBufferPointer(rebasing: buf[i..<20]))
         }
     }
+
+    /// "00" "01" ... "99", back to back.
+    private static let twoDigitPairs: [UInt8] = (0..<100).flatMap { [Ascii.zero &+ UInt8($0 / 10), Ascii.zero &+ UInt8($0 % 10)] }
 
     // MARK: strings
 

@@ -39,7 +39,7 @@ final class InitialSnapshot: @unchecked Sendable {
         var isLastInTable: Bool
     }
 
-    // Sendable by discipline: while readers run, they only read `tables`, `translator`, `recordSource` and
+    // Sendable by discipline: while readers run, they only read `tables`, `translator`, `sourceBlocks` and
     // their own copy of the chunk list; everything both sides change lives in `runState`, under the lock.
 
     /// Reader and coordinator state; guarded by the pipeline's lock (`Shared`), whose condition also
@@ -64,6 +64,9 @@ final class InitialSnapshot: @unchecked Sendable {
     private var translator: StreamTranslator
     private var tables: [Table] = []
     private var recordSource: SourceInfo
+    /// Per table, the `source` block of its records for each `SnapshotMarker.values` entry: formatted
+    /// once, since nothing else in it changes within a snapshot.
+    private var sourceBlocks: [[[UInt8]]] = []
     private let runState = RunState()
     private var startedAt = ContinuousClock.now
     private var tableStartedAt: [ContinuousClock.Instant?] = []
@@ -95,6 +98,7 @@ final class InitialSnapshot: @unchecked Sendable {
         let catalog = CatalogReader(parameters: settings.connection)
         defer { catalog.close() }
         try describeTables(reader: first, catalog: catalog)
+        try formatSourceBlocks()
         if state.chunks.isEmpty {
             try planChunks(reader: first)
             try store.save(state)
@@ -200,6 +204,24 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         runState.rowsRead = Array(repeating: 0, count: tables.count)
         tableStartedAt = Array(repeating: nil, count: tables.count)
+    }
+
+    private func formatSourceBlocks() throws(PipelineError) {
+        var source = recordSource
+        source.lastCommitLSN = nil
+        sourceBlocks = []
+        for table in tables {
+            var blocks: [[UInt8]] = []
+            for marker in SnapshotMarker.values {
+                source.snapshot = marker
+                guard let block = try translator.snapshotSourceBlock(relationID: table.relation.relationID, source: source) else {
+                    throw PipelineError(code: .snapshot, message: "table \(table.state.schema).\(table.state.name) is not captured",
+                                        isRetriable: false)
+                }
+                blocks.append(block)
+            }
+            sourceBlocks.append(blocks)
+        }
     }
 
     // MARK: Planning
@@ -518,14 +540,13 @@ final class InitialSnapshot: @unchecked Sendable {
     }
 
     private func produce(_ row: HeldRow, translator: StreamTranslator, threads: Int, isVeryLast: Bool) throws {
-        var source = recordSource
-        source.snapshot = isVeryLast ? "last" : SnapshotMarker.value(
+        let marker = isVeryLast ? SnapshotMarker.lastIndex : SnapshotMarker.index(
             isFirstTable: threads == 1 && row.table == 0,
             isLastTable: threads == 1 && row.table == tables.count - 1,
             isFirstInTable: row.isFirstInTable, isLastInTable: row.isLastInTable)
-        source.lastCommitLSN = nil
         let relationID = tables[row.table].relation.relationID
-        guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values, source: source,
+        guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values,
+                                                         sourceBlock: sourceBlocks[row.table][marker],
                                                          eventTimeMillis: WallClock.millis()) else {
             shared.withLock { state in
                 state.snapshot?.acknowledge(row.id)

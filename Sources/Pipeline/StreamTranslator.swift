@@ -25,12 +25,21 @@ public enum StreamAction: Sendable, Equatable {
 /// Turns pgoutput messages into Kafka records: pure apart from the caller-visible relation cache, so the
 /// translation of a whole stream is testable without Postgres or Kafka.
 public struct StreamTranslator: Sendable {
-    struct CapturedRelation: Sendable {
-        var schema: TableSchema
-        var topic: String
-        var isCaptured: Bool
+    /// A class, not a struct: every event looks its relation up, and copying a `TableSchema` (about
+    /// twenty arrays and strings) out of the dictionary would retain and release each of them per event.
+    final class CapturedRelation: Sendable {
+        let schema: TableSchema
+        let topic: String
+        let isCaptured: Bool
         /// `schema.table`, Debezium's data collection name (counted per event with transaction metadata).
-        var dataCollection: String
+        let dataCollection: String
+
+        init(schema: TableSchema, topic: String, isCaptured: Bool, dataCollection: String) {
+            self.schema = schema
+            self.topic = topic
+            self.isCaptured = isCaptured
+            self.dataCollection = dataCollection
+        }
     }
 
     struct OpenTransaction {
@@ -301,6 +310,29 @@ public struct StreamTranslator: Sendable {
         }
         let key = try encodeKey(relation, row)
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
+        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
+    }
+
+    /// The `source` block of relation `relationID`'s snapshot records, formatted once: in an initial
+    /// snapshot it differs between records only by its marker. Nil when the table is not captured.
+    func snapshotSourceBlock(relationID: UInt32, source: SourceInfo) throws(PipelineError) -> [UInt8]? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        return encoder.encodeSource(source, table: relation.schema)
+    }
+
+    /// `snapshotRecord` with a `source` block from `snapshotSourceBlock`.
+    func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: [UInt8],
+                        eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        guard row.count == relation.schema.columns.count else {
+            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
+        }
+        let key = try encodeKey(relation, row)
+        let value: [UInt8]
+        do {
+            value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
+                                                sourceBlock: sourceBlock, eventTimeMillis: eventTimeMillis)
+        } catch { throw .encoding(error) }
         return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
     }
 

@@ -31,6 +31,39 @@ struct EnvelopeTests {
         #expect(isValidJSON(out))
     }
 
+    @Test func preformattedSourceBlockGivesTheSameRecord() throws {
+        var snapshotSource = source
+        snapshotSource.snapshot = "last_in_data_collection"
+        let direct = try encoder.encodeRowChange(op: .read, table: orders, before: nil, after: row,
+                                                 source: snapshotSource, eventTimeMillis: 1_700_000_000_500)
+        let block = encoder.encodeSource(snapshotSource, table: orders)
+        let preformatted = try encoder.encodeRowChange(op: .read, table: orders, before: nil, after: row,
+                                                       sourceBlock: block, eventTimeMillis: 1_700_000_000_500)
+        #expect(utf8(preformatted) == utf8(direct))
+        #expect(utf8(block).contains(#""snapshot":"last_in_data_collection""#))
+    }
+
+    /// ts_us and ts_ns are written from ts_ms's digits: zero, negative, and digit-count edges.
+    @Test(arguments: [Int64(0), 1, 9, 10, 99, 100, 101, 999_999, 1_000_000, -1, -100, -1_700_000_000_500,
+                      Int64.max / 1_000_000])
+    func envelopeTimestampsAreMillisTimesThousandAndMillion(millis: Int64) throws {
+        let out = try encoder.encodeRowChange(op: .create, table: orders, before: nil, after: row,
+                                              source: source, eventTimeMillis: millis)
+        let tail = #","op":"c","ts_ms":\#(millis),"ts_us":\#(millis * 1000),"ts_ns":\#(millis * 1_000_000)}"#
+        #expect(utf8(out).hasSuffix(tail))
+    }
+
+    @Test func integersAtDigitCountEdges() {
+        for value: UInt64 in [0, 9, 10, 11, 99, 100, 999, 1000, 12345, 1_000_000_007, UInt64.max] {
+            var out: [UInt8] = []
+            JSON.appendUInt(&out, value)
+            #expect(utf8(out) == String(value))
+        }
+        var out: [UInt8] = []
+        JSON.appendInt(&out, Int64.min)
+        #expect(utf8(out) == String(Int64.min))
+    }
+
     @Test func updateWithoutBefore() throws {
         let after: [ColumnValue] = [txt("1"), txt("x"), .null, .null, .unchangedToast]
         let out = try encoder.encodeRowChange(op: .update, table: orders, before: nil, after: after,
