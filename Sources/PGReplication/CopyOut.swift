@@ -100,8 +100,11 @@ public struct CopyTextRow: Sendable, Equatable {
             }
             let b = line[i]
             guard b == 0x5C else {
-                storage.append(b)
-                i += 1
+                // A run of plain bytes up to the next delimiter or escape goes in one copy.
+                var end = i + 1
+                while end < n, line[end] != 0x09, line[end] != 0x5C { end += 1 }
+                storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[i..<end]))
+                i = end
                 continue
             }
             guard i + 1 < n else { throw malformed("a trailing backslash") }
