@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // Thin C bridges: a module map and a shim header each, nothing else.
@@ -33,6 +34,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "SwallowCLI", dependencies: [
             "Pipeline", "SwallowConfig", "Kafka",
@@ -45,10 +47,14 @@ let package = Package(
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: [
+            "Pipeline", .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ],
         // The golden workload and expected events are read from the source tree (#filePath).
         exclude: ["Golden"]),

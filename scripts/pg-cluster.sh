@@ -7,6 +7,9 @@
 # The cluster lives entirely under DIR (data, socket, log), listens on 127.0.0.1 only, trusts local
 # connections and has wal_level=logical. initdb refuses to run as root, so as root the server runs as
 # the `postgres` OS user (created by Debian's postgresql package).
+#
+# PG_CLUSTER_EXTRA_SETTINGS adds server settings at start, e.g.
+#   PG_CLUSTER_EXTRA_SETTINGS="max_slot_wal_keep_size=1MB checkpoint_timeout=30s" scripts/pg-cluster.sh start DIR
 set -euo pipefail
 
 cmd=${1:?usage: pg-cluster.sh start|stop DIR [PORT]}
@@ -32,6 +35,8 @@ PY
 case "$cmd" in
   start)
     port=${3:-$(free_port)}
+    extra=""
+    for setting in ${PG_CLUSTER_EXTRA_SETTINGS:-}; do extra="$extra -c $setting"; done
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
       chown postgres "$dir"
@@ -44,7 +49,7 @@ case "$cmd" in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC$extra" \
       start >"$dir/pg_ctl.log" 2>&1 || { cat "$dir/pg_ctl.log" "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "$port"

@@ -185,6 +185,32 @@ public struct ChangeEventEncoder: Sendable {
         return out
     }
 
+    // MARK: heartbeats
+
+    /// Key of a heartbeat record, Debezium's `HeartbeatImpl`: `{"serverName":"<topic prefix>"}`.
+    public func encodeHeartbeatKey(serverName: String) -> [UInt8] {
+        var out: [UInt8] = []
+        let schema = options.includeSchemas ? ConnectSchemas.heartbeatKey : nil
+        openSchemaEnvelope(&out, schema)
+        JSON.appendASCII(&out, "{\"serverName\":")
+        JSON.appendString(&out, serverName)
+        out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, schema)
+        return out
+    }
+
+    /// Value of a heartbeat record: `{"ts_ms":1795240218015}`, the time it was emitted.
+    public func encodeHeartbeatValue(timestampMillis: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        let schema = options.includeSchemas ? ConnectSchemas.heartbeatValue : nil
+        openSchemaEnvelope(&out, schema)
+        JSON.appendASCII(&out, "{\"ts_ms\":")
+        JSON.appendInt(&out, timestampMillis)
+        out.append(Ascii.closeBrace)
+        closeSchemaEnvelope(&out, schema)
+        return out
+    }
+
     // MARK: transaction metadata
 
     /// Key of a transaction metadata record: `{"id":"<xid>"}` (io.debezium.connector.common.TransactionMetadataKey).

@@ -258,6 +258,16 @@ enum ConnectSchemas {
         ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).json(optional: false)
     }
 
+    /// `io.debezium.connector.common.ServerNameKey`, the key of heartbeat records (no version).
+    static let heartbeatKey = ConnectFieldSchema.structure(
+        fields: [ConnectFieldSchema.field("string", "serverName", optional: false)],
+        name: "io.debezium.connector.common.ServerNameKey").json(optional: false)
+
+    /// `io.debezium.connector.common.Heartbeat`, the value of heartbeat records (no version).
+    static let heartbeatValue = ConnectFieldSchema.structure(
+        fields: [ConnectFieldSchema.field("int64", "ts_ms", optional: false)],
+        name: "io.debezium.connector.common.Heartbeat").json(optional: false)
+
     /// `io.debezium.connector.common.TransactionMetadataKey`.
     static let transactionKey = ConnectFieldSchema.structure(
         fields: [ConnectFieldSchema.field("string", "id", optional: false)],

@@ -133,9 +133,9 @@ extension PostgresConnection {
                                    hint: "use another slot.name for this database")
         }
         if state.walStatus == "lost" {
-            throw ReplicationError(code: .slotUnusable,
-                                   message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position are gone",
-                                   hint: "drop the slot, re-create it and re-snapshot the tables; raise max_slot_wal_keep_size to avoid this")
+            throw ReplicationError(code: .slotInvalidated,
+                                   message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") are gone",
+                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
         }
         if state.isActive {
             throw ReplicationError(code: .slotInUse,

@@ -9,8 +9,10 @@ public struct ReplicationError: Error, Sendable, CustomStringConvertible {
         case insufficientPrivilege
         /// The replication slot does not exist and we may not create it.
         case slotMissing
-        /// The slot exists but cannot be used by us (other plugin, other database, invalidated).
+        /// The slot exists but cannot be used by us (other plugin, other database).
         case slotUnusable
+        /// The slot was invalidated: the WAL it needs was removed (`wal_status` is `lost`).
+        case slotInvalidated
         /// Another process is streaming from the slot.
         case slotInUse
         /// The publication does not exist and we may not create it, or does not cover a table.

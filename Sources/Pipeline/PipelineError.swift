@@ -19,6 +19,11 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case state
         /// A snapshot cannot be taken or continued as configured.
         case snapshot
+        /// The slot disappeared or was invalidated after streaming started: changes after the confirmed
+        /// position cannot be read any more (`snapshot.mode: when_needed` snapshots again instead).
+        case slotLost
+        /// The publication was dropped after streaming started.
+        case publicationLost
     }
 
     public var code: Code
@@ -33,6 +38,14 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
 
     static func postgres(_ error: ReplicationError) -> PipelineError {
         PipelineError(code: .postgres, message: error.description, isRetriable: error.isRetriable)
+    }
+
+    /// The publication was dropped (or no longer covers a captured table) after streaming started: found
+    /// at a reconnect, or reported by the walsender when it decodes the next change.
+    static func publicationLost(publication: String, slot: String, confirmed: LSN, cause: ReplicationError) -> PipelineError {
+        PipelineError(code: .publicationLost,
+                      message: "publication \"\(publication)\" was dropped or altered while Swallow was streaming (\(cause.message)); changes after \(confirmed) cannot be read through it, and re-creating it does not help the slot (PostgreSQL decodes the changes made meanwhile with the catalog of their time). Swallow does not re-create it silently. Fix: re-create the publication (CREATE PUBLICATION \(publication) FOR TABLE ...), drop the slot (SELECT pg_drop_replication_slot('\(slot)')) and restart Swallow to snapshot the tables again",
+                      isRetriable: false)
     }
 
     static func kafka(_ error: KafkaError) -> PipelineError {

@@ -25,6 +25,8 @@ public struct PipelineSettings: Sendable {
     public var signalTable: QualifiedTableName?
     /// Where snapshot progress is kept between runs.
     public var stateDirectory: String
+    /// Heartbeats and the stall warning (`heartbeat` section).
+    public var heartbeat: SwallowConfiguration.Heartbeat
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         let postgres = configuration.postgres
@@ -48,6 +50,7 @@ public struct PipelineSettings: Sendable {
         snapshot = configuration.snapshot
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
+        heartbeat = configuration.heartbeat
     }
 }
 

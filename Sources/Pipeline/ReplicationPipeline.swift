@@ -1,3 +1,5 @@
+import ChangeEvent
+import CoreMetrics
 import Foundation
 import Kafka
 import Logging
@@ -22,6 +24,8 @@ public final class ReplicationPipeline: Sendable {
         var deliveryFailure: KafkaError?
         var fatalProducerError: KafkaError?
         var stopRequested = false
+        /// Whether the confirmed position keeps up with the server's; fed by the reader.
+        var positionWatch = ConfirmedPositionWatch(threshold: nil, now: .now)
 
         func withLock<R>(_ body: (Shared) throws -> R) rethrows -> R {
             condition.lock()
@@ -33,10 +37,18 @@ public final class ReplicationPipeline: Sendable {
     public let settings: PipelineSettings
     let logger: Logger
     let shared = Shared()
+    /// Writes heartbeats while streaming, when `heartbeat.interval_ms` is set.
+    let heartbeat: HeartbeatEmitter?
+    let positionGauges: ConfirmedPositionGauges
 
-    public init(settings: PipelineSettings, logger: Logger) {
+    /// `metricsFactory`: where the pipeline's metrics go; the process's bootstrapped backend by default.
+    public init(settings: PipelineSettings, logger: Logger, metricsFactory: MetricsFactory = MetricsSystem.factory) {
         self.settings = settings
         self.logger = logger
+        heartbeat = settings.heartbeat.intervalMilliseconds > 0 ? HeartbeatEmitter(settings: settings, logger: logger) : nil
+        positionGauges = ConfirmedPositionGauges(slot: settings.slotName, factory: metricsFactory)
+        let threshold = settings.heartbeat.stallWarningSeconds
+        shared.positionWatch = ConfirmedPositionWatch(threshold: threshold > 0 ? .seconds(threshold) : nil, now: .now)
     }
 
     /// Asks `run()` to finish: stop reading, wait (bounded) for in-flight deliveries, confirm, return.
@@ -53,12 +65,16 @@ public final class ReplicationPipeline: Sendable {
     /// The position the slot may be confirmed to; for tests and status.
     public var confirmedLSN: LSN { shared.withLock { $0.tracker.confirmedLSN } }
 
+    /// The WAL position after the newest heartbeat written; nil before the first (or without heartbeats).
+    public var lastHeartbeatPosition: LSN? { heartbeat?.lastHeartbeatPosition }
+
     /// Runs until `stop()` (returns normally) or a non-retriable error (throws). Retriable failures —
     /// Postgres going away, deliveries failing during a broker outage — restart the stream from the
     /// confirmed position after a backoff.
     public func run() throws(PipelineError) {
         let producer = try makeProducer()
         defer { producer.close() }
+        defer { heartbeat?.stop() }
 
         var backoff = Backoff()
         /// Whether this run has found or created its slot; until then it may create it, afterwards a
@@ -94,6 +110,22 @@ public final class ReplicationPipeline: Sendable {
                 return   // stopped: the session already flushed and confirmed
             } catch {
                 if stopRequested, error.isRetriable { break }
+                if error.code == .slotLost && settings.snapshot.mode == .whenNeeded {
+                    // The changes after the confirmed position are gone: a new slot and a new snapshot
+                    // bring Kafka back to the tables (Debezium's when_needed).
+                    logger.warning("the replication slot was lost while streaming; snapshot.mode is when_needed, so taking a new snapshot",
+                                   metadata: ["slot": "\(settings.slotName)", "cause": "\(error)"])
+                    drain(producer, untilEmpty: true)
+                    if let fatal = shared.withLock({ $0.fatalProducerError }) { throw Self.producerFatal(fatal) }
+                    shared.withLock {
+                        $0.tracker.restart()
+                        $0.deliveryFailure = nil
+                    }
+                    snapshotPhaseDone = false
+                    slotEstablished = false
+                    positionAdopted = false
+                    continue
+                }
                 guard error.isRetriable else {
                     drain(producer)
                     throw error
@@ -197,6 +229,7 @@ public final class ReplicationPipeline: Sendable {
                                                          systemID: &systemID)
         defer { connection.close() }
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
+        heartbeat?.start()
         // Each stream reloads the incremental snapshot's progress as of the confirmed position, which is
         // where the new stream starts.
         let incremental = try settings.signalTable.map { table throws(PipelineError) in
@@ -220,9 +253,20 @@ public final class ReplicationPipeline: Sendable {
         let firstSession = !slotEstablished
         let (connection, system) = try connectWalsender(systemID: &systemID)
 
+        // Like the slot, the publication may be created only when Swallow starts: decoding the changes
+        // made while it was missing fails even after it is re-created (PostgreSQL reads each change with
+        // the catalog of its time), and one re-created with other tables would silently skip changes.
+        do {
+            try preparePublication(connection, mayCreate: firstSession)
+        } catch {
+            if error.code == .publicationMissing && !firstSession {
+                throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
+                                       confirmed: confirmedLSN, cause: error)
+            }
+            throw .postgres(error)
+        }
         let slot: (position: LSN, created: Bool)
         do {
-            try preparePublication(connection)
             // A slot may be created only when Swallow starts: one that disappears while it runs would
             // otherwise be re-created at the current position, silently skipping everything in between.
             let mayCreate = settings.createSlot && firstSession
@@ -233,8 +277,13 @@ public final class ReplicationPipeline: Sendable {
             slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate)
         } catch {
             if error.code == .slotMissing && !firstSession {
-                throw PipelineError(code: .postgres,
-                                    message: "replication slot \"\(settings.slotName)\" disappeared while Swallow was streaming (dropped, or a failover to a server without it); changes after \(confirmedLSN) may not be in Kafka. Swallow does not re-create it silently: re-create the slot and re-snapshot the tables, then restart",
+                throw PipelineError(code: .slotLost,
+                                    message: "replication slot \"\(settings.slotName)\" disappeared while Swallow was streaming (dropped, or a failover to a server without it); changes after \(confirmedLSN) may not be in Kafka. Swallow does not re-create it silently: restart Swallow to create the slot and snapshot the tables again (or set snapshot.mode: when_needed to have it do so)",
+                                    isRetriable: false)
+            }
+            if error.code == .slotInvalidated && !firstSession {
+                throw PipelineError(code: .slotLost,
+                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming: the server removed WAL it still needed (max_slot_wal_keep_size), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed; raise max_slot_wal_keep_size to avoid this",
                                     isRetriable: false)
             }
             throw .postgres(error)
@@ -285,8 +334,8 @@ public final class ReplicationPipeline: Sendable {
         return (connection, system)
     }
 
-    /// Checks (or creates) the publication.
-    func preparePublication(_ connection: PostgresConnection) throws(ReplicationError) {
+    /// Checks the publication, and creates it when `publication.create` and `mayCreate` allow.
+    func preparePublication(_ connection: PostgresConnection, mayCreate: Bool = true) throws(ReplicationError) {
         var tables = settings.tables
         if let signal = settings.signalTable {
             if try !connection.tableExists(signal) {
@@ -298,7 +347,7 @@ public final class ReplicationPipeline: Sendable {
             if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
         }
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
-                                             create: settings.createPublication) {
+                                             create: settings.createPublication && mayCreate) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
                 "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
         }
@@ -331,6 +380,10 @@ private struct StreamSession {
     let catalog: CatalogReader
     /// Snapshots on demand through the signal table, when one is configured.
     let incremental: IncrementalSnapshotter?
+    /// Heartbeat records for Kafka, when heartbeats are on and `heartbeat.emit_record` is set.
+    let heartbeatRecords: HeartbeatRecords?
+    /// The content of this slot's heartbeat messages (the slot name); other instances' are only skipped.
+    let heartbeatContent: [UInt8]
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator,
          incremental: IncrementalSnapshotter?) {
@@ -340,6 +393,13 @@ private struct StreamSession {
         self.translator = translator
         self.catalog = CatalogReader(parameters: pipeline.settings.connection)
         self.incremental = incremental
+        let heartbeat = pipeline.settings.heartbeat
+        heartbeatRecords = heartbeat.intervalMilliseconds > 0 && heartbeat.emitRecord
+            ? HeartbeatRecords(topicPrefix: pipeline.settings.topicPrefix,
+                               encoder: ChangeEventEncoder(options: EncoderOptions(events: pipeline.settings.events,
+                                                                                   topicPrefix: pipeline.settings.topicPrefix)))
+            : nil
+        heartbeatContent = Array(pipeline.settings.slotName.utf8)
     }
 
     var settings: PipelineSettings { pipeline.settings }
@@ -365,7 +425,16 @@ private struct StreamSession {
                 try sendStatus()
             }
             let result: PostgresConnection.CopyDataResult
-            do { result = try connection.readCopyData(timeoutMilliseconds: 100) } catch { throw .postgres(error) }
+            do {
+                result = try connection.readCopyData(timeoutMilliseconds: 100)
+            } catch {
+                // The walsender reports a dropped publication when it decodes the next change.
+                if error.code == .publicationMissing {
+                    throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
+                                           confirmed: shared.withLock { $0.tracker.confirmedLSN }, cause: error)
+                }
+                throw .postgres(error)
+            }
             guard case .data(let bytes) = result else { continue }
             let message: ReplicationMessage
             do { message = try ReplicationMessage.decode(bytes[...]) } catch { throw .decoding(error) }
@@ -382,6 +451,10 @@ private struct StreamSession {
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
+                if case .message(let message) = decoded, message.prefix == HeartbeatEmitter.messagePrefix {
+                    try heartbeatArrived(message)
+                    continue
+                }
                 if let incremental {
                     switch decoded {
                     case .relation(let relation):
@@ -420,6 +493,19 @@ private struct StreamSession {
                 }
             }
         }
+    }
+
+    /// A heartbeat message came back through the stream: never a change event. Standing alone (as
+    /// Swallow writes it) it is a unit of its own, with this slot's heartbeat record when that is on, so
+    /// the slot is confirmed past it once the record is acknowledged. One written inside a transaction
+    /// (by hand) belongs to that transaction and is dropped.
+    private mutating func heartbeatArrived(_ message: LogicalDecodingMessage) throws(PipelineError) {
+        guard !message.isTransactional, !translator.isInTransaction else { return }
+        try perform(.openUnit)
+        if let heartbeatRecords, message.content.elementsEqual(heartbeatContent) {
+            try perform(.produce(heartbeatRecords.record(timestampMillis: Self.nowMillis())))
+        }
+        try perform(.closeUnit(message.lsn))
     }
 
     private func checkHealth() throws(PipelineError) {
@@ -498,6 +584,24 @@ private struct StreamSession {
         if confirmed != lastConfirmedSent {
             pipeline.log.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
             lastConfirmedSent = confirmed
+        }
+        watchConfirmedPosition(confirmed)
+    }
+
+    /// Warns (and says so in the metrics) when the confirmed position stands still while the server's
+    /// moves on: the slot then holds WAL without bound.
+    private func watchConfirmedPosition(_ confirmed: LSN) {
+        let server = receivedLSN
+        let observation = shared.withLock { $0.positionWatch.observe(confirmed: confirmed, server: server, at: .now) }
+        pipeline.positionGauges.record(observation)
+        let seconds = observation.unchangedFor.components.seconds
+        if observation.warn {
+            pipeline.log.warning("the confirmed position has not moved while the server's has; the slot retains WAL until it does (check the broker, in-flight deliveries and long transactions)",
+                                 metadata: ["confirmed_lsn": "\(confirmed)", "server_lsn": "\(server)",
+                                            "unchanged_s": "\(seconds)", "slot": "\(settings.slotName)"])
+        } else if observation.recovered {
+            pipeline.log.notice("the confirmed position moves again", metadata: ["confirmed_lsn": "\(confirmed)",
+                                                                                "slot": "\(settings.slotName)"])
         }
     }
 

@@ -12,7 +12,7 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "max_in_flight_events", "log_level", "events", "snapshot",
-                           "state_dir"]
+                           "state_dir", "heartbeat"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
@@ -25,9 +25,10 @@ struct ConfigurationReader {
                              "envelope.schemas", "provide.transaction.metadata", "message.key.columns",
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
+        static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
-            ("events", events), ("snapshot", snapshot),
+            ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat),
         ]
     }
 
@@ -40,6 +41,10 @@ struct ConfigurationReader {
         static let snapshotMaxThreads = 1...64
         static let snapshotChunkRows = 1_000...100_000_000
         static let incrementalSnapshotChunkRows = 1...1_000_000
+        /// 0 turns heartbeats off; otherwise at least 100 ms, so heartbeats cannot flood the WAL.
+        static let heartbeatIntervalMilliseconds = 0...86_400_000
+        static let heartbeatMinimumIntervalMilliseconds = 100
+        static let stallWarningSeconds = 0...86_400
         static let topicPrefixLength = 249
         static let identifierBytes = 63
     }
@@ -77,12 +82,13 @@ struct ConfigurationReader {
         let events = try readEvents(top)
         let snapshot = try readSnapshot(top)
         let stateDirectory = try readStateDirectory(top)
+        let heartbeat = try readHeartbeat(top)
 
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
             maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events, snapshot: snapshot,
-            stateDirectory: stateDirectory)
+            stateDirectory: stateDirectory, heartbeat: heartbeat)
     }
 
     // MARK: - Sections
@@ -294,6 +300,38 @@ struct ConfigurationReader {
             mode: mode,
             maxThreads: maxThreads, chunkRows: chunkRows, signalTable: signalTable,
             incrementalChunkRows: incrementalChunkRows)
+    }
+
+    private func readHeartbeat(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Heartbeat {
+        let defaults = SwallowConfiguration.Heartbeat()
+        guard let node = top["heartbeat"], !Self.isNull(node) else { return defaults }
+        let heartbeat = try section(node, path: top.path("heartbeat"), allowed: Keys.heartbeat,
+                                    expected: "a mapping with the optional keys \(Self.list(Keys.heartbeat))")
+        let interval = try integer(heartbeat, "interval_ms", range: Limits.heartbeatIntervalMilliseconds,
+                                   default: defaults.intervalMilliseconds)
+        if interval > 0 && interval < Limits.heartbeatMinimumIntervalMilliseconds {
+            throw ConfigurationError(
+                code: .invalidValue, path: heartbeat.path("interval_ms"),
+                message: "expected 0 (off) or an integer \(Limits.heartbeatMinimumIntervalMilliseconds)..\(Limits.heartbeatIntervalMilliseconds.upperBound), got \(interval); every heartbeat writes WAL, so e.g. `interval_ms: 10000`")
+        }
+        let queryPath = heartbeat.path("action_query")
+        var actionQuery: String?
+        if let value = try scalar(heartbeat["action_query"], path: queryPath, expected: "an SQL statement") {
+            guard !value.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ConfigurationError(code: .invalidValue, path: queryPath,
+                                         message: "must not be empty; expected an SQL statement, e.g. `action_query: \"UPDATE ops.heartbeat SET ts = now()\"`, or remove the key")
+            }
+            actionQuery = value.text
+        }
+        if actionQuery != nil && interval == 0 {
+            throw ConfigurationError(code: .invalidValue, path: queryPath,
+                                     message: "runs with each heartbeat, but heartbeat.interval_ms is 0 (off); set interval_ms, e.g. `interval_ms: 10000`")
+        }
+        let emitRecord = try boolean(heartbeat, "emit_record", default: defaults.emitRecord)
+        let stallWarning = try integer(heartbeat, "stall_warning_s", range: Limits.stallWarningSeconds,
+                                       default: defaults.stallWarningSeconds)
+        return SwallowConfiguration.Heartbeat(intervalMilliseconds: interval, actionQuery: actionQuery,
+                                              emitRecord: emitRecord, stallWarningSeconds: stallWarning)
     }
 
     private func readStateDirectory(_ top: Section) throws(ConfigurationError) -> String {

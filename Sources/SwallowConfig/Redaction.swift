@@ -39,6 +39,11 @@ extension SwallowConfiguration {
             "snapshot.signal_table=\(snapshot.signalTable.map(\.description) ?? "(none)")",
             "snapshot.incremental_chunk_rows=\(snapshot.incrementalChunkRows)",
             "state_dir=\(Self.shown(stateDirectory))",
+            // The action query is the operator's SQL: shown only as set or not.
+            "heartbeat.interval_ms=\(heartbeat.intervalMilliseconds)",
+            "heartbeat.action_query=\(heartbeat.actionQuery == nil ? "(none)" : "(set)")",
+            "heartbeat.emit_record=\(heartbeat.emitRecord)",
+            "heartbeat.stall_warning_s=\(heartbeat.stallWarningSeconds)",
         ].joined(separator: " ")
     }
 

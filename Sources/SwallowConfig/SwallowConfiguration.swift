@@ -237,6 +237,29 @@ public struct SwallowConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Keeping the slot moving and noticing when it does not (section `heartbeat`).
+    public struct Heartbeat: Sendable, Equatable {
+        /// `interval_ms` (Debezium's `heartbeat.interval.ms`): how often a heartbeat is written to the
+        /// captured database as a non-transactional logical decoding message; 0 turns heartbeats off.
+        public var intervalMilliseconds: Int
+        /// `action_query` (Debezium's `heartbeat.action.query`): a statement run with each heartbeat.
+        public var actionQuery: String?
+        /// `emit_record`: each heartbeat that comes back through the stream is produced to
+        /// `__debezium-heartbeat.<topic_prefix>` as Debezium's heartbeat record.
+        public var emitRecord: Bool
+        /// `stall_warning_s`: warn when the confirmed position has not moved for this long while the
+        /// server's has; 0 turns the warning off.
+        public var stallWarningSeconds: Int
+
+        public init(intervalMilliseconds: Int = 0, actionQuery: String? = nil, emitRecord: Bool = true,
+                    stallWarningSeconds: Int = 300) {
+            self.intervalMilliseconds = intervalMilliseconds
+            self.actionQuery = actionQuery
+            self.emitRecord = emitRecord
+            self.stallWarningSeconds = stallWarningSeconds
+        }
+    }
+
     public var postgres: Postgres
     public var slot: Slot
     public var publication: Publication
@@ -253,6 +276,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String
+    public var heartbeat: Heartbeat
 
     /// The default `state_dir`.
     public static let defaultStateDirectory = "/var/lib/swallow"
@@ -272,7 +296,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         logLevel: String = "info",
         events: Events = Events(),
         snapshot: Snapshot = Snapshot(),
-        stateDirectory: String = defaultStateDirectory
+        stateDirectory: String = defaultStateDirectory,
+        heartbeat: Heartbeat = Heartbeat()
     ) {
         self.postgres = postgres
         self.slot = slot
@@ -286,6 +311,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.events = events
         self.snapshot = snapshot
         self.stateDirectory = stateDirectory
+        self.heartbeat = heartbeat
     }
 
     /// Reads and validates the YAML configuration file at `path`.

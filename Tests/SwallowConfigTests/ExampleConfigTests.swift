@@ -41,7 +41,8 @@ import SwallowConfig
         let allKeys = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka", "status_interval_ms",
                        "max_in_flight_events", "log_level", "host", "port", "dbname", "user", "password", "sslmode",
                        "connect_timeout_s", "name", "create", "bootstrap_servers", "properties", "flush_timeout_ms",
-                       "snapshot", "mode", "max_threads", "chunk_rows", "incremental_chunk_rows", "state_dir"]
+                       "snapshot", "mode", "max_threads", "chunk_rows", "incremental_chunk_rows", "state_dir",
+                       "heartbeat", "interval_ms", "emit_record", "stall_warning_s"]
         for key in Set(allKeys) {
             let keyLines = lines.indices.filter {
                 lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("\(key):")

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Kafka
 import Logging
@@ -60,13 +61,13 @@ final class RunningPipeline: Sendable {
     private let outcome = Mutex<Result<Void, PipelineError>?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(configuration: SwallowConfiguration, bootstrapServers: String) {
+    init(configuration: SwallowConfiguration, bootstrapServers: String, metricsFactory: MetricsFactory? = nil) {
         var logger = Logger(label: "swallow.test.\(configuration.postgres.dbname)")
         logger.logLevel = .info
-        pipeline = ReplicationPipeline(
-            settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
-                                       connectorVersion: "test"),
-            logger: logger)
+        let settings = PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
+                                        connectorVersion: "test")
+        pipeline = metricsFactory.map { ReplicationPipeline(settings: settings, logger: logger, metricsFactory: $0) }
+            ?? ReplicationPipeline(settings: settings, logger: logger)
         let thread = Thread { [self] in
             let result: Result<Void, PipelineError>
             do throws(PipelineError) {
