@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway PostgreSQL 15 cluster for tests, the quick start and benchmarks.
 #
-#   scripts/pg-cluster.sh start DIR [PORT]   # prints PORT on stdout once the server accepts connections
+#   scripts/pg-cluster.sh start DIR [PORT] [NAME=VALUE ...]   # prints PORT once the server accepts connections
 #   scripts/pg-cluster.sh stop DIR
 #
 # The cluster lives entirely under DIR (data, socket, log), listens on 127.0.0.1 only, trusts local
-# connections and has wal_level=logical. initdb refuses to run as root, so as root the server runs as
-# the `postgres` OS user (created by Debian's postgresql package).
+# connections and has wal_level=logical. NAME=VALUE arguments are server settings applied after those
+# defaults (e.g. `wal_level=replica` for a cluster that cannot decode logically). initdb refuses to run
+# as root, so as root the server runs as the `postgres` OS user (created by Debian's postgresql package).
 set -euo pipefail
 
 cmd=${1:?usage: pg-cluster.sh start|stop DIR [PORT]}
@@ -31,7 +32,15 @@ PY
 
 case "$cmd" in
   start)
-    port=${3:-$(free_port)}
+    shift 2
+    port=""
+    if [ $# -gt 0 ] && [[ "$1" != *=* ]]; then port=$1; shift; fi
+    [ -n "$port" ] || port=$(free_port)
+    extra=""
+    for setting in "$@"; do
+      [[ "$setting" =~ ^[a-z_.]+=[^[:space:]\'\"]*$ ]] || { echo "pg-cluster: not a NAME=VALUE setting: $setting" >&2; exit 2; }
+      extra="$extra -c $setting"
+    done
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
       chown postgres "$dir"
@@ -44,7 +53,7 @@ case "$cmd" in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC$extra" \
       start >"$dir/pg_ctl.log" 2>&1 || { cat "$dir/pg_ctl.log" "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "$port"
@@ -57,5 +66,5 @@ case "$cmd" in
   restart)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 restart >/dev/null 2>&1
     ;;
-  *) echo "usage: pg-cluster.sh start|stop|restart DIR [PORT|MODE]" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR | restart DIR [MODE]" >&2; exit 2 ;;
 esac

@@ -263,10 +263,11 @@ public final class KafkaAdmin: Sendable {
         return event
     }
 
-    /// `what`, followed by the latest connection problem librdkafka reported, if any.
+    /// `what`, followed by the first connection problem librdkafka reported, if any: the later ones
+    /// tend to be its consequences ("1/1 brokers are down").
     private func failureMessage(_ what: String) -> String {
-        guard let last = errors.withLock({ $0.last }) else { return what }
-        return "\(what); last error: \(last)"
+        guard let first = errors.withLock({ $0.first }) else { return what }
+        return "\(what); first error: \(first)"
     }
 
     /// Drains the main queue, keeping the text of error events (log lines are dropped: the errors

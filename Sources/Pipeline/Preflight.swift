@@ -97,7 +97,11 @@ struct PostgresPreflight {
         do {
             sql = try PostgresConnection(settings.connection, replication: false)
         } catch {
-            add("postgres", .fail, "cannot connect to \(target): \(error.message); the other PostgreSQL checks were skipped",
+            // libpq's text spans lines ("...: Connection refused\n\tIs the server running on that host...").
+            var reason = error.message.hasPrefix("\(target): ") ? String(error.message.dropFirst(target.count + 2)) : error.message
+            reason = reason.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: ". ")
+            add("postgres", .fail, "cannot connect to \(target): \(reason); the other PostgreSQL checks were skipped",
                 fix: error.hint)
             topics = configuredTopics(settings.tables)
             return checks
@@ -171,7 +175,8 @@ struct PostgresPreflight {
             """)
         let isSuperuser = roleRow[0, "rolsuper"] == "t"
         let canCreateInDatabase = roleRow[0, "can_create"] == "t"
-        checkReplicationRole(isSuperuser: isSuperuser, hasReplication: roleRow[0, "rolreplication"] == "t")
+        let replicationAccepted = checkReplicationRole(isSuperuser: isSuperuser,
+                                                       hasReplication: roleRow[0, "rolreplication"] == "t")
 
         // The tables: the configured ones, or (tables: []) those the publication sends.
         let publication = try sql.execute("""
@@ -217,17 +222,22 @@ struct PostgresPreflight {
             try checkSignalTable(sql, signal, covered: publishesAllTables || published.contains(signal) || !publicationExists)
         }
 
-        checkSlot(slot, walLevelIsLogical: logical, slotFree: usedSlots < maxSlots)
+        var blockers: [(reason: String, line: String)] = []
+        if !logical { blockers.append(("wal_level is not logical", "wal_level")) }
+        if usedSlots >= maxSlots { blockers.append(("no replication slot is free", "replication slots")) }
+        if !replicationAccepted { blockers.append(("the role cannot open a replication connection", "replication role")) }
+        checkSlot(slot, creationBlockers: blockers)
     }
 
     // MARK: Role
 
     /// The REPLICATION attribute, proven by opening a replication connection (pg_hba.conf must allow it).
-    private mutating func checkReplicationRole(isSuperuser: Bool, hasReplication: Bool) {
+    /// Returns whether the connection was accepted.
+    private mutating func checkReplicationRole(isSuperuser: Bool, hasReplication: Bool) -> Bool {
         guard isSuperuser || hasReplication else {
             add("replication role", .fail, "role \(role) has neither REPLICATION nor SUPERUSER",
                 fix: "ALTER ROLE \(Preflight.sqlName(role)) WITH REPLICATION")
-            return
+            return false
         }
         let attribute = isSuperuser ? "is a superuser" : "has REPLICATION"
         do {
@@ -235,9 +245,11 @@ struct PostgresPreflight {
             defer { walsender.close() }
             _ = try walsender.identifySystem()
             add("replication role", .pass, "role \(role) \(attribute); a replication connection was accepted")
+            return true
         } catch {
             add("replication role", .fail, "role \(role) \(attribute), but a replication connection failed: \(error.message)",
                 fix: error.hint ?? "allow replication connections for this role and database in pg_hba.conf")
+            return false
         }
     }
 
@@ -482,7 +494,9 @@ struct PostgresPreflight {
 
     // MARK: Slot
 
-    private mutating func checkSlot(_ slot: SlotInspection?, walLevelIsLogical: Bool, slotFree: Bool) {
+    /// The slot exists and can serve Swallow, or can be created (`creationBlockers`: why not, and the
+    /// line that says more).
+    private mutating func checkSlot(_ slot: SlotInspection?, creationBlockers: [(reason: String, line: String)]) {
         let name = settings.slotName
         guard let slot else {
             guard settings.createSlot else {
@@ -490,15 +504,12 @@ struct PostgresPreflight {
                     fix: "set slot.create: true, or SELECT pg_create_logical_replication_slot('\(name)', 'pgoutput')")
                 return
             }
-            var blockers: [String] = []
-            if !walLevelIsLogical { blockers.append("wal_level is not logical") }
-            if !slotFree { blockers.append("no replication slot is free") }
-            if blockers.isEmpty {
+            if creationBlockers.isEmpty {
                 let snapshot = settings.snapshot.mode == .noData ? "" : " and snapshot the captured tables (snapshot.mode \(settings.snapshot.mode.rawValue))"
                 add("slot", .pass, "\(name) does not exist; Swallow will create it\(snapshot)")
             } else {
-                add("slot", .fail, "\(name) does not exist and cannot be created while \(blockers.joined(separator: " and "))",
-                    fix: "fix the lines above")
+                add("slot", .fail, "\(name) does not exist and cannot be created while \(creationBlockers.map(\.reason).joined(separator: " and "))",
+                    fix: "see \(creationBlockers.map(\.line).joined(separator: " and ")) above")
             }
             return
         }
