@@ -201,12 +201,13 @@ struct PostgresPreflight {
         }
         topics = configuredTopics(tables.filter { owned[$0] != nil })
 
-        // The publication must carry the signal table too: signals arrive through the stream.
+        // A publication Swallow creates carries the signal table too (signals arrive through the stream);
+        // whether an existing one does is the signal table's line.
         var required = settings.tables
-        if let signal = settings.signalTable, !settings.tables.isEmpty { required.append(signal) }
         if publicationExists {
             checkExistingPublication(publication, allTables: publishesAllTables, published: published, required: required)
         } else {
+            if let signal = settings.signalTable, !settings.tables.isEmpty { required.append(signal) }
             if let signal = settings.signalTable, owned[signal] == nil {
                 owned[signal] = try sql.execute("""
                     SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owns FROM pg_catalog.pg_class c

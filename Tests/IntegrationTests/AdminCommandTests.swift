@@ -8,7 +8,8 @@ import Testing
 /// (named after the database) and publication `swallow`.
 private func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
                                     port: Int = TestPostgres.shared.port, user: String = "postgres",
-                                    password: String? = nil, publicationCreate: Bool = true) throws -> String {
+                                    password: String? = nil, publicationCreate: Bool = true,
+                                    moreYAML: String = "") throws -> String {
     let yaml = """
         postgres: {host: 127.0.0.1, port: \(port), dbname: \(database), user: \(user), sslmode: disable\(password.map { ", password: \($0)" } ?? "")}
         slot: {name: \(database), create: true}
@@ -17,6 +18,7 @@ private func adminConfigurationFile(database: String, bootstrapServers: String, 
         topic_prefix: app
         kafka: {bootstrap_servers: "\(bootstrapServers)"}
         state_dir: \(testStateDirectory(database))
+        \(moreYAML)
         """
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-admin-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -24,7 +26,7 @@ private func adminConfigurationFile(database: String, bootstrapServers: String, 
 }
 
 /// The output of a `swallow` run, line by line.
-private func lines(_ result: (status: Int32, text: String)) -> [String] {
+private func outputLines(_ result: (status: Int32, text: String)) -> [String] {
     result.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
 }
 
@@ -65,7 +67,7 @@ private struct TestRole {
                                                 tables: ["public.orders"])
 
         let result = try runSwallow(["check", "--config", config])
-        let output = lines(result)
+        let output = outputLines(result)
         #expect(result.status == 0, "\(result.text)")
         for expected in [
             "ok   wal_level: logical",
@@ -110,7 +112,7 @@ private struct TestRole {
                                                 tables: ["public.orders"], port: port)
 
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL wal_level: replica; logical decoding needs logical. Fix: ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf), then restart PostgreSQL"),
                 "\(result.text)")
@@ -134,7 +136,7 @@ private struct TestRole {
                                                 tables: ["public.orders"], user: role.name)
 
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL replication role: role \(role.name) has neither REPLICATION nor SUPERUSER. Fix: ALTER ROLE \(role.name) WITH REPLICATION"),
                 "\(result.text)")
@@ -158,7 +160,7 @@ private struct TestRole {
                                                 tables: ["public.orders"], user: role.name)
 
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("ok   replication role: role \(role.name) has REPLICATION; a replication connection was accepted"),
                 "\(result.text)")
@@ -185,7 +187,7 @@ private struct TestRole {
                                                 tables: ["public.orders", "public.audit_log", "public.wide"])
 
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL table public.audit_log: no primary key and REPLICA IDENTITY DEFAULT, so PostgreSQL will refuse UPDATE and DELETE on it once it is published. Fix: add a primary key, or ALTER TABLE public.audit_log REPLICA IDENTITY FULL (events.message.key.columns then chooses the Kafka key)"),
                 "\(result.text)")
@@ -205,7 +207,7 @@ private struct TestRole {
                                                 tables: ["public.orders", "public.customers"], publicationCreate: false)
 
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL publication: swallow does not exist and publication.create is false. Fix: CREATE PUBLICATION swallow FOR TABLE public.orders, public.customers (as the tables' owner), or set publication.create: true"),
                 "\(result.text)")
@@ -227,7 +229,7 @@ private struct TestRole {
         let start = Date()
         let result = try runSwallow(["check", "--config", config, "--kafka-timeout-ms", "2000"])
         #expect(Date().timeIntervalSince(start) < 10)
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL kafka: no broker at 127.0.0.1:1 answered within 2000 ms: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused. Fix: check kafka.bootstrap_servers, that the brokers run and are reachable from here, and the security settings in kafka.properties"),
                 "\(result.text)")
@@ -240,7 +242,7 @@ private struct TestRole {
         let config = try adminConfigurationFile(database: "check_nopg", bootstrapServers: cluster.bootstrapServers,
                                                 tables: ["public.orders"], port: 1, password: "hunter2-secret")
         let result = try runSwallow(["check", "--config", config])
-        let lines = lines(result)
+        let lines = outputLines(result)
         #expect(result.status == 1, "\(result.text)")
         let first = try #require(lines.first)
         #expect(first.hasPrefix("FAIL postgres: cannot connect to postgres@127.0.0.1:1/check_nopg: "), "\(result.text)")
@@ -248,6 +250,100 @@ private struct TestRole {
                 "\(result.text)")
         #expect(lines.contains("ok   kafka: \(cluster.bootstrapServers) answered: 1 broker (1 at \(cluster.bootstrapServers))"), "\(result.text)")
         #expect(!result.text.contains("hunter2-secret"))
+    }
+
+    @Test func withoutTablesThePublicationsTablesAreCheckedAndTheSignalTableMustBePublished() throws {
+        let database = try TestPostgres.shared.makeDatabase("check_pubtables")
+        let sql = try TestPostgres.shared.connect(database)
+        defer { sql.close() }
+        try sql.execute("""
+            CREATE TABLE orders (id int PRIMARY KEY);
+            CREATE TABLE wide (region text NOT NULL, id int NOT NULL, note text);
+            ALTER TABLE wide REPLICA IDENTITY FULL;
+            CREATE TABLE unpublished (a int);
+            CREATE TABLE swallow_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+            CREATE PUBLICATION swallow FOR TABLE orders, wide;
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        for topic in ["app.public.orders", "app.public.wide"] { try cluster.createTopic(topic, partitions: 1) }
+        let config = try adminConfigurationFile(
+            database: database, bootstrapServers: cluster.bootstrapServers, tables: [], publicationCreate: false,
+            moreYAML: """
+                events: {message.key.columns: "public.wide:region,id"}
+                snapshot: {signal_table: public.swallow_signal}
+                """)
+
+        let result = try runSwallow(["check", "--config", config])
+        let lines = outputLines(result)
+        #expect(result.status == 1, "\(result.text)")
+        for expected in [
+            // tables: [] means the publication's tables, and only those.
+            "ok   table public.orders: key: primary key (id); SELECT granted",
+            "ok   table public.wide: key: message.key.columns (region, id), REPLICA IDENTITY FULL; SELECT granted",
+            "ok   publication: swallow exists (2 tables) and covers the captured tables",
+            "FAIL signal table public.swallow_signal: publication swallow does not include it, so signals never reach Swallow. Fix: ALTER PUBLICATION swallow ADD TABLE public.swallow_signal",
+            "ok   kafka topics: present: app.public.orders, app.public.wide",
+        ] {
+            #expect(lines.contains(expected), "missing line \(expected) in:\n\(result.text)")
+        }
+        #expect(!result.text.contains("unpublished"), "\(result.text)")
+
+        try sql.execute("ALTER PUBLICATION swallow ADD TABLE swallow_signal")
+        let fixed = try runSwallow(["check", "--config", config])
+        #expect(fixed.status == 0, "\(fixed.text)")
+        #expect(outputLines(fixed).contains("ok   signal table public.swallow_signal: exists, is published and writable"), "\(fixed.text)")
+    }
+
+    @Test func messageKeyColumnsMustNameExistingColumns() throws {
+        let database = try TestPostgres.shared.makeDatabase("check_keycols")
+        let sql = try TestPostgres.shared.connect(database)
+        defer { sql.close() }
+        try sql.execute("CREATE TABLE orders (id int PRIMARY KEY, region text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.orders", partitions: 1)
+        let config = try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                tables: ["public.orders"],
+                                                moreYAML: #"events: {message.key.columns: "public.orders:region,shop_id"}"#)
+        let result = try runSwallow(["check", "--config", config])
+        #expect(result.status == 1, "\(result.text)")
+        #expect(outputLines(result).contains("FAIL table public.orders: events.message.key.columns names columns it lacks: shop_id. Fix: correct events.message.key.columns"),
+                "\(result.text)")
+    }
+
+    @Test func aPublicationTheRoleCannotCreateFailsNamingTheTablesItDoesNotOwn() throws {
+        let database = try TestPostgres.shared.makeDatabase("check_pubowner")
+        let role = try TestRole("owner", attributes: "REPLICATION")
+        defer { role.drop(grantedIn: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        defer { sql.close() }
+        try sql.execute("""
+            CREATE TABLE orders (id int PRIMARY KEY);
+            ALTER TABLE orders OWNER TO \(role.name);
+            CREATE TABLE customers (id int PRIMARY KEY);
+            GRANT SELECT ON customers TO \(role.name);
+            GRANT CREATE ON DATABASE \(database) TO \(role.name);
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        for topic in ["app.public.orders", "app.public.customers"] { try cluster.createTopic(topic, partitions: 1) }
+        func check(_ tables: [String]) throws -> (status: Int32, text: String) {
+            try runSwallow(["check", "--config", try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                                           tables: tables, user: role.name)])
+        }
+
+        let owned = try check(["public.orders"])
+        #expect(owned.status == 0, "\(owned.text)")
+        #expect(outputLines(owned).contains("ok   publication: swallow does not exist; Swallow will create it FOR TABLE public.orders"), "\(owned.text)")
+
+        let notOwned = try check(["public.orders", "public.customers"])
+        #expect(notOwned.status == 1, "\(notOwned.text)")
+        #expect(outputLines(notOwned).contains("FAIL publication: swallow does not exist and Swallow cannot create it: role \(role.name) does not own public.customers. Fix: CREATE PUBLICATION swallow FOR TABLE public.orders, public.customers as the tables' owner (or a superuser)"),
+                "\(notOwned.text)")
+
+        // FOR ALL TABLES (tables: []) needs a superuser.
+        let all = try check([])
+        #expect(all.status == 1, "\(all.text)")
+        #expect(outputLines(all).contains("FAIL publication: swallow does not exist, and creating it FOR ALL TABLES needs a superuser. Fix: CREATE PUBLICATION swallow FOR ALL TABLES as a superuser, or list the tables in `tables`"),
+                "\(all.text)")
     }
 
     @Test func anExistingSlotIsReportedWithItsLag() throws {
@@ -265,7 +361,7 @@ private struct TestRole {
 
         let result = try runSwallow(["check", "--config", config])
         #expect(result.status == 0, "\(result.text)")
-        let slotLine = try #require(lines(result).first { $0.hasPrefix("ok   slot: ") }, "\(result.text)")
+        let slotLine = try #require(outputLines(result).first { $0.hasPrefix("ok   slot: ") }, "\(result.text)")
         #expect(slotLine.hasPrefix("ok   slot: \(database) exists, inactive, wal_status reserved, "), "\(slotLine)")
         let beforeLag = try #require(slotLine.components(separatedBy: " bytes behind the server").first)
         let lag = try #require(Int(beforeLag.split(separator: " ").last ?? ""), "\(slotLine)")
@@ -304,7 +400,7 @@ private struct TestRole {
         #expect(object["restart_lsn"] is String)
 
         let text = try runSwallow(["status", "--config", config])
-        let lines = lines(text)
+        let lines = outputLines(text)
         #expect(text.status == 0, "\(text.text)")
         #expect(lines.contains("slot                \(database) (logical, plugin pgoutput, database \(database))"), "\(text.text)")
         #expect(lines.contains("state               inactive"), "\(text.text)")
@@ -318,11 +414,11 @@ private struct TestRole {
         let config = try adminConfigurationFile(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.orders"])
         let text = try runSwallow(["status", "--config", config])
         #expect(text.status == 1)
-        #expect(lines(text).contains("slot \(database) does not exist on postgres@127.0.0.1:\(TestPostgres.shared.port)/\(database)"),
+        #expect(outputLines(text).contains("slot \(database) does not exist on postgres@127.0.0.1:\(TestPostgres.shared.port)/\(database)"),
                 "\(text.text)")
         let json = try runSwallow(["status", "--config", config, "--json"])
         #expect(json.status == 1)
-        #expect(lines(json).first == #"{"exists":false,"slot":"\#(database)"}"#, "\(json.text)")
+        #expect(outputLines(json).first == #"{"exists":false,"slot":"\#(database)"}"#, "\(json.text)")
         let drop = try runSwallow(["slot", "drop", "--config", config, "--yes"])
         #expect(drop.status == 1)
         #expect(drop.text.contains("replication slot \"\(database)\" does not exist on postgres@127.0.0.1:\(TestPostgres.shared.port)/\(database); nothing was dropped"),
@@ -346,7 +442,7 @@ private struct TestRole {
 
         let dryRun = try runSwallow(["slot", "drop", "--config", config])
         #expect(dryRun.status == 1, "\(dryRun.text)")
-        let dryLines = lines(dryRun)
+        let dryLines = outputLines(dryRun)
         #expect(dryLines.first?.hasPrefix("would drop replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(dryRun.text)")
         #expect(dryLines.contains("would remove its state files (they record this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
@@ -357,7 +453,7 @@ private struct TestRole {
 
         let drop = try runSwallow(["slot", "drop", "--config", config, "--yes"])
         #expect(drop.status == 0, "\(drop.text)")
-        let dropLines = lines(drop)
+        let dropLines = outputLines(drop)
         #expect(dropLines.first?.hasPrefix("dropped replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(drop.text)")
         #expect(dropLines.contains("removed its state files (they recorded this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
