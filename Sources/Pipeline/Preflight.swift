@@ -129,8 +129,9 @@ struct PostgresPreflight {
         // "15.4 (Debian 15.4-1.pgdg120+1)": the number is what matters.
         let version = (server[0, "version"] ?? "?").split(separator: " ").first.map(String.init) ?? "?"
         if server[0, "standby"] == "t" {
-            add("postgres", .fail, "\(target) is a standby (in recovery), and PostgreSQL \(version) decodes logical replication only on a primary",
+            add("postgres", .fail, "\(target) is a standby (in recovery), and PostgreSQL \(version) decodes logical replication only on a primary; the other PostgreSQL checks were skipped",
                 fix: "point postgres.host at the primary")
+            return
         } else {
             add("postgres", .pass, "connected to \(target) (PostgreSQL \(version))")
         }
@@ -618,7 +619,7 @@ struct KafkaPreflight {
                 unknownBecause = "broker \(metadata.originatingBrokerID) did not report auto.create.topics.enable"
             }
         } catch {
-            describeUnsupported = error.code.name == "_UNSUPPORTED_FEATURE"
+            describeUnsupported = error.code == .unsupportedFeature
             unknownBecause = "reading broker \(metadata.originatingBrokerID)'s auto.create.topics.enable failed (\(error.code.name): \(error.message))"
         }
         if autoCreate == false {

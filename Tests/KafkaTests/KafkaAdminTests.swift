@@ -43,7 +43,7 @@ import Testing
         let error = try #require(throws: KafkaError.self) {
             try admin.brokerConfiguration(brokerID: 1, timeoutMilliseconds: 3_000)
         }
-        #expect(error.code.name == "_UNSUPPORTED_FEATURE")
+        #expect(error.code == .unsupportedFeature)
     }
 
     @Test func aClosedAdminClientThrowsClosed() throws {
