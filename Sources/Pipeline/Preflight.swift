@@ -129,7 +129,7 @@ struct PostgresPreflight {
         // "15.4 (Debian 15.4-1.pgdg120+1)": the number is what matters.
         let version = (server[0, "version"] ?? "?").split(separator: " ").first.map(String.init) ?? "?"
         if server[0, "standby"] == "t" {
-            add("postgres", .fail, "\(target) is a standby (in recovery), and PostgreSQL \(version) decodes logical replication only on a primary; the other PostgreSQL checks were skipped",
+            add("postgres", .fail, "\(target) is a standby (PostgreSQL \(version), in recovery): Swallow needs the primary (before PostgreSQL 16 only a primary decodes logically, and publications and signals are written); the other PostgreSQL checks were skipped",
                 fix: "point postgres.host at the primary")
             return
         } else {
