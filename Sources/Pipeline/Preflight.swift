@@ -145,7 +145,7 @@ struct PostgresPreflight {
                 fix: "ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf), then restart PostgreSQL")
         }
 
-        let slot = try SlotInspection.read(sql, slot: settings.slotName)
+        let slot = try SlotStatus.read(sql, slot: settings.slotName)
         let maxSlots = Int(server[0, "max_slots"] ?? "") ?? 0
         let usedSlots = Int(server[0, "used_slots"] ?? "") ?? 0
         let slotsInUse = "\(usedSlots) of \(maxSlots) (max_replication_slots) in use"
@@ -498,7 +498,7 @@ struct PostgresPreflight {
 
     /// The slot exists and can serve Swallow, or can be created (`creationBlockers`: why not, and the
     /// line that says more).
-    private mutating func checkSlot(_ slot: SlotInspection?, creationBlockers: [(reason: String, line: String)]) {
+    private mutating func checkSlot(_ slot: SlotStatus?, creationBlockers: [(reason: String, line: String)]) {
         let name = settings.slotName
         guard let slot else {
             guard settings.createSlot else {
