@@ -73,8 +73,6 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     }
 }
 
-typealias SlotInspection = SlotStatus
-
 extension SlotStatus {
     /// Reads slot `name` on a plain SQL connection; nil if there is no such slot.
     static func read(_ sql: PostgresConnection, slot name: String) throws(ReplicationError) -> SlotStatus? {
