@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Starts and stops a throwaway PostgreSQL 15 cluster for tests, the quick start and benchmarks.
 #
-#   scripts/pg-cluster.sh start DIR [PORT]   # prints PORT on stdout once the server accepts connections
+#   scripts/pg-cluster.sh start DIR [PORT] [NAME=VALUE ...]   # prints PORT once the server accepts connections
 #   scripts/pg-cluster.sh stop DIR
 #
 # The cluster lives entirely under DIR (data, socket, log), listens on 127.0.0.1 only, trusts local
-# connections and has wal_level=logical. initdb refuses to run as root, so as root the server runs as
-# the `postgres` OS user (created by Debian's postgresql package).
-#
-# PG_CLUSTER_EXTRA_SETTINGS adds server settings at start, e.g.
-#   PG_CLUSTER_EXTRA_SETTINGS="max_slot_wal_keep_size=1MB checkpoint_timeout=30s" scripts/pg-cluster.sh start DIR
+# connections and has wal_level=logical. NAME=VALUE arguments are server settings applied after those
+# defaults (e.g. `wal_level=replica` for a cluster that cannot decode logically). initdb refuses to run
+# as root, so as root the server runs as the `postgres` OS user (created by Debian's postgresql package).
 set -euo pipefail
 
 cmd=${1:?usage: pg-cluster.sh start|stop DIR [PORT]}
@@ -34,9 +32,15 @@ PY
 
 case "$cmd" in
   start)
-    port=${3:-$(free_port)}
+    shift 2
+    port=""
+    if [ $# -gt 0 ] && [[ "$1" != *=* ]]; then port=$1; shift; fi
+    [ -n "$port" ] || port=$(free_port)
     extra=""
-    for setting in ${PG_CLUSTER_EXTRA_SETTINGS:-}; do extra="$extra -c $setting"; done
+    for setting in "$@"; do
+      [[ "$setting" =~ ^[a-z_.]+=[^[:space:]\'\"]*$ ]] || { echo "pg-cluster: not a NAME=VALUE setting: $setting" >&2; exit 2; }
+      extra="$extra -c $setting"
+    done
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
       chown postgres "$dir"
@@ -62,5 +66,5 @@ case "$cmd" in
   restart)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 restart >/dev/null 2>&1
     ;;
-  *) echo "usage: pg-cluster.sh start|stop|restart DIR [PORT|MODE]" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR | restart DIR [MODE]" >&2; exit 2 ;;
 esac

@@ -56,6 +56,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let requestTimedOut = Code.librdkafka(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue)
         public static let notEnoughReplicas = Code.librdkafka(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS.rawValue)
         public static let topicAuthorizationFailed = Code.librdkafka(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED.rawValue)
+        /// The broker does not implement the request (e.g. DescribeConfigs on librdkafka's mock cluster).
+        public static let unsupportedFeature = Code.librdkafka(RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE.rawValue)
     }
 
     public var code: Code

@@ -15,7 +15,8 @@ struct Swallow: ParsableCommand {
         commandName: "swallow",
         abstract: "Stream committed PostgreSQL changes to Kafka as Debezium-format change events.",
         version: swallowVersion,
-        subcommands: [Run.self, SnapshotCommand.self, Consume.self, MockKafka.self, Version.self],
+        subcommands: [Run.self, Check.self, Status.self, SlotCommand.self, SnapshotCommand.self, Consume.self,
+                      MockKafka.self, Version.self],
         defaultSubcommand: nil)
 }
 

@@ -213,9 +213,8 @@ import Testing
     @Test func anInvalidatedSlotStopsTheServiceOrIsSnapshottedAgainWhenNeeded() throws {
         // A cluster of its own: max_slot_wal_keep_size is cluster-wide and would invalidate other tests' slots.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-lost-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        let start = try runToCompletion("/usr/bin/env", [
-            "PG_CLUSTER_EXTRA_SETTINGS=max_slot_wal_keep_size=1MB max_wal_size=32MB min_wal_size=32MB",
-            repositoryRoot.appendingPathComponent("scripts/pg-cluster.sh").path, "start", directory])
+        let start = try runToCompletion(repositoryRoot.appendingPathComponent("scripts/pg-cluster.sh").path, [
+            "start", directory, "max_slot_wal_keep_size=1MB", "max_wal_size=32MB", "min_wal_size=32MB"])
         defer {
             _ = try? runScript("scripts/pg-cluster.sh", ["stop", directory])
             try? FileManager.default.removeItem(atPath: directory)

@@ -1,0 +1,303 @@
+import CRdKafka
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a broker said about the cluster in a Metadata response (every topic: `all_topics = 1`).
+public struct KafkaClusterMetadata: Sendable, Equatable {
+    public struct Broker: Sendable, Equatable {
+        public var id: Int32
+        public var host: String
+        public var port: Int32
+    }
+
+    public struct Topic: Sendable, Equatable {
+        public var name: String
+        public var partitionCount: Int
+        /// The broker's error for this topic (e.g. `LEADER_NOT_AVAILABLE` while it is being created), nil if none.
+        public var error: KafkaError.Code?
+    }
+
+    public var brokers: [Broker]
+    public var topics: [Topic]
+    /// The broker that answered.
+    public var originatingBrokerID: Int32
+}
+
+/// The outcome of asking a broker to validate the creation of one topic (`CreateTopics` with
+/// `validate_only`): nothing is created either way.
+public struct TopicCreationCheck: Sendable {
+    public var topic: String
+    /// nil when the broker would create the topic; otherwise why not (e.g. `TOPIC_AUTHORIZATION_FAILED`,
+    /// `INVALID_TOPIC_EXCEPTION`, `TOPIC_ALREADY_EXISTS`).
+    public var error: KafkaError?
+}
+
+/// A short-lived client that inspects a cluster without producing anything: the Kafka half of
+/// `swallow check`. Every call blocks its thread for at most the timeout it is given; calls are
+/// serialized by an internal lock.
+///
+/// librdkafka reports connection failures (refused, unresolvable name, TLS or SASL failures) only as
+/// error events and log lines; they are collected so that a failed request can say why
+/// (`recentErrors`), instead of librdkafka printing them to stderr from its own threads.
+public final class KafkaAdmin: Sendable {
+    private let handle: Mutex<AdminHandle?>
+    private let errors = Mutex<[String]>([])
+
+    /// - Parameter properties: librdkafka properties applied verbatim (the producer's `kafka.properties`,
+    ///   so that the same security settings are used); the client is a producer-type handle, so
+    ///   producer properties are accepted.
+    public init(bootstrapServers: String, properties: [String: String] = [:]) throws(KafkaError) {
+        let config = KafkaConfiguration()
+        try config.set("bootstrap.servers", bootstrapServers)
+        try config.set(properties)
+        // Log lines are queued (and dropped by collectErrors) rather than printed to stderr by
+        // librdkafka's threads in the middle of `swallow check`'s output.
+        try config.set("log.queue", "true")
+        config.setEvents(RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG)
+        let rk = try config.makeClient(RD_KAFKA_PRODUCER)
+        guard let mainQueue = rd_kafka_queue_get_main(rk) else {
+            rd_kafka_destroy(rk)
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
+        }
+        // NULL = forward logs to the main queue, which `collectErrors` drains.
+        _ = rd_kafka_set_log_queue(rk, nil)
+        handle = Mutex(AdminHandle(rk: rk, mainQueue: mainQueue))
+    }
+
+    deinit { close() }
+
+    /// Destroys the client. Idempotent; later calls throw `.closed`.
+    public func close() {
+        handle.withLock { $0 = nil }
+    }
+
+    /// Connection problems librdkafka reported since the client was created (its error events, e.g.
+    /// `127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused`), oldest first,
+    /// without repeats.
+    public var recentErrors: [String] {
+        handle.withLock { handle in
+            if let handle { collectErrors(handle) }
+        }
+        return errors.withLock { $0 }
+    }
+
+    /// A Metadata request for the whole cluster (which, unlike one naming topics, never makes a broker
+    /// auto-create a topic). Throws `_TRANSPORT`/`_TIMED_OUT` (with `recentErrors` in the message) when
+    /// no broker answered within the timeout.
+    public func metadata(timeoutMilliseconds: Int32) throws(KafkaError) -> KafkaClusterMetadata {
+        try withHandle { handle throws(KafkaError) in
+            var pointer: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(handle.rk, 1, nil, &pointer, timeoutMilliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else {
+                collectErrors(handle)
+                throw KafkaError.fromResponse(err, message: failureMessage(
+                    "no broker answered a metadata request within \(timeoutMilliseconds) ms (\(String(cString: rd_kafka_err2str(err))))"))
+            }
+            defer { rd_kafka_metadata_destroy(pointer) }
+            let md = pointer.pointee
+            let brokers = (0 ..< Int(md.broker_cnt)).map { i in
+                KafkaClusterMetadata.Broker(id: md.brokers[i].id, host: String(cString: md.brokers[i].host),
+                                            port: md.brokers[i].port)
+            }
+            let topics = (0 ..< Int(md.topic_cnt)).map { i in
+                let topic = md.topics[i]
+                return KafkaClusterMetadata.Topic(
+                    name: String(cString: topic.topic), partitionCount: Int(topic.partition_cnt),
+                    error: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : .librdkafka(topic.err.rawValue))
+            }
+            return KafkaClusterMetadata(brokers: brokers.sorted { $0.id < $1.id },
+                                        topics: topics.sorted { $0.name < $1.name },
+                                        originatingBrokerID: md.orig_broker_id)
+        }
+    }
+
+    /// A broker's configuration (`DescribeConfigs` for resource BROKER `brokerID`): every entry the
+    /// broker returned, by name; a nil value is a sensitive or unset entry.
+    public func brokerConfiguration(brokerID: Int32, timeoutMilliseconds: Int32) throws(KafkaError) -> [String: String?] {
+        try withHandle { handle throws(KafkaError) in
+            guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, String(brokerID)) else {
+                throw KafkaError(code: .invalidArgument, message: "could not describe broker \(brokerID)",
+                                 isRetriable: false, isFatal: false)
+            }
+            defer { rd_kafka_ConfigResource_destroy(resource) }
+            var resources: [OpaquePointer?] = [resource]
+            let event = try adminRequest(handle, .describeConfigs, timeoutMilliseconds: timeoutMilliseconds) { options, queue in
+                rd_kafka_DescribeConfigs(handle.rk, &resources, 1, options, queue)
+            }
+            defer { rd_kafka_event_destroy(event) }
+            guard let result = rd_kafka_event_DescribeConfigs_result(event) else {
+                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                                 message: "DescribeConfigs returned no result", isRetriable: false, isFatal: false)
+            }
+            var count = 0
+            guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count == 1,
+                  let first = described[0] else {
+                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                                 message: "DescribeConfigs returned \(count) resources for one broker",
+                                 isRetriable: false, isFatal: false)
+            }
+            let err = rd_kafka_ConfigResource_error(first)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                let text = rd_kafka_ConfigResource_error_string(first).map { String(cString: $0) }
+                    ?? String(cString: rd_kafka_err2str(err))
+                throw KafkaError.fromResponse(err, message: "DescribeConfigs of broker \(brokerID): \(text)")
+            }
+            var entryCount = 0
+            var entries: [String: String?] = [:]
+            if let configs = rd_kafka_ConfigResource_configs(first, &entryCount) {
+                for i in 0 ..< entryCount {
+                    guard let entry = configs[i], let name = rd_kafka_ConfigEntry_name(entry) else { continue }
+                    entries[String(cString: name)] = rd_kafka_ConfigEntry_value(entry).map { String(cString: $0) }
+                }
+            }
+            return entries
+        }
+    }
+
+    /// Asks the cluster's controller whether it would create `topics` with the broker's default
+    /// partition count and replication factor (`CreateTopics` with `validate_only = true`, which needs
+    /// Kafka 2.4 or later for the defaults). Nothing is created. Throws if the request as a whole failed
+    /// (e.g. unsupported by the broker, or timed out); per-topic refusals are in the results.
+    public func validateTopicCreation(_ topics: [String], timeoutMilliseconds: Int32) throws(KafkaError) -> [TopicCreationCheck] {
+        guard !topics.isEmpty else { return [] }
+        return try withHandle { handle throws(KafkaError) in
+            var newTopics: [OpaquePointer?] = []
+            defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
+            for topic in topics {
+                var errstr = [CChar](repeating: 0, count: 512)
+                guard let newTopic = rd_kafka_NewTopic_new(topic, -1, -1, &errstr, errstr.count) else {
+                    throw KafkaError(code: .invalidArgument,
+                                     message: "topic '\(topic)': \(string(fromBuffer: errstr))",
+                                     isRetriable: false, isFatal: false)
+                }
+                newTopics.append(newTopic)
+            }
+            let event = try adminRequest(handle, .createTopics, timeoutMilliseconds: timeoutMilliseconds,
+                                         validateOnly: true) { options, queue in
+                rd_kafka_CreateTopics(handle.rk, &newTopics, newTopics.count, options, queue)
+            }
+            defer { rd_kafka_event_destroy(event) }
+            guard let result = rd_kafka_event_CreateTopics_result(event) else {
+                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                                 message: "CreateTopics returned no result", isRetriable: false, isFatal: false)
+            }
+            var count = 0
+            var checks: [TopicCreationCheck] = []
+            if let results = rd_kafka_CreateTopics_result_topics(result, &count) {
+                for i in 0 ..< count {
+                    guard let topicResult = results[i] else { continue }
+                    let name = String(cString: rd_kafka_topic_result_name(topicResult))
+                    let err = rd_kafka_topic_result_error(topicResult)
+                    var error: KafkaError?
+                    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                        let text = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
+                            ?? String(cString: rd_kafka_err2str(err))
+                        error = KafkaError.fromResponse(err, message: text)
+                    }
+                    checks.append(TopicCreationCheck(topic: name, error: error))
+                }
+            }
+            return checks
+        }
+    }
+
+    // MARK: - Internals
+
+    private enum Operation {
+        case describeConfigs, createTopics
+        var cValue: rd_kafka_admin_op_t {
+            switch self {
+            case .describeConfigs: return RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS
+            case .createTopics: return RD_KAFKA_ADMIN_OP_CREATETOPICS
+            }
+        }
+    }
+
+    private func withHandle<R>(_ body: (AdminHandle) throws(KafkaError) -> R) throws(KafkaError) -> R {
+        try handle.withLock { handle throws(KafkaError) -> R in
+            guard let handle else { throw .closed("KafkaAdmin") }
+            return try body(handle)
+        }
+    }
+
+    /// Runs one admin request and waits for its result event; throws the request-level error, if any.
+    /// The caller destroys the returned event.
+    private func adminRequest(_ handle: AdminHandle, _ operation: Operation, timeoutMilliseconds: Int32,
+                              validateOnly: Bool = false,
+                              _ start: (OpaquePointer?, OpaquePointer?) -> Void) throws(KafkaError) -> OpaquePointer {
+        guard let queue = rd_kafka_queue_new(handle.rk) else {
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                             message: "could not allocate a result queue", isRetriable: false, isFatal: false)
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        guard let options = rd_kafka_AdminOptions_new(handle.rk, operation.cValue) else {
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                             message: "could not allocate admin options", isRetriable: false, isFatal: false)
+        }
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        var errstr = [CChar](repeating: 0, count: 512)
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
+        if validateOnly {
+            _ = rd_kafka_AdminOptions_set_validate_only(options, 1, &errstr, errstr.count)
+        }
+        start(options, queue)
+        // librdkafka always delivers a result (an error one on timeout); the margin covers its own timer.
+        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 2_000) else {
+            collectErrors(handle)
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue),
+                             message: failureMessage("no answer within \(timeoutMilliseconds) ms"),
+                             isRetriable: true, isFatal: false)
+        }
+        let err = rd_kafka_event_error(event)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err))
+            rd_kafka_event_destroy(event)
+            collectErrors(handle)
+            throw KafkaError.fromResponse(err, message: failureMessage(text))
+        }
+        return event
+    }
+
+    /// `what`, followed by the first connection problem librdkafka reported, if any: the later ones
+    /// tend to be its consequences ("1/1 brokers are down").
+    private func failureMessage(_ what: String) -> String {
+        guard let first = errors.withLock({ $0.first }) else { return what }
+        return "\(what); first error: \(first)"
+    }
+
+    /// Drains the main queue, keeping the text of error events (log lines are dropped: the errors
+    /// repeat what matters). librdkafka's timing suffix, e.g. " (after 0ms in state CONNECT)", is cut
+    /// so that the same failure reads the same every time.
+    private func collectErrors(_ handle: AdminHandle) {
+        while let event = rd_kafka_queue_poll(handle.mainQueue, 0) {
+            defer { rd_kafka_event_destroy(event) }
+            guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_ERROR,
+                  var text = rd_kafka_event_error_string(event).map({ String(cString: $0) }) else { continue }
+            if text.hasSuffix(")"), let suffix = text.firstRange(of: " (after ") {
+                text = String(text[..<suffix.lowerBound])
+            }
+            errors.withLock { list in if !list.contains(text) { list.append(text) } }
+        }
+    }
+}
+
+/// Sole owner of the admin client's `rd_kafka_t`.
+final class AdminHandle: @unchecked Sendable {
+    let rk: OpaquePointer
+    let mainQueue: OpaquePointer
+
+    init(rk: OpaquePointer, mainQueue: OpaquePointer) {
+        self.rk = rk
+        self.mainQueue = mainQueue
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(mainQueue)
+        rd_kafka_destroy(rk)
+    }
+}

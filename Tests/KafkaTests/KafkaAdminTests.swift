@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import Kafka
+
+/// The inspection client behind `swallow check`, against librdkafka's mock cluster.
+@Suite struct KafkaAdminTests {
+    @Test func metadataListsTheBrokersAndExistingTopics() throws {
+        let cluster = try MockKafkaCluster(brokers: 2)
+        try cluster.createTopic("app.public.orders", partitions: 3)
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+
+        let metadata = try admin.metadata(timeoutMilliseconds: 5_000)
+        #expect(metadata.brokers.map(\.id) == [1, 2])
+        #expect(metadata.brokers.allSatisfy { $0.host == "127.0.0.1" && $0.port > 0 })
+        #expect(metadata.topics == [KafkaClusterMetadata.Topic(name: "app.public.orders", partitionCount: 3, error: nil)])
+        #expect([1, 2].contains(metadata.originatingBrokerID))
+        // A whole-cluster request names no topic, so it auto-creates none (the mock creates topics named
+        // in a metadata request).
+        #expect(try admin.metadata(timeoutMilliseconds: 5_000).topics.map(\.name) == ["app.public.orders"])
+    }
+
+    @Test func anUnreachableBootstrapServerFailsWithinTheTimeoutNamingTheCause() throws {
+        // Port 1 on loopback refuses connections.
+        let admin = try KafkaAdmin(bootstrapServers: "127.0.0.1:1")
+        defer { admin.close() }
+        let start = Date()
+        let error = try #require(throws: KafkaError.self) { try admin.metadata(timeoutMilliseconds: 1_500) }
+        #expect(Date().timeIntervalSince(start) < 4)
+        #expect(error.message.contains("no broker answered a metadata request within 1500 ms"))
+        #expect(error.message.contains("Connection refused"))
+        // The timing librdkafka appends ("(after 0ms in state CONNECT)") is cut: the text is stable.
+        #expect(admin.recentErrors.first == "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused")
+    }
+
+    @Test func theMockClusterDoesNotAnswerDescribeConfigs() throws {
+        // `swallow check` relies on this to report the topics of a mock cluster as not verified (and to
+        // skip CreateTopics, which the mock leaves waiting for a controller it never names).
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+        _ = try admin.metadata(timeoutMilliseconds: 5_000)
+        let error = try #require(throws: KafkaError.self) {
+            try admin.brokerConfiguration(brokerID: 1, timeoutMilliseconds: 3_000)
+        }
+        #expect(error.code == .unsupportedFeature)
+    }
+
+    @Test func aClosedAdminClientThrowsClosed() throws {
+        let admin = try KafkaAdmin(bootstrapServers: "127.0.0.1:1")
+        admin.close()
+        let error = try #require(throws: KafkaError.self) { try admin.metadata(timeoutMilliseconds: 100) }
+        #expect(error.code == .closed)
+        #expect(try admin.validateTopicCreation([], timeoutMilliseconds: 100).isEmpty)
+    }
+
+    @Test func anInvalidPropertyIsAConfigurationError() throws {
+        let error = try #require(throws: KafkaError.self) {
+            try KafkaAdmin(bootstrapServers: "127.0.0.1:1", properties: ["no.such.property": "1"])
+        }
+        #expect(error.code == .configuration)
+        #expect(error.message.contains("no.such.property"))
+    }
+}
