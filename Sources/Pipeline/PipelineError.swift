@@ -19,6 +19,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case state
         /// A snapshot cannot be taken or continued as configured.
         case snapshot
+        /// The service manager's notification socket (`$NOTIFY_SOCKET`) cannot be used.
+        case serviceNotification
     }
 
     public var code: Code

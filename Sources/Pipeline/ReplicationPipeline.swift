@@ -33,19 +33,47 @@ public final class ReplicationPipeline: Sendable {
     public let settings: PipelineSettings
     let logger: Logger
     let shared = Shared()
+    /// Status, metrics and service-manager notifications.
+    public let monitor: PipelineMonitor
 
-    public init(settings: PipelineSettings, logger: Logger) {
+    /// `monitor`: pass one with a ``ServiceNotifier`` to notify a service manager; by default the
+    /// pipeline keeps its status and metrics only.
+    public init(settings: PipelineSettings, logger: Logger, monitor: PipelineMonitor? = nil) {
         self.settings = settings
         self.logger = logger
+        self.monitor = monitor ?? PipelineMonitor(slot: settings.slotName)
     }
 
     /// Asks `run()` to finish: stop reading, wait (bounded) for in-flight deliveries, confirm, return.
     /// Safe to call from any thread, e.g. a signal handler's queue.
     public func stop() {
-        shared.withLock {
-            $0.stopRequested = true
-            $0.condition.broadcast()
+        let first = shared.withLock { state -> Bool in
+            defer { state.stopRequested = true }
+            state.condition.broadcast()
+            return !state.stopRequested
         }
+        if first { monitor.beginStopping() }
+    }
+
+    /// What the pipeline is doing now (for `/status`, `/readyz`).
+    public var status: PipelineStatus { monitor.status }
+
+    /// Refreshes the monitor from the shared state (and the stream loop's own figures), pinging the
+    /// watchdog when due. Only the pipeline's own loops call this, about once a second: if they hang,
+    /// the figures freeze and the watchdog pings stop.
+    func heartbeat(stream: PipelineMonitor.StreamFigures? = nil, snapshot: PipelineStatus.Snapshot?? = nil) {
+        Self.heartbeat(shared: shared, monitor: monitor, stream: stream, snapshot: snapshot)
+    }
+
+    static func heartbeat(shared: Shared, monitor: PipelineMonitor, stream: PipelineMonitor.StreamFigures? = nil,
+                          snapshot: PipelineStatus.Snapshot?? = nil) {
+        var commitTimes: [Int64] = []
+        let (confirmed, inFlight) = shared.withLock { state in
+            state.tracker.takeCompletedCommitTimes(into: &commitTimes)
+            return (state.tracker.confirmedLSN, state.tracker.inFlightEvents + (state.snapshot?.inFlightEvents ?? 0))
+        }
+        if !commitTimes.isEmpty { monitor.recordCommitsAcknowledged(commitTimes, nowMicros: WallClock.micros()) }
+        monitor.heartbeat(confirmed: confirmed, inFlight: inFlight, stream: stream, snapshot: snapshot)
     }
 
     private var stopRequested: Bool { shared.withLock { $0.stopRequested } }
@@ -57,6 +85,16 @@ public final class ReplicationPipeline: Sendable {
     /// Postgres going away, deliveries failing during a broker outage — restart the stream from the
     /// confirmed position after a backoff.
     public func run() throws(PipelineError) {
+        do {
+            try runPipeline()
+            monitor.transition(to: .stopped)
+        } catch {
+            monitor.transition(to: .failed, error: error.message)
+            throw error
+        }
+    }
+
+    private func runPipeline() throws(PipelineError) {
         let producer = try makeProducer()
         defer { producer.close() }
 
@@ -102,6 +140,8 @@ public final class ReplicationPipeline: Sendable {
                 // confirmed keeps backing off.
                 if confirmedLSN > confirmedAtStart { backoff.reset() }
                 let delay = backoff.next()
+                monitor.transition(to: .reconnecting, error: error.message)
+                monitor.streamRetries.increment()
                 logger.warning("stream interrupted, resuming from the confirmed position",
                                metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
                                           "confirmed_lsn": "\(confirmedLSN)"])
@@ -118,14 +158,27 @@ public final class ReplicationPipeline: Sendable {
         logger.info("stopped", metadata: ["confirmed_lsn": "\(confirmedLSN)"])
     }
 
+    /// Buffers the delivery thread reuses from one batch of reports to the next.
+    final class DeliveryScratch: @unchecked Sendable {
+        var latencies: [Int64] = []
+        var commitTimes: [Int64] = []
+    }
+
     private func makeProducer() throws(PipelineError) -> KafkaProducer {
         let shared = self.shared
         let logger = self.logger
+        let monitor = self.monitor
+        let scratch = DeliveryScratch()
         do {
             return try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
                 onDeliveryReports: { reports in
                     var firstFailure: KafkaError?
+                    var failures = 0
+                    scratch.latencies.removeAll(keepingCapacity: true)
+                    for report in reports {
+                        if let latency = report.latencyMicroseconds { scratch.latencies.append(latency) }
+                    }
                     shared.withLock { state in
                         for report in reports {
                             let isSnapshotRecord = SnapshotProgress.owns(report.id)
@@ -133,6 +186,7 @@ public final class ReplicationPipeline: Sendable {
                             case .success:
                                 if isSnapshotRecord { state.snapshot?.acknowledge(report.id) } else { state.tracker.acknowledge(report.id) }
                             case .failure(let error):
+                                failures += 1
                                 if isSnapshotRecord { state.snapshot?.fail(report.id) } else { state.tracker.fail(report.id) }
                                 if state.deliveryFailure == nil {
                                     state.deliveryFailure = error
@@ -140,9 +194,16 @@ public final class ReplicationPipeline: Sendable {
                                 }
                             }
                         }
+                        state.tracker.takeCompletedCommitTimes(into: &scratch.commitTimes)
                         state.condition.broadcast()
                     }
+                    monitor.recordDeliveries(failures: failures, latenciesMicros: scratch.latencies)
+                    if !scratch.commitTimes.isEmpty {
+                        monitor.recordCommitsAcknowledged(scratch.commitTimes, nowMicros: WallClock.micros())
+                        scratch.commitTimes.removeAll(keepingCapacity: true)
+                    }
                     if let firstFailure {
+                        monitor.recordError("\(firstFailure)")
                         logger.warning("delivery to Kafka failed; nothing past the confirmed position will be confirmed",
                                        metadata: ["error": "\(firstFailure)"])
                     }
@@ -176,17 +237,29 @@ public final class ReplicationPipeline: Sendable {
     /// Waits for in-flight deliveries: bounded by the flush timeout on shutdown, or until nothing is in
     /// flight before a restart (so the restart point accounts for every event sent).
     private func drain(_ producer: KafkaProducer, untilEmpty: Bool = false) {
-        let timeout = Int32(clamping: settings.flushTimeoutMilliseconds)
-        var remaining = producer.flush(timeoutMilliseconds: timeout)
+        var remaining = flush(producer, timeoutMilliseconds: settings.flushTimeoutMilliseconds)
         if untilEmpty, remaining > 0 {
             logger.warning("waiting for in-flight deliveries before restarting", metadata: ["in_flight": "\(remaining)"])
             while remaining > 0, !stopRequested {
-                remaining = producer.flush(timeoutMilliseconds: max(timeout, 1000))
+                remaining = flush(producer, timeoutMilliseconds: max(settings.flushTimeoutMilliseconds, 1000))
             }
         }
         if remaining > 0 {
             logger.warning("stopping with deliveries still in flight; they will be sent again on restart",
                            metadata: ["in_flight": "\(remaining)"])
+        }
+    }
+
+    /// `producer.flush` in slices of at most a second, with a heartbeat between them; returns what is
+    /// still in flight.
+    func flush(_ producer: KafkaProducer, timeoutMilliseconds: Int) -> Int {
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+        while true {
+            let left = deadline - ContinuousClock.now
+            let slice = min(1000, max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            let remaining = Int(producer.flush(timeoutMilliseconds: Int32(slice)))
+            heartbeat()
+            if remaining == 0 || ContinuousClock.now >= deadline { return remaining }
         }
     }
 
@@ -196,6 +269,7 @@ public final class ReplicationPipeline: Sendable {
         let (connection, startPosition) = try openStream(slotEstablished: &slotEstablished, positionAdopted: &positionAdopted,
                                                          systemID: &systemID)
         defer { connection.close() }
+        monitor.transition(to: .streaming)
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
         // Each stream reloads the incremental snapshot's progress as of the confirmed position, which is
         // where the new stream starts.
@@ -307,10 +381,17 @@ public final class ReplicationPipeline: Sendable {
     fileprivate var sharedState: Shared { shared }
     fileprivate var log: Logger { logger }
 
+    /// Waits unless a stop is requested, with a heartbeat every second.
     private func sleep(milliseconds: Int) {
         let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
-        shared.withLock { state in
-            while !state.stopRequested, state.condition.wait(until: deadline) {}
+        while Date() < deadline {
+            let slice = min(deadline, Date().addingTimeInterval(1))
+            let stopping = shared.withLock { state in
+                while !state.stopRequested, state.condition.wait(until: slice) {}
+                return state.stopRequested
+            }
+            if stopping { return }
+            heartbeat()
         }
     }
 }
@@ -331,6 +412,15 @@ private struct StreamSession {
     let catalog: CatalogReader
     /// Snapshots on demand through the signal table, when one is configured.
     let incremental: IncrementalSnapshotter?
+    /// The server's WAL end, from keepalives and XLogData headers: the lag is measured against it.
+    var serverLSN = LSN.invalid
+    /// When the message being handled arrived (Unix ms): events' `ts_ms`, and the last event's time.
+    var messageMillis: Int64 = 0
+    var lastEventMillis: Int64 = 0
+    /// The commit time of the transaction whose Begin is being handled, for its unit.
+    var beginCommitMicros: Int64?
+    var nextHeartbeat = ContinuousClock.now
+    var counters = EventCounters()
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator,
          incremental: IncrementalSnapshotter?) {
@@ -361,7 +451,9 @@ private struct StreamSession {
                 finish()
                 return
             }
-            if ContinuousClock.now - lastStatusSent >= statusInterval {
+            let now = ContinuousClock.now
+            if now >= nextHeartbeat { heartbeat(now) }
+            if now - lastStatusSent >= statusInterval {
                 try sendStatus()
             }
             let result: PostgresConnection.CopyDataResult
@@ -372,6 +464,7 @@ private struct StreamSession {
             switch message {
             case .primaryKeepalive(let keepalive):
                 if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
+                if keepalive.walEnd > serverLSN { serverLSN = keepalive.walEnd }
                 // Everything the server decoded before this keepalive has reached us; if it is all
                 // acknowledged, the server's position is safe to confirm.
                 if !translator.isInTransaction {
@@ -380,6 +473,8 @@ private struct StreamSession {
                 if keepalive.replyRequested { try sendStatus() }
             case .xLogData(let data):
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
+                if data.walEnd > serverLSN { serverLSN = data.walEnd }
+                messageMillis = Self.nowMillis()
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
                 if let incremental {
@@ -400,7 +495,11 @@ private struct StreamSession {
                         incremental.observe(decoded)
                     }
                 }
+                if case .begin(let begin) = decoded {
+                    beginCommitMicros = PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime)
+                }
                 if case .relation(let relation) = decoded {
+                    counters.forget(relationID: relation.relationID)
                     pipeline.log.debug("relation described", metadata: [
                         "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
                         "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
@@ -411,7 +510,7 @@ private struct StreamSession {
                     }
                 }
                 actions.removeAll(keepingCapacity: true)
-                try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: Self.nowMillis(),
+                try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: messageMillis,
                                          into: &actions)
                 for action in actions { try perform(action) }
                 if let incremental, case .commit(let commit) = decoded {
@@ -437,7 +536,9 @@ private struct StreamSession {
     private mutating func perform(_ action: StreamAction) throws(PipelineError) {
         switch action {
         case .openUnit:
-            shared.withLock { $0.tracker.openUnit() }
+            let commitTime = beginCommitMicros
+            beginCommitMicros = nil
+            shared.withLock { $0.tracker.openUnit(commitTimeMicros: commitTime) }
         case .closeUnit(let end):
             shared.withLock { $0.tracker.closeUnit(endLSN: end) }
         case .produce(let record):
@@ -447,6 +548,12 @@ private struct StreamSession {
                 do {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value,
                                          headers: record.headers, id: id, blockWhenQueueFull: false)
+                    lastEventMillis = messageMillis
+                    let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
+                    if !counters.count(record.kind, bytes: bytes) {
+                        counters.register(record.kind, table: record.kind.relationID.flatMap { translator.tableName(of: $0) })
+                        _ = counters.count(record.kind, bytes: bytes)
+                    }
                     return
                 } catch where error.code == .queueFull {
                     // librdkafka's byte bound is reached before ours: wait for acknowledgements here,
@@ -483,8 +590,15 @@ private struct StreamSession {
         }
         try checkHealth()
         if stopping { return false }
-        if ContinuousClock.now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
+        let now = ContinuousClock.now
+        if now >= nextHeartbeat { heartbeat(now) }
+        if now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
         return true
+    }
+
+    private mutating func heartbeat(_ now: ContinuousClock.Instant) {
+        nextHeartbeat = now + pipeline.monitor.heartbeatInterval
+        pipeline.heartbeat(stream: .init(receivedLSN: receivedLSN, serverLSN: serverLSN, lastEventMillis: lastEventMillis))
     }
 
     private mutating func sendStatus() throws(PipelineError) {

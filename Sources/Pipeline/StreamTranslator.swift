@@ -11,6 +11,42 @@ public struct OutgoingRecord: Sendable, Equatable {
     /// nil is a tombstone.
     public var value: [UInt8]?
     public var headers: [KafkaHeader]
+    /// What the record stands for; the metrics count records by it.
+    public var kind: RecordKind
+
+    init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], kind: RecordKind) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.kind = kind
+    }
+}
+
+/// What an outgoing record stands for: a change of a table (by relation OID, so counting it needs no
+/// string work), a tombstone, or one of Swallow's own topics.
+public enum RecordKind: Sendable, Hashable {
+    case change(relationID: UInt32, operation: ChangeEvent.Operation)
+    case tombstone(relationID: UInt32)
+    case transactionMetadata
+    case logicalMessage
+
+    /// The `op` label of the metrics: Debezium's letter, or what the record is.
+    public var operationLabel: String {
+        switch self {
+        case .change(_, let operation): operation.rawValue
+        case .tombstone: "tombstone"
+        case .transactionMetadata: "transaction"
+        case .logicalMessage: "message"
+        }
+    }
+
+    public var relationID: UInt32? {
+        switch self {
+        case .change(let relationID, _), .tombstone(let relationID): relationID
+        case .transactionMetadata, .logicalMessage: nil
+        }
+    }
 }
 
 /// What the pipeline must do for a decoded message, in order.
@@ -26,6 +62,7 @@ public enum StreamAction: Sendable, Equatable {
 /// translation of a whole stream is testable without Postgres or Kafka.
 public struct StreamTranslator: Sendable {
     struct CapturedRelation: Sendable {
+        var relationID: UInt32
         var schema: TableSchema
         var topic: String
         var isCaptured: Bool
@@ -142,6 +179,11 @@ public struct StreamTranslator: Sendable {
         relations[relationID]?.schema.columns.map(\.name)
     }
 
+    /// `schema.table` of relation `relationID` as last described; nil when no Relation message described it.
+    public func tableName(of relationID: UInt32) -> String? {
+        relations[relationID]?.dataCollection
+    }
+
     /// Whether a transaction is open (between Begin and Commit).
     public var isInTransaction: Bool { transaction != nil }
 
@@ -161,7 +203,7 @@ public struct StreamTranslator: Sendable {
                 actions.append(.produce(OutgoingRecord(
                     topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
                     value: encoder.encodeTransactionBegin(id: id, timestampMillis: Self.millis(opened.commitTimeMicros)),
-                    headers: [])))
+                    headers: [], kind: .transactionMetadata)))
             }
 
         case .commit(let commit):
@@ -174,7 +216,7 @@ public struct StreamTranslator: Sendable {
                     value: encoder.encodeTransactionEnd(id: id, eventCount: closing.eventCount,
                                                         dataCollections: closing.tableEventCounts,
                                                         timestampMillis: Self.millis(closing.commitTimeMicros)),
-                    headers: [])))
+                    headers: [], kind: .transactionMetadata)))
             }
             lastCommitLSN = commit.commitLSN
             actions.append(.closeUnit(commit.endLSN))
@@ -204,7 +246,7 @@ public struct StreamTranslator: Sendable {
                                      excludedColumns: excluded)
             if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
             relations[relation.relationID] = CapturedRelation(
-                schema: schema, topic: "\(topicPrefix).\(qualified)", isCaptured: isCaptured, dataCollection: qualified)
+                relationID: relation.relationID, schema: schema, topic: "\(topicPrefix).\(qualified)", isCaptured: isCaptured, dataCollection: qualified)
 
         case .insert(let insert):
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
@@ -212,7 +254,8 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, after)
             let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .create))))
 
         case .update(let update):
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
@@ -226,18 +269,22 @@ public struct StreamTranslator: Sendable {
                 let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 let moved = [KafkaHeader(key: "__debezium.newkey", value: newKey)]
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved)))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
+                                                       kind: .change(relationID: relation.relationID, operation: .delete))))
                 if options.tombstonesOnDelete {
-                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved)))
+                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved,
+                                                           kind: .tombstone(relationID: relation.relationID))))
                 }
                 let create = try encodeRowChange(.create, relation, before: nil, after: after,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
-                                                       headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)])))
+                                                       headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)],
+                                                       kind: .change(relationID: relation.relationID, operation: .create))))
             } else {
                 let value = try encodeRowChange(.update, relation, before: before, after: after,
                                                 try eventSource(walStart, relation), eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .update))))
             }
 
         case .delete(let delete):
@@ -246,10 +293,12 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
             let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .delete))))
             // tombstones.on.delete: a null value lets log compaction drop the key.
             if key != nil, options.tombstonesOnDelete {
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [],
+                                                       kind: .tombstone(relationID: relation.relationID))))
             }
 
         case .truncate(let truncate):
@@ -259,7 +308,8 @@ public struct StreamTranslator: Sendable {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .truncate))))
             }
 
         case .message(let message):
@@ -283,7 +333,7 @@ public struct StreamTranslator: Sendable {
                                                      isTransactional: message.isTransactional, source: source,
                                                      eventTimeMillis: eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
-                                                   value: value, headers: [])))
+                                                   value: value, headers: [], kind: .logicalMessage)))
             if standalone { actions.append(.closeUnit(message.lsn)) }
         }
     }
@@ -301,7 +351,8 @@ public struct StreamTranslator: Sendable {
         }
         let key = try encodeKey(relation, row)
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
-        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
+        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                              kind: .change(relationID: relation.relationID, operation: .read))
     }
 
     // MARK: Helpers

@@ -39,6 +39,8 @@ extension SwallowConfiguration {
             "snapshot.signal_table=\(snapshot.signalTable.map(\.description) ?? "(none)")",
             "snapshot.incremental_chunk_rows=\(snapshot.incrementalChunkRows)",
             "state_dir=\(Self.shown(stateDirectory))",
+            "log_format=\(logFormat.rawValue)",
+            "http.listen=\(http.listen.map(\.description) ?? "(off)")",
         ].joined(separator: " ")
     }
 
