@@ -10,8 +10,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),   // LogHandler.log(event:)
+        // Observability: metrics API (Pipeline), its Prometheus backend and a small HTTP server (executable only).
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
     targets: [
         // Thin C bridges: a module map and a shim header each, nothing else.
@@ -34,12 +37,15 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "SwallowCLI", dependencies: [
             "Pipeline", "SwallowConfig", "Kafka",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
         ]),
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
@@ -48,7 +54,8 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Pipeline", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "Pipeline", .product(name: "Logging", package: "swift-log"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",

@@ -386,9 +386,11 @@ final class PollLoop: @unchecked Sendable {
             guard opaque != 0 else { continue }  // not produced by us (cannot happen)
             let id = UInt64(opaque - 1)
             let topic = topicName(m.rkt)
+            let latency = rd_kafka_message_latency(message)
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 reports.append(DeliveryReport(id: id, result: .success(
-                    .init(topic: topic, partition: m.partition, offset: m.offset))))
+                    .init(topic: topic, partition: m.partition, offset: m.offset)),
+                    latencyMicroseconds: latency >= 0 ? latency : nil))
             } else {
                 // Not rd_kafka_message_errstr: for a delivery report the payload is the message, not a
                 // description, and that function would return the payload.

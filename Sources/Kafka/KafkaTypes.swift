@@ -20,10 +20,14 @@ public struct DeliveryReport: Sendable {
     /// up on it (e.g. `_MSG_TIMED_OUT` after `message.timeout.ms`, or `_PURGE_QUEUE`/`_PURGE_INFLIGHT`
     /// when the producer was closed with the message still outstanding).
     public var result: Result<Position, KafkaError>
+    /// Microseconds from `produce` to this report, as librdkafka measured it (`rd_kafka_message_latency`);
+    /// nil when librdkafka did not time the message.
+    public var latencyMicroseconds: Int64?
 
-    public init(id: UInt64, result: Result<Position, KafkaError>) {
+    public init(id: UInt64, result: Result<Position, KafkaError>, latencyMicroseconds: Int64? = nil) {
         self.id = id
         self.result = result
+        self.latencyMicroseconds = latencyMicroseconds
     }
 }
 

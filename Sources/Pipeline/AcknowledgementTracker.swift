@@ -17,6 +17,8 @@ public struct AcknowledgementTracker: Sendable {
         var pendingEvents: Int
         /// Where a restart may begin once this unit is done; nil while the unit is still open.
         var endLSN: LSN?
+        /// The transaction's commit time (Unix microseconds), for the commit-to-acknowledgement latency.
+        var commitTimeMicros: Int64?
     }
 
     /// Outstanding units, oldest first; `units[head...]` are live. The array is compacted now and then
@@ -32,6 +34,11 @@ public struct AcknowledgementTracker: Sendable {
     /// Set by the first failed delivery; from then on the confirmed position does not move until
     /// `restart`, because the failed event must be read again from the slot.
     public private(set) var failedEventID: UInt64?
+    /// Commit times (Unix microseconds) of transactions with events that became fully acknowledged
+    /// since the last `takeCompletedCommitTimes`, for the commit-to-acknowledgement latency metric.
+    /// Bounded by `maxCompletedCommitTimes`: beyond it, completions are not recorded until taken.
+    public private(set) var completedCommitTimes: [Int64] = []
+    public static let maxCompletedCommitTimes = 4096
 
     public init(confirmedLSN: LSN) {
         self.confirmedLSN = confirmedLSN
@@ -42,9 +49,18 @@ public struct AcknowledgementTracker: Sendable {
     public var isIdle: Bool { units.count == head }
 
     /// Opens a unit (at `Begin`, or before a non-transactional message).
-    public mutating func openUnit() {
+    /// `commitTimeMicros`: the transaction's commit time (Unix microseconds), when it has one.
+    public mutating func openUnit(commitTimeMicros: Int64? = nil) {
         precondition(!hasOpenUnit, "a unit is already open")
-        units.append(Unit(firstEventID: nextEventID, pendingEvents: 0, endLSN: nil))
+        units.append(Unit(firstEventID: nextEventID, pendingEvents: 0, endLSN: nil, commitTimeMicros: commitTimeMicros))
+    }
+
+    /// Moves the commit times collected in `completedCommitTimes` to `buffer` (appending), keeping the
+    /// tracker's storage for reuse.
+    public mutating func takeCompletedCommitTimes(into buffer: inout [Int64]) {
+        guard !completedCommitTimes.isEmpty else { return }
+        buffer.append(contentsOf: completedCommitTimes)
+        completedCommitTimes.removeAll(keepingCapacity: true)
     }
 
     /// Registers one event of the open unit and returns the id to produce it with.
@@ -115,6 +131,10 @@ public struct AcknowledgementTracker: Sendable {
         guard failedEventID == nil else { return }
         while head < units.count, let end = units[head].endLSN, units[head].pendingEvents == 0 {
             if end > confirmedLSN { confirmedLSN = end }
+            if let commitTime = units[head].commitTimeMicros, completedCommitTimes.count < Self.maxCompletedCommitTimes {
+                let nextFirstID = head + 1 < units.count ? units[head + 1].firstEventID : nextEventID
+                if nextFirstID > units[head].firstEventID { completedCommitTimes.append(commitTime) }
+            }
             head += 1
         }
         if head == units.count {

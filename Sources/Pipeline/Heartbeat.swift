@@ -160,6 +160,6 @@ struct HeartbeatRecords {
 
     func record(timestampMillis: Int64) -> OutgoingRecord {
         OutgoingRecord(topic: topic, key: key, value: encoder.encodeHeartbeatValue(timestampMillis: timestampMillis),
-                       headers: [])
+                       headers: [], kind: .heartbeat)
     }
 }

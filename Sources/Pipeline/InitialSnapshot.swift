@@ -61,6 +61,10 @@ final class InitialSnapshot: @unchecked Sendable {
     let source: Source
     let store: SnapshotStateStore
     var state: SnapshotState
+    let monitor: PipelineMonitor
+    /// `swallow_events_total` / `swallow_event_bytes_total` handles of each table (op `r`), by table index:
+    /// made once, shared by the reader threads.
+    private var eventCounters: [EventCounters.Handles] = []
     private var translator: StreamTranslator
     private var tables: [Table] = []
     private var recordSource: SourceInfo
@@ -72,7 +76,8 @@ final class InitialSnapshot: @unchecked Sendable {
     private var tableStartedAt: [ContinuousClock.Instant?] = []
 
     init(settings: PipelineSettings, logger: Logger, shared: ReplicationPipeline.Shared, producer: KafkaProducer,
-         source: Source, store: SnapshotStateStore, state: SnapshotState) {
+         source: Source, store: SnapshotStateStore, state: SnapshotState, monitor: PipelineMonitor) {
+        self.monitor = monitor
         self.settings = settings
         self.logger = logger
         self.shared = shared
@@ -117,6 +122,8 @@ final class InitialSnapshot: @unchecked Sendable {
                 return false
             case .retry(let error):
                 let delay = backoff.next()
+                monitor.snapshotRetries.increment()
+                monitor.recordError(error.message)
                 logger.warning("snapshot interrupted; reading the unfinished chunks again on the same snapshot",
                                metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
                                           "chunks_done": "\(state.doneChunks.count)/\(state.chunks.count)"])
@@ -204,6 +211,7 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         runState.rowsRead = Array(repeating: 0, count: tables.count)
         tableStartedAt = Array(repeating: nil, count: tables.count)
+        eventCounters = tables.map { EventCounters.handles(table: "\($0.state.schema).\($0.state.name)", operation: ChangeEvent.Operation.read.rawValue) }
     }
 
     private func formatSourceBlocks() throws(PipelineError) {
@@ -411,8 +419,10 @@ final class InitialSnapshot: @unchecked Sendable {
                 lastLog = .now
                 logProgress()
             }
+            refreshStatus()
         }
         shared.withLock { $0.snapshot = nil }
+        ReplicationPipeline.refreshStatus(shared: shared, monitor: monitor, snapshot: .some(nil))
         return outcome!
     }
 
@@ -558,6 +568,9 @@ final class InitialSnapshot: @unchecked Sendable {
             do {
                 try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: record.headers,
                                      id: row.id, blockWhenQueueFull: false)
+                let counters = eventCounters[row.table]
+                counters.events.increment()
+                counters.bytes.increment(by: (record.key?.count ?? 0) + (record.value?.count ?? 0))
                 return
             } catch where error.code == .queueFull {
                 let stop = shared.withLock { state -> Bool in
@@ -583,17 +596,46 @@ final class InitialSnapshot: @unchecked Sendable {
     private func waitForInFlight() {
         var remaining = producer.flush(timeoutMilliseconds: 1000)
         while remaining > 0, !shared.withLock({ $0.stopRequested }) {
+            refreshStatus()
             remaining = producer.flush(timeoutMilliseconds: 1000)
         }
     }
 
-    /// Returns true when a stop was requested during the wait.
+    /// Returns true when a stop was requested during the wait (a status refresh every second meanwhile).
     private func sleepUnlessStopped(milliseconds: Int) -> Bool {
         let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
-        return shared.withLock { state in
-            while !state.stopRequested, state.condition.wait(until: deadline) {}
-            return state.stopRequested
+        while Date() < deadline {
+            let slice = min(deadline, Date().addingTimeInterval(1))
+            let stopping = shared.withLock { state in
+                while !state.stopRequested, state.condition.wait(until: slice) {}
+                return state.stopRequested
+            }
+            if stopping { return true }
+            refreshStatus()
         }
+        return false
+    }
+
+    /// Refreshes the monitor with the snapshot's progress; called from the coordinating loop only.
+    private func refreshStatus() {
+        ReplicationPipeline.refreshStatus(shared: shared, monitor: monitor, snapshot: .some(progressStatus()))
+    }
+
+    /// Rows read, rate and time left per table, and chunks done (persisted, i.e. acknowledged).
+    func progressStatus() -> PipelineStatus.Snapshot {
+        let (rows, left, starts) = shared.withLock { _ in (runState.rowsRead, runState.chunksLeftPerTable, tableStartedAt) }
+        let tableStatus = tables.enumerated().map { index, table -> PipelineStatus.SnapshotTable in
+            let rowsRead = index < rows.count ? rows[index] : 0
+            let seconds = (index < starts.count ? starts[index] : nil).map(Self.seconds(since:)) ?? 0
+            let rate = seconds > 0 ? Double(rowsRead) / seconds : 0
+            let estimate = table.state.estimatedRows > 0 ? Int(table.state.estimatedRows) : nil
+            return PipelineStatus.SnapshotTable(
+                name: "\(table.state.schema).\(table.state.name)", rowsRead: rowsRead, estimatedRows: estimate,
+                rowsPerSecond: rate,
+                etaSeconds: estimate.flatMap { rate > 0 ? max(0, Double($0 - rowsRead)) / rate : nil },
+                isDone: index < left.count && left[index] == 0)
+        }
+        return PipelineStatus.Snapshot(chunksDone: state.doneChunks.count, chunkCount: state.chunks.count, tables: tableStatus)
     }
 
     private func logTableDone(_ table: Int) {

@@ -24,6 +24,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case slotLost
         /// The publication was dropped after streaming started.
         case publicationLost
+        /// The service manager's notification socket (`$NOTIFY_SOCKET`) cannot be used.
+        case serviceNotification
     }
 
     public var code: Code

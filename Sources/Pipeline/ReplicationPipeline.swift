@@ -37,14 +37,20 @@ public final class ReplicationPipeline: Sendable {
     public let settings: PipelineSettings
     let logger: Logger
     let shared = Shared()
+    /// Status, metrics and service-manager notifications.
+    public let monitor: PipelineMonitor
     /// Writes heartbeats while streaming, when `heartbeat.interval_ms` is set.
     let heartbeat: HeartbeatEmitter?
     let positionGauges: ConfirmedPositionGauges
 
-    /// `metricsFactory`: where the pipeline's metrics go; the process's bootstrapped backend by default.
-    public init(settings: PipelineSettings, logger: Logger, metricsFactory: MetricsFactory = MetricsSystem.factory) {
+    /// `monitor`: pass one with a ``ServiceNotifier`` to notify a service manager; by default the
+    /// pipeline keeps its status and metrics only. `metricsFactory`: where the stall gauges go; the
+    /// process's bootstrapped backend by default.
+    public init(settings: PipelineSettings, logger: Logger, monitor: PipelineMonitor? = nil,
+                metricsFactory: MetricsFactory = MetricsSystem.factory) {
         self.settings = settings
         self.logger = logger
+        self.monitor = monitor ?? PipelineMonitor(slot: settings.slotName)
         heartbeat = settings.heartbeat.intervalMilliseconds > 0 ? HeartbeatEmitter(settings: settings, logger: logger) : nil
         positionGauges = ConfirmedPositionGauges(slot: settings.slotName, factory: metricsFactory)
         let threshold = settings.heartbeat.stallWarningSeconds
@@ -54,10 +60,33 @@ public final class ReplicationPipeline: Sendable {
     /// Asks `run()` to finish: stop reading, wait (bounded) for in-flight deliveries, confirm, return.
     /// Safe to call from any thread, e.g. a signal handler's queue.
     public func stop() {
-        shared.withLock {
-            $0.stopRequested = true
-            $0.condition.broadcast()
+        let first = shared.withLock { state -> Bool in
+            defer { state.stopRequested = true }
+            state.condition.broadcast()
+            return !state.stopRequested
         }
+        if first { monitor.beginStopping() }
+    }
+
+    /// What the pipeline is doing now (for `/status`, `/readyz`).
+    public var status: PipelineStatus { monitor.status }
+
+    /// Refreshes the monitor from the shared state (and the stream loop's own figures), pinging the
+    /// watchdog when due. Only the pipeline's own loops call this, about once a second: if they hang,
+    /// the figures freeze and the watchdog pings stop.
+    func refreshStatus(stream: PipelineMonitor.StreamFigures? = nil, snapshot: PipelineStatus.Snapshot?? = nil) {
+        Self.refreshStatus(shared: shared, monitor: monitor, stream: stream, snapshot: snapshot)
+    }
+
+    static func refreshStatus(shared: Shared, monitor: PipelineMonitor, stream: PipelineMonitor.StreamFigures? = nil,
+                              snapshot: PipelineStatus.Snapshot?? = nil) {
+        var commitTimes: [Int64] = []
+        let (confirmed, inFlight) = shared.withLock { state in
+            state.tracker.takeCompletedCommitTimes(into: &commitTimes)
+            return (state.tracker.confirmedLSN, state.tracker.inFlightEvents + (state.snapshot?.inFlightEvents ?? 0))
+        }
+        if !commitTimes.isEmpty { monitor.recordCommitsAcknowledged(commitTimes, nowMicros: WallClock.micros()) }
+        monitor.refresh(confirmed: confirmed, inFlight: inFlight, stream: stream, snapshot: snapshot)
     }
 
     private var stopRequested: Bool { shared.withLock { $0.stopRequested } }
@@ -72,6 +101,16 @@ public final class ReplicationPipeline: Sendable {
     /// Postgres going away, deliveries failing during a broker outage — restart the stream from the
     /// confirmed position after a backoff.
     public func run() throws(PipelineError) {
+        do {
+            try runPipeline()
+            monitor.transition(to: .stopped)
+        } catch {
+            monitor.transition(to: .failed, error: error.message)
+            throw error
+        }
+    }
+
+    private func runPipeline() throws(PipelineError) {
         let producer = try makeProducer()
         defer { producer.close() }
         defer { heartbeat?.stop() }
@@ -134,6 +173,8 @@ public final class ReplicationPipeline: Sendable {
                 // confirmed keeps backing off.
                 if confirmedLSN > confirmedAtStart { backoff.reset() }
                 let delay = backoff.next()
+                monitor.transition(to: .reconnecting, error: error.message)
+                monitor.streamRetries.increment()
                 logger.warning("stream interrupted, resuming from the confirmed position",
                                metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
                                           "confirmed_lsn": "\(confirmedLSN)"])
@@ -150,14 +191,27 @@ public final class ReplicationPipeline: Sendable {
         logger.info("stopped", metadata: ["confirmed_lsn": "\(confirmedLSN)"])
     }
 
+    /// Buffers the delivery thread reuses from one batch of reports to the next.
+    final class DeliveryScratch: @unchecked Sendable {
+        var latencies: [Int64] = []
+        var commitTimes: [Int64] = []
+    }
+
     private func makeProducer() throws(PipelineError) -> KafkaProducer {
         let shared = self.shared
         let logger = self.logger
+        let monitor = self.monitor
+        let scratch = DeliveryScratch()
         do {
             return try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
                 onDeliveryReports: { reports in
                     var firstFailure: KafkaError?
+                    var failures = 0
+                    scratch.latencies.removeAll(keepingCapacity: true)
+                    for report in reports {
+                        if let latency = report.latencyMicroseconds { scratch.latencies.append(latency) }
+                    }
                     shared.withLock { state in
                         for report in reports {
                             let isSnapshotRecord = SnapshotProgress.owns(report.id)
@@ -165,6 +219,7 @@ public final class ReplicationPipeline: Sendable {
                             case .success:
                                 if isSnapshotRecord { state.snapshot?.acknowledge(report.id) } else { state.tracker.acknowledge(report.id) }
                             case .failure(let error):
+                                failures += 1
                                 if isSnapshotRecord { state.snapshot?.fail(report.id) } else { state.tracker.fail(report.id) }
                                 if state.deliveryFailure == nil {
                                     state.deliveryFailure = error
@@ -172,9 +227,16 @@ public final class ReplicationPipeline: Sendable {
                                 }
                             }
                         }
+                        state.tracker.takeCompletedCommitTimes(into: &scratch.commitTimes)
                         state.condition.broadcast()
                     }
+                    monitor.recordDeliveries(failures: failures, latenciesMicros: scratch.latencies)
+                    if !scratch.commitTimes.isEmpty {
+                        monitor.recordCommitsAcknowledged(scratch.commitTimes, nowMicros: WallClock.micros())
+                        scratch.commitTimes.removeAll(keepingCapacity: true)
+                    }
                     if let firstFailure {
+                        monitor.recordError("\(firstFailure)")
                         logger.warning("delivery to Kafka failed; nothing past the confirmed position will be confirmed",
                                        metadata: ["error": "\(firstFailure)"])
                     }
@@ -208,17 +270,29 @@ public final class ReplicationPipeline: Sendable {
     /// Waits for in-flight deliveries: bounded by the flush timeout on shutdown, or until nothing is in
     /// flight before a restart (so the restart point accounts for every event sent).
     private func drain(_ producer: KafkaProducer, untilEmpty: Bool = false) {
-        let timeout = Int32(clamping: settings.flushTimeoutMilliseconds)
-        var remaining = producer.flush(timeoutMilliseconds: timeout)
+        var remaining = flush(producer, timeoutMilliseconds: settings.flushTimeoutMilliseconds)
         if untilEmpty, remaining > 0 {
             logger.warning("waiting for in-flight deliveries before restarting", metadata: ["in_flight": "\(remaining)"])
             while remaining > 0, !stopRequested {
-                remaining = producer.flush(timeoutMilliseconds: max(timeout, 1000))
+                remaining = flush(producer, timeoutMilliseconds: max(settings.flushTimeoutMilliseconds, 1000))
             }
         }
         if remaining > 0 {
             logger.warning("stopping with deliveries still in flight; they will be sent again on restart",
                            metadata: ["in_flight": "\(remaining)"])
+        }
+    }
+
+    /// `producer.flush` in slices of at most a second, with a status refresh between them; returns what is
+    /// still in flight.
+    func flush(_ producer: KafkaProducer, timeoutMilliseconds: Int) -> Int {
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+        while true {
+            let left = deadline - ContinuousClock.now
+            let slice = min(1000, max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            let remaining = Int(producer.flush(timeoutMilliseconds: Int32(slice)))
+            refreshStatus()
+            if remaining == 0 || ContinuousClock.now >= deadline { return remaining }
         }
     }
 
@@ -228,6 +302,7 @@ public final class ReplicationPipeline: Sendable {
         let (connection, startPosition) = try openStream(slotEstablished: &slotEstablished, positionAdopted: &positionAdopted,
                                                          systemID: &systemID)
         defer { connection.close() }
+        monitor.transition(to: .streaming)
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
         heartbeat?.start()
         // Each stream reloads the incremental snapshot's progress as of the confirmed position, which is
@@ -356,10 +431,17 @@ public final class ReplicationPipeline: Sendable {
     fileprivate var sharedState: Shared { shared }
     fileprivate var log: Logger { logger }
 
+    /// Waits unless a stop is requested, with a status refresh every second.
     private func sleep(milliseconds: Int) {
         let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
-        shared.withLock { state in
-            while !state.stopRequested, state.condition.wait(until: deadline) {}
+        while Date() < deadline {
+            let slice = min(deadline, Date().addingTimeInterval(1))
+            let stopping = shared.withLock { state in
+                while !state.stopRequested, state.condition.wait(until: slice) {}
+                return state.stopRequested
+            }
+            if stopping { return }
+            refreshStatus()
         }
     }
 }
@@ -384,6 +466,15 @@ private struct StreamSession {
     let heartbeatRecords: HeartbeatRecords?
     /// The content of this slot's heartbeat messages (the slot name); other instances' are only skipped.
     let heartbeatContent: [UInt8]
+    /// The server's WAL end, from keepalives and XLogData headers: the lag is measured against it.
+    var serverLSN = LSN.invalid
+    /// When the message being handled arrived (Unix ms): events' `ts_ms`, and the last event's time.
+    var messageMillis: Int64 = 0
+    var lastEventMillis: Int64 = 0
+    /// The commit time of the transaction whose Begin is being handled, for its unit.
+    var beginCommitMicros: Int64?
+    var nextStatusRefresh = ContinuousClock.now
+    var counters = EventCounters()
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator,
          incremental: IncrementalSnapshotter?) {
@@ -421,7 +512,9 @@ private struct StreamSession {
                 finish()
                 return
             }
-            if ContinuousClock.now - lastStatusSent >= statusInterval {
+            let now = ContinuousClock.now
+            if now >= nextStatusRefresh { refreshStatus(now) }
+            if now - lastStatusSent >= statusInterval {
                 try sendStatus()
             }
             let result: PostgresConnection.CopyDataResult
@@ -441,6 +534,7 @@ private struct StreamSession {
             switch message {
             case .primaryKeepalive(let keepalive):
                 if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
+                if keepalive.walEnd > serverLSN { serverLSN = keepalive.walEnd }
                 // Everything the server decoded before this keepalive has reached us; if it is all
                 // acknowledged, the server's position is safe to confirm.
                 if !translator.isInTransaction {
@@ -449,6 +543,8 @@ private struct StreamSession {
                 if keepalive.replyRequested { try sendStatus() }
             case .xLogData(let data):
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
+                if data.walEnd > serverLSN { serverLSN = data.walEnd }
+                messageMillis = Self.nowMillis()
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
                 if case .message(let message) = decoded, message.prefix == HeartbeatEmitter.messagePrefix {
@@ -473,7 +569,11 @@ private struct StreamSession {
                         incremental.observe(decoded)
                     }
                 }
+                if case .begin(let begin) = decoded {
+                    beginCommitMicros = PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime)
+                }
                 if case .relation(let relation) = decoded {
+                    counters.forget(relationID: relation.relationID)
                     pipeline.log.debug("relation described", metadata: [
                         "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
                         "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
@@ -484,7 +584,7 @@ private struct StreamSession {
                     }
                 }
                 actions.removeAll(keepingCapacity: true)
-                try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: Self.nowMillis(),
+                try translator.translate(decoded, walStart: data.walStart, eventTimeMillis: messageMillis,
                                          into: &actions)
                 for action in actions { try perform(action) }
                 if let incremental, case .commit(let commit) = decoded {
@@ -523,7 +623,9 @@ private struct StreamSession {
     private mutating func perform(_ action: StreamAction) throws(PipelineError) {
         switch action {
         case .openUnit:
-            shared.withLock { $0.tracker.openUnit() }
+            let commitTime = beginCommitMicros
+            beginCommitMicros = nil
+            shared.withLock { $0.tracker.openUnit(commitTimeMicros: commitTime) }
         case .closeUnit(let end):
             shared.withLock { $0.tracker.closeUnit(endLSN: end) }
         case .produce(let record):
@@ -533,6 +635,12 @@ private struct StreamSession {
                 do {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value,
                                          headers: record.headers, id: id, blockWhenQueueFull: false)
+                    lastEventMillis = messageMillis
+                    let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
+                    if !counters.count(record.kind, bytes: bytes) {
+                        counters.register(record.kind, table: record.kind.relationID.flatMap { translator.tableName(of: $0) })
+                        _ = counters.count(record.kind, bytes: bytes)
+                    }
                     return
                 } catch where error.code == .queueFull {
                     // librdkafka's byte bound is reached before ours: wait for acknowledgements here,
@@ -569,8 +677,15 @@ private struct StreamSession {
         }
         try checkHealth()
         if stopping { return false }
-        if ContinuousClock.now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
+        let now = ContinuousClock.now
+        if now >= nextStatusRefresh { refreshStatus(now) }
+        if now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
         return true
+    }
+
+    private mutating func refreshStatus(_ now: ContinuousClock.Instant) {
+        nextStatusRefresh = now + pipeline.monitor.statusRefreshInterval
+        pipeline.refreshStatus(stream: .init(receivedLSN: receivedLSN, serverLSN: serverLSN, lastEventMillis: lastEventMillis))
     }
 
     private mutating func sendStatus() throws(PipelineError) {

@@ -150,7 +150,8 @@ extension ReplicationPipeline {
         try store.save(state)
 
         let snapshot = InitialSnapshot(settings: settings, logger: logger, shared: shared, producer: producer,
-                                       source: source, store: store, state: state)
+                                       source: source, store: store, state: state, monitor: monitor)
+        monitor.transition(to: .snapshotting)
         guard try snapshot.run() else { return .finished }
         var completed = snapshot.state
         completed.status = .completed

@@ -11,6 +11,45 @@ public struct OutgoingRecord: Sendable, Equatable {
     /// nil is a tombstone.
     public var value: [UInt8]?
     public var headers: [KafkaHeader]
+    /// What the record stands for; the metrics count records by it.
+    public var kind: RecordKind
+
+    init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], kind: RecordKind) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.kind = kind
+    }
+}
+
+/// What an outgoing record stands for: a change of a table (by relation OID, so counting it needs no
+/// string work), a tombstone, or one of Swallow's own topics.
+public enum RecordKind: Sendable, Hashable {
+    case change(relationID: UInt32, operation: ChangeEvent.Operation)
+    case tombstone(relationID: UInt32)
+    case transactionMetadata
+    case logicalMessage
+    /// A heartbeat record (`heartbeat.emit_record`).
+    case heartbeat
+
+    /// The `op` label of the metrics: Debezium's letter, or what the record is.
+    public var operationLabel: String {
+        switch self {
+        case .change(_, let operation): operation.rawValue
+        case .tombstone: "tombstone"
+        case .transactionMetadata: "transaction"
+        case .logicalMessage: "message"
+        case .heartbeat: "heartbeat"
+        }
+    }
+
+    public var relationID: UInt32? {
+        switch self {
+        case .change(let relationID, _), .tombstone(let relationID): relationID
+        case .transactionMetadata, .logicalMessage, .heartbeat: nil
+        }
+    }
 }
 
 /// What the pipeline must do for a decoded message, in order.
@@ -28,13 +67,15 @@ public struct StreamTranslator: Sendable {
     /// A class, not a struct: every event looks its relation up, and copying a `TableSchema` (about
     /// twenty arrays and strings) out of the dictionary would retain and release each of them per event.
     final class CapturedRelation: Sendable {
+        let relationID: UInt32
         let schema: TableSchema
         let topic: String
         let isCaptured: Bool
         /// `schema.table`, Debezium's data collection name (counted per event with transaction metadata).
         let dataCollection: String
 
-        init(schema: TableSchema, topic: String, isCaptured: Bool, dataCollection: String) {
+        init(relationID: UInt32, schema: TableSchema, topic: String, isCaptured: Bool, dataCollection: String) {
+            self.relationID = relationID
             self.schema = schema
             self.topic = topic
             self.isCaptured = isCaptured
@@ -151,6 +192,11 @@ public struct StreamTranslator: Sendable {
         relations[relationID]?.schema.columns.map(\.name)
     }
 
+    /// `schema.table` of relation `relationID` as last described; nil when no Relation message described it.
+    public func tableName(of relationID: UInt32) -> String? {
+        relations[relationID]?.dataCollection
+    }
+
     /// Whether a transaction is open (between Begin and Commit).
     public var isInTransaction: Bool { transaction != nil }
 
@@ -170,7 +216,7 @@ public struct StreamTranslator: Sendable {
                 actions.append(.produce(OutgoingRecord(
                     topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
                     value: encoder.encodeTransactionBegin(id: id, timestampMillis: Self.millis(opened.commitTimeMicros)),
-                    headers: [])))
+                    headers: [], kind: .transactionMetadata)))
             }
 
         case .commit(let commit):
@@ -183,7 +229,7 @@ public struct StreamTranslator: Sendable {
                     value: encoder.encodeTransactionEnd(id: id, eventCount: closing.eventCount,
                                                         dataCollections: closing.tableEventCounts,
                                                         timestampMillis: Self.millis(closing.commitTimeMicros)),
-                    headers: [])))
+                    headers: [], kind: .transactionMetadata)))
             }
             lastCommitLSN = commit.commitLSN
             actions.append(.closeUnit(commit.endLSN))
@@ -213,7 +259,7 @@ public struct StreamTranslator: Sendable {
                                      excludedColumns: excluded)
             if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
             relations[relation.relationID] = CapturedRelation(
-                schema: schema, topic: "\(topicPrefix).\(qualified)", isCaptured: isCaptured, dataCollection: qualified)
+                relationID: relation.relationID, schema: schema, topic: "\(topicPrefix).\(qualified)", isCaptured: isCaptured, dataCollection: qualified)
 
         case .insert(let insert):
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
@@ -221,7 +267,8 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, after)
             let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .create))))
 
         case .update(let update):
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
@@ -235,18 +282,22 @@ public struct StreamTranslator: Sendable {
                 let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 let moved = [KafkaHeader(key: "__debezium.newkey", value: newKey)]
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved)))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
+                                                       kind: .change(relationID: relation.relationID, operation: .delete))))
                 if options.tombstonesOnDelete {
-                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved)))
+                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved,
+                                                           kind: .tombstone(relationID: relation.relationID))))
                 }
                 let create = try encodeRowChange(.create, relation, before: nil, after: after,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
-                                                       headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)])))
+                                                       headers: [KafkaHeader(key: "__debezium.oldkey", value: oldKey)],
+                                                       kind: .change(relationID: relation.relationID, operation: .create))))
             } else {
                 let value = try encodeRowChange(.update, relation, before: before, after: after,
                                                 try eventSource(walStart, relation), eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .update))))
             }
 
         case .delete(let delete):
@@ -255,10 +306,12 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
             let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])))
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .delete))))
             // tombstones.on.delete: a null value lets log compaction drop the key.
             if key != nil, options.tombstonesOnDelete {
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [],
+                                                       kind: .tombstone(relationID: relation.relationID))))
             }
 
         case .truncate(let truncate):
@@ -268,7 +321,8 @@ public struct StreamTranslator: Sendable {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [])))
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .truncate))))
             }
 
         case .message(let message):
@@ -292,7 +346,7 @@ public struct StreamTranslator: Sendable {
                                                      isTransactional: message.isTransactional, source: source,
                                                      eventTimeMillis: eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
-                                                   value: value, headers: [])))
+                                                   value: value, headers: [], kind: .logicalMessage)))
             if standalone { actions.append(.closeUnit(message.lsn)) }
         }
     }
@@ -310,7 +364,8 @@ public struct StreamTranslator: Sendable {
         }
         let key = try encodeKey(relation, row)
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
-        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
+        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                              kind: .change(relationID: relation.relationID, operation: .read))
     }
 
     /// The `source` block of relation `relationID`'s snapshot records, formatted once: in an initial
@@ -333,7 +388,8 @@ public struct StreamTranslator: Sendable {
             value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
                                                 sourceBlock: sourceBlock, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
-        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [])
+        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                              kind: .change(relationID: relation.relationID, operation: .read))
     }
 
     // MARK: Helpers

@@ -3,7 +3,9 @@ import Dispatch
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Pipeline
+import Prometheus
 import SwallowConfig
 
 /// Swallow's version, reported in `source.version` and by `swallow version`.
@@ -34,8 +36,23 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let configuration = try loadConfiguration(path: config)
-        let logger = makeLogger(level: configuration.logLevel)
+        let logger = makeLogger(level: configuration.logLevel, format: configuration.logFormat)
         logger.info("starting swallow \(swallowVersion)", metadata: ["config": "\(configuration.redactedDescription)"])
+        // Metrics cost nothing (swift-metrics' no-op backend) unless something serves them.
+        let registry = configuration.http.listen == nil ? nil : bootstrapMetrics()
+        let notifier: ServiceNotifier?
+        do {
+            notifier = try ServiceNotifier()
+        } catch {
+            logger.warning("service manager notifications are off: \(error)")
+            notifier = nil
+        }
+        if let notifier {
+            logger.info("notifying the service manager", metadata: [
+                "notify_socket": "\(notifier.address)",
+                "watchdog_interval_ms": "\(notifier.watchdogInterval.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" } ?? "off")"])
+        }
+        let monitor = PipelineMonitor(slot: configuration.slot.name, notifier: notifier)
 
         // The embedded cluster lives as long as this process and keeps nothing: for trying Swallow out.
         var embedded: MockKafkaCluster?
@@ -59,7 +76,20 @@ struct Run: ParsableCommand {
         let pipeline = ReplicationPipeline(
             settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
                                        connectorVersion: swallowVersion),
-            logger: logger)
+            logger: logger, monitor: monitor)
+        var statusServer: StatusServer?
+        if let listen = configuration.http.listen, let registry {
+            do {
+                let server = try StatusServer.start(listen: listen, monitor: monitor, registry: registry, logger: logger)
+                statusServer = server
+                let bound = SwallowConfiguration.HTTP.Listen(host: listen.host, port: Int(server.port ?? UInt16(listen.port)))
+                logger.info("HTTP listener serving /metrics, /healthz, /readyz, /status", metadata: ["address": "\(bound)"])
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode(1)
+            }
+        }
+        defer { statusServer?.stop() }
         let signals = SignalHandlers(logger: logger) { pipeline.stop() }
         defer { withExtendedLifetime(signals) {} }
         do {
@@ -213,11 +243,39 @@ func loadConfiguration(path: String) throws -> SwallowConfiguration {
     }
 }
 
-func makeLogger(level: String) -> Logger {
+func makeLogger(level: String, format: SwallowConfiguration.LogFormat = .text) -> Logger {
+    let logLevel = Logger.Level(rawValue: level) ?? .info
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: level) ?? .info
-        return handler
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        case .json:
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
     }
     return Logger(label: "swallow")
+}
+
+/// Makes the Prometheus registry the metrics backend; histogram buckets fit what they measure.
+func bootstrapMetrics() -> PrometheusCollectorRegistry {
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    // A broker acknowledges in milliseconds; a slow one or a retrying producer takes seconds.
+    factory.durationHistogramBuckets["swallow_ack_latency_seconds"] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+    ]
+    // From the commit in PostgreSQL to Kafka's acknowledgement: includes decoding, a backlog, outages.
+    factory.durationHistogramBuckets["swallow_commit_to_ack_latency_seconds"] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+    ]
+    MetricsSystem.bootstrap(factory)
+    return registry
 }

@@ -12,7 +12,7 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "max_in_flight_events", "log_level", "events", "snapshot",
-                           "state_dir", "heartbeat"]
+                           "state_dir", "heartbeat", "log_format", "http"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
@@ -26,9 +26,10 @@ struct ConfigurationReader {
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
+        static let http = ["listen"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
-            ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat),
+            ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
         ]
     }
 
@@ -83,12 +84,14 @@ struct ConfigurationReader {
         let snapshot = try readSnapshot(top)
         let stateDirectory = try readStateDirectory(top)
         let heartbeat = try readHeartbeat(top)
+        let logFormat = try enumeration(top, "log_format", default: SwallowConfiguration.LogFormat.text)
+        let http = try readHTTP(top)
 
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
             maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events, snapshot: snapshot,
-            stateDirectory: stateDirectory, heartbeat: heartbeat)
+            stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http)
     }
 
     // MARK: - Sections
@@ -332,6 +335,44 @@ struct ConfigurationReader {
                                        default: defaults.stallWarningSeconds)
         return SwallowConfiguration.Heartbeat(intervalMilliseconds: interval, actionQuery: actionQuery,
                                               emitRecord: emitRecord, stallWarningSeconds: stallWarning)
+    }
+
+    private func readHTTP(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.HTTP {
+        guard let node = top["http"], !Self.isNull(node) else { return .init() }
+        let http = try section(node, path: top.path("http"), allowed: Keys.http,
+                               expected: "a mapping with the optional key \(Self.list(Keys.http))")
+        let path = http.path("listen")
+        let expected = "an address to listen on, `host:port` with an IPv4 address or a bracketed IPv6 address (e.g. `127.0.0.1:9187`, `[::1]:9187`; port 0 picks a free port), or empty for no listener"
+        guard let value = try scalar(http["listen"], path: path, expected: expected), !value.text.isEmpty else {
+            return .init()
+        }
+        guard let listen = Self.listenAddress(value.text) else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "expected \(expected), got \(Echo.quoted(value.text))")
+        }
+        return .init(listen: listen)
+    }
+
+    /// `a.b.c.d:port` or `[v6]:port`, numeric addresses only (no name lookup), port 0...65535.
+    static func listenAddress(_ text: String) -> SwallowConfiguration.HTTP.Listen? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &address) == 1 else { return nil }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            var address = in_addr()
+            guard inet_pton(AF_INET, String(host), &address) == 1 else { return nil }
+        }
+        guard !portText.isEmpty, portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber),
+              let port = Int(portText), (0...65_535).contains(port) else { return nil }
+        return .init(host: String(host), port: port)
     }
 
     private func readStateDirectory(_ top: Section) throws(ConfigurationError) -> String {

@@ -44,6 +44,8 @@ extension SwallowConfiguration {
             "heartbeat.action_query=\(heartbeat.actionQuery == nil ? "(none)" : "(set)")",
             "heartbeat.emit_record=\(heartbeat.emitRecord)",
             "heartbeat.stall_warning_s=\(heartbeat.stallWarningSeconds)",
+            "log_format=\(logFormat.rawValue)",
+            "http.listen=\(http.listen.map(\.description) ?? "(off)")",
         ].joined(separator: " ")
     }
 

@@ -260,6 +260,39 @@ public struct SwallowConfiguration: Sendable, Equatable {
         }
     }
 
+    /// How log lines are written (`log_format`).
+    public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+        /// One human-readable line per message (swift-log's stream format).
+        case text
+        /// One JSON object per line: timestamp, level, label, message, metadata.
+        case json
+    }
+
+    /// The HTTP listener for metrics, health and status (section `http`).
+    public struct HTTP: Sendable, Equatable {
+        /// `listen`: where to listen, `host:port` (IPv4 address or `[IPv6]`, port 0 for any free port);
+        /// nil (the default) means no listener.
+        public var listen: Listen?
+
+        public struct Listen: Sendable, Equatable, CustomStringConvertible {
+            /// An IPv4 address, or an IPv6 address without brackets.
+            public var host: String
+            public var port: Int
+            public var isIPv6: Bool { host.contains(":") }
+
+            public init(host: String, port: Int) {
+                self.host = host
+                self.port = port
+            }
+
+            public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        }
+
+        public init(listen: Listen? = nil) {
+            self.listen = listen
+        }
+    }
+
     public var postgres: Postgres
     public var slot: Slot
     public var publication: Publication
@@ -273,6 +306,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var logLevel: String
     public var events: Events
     public var snapshot: Snapshot
+    public var logFormat: LogFormat
+    public var http: HTTP
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String
@@ -297,8 +332,12 @@ public struct SwallowConfiguration: Sendable, Equatable {
         events: Events = Events(),
         snapshot: Snapshot = Snapshot(),
         stateDirectory: String = defaultStateDirectory,
-        heartbeat: Heartbeat = Heartbeat()
+        heartbeat: Heartbeat = Heartbeat(),
+        logFormat: LogFormat = .text,
+        http: HTTP = HTTP()
     ) {
+        self.logFormat = logFormat
+        self.http = http
         self.postgres = postgres
         self.slot = slot
         self.publication = publication

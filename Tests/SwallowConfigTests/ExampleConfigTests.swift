@@ -19,7 +19,9 @@ import SwallowConfig
             logLevel: "info",
             snapshot: .init(mode: .initial, maxThreads: 1, chunkRows: 100_000, signalTable: nil,
                             incrementalChunkRows: 1024),
-            stateDirectory: "/var/lib/swallow")
+            stateDirectory: "/var/lib/swallow",
+            logFormat: .text,
+            http: .init(listen: .init(host: "127.0.0.1", port: 9187)))
         #expect(config == expected)
         #expect(config.postgres.password == "s3cret")
     }

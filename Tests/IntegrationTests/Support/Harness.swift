@@ -155,10 +155,10 @@ final class SwallowProcess {
     let child: ChildProcess
     let logPath: String
 
-    init(configPath: String, logPath: String) throws {
+    init(configPath: String, logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
         child = try ChildProcess(executable: try swallowExecutable(), arguments: ["run", "--config", configPath],
-                                 outputPath: logPath)
+                                 outputPath: logPath, environment: environment)
     }
 
     func kill9() {

@@ -107,7 +107,8 @@ final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     private var exitStatus: Int32?
 
-    init(executable: String, arguments: [String], outputPath: String) throws {
+    /// `environment`: variables to set (or override) in the child, on top of this process's.
+    init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -116,7 +117,11 @@ final class ChildProcess: @unchecked Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        var variables = ProcessInfo.processInfo.environment
+        variables.merge(environment) { _, new in new }
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard result == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(result)))") }
         self.pid = pid
     }

@@ -1,0 +1,251 @@
+import CoreMetrics
+import Foundation
+import Logging
+import Metrics
+import PGOutput
+
+/// Watches the pipeline for the outside world: keeps the ``PipelineStatus`` that `/status` and `/readyz`
+/// read, the metrics (through swift-metrics; the executable bootstraps the Prometheus backend), and the
+/// service manager's notifications.
+///
+/// Cost discipline: the hot paths update nothing here per event except the per-(table, op) counters,
+/// whose handles are cached by the caller (``EventCounters``). Everything else — positions, lag, ages,
+/// snapshot progress, the watchdog — is refreshed by ``ReplicationPipeline/refreshStatus`` from the
+/// pipeline's own loops about once a second, so a hung loop freezes the figures and stops the watchdog.
+public final class PipelineMonitor: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var current: PipelineStatus
+    private var readySent = false
+    private var nextWatchdog = ContinuousClock.now
+    private var snapshotGauges: [String: SnapshotTableGauges] = [:]
+
+    let notifier: ServiceNotifier?
+    let startedAt = Date()
+    /// How often the loops call `refreshStatus`: every second, or more often if the watchdog needs it.
+    let statusRefreshInterval: Duration
+
+    // Metric handles, created once (swift-metrics looks labels up only at creation).
+    let deliveryFailures = Counter(label: "swallow_delivery_failures_total")
+    let streamRetries = Counter(label: "swallow_retries_total", dimensions: [("phase", "stream")])
+    let snapshotRetries = Counter(label: "swallow_retries_total", dimensions: [("phase", "snapshot")])
+    let ackLatency = Metrics.Timer(label: "swallow_ack_latency_seconds")
+    let commitToAckLatency = Metrics.Timer(label: "swallow_commit_to_ack_latency_seconds")
+    let inFlightGauge = Gauge(label: "swallow_events_in_flight")
+    let confirmedGauge = Gauge(label: "swallow_confirmed_lsn")
+    let receivedGauge = Gauge(label: "swallow_received_lsn")
+    let serverGauge = Gauge(label: "swallow_server_lsn")
+    let lagGauge = Gauge(label: "swallow_slot_lag_bytes")
+    let lastEventAgeGauge = Gauge(label: "swallow_last_event_age_seconds")
+    let lastConfirmedAgeGauge = Gauge(label: "swallow_last_confirmed_age_seconds")
+    let stateGauges: [PipelineStatus.State: Gauge] = Dictionary(uniqueKeysWithValues: PipelineStatus.State.allCases.map {
+        ($0, Gauge(label: "swallow_state", dimensions: [("state", $0.rawValue)]))
+    })
+    let snapshotChunksDone = Gauge(label: "swallow_snapshot_chunks_done")
+    let snapshotChunksTotal = Gauge(label: "swallow_snapshot_chunks_total")
+
+    struct SnapshotTableGauges {
+        let rowsRead: Gauge
+        let estimatedRows: Gauge
+        let rowsPerSecond: Gauge
+        let etaSeconds: Gauge
+
+        init(table: String) {
+            let dimensions = [("table", table)]
+            rowsRead = Gauge(label: "swallow_snapshot_rows_read", dimensions: dimensions)
+            estimatedRows = Gauge(label: "swallow_snapshot_rows_estimated", dimensions: dimensions)
+            rowsPerSecond = Gauge(label: "swallow_snapshot_rows_per_second", dimensions: dimensions)
+            etaSeconds = Gauge(label: "swallow_snapshot_eta_seconds", dimensions: dimensions)
+        }
+    }
+
+    /// `notifier`: where READY/STATUS/WATCHDOG/STOPPING go; nil when not run by a service manager.
+    public init(slot: String, notifier: ServiceNotifier? = nil) {
+        current = PipelineStatus(slot: slot)
+        self.notifier = notifier
+        statusRefreshInterval = min(.seconds(1), notifier?.watchdogInterval ?? .seconds(1))
+        stateGauges[.starting]?.record(1)
+    }
+
+    /// A copy of the current status.
+    public var status: PipelineStatus {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    /// Records a state change and tells the service manager: `READY=1` the first time the pipeline is
+    /// snapshotting or streaming (a snapshot can take hours — longer than any start-up timeout — and is
+    /// already the service doing its work), `STOPPING=1` when a stop begins, `STATUS=` always.
+    /// `error`: the failure that caused the change, if any.
+    func transition(to state: PipelineStatus.State, error: String? = nil) {
+        lock.lock()
+        let previous = current.state
+        // Once stopping, only the end counts: a stream that opens meanwhile is closing anyway.
+        let changed = previous != state && (previous != .stopping || state == .stopped || state == .failed)
+        if changed {
+            current.state = state
+            current.stateSince = Date()
+        }
+        if let error {
+            current.lastError = error
+            current.lastErrorTime = Date()
+        }
+        let sendReady = !readySent && (state == .streaming || state == .snapshotting)
+        if sendReady { readySent = true }
+        let statusText = Self.statusText(current)
+        lock.unlock()
+        guard changed else { return }
+        stateGauges[previous]?.record(0)
+        stateGauges[state]?.record(1)
+        guard let notifier else { return }
+        if sendReady {
+            notifier.send(["READY": "1", "STATUS": statusText])
+        } else if state == .stopping {
+            notifier.send(["STOPPING": "1", "STATUS": statusText])
+        } else {
+            notifier.send(["STATUS": statusText])
+        }
+    }
+
+    /// A stop was requested: `stopping`, unless the pipeline already ended.
+    func beginStopping() {
+        let ended = { () -> Bool in
+            lock.lock()
+            defer { lock.unlock() }
+            return current.state == .stopped || current.state == .failed
+        }()
+        if !ended { transition(to: .stopping) }
+    }
+
+    /// Notes a failure that did not change the state (e.g. a retried delivery failure).
+    func recordError(_ error: String) {
+        lock.lock()
+        current.lastError = error
+        current.lastErrorTime = Date()
+        lock.unlock()
+    }
+
+    /// `systemctl status` text for a state.
+    static func statusText(_ status: PipelineStatus) -> String {
+        switch status.state {
+        case .streaming: "streaming from slot \(status.slot)"
+        case .snapshotting: "snapshotting the captured tables"
+        default: status.readiness.reason
+        }
+    }
+
+    /// The figures the stream loop owns (the rest come from the shared state).
+    struct StreamFigures {
+        var receivedLSN: LSN
+        var serverLSN: LSN
+        /// Unix milliseconds of the last event produced; 0 before the first.
+        var lastEventMillis: Int64
+    }
+
+    /// Refreshes the status and gauges and pings the watchdog when due. Called by the pipeline's loops
+    /// only (see the type's comment); `confirmed`/`inFlight` come from the shared state.
+    func refresh(confirmed: LSN, inFlight: Int, stream: StreamFigures?, snapshot: PipelineStatus.Snapshot??) {
+        let now = Date()
+        let clock = ContinuousClock.now
+        lock.lock()
+        if confirmed > current.confirmedLSN {
+            // The first adoption of the slot's position is not progress.
+            if current.confirmedLSN != .invalid { current.lastConfirmedTime = now }
+            current.confirmedLSN = confirmed
+        }
+        current.inFlightEvents = inFlight
+        if let stream {
+            if stream.receivedLSN > current.receivedLSN { current.receivedLSN = stream.receivedLSN }
+            if stream.serverLSN > current.serverLSN { current.serverLSN = stream.serverLSN }
+            if stream.lastEventMillis > 0 { current.lastEventTime = Date(timeIntervalSince1970: Double(stream.lastEventMillis) / 1000) }
+        }
+        if let snapshot { current.snapshot = snapshot }
+        let status = current
+        var pingWatchdog = false
+        if let interval = notifier?.watchdogInterval, clock >= nextWatchdog {
+            pingWatchdog = true
+            nextWatchdog = clock + interval
+        }
+        let tableGauges = status.snapshot.map { snapshot in
+            snapshot.tables.map { table in
+                if let known = snapshotGauges[table.name] { return known }
+                let made = SnapshotTableGauges(table: table.name)
+                snapshotGauges[table.name] = made
+                return made
+            }
+        }
+        lock.unlock()
+
+        if pingWatchdog { notifier?.send(["WATCHDOG": "1"]) }
+        inFlightGauge.record(status.inFlightEvents)
+        if status.confirmedLSN != .invalid { confirmedGauge.record(Double(status.confirmedLSN.value)) }
+        if status.receivedLSN != .invalid { receivedGauge.record(Double(status.receivedLSN.value)) }
+        if status.serverLSN != .invalid { serverGauge.record(Double(status.serverLSN.value)) }
+        lagGauge.record(Double(status.lagBytes))
+        // Before the first event (or confirmation), the age counts from start-up.
+        lastEventAgeGauge.record(now.timeIntervalSince(status.lastEventTime ?? startedAt))
+        lastConfirmedAgeGauge.record(now.timeIntervalSince(status.lastConfirmedTime ?? startedAt))
+        if let snapshot = status.snapshot, let tableGauges {
+            snapshotChunksDone.record(snapshot.chunksDone)
+            snapshotChunksTotal.record(snapshot.chunkCount)
+            for (table, gauges) in zip(snapshot.tables, tableGauges) {
+                gauges.rowsRead.record(table.rowsRead)
+                gauges.estimatedRows.record(table.estimatedRows ?? -1)
+                gauges.rowsPerSecond.record(table.rowsPerSecond)
+                gauges.etaSeconds.record(table.etaSeconds ?? -1)
+            }
+        }
+    }
+
+    /// Records what a batch of delivery reports says: failures, and broker acknowledgement latency.
+    func recordDeliveries(failures: Int, latenciesMicros: [Int64]) {
+        if failures > 0 { deliveryFailures.increment(by: failures) }
+        for latency in latenciesMicros { ackLatency.recordMicroseconds(latency) }
+    }
+
+    /// Commit-to-acknowledgement latency of transactions that became fully acknowledged.
+    func recordCommitsAcknowledged(_ commitTimesMicros: [Int64], nowMicros: Int64) {
+        for commitTime in commitTimesMicros {
+            commitToAckLatency.recordMicroseconds(max(0, nowMicros - commitTime))
+        }
+    }
+}
+
+/// The per-(table, op) event counters of one producing thread, looked up by relation OID and operation:
+/// no string is built per event; a table's counters are made the first time it produces.
+struct EventCounters {
+    struct Handles {
+        let events: Counter
+        let bytes: Counter
+    }
+
+    private var handles: [RecordKind: Handles] = [:]
+
+    init() {}
+
+    /// Counts one produced record of `kind` with `bytes` of key and value; false (counting nothing)
+    /// when `kind` was not registered yet.
+    mutating func count(_ kind: RecordKind, bytes: Int) -> Bool {
+        guard let found = handles[kind] else { return false }
+        found.events.increment()
+        found.bytes.increment(by: bytes)
+        return true
+    }
+
+    /// Makes the counters of `kind`; `table` is `schema.table`, nil for Swallow's own topics.
+    mutating func register(_ kind: RecordKind, table: String?) {
+        handles[kind] = Self.handles(table: table ?? "", operation: kind.operationLabel)
+    }
+
+    static func handles(table: String, operation: String) -> Handles {
+        let dimensions = [("table", table), ("op", operation)]
+        return Handles(events: Counter(label: "swallow_events_total", dimensions: dimensions),
+                       bytes: Counter(label: "swallow_event_bytes_total", dimensions: dimensions))
+    }
+
+    /// A table was described again (it may have been renamed): its counters are looked up anew.
+    mutating func forget(relationID: UInt32) {
+        handles = handles.filter { $0.key.relationID != relationID }
+    }
+}
