@@ -124,6 +124,7 @@ public final class ReplicationPipeline: Sendable {
         do {
             return try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
+                secretProperties: settings.kafkaSecretProperties,
                 onDeliveryReports: { reports in
                     var firstFailure: KafkaError?
                     shared.withLock { state in
