@@ -340,6 +340,19 @@ public final class PostgresConnection: @unchecked Sendable {
     private static func classifyConnectFailure(_ text: String, parameters: ConnectionParameters,
                                                replication: Bool) -> ReplicationError {
         let target = parameters.redactedDescription
+        // Our own certificate or key cannot be used: retrying cannot help until the files change.
+        if text.contains("private key file") || text.contains("certificate file") || text.contains("bad decrypt") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "check postgres.sslcert, postgres.sslkey (mode 0600, or 0640 owned by root) and postgres.sslpassword")
+        }
+        if text.contains("certificate authentication failed") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "the client certificate's common name (CN) must be postgres.user, or be mapped to it in pg_ident.conf")
+        }
+        if text.contains("requires a valid client certificate") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "the server wants a client certificate: set postgres.sslcert and postgres.sslkey")
+        }
         if text.contains("password authentication failed") || text.contains("no password supplied")
             || text.contains("authentication failed") {
             return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
@@ -357,7 +370,7 @@ public final class PostgresConnection: @unchecked Sendable {
             return ReplicationError(code: .commandFailed, message: "\(target): \(text)",
                                     hint: "check postgres.dbname")
         }
-        if let tls = tlsFailureHint(text, parameters: parameters) {
+        if let tls = tlsFailureHint(text) {
             return ReplicationError(code: .connectionFailed, message: "\(target): \(text)", hint: tls)
         }
         return ReplicationError(code: .connectionFailed, message: "\(target): \(text)",
@@ -365,19 +378,18 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// What to do about a TLS failure libpq reported, when `text` is one.
-    private static func tlsFailureHint(_ text: String, parameters: ConnectionParameters) -> String? {
+    private static func tlsFailureHint(_ text: String) -> String? {
         if text.contains("certificate verify failed") {
             return "the server's certificate does not chain to postgres.sslrootcert; set sslrootcert to the CA that signed the server's certificate"
         }
         if text.contains("does not match host name") || text.contains("server certificate for") {
-            return "the server's certificate is not for postgres.host; connect by the name in the certificate, or use sslmode verify-ca"
+            return "the server's certificate is not issued for postgres.host; set host to a name the certificate lists, or use sslmode verify-ca"
         }
         if text.contains("root certificate file") {
             return "set postgres.sslrootcert to the CA certificate that signed the server's certificate"
         }
-        if text.contains("private key file") || text.contains("certificate file") || text.contains("sslpassword")
-            || text.contains("bad decrypt") {
-            return "check postgres.sslcert, postgres.sslkey (mode 0600, or 0640 owned by root) and postgres.sslpassword"
+        if text.contains("no encryption") {
+            return "the server accepts this role only over TLS (hostssl in pg_hba.conf): set postgres.sslmode to require or stricter"
         }
         if text.contains("server does not support SSL") {
             return "enable ssl on the server, or lower postgres.sslmode"
