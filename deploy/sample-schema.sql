@@ -6,4 +6,6 @@ CREATE TABLE order_items (order_id int REFERENCES orders, line int, sku text, qu
                           PRIMARY KEY (order_id, line));
 ALTER TABLE orders OWNER TO swallow;
 ALTER TABLE order_items OWNER TO swallow;
+-- CREATE PUBLICATION needs the CREATE privilege on the database (Swallow creates it: publication.create).
+DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO swallow', current_database()); END $$;
 INSERT INTO orders (customer, total) VALUES ('ada', 42.00), ('grace', 17.50);

@@ -2,7 +2,7 @@
 # Installs the system packages Swallow builds and tests against; skips what is already there.
 set -euo pipefail
 needed=()
-for package in libpq-dev librdkafka-dev postgresql pkg-config python3; do
+for package in libpq-dev librdkafka-dev postgresql pkg-config python3 openssl; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || needed+=("$package")
 done
 if [ ${#needed[@]} -gt 0 ]; then

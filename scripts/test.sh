@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what is missing, starts a throwaway
 # PostgreSQL 15 (wal_level=logical), builds, runs every test (the Kafka tests start librdkafka's mock
-# cluster in-process), and stops the cluster.
+# cluster in-process; the TLS tests start a second cluster with ssl=on, scripts/pg-tls-cluster.sh, and
+# stop it themselves), and stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

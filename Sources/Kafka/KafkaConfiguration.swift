@@ -2,11 +2,19 @@ import CRdKafka
 
 /// Sole owner of an `rd_kafka_conf_t` until it is handed to `rd_kafka_new`, which takes ownership only on
 /// success: until then (and if anything throws) `deinit` destroys it, so no path leaks it.
+///
+/// Errors never quote the value of a secret property: librdkafka's own messages do (`Invalid value
+/// "..." for configuration property "..."`), so every secret value set so far is masked in them.
 final class KafkaConfiguration {
     private var conf: OpaquePointer?
+    /// Names of the properties whose values are secret (passwords, keys, values read from files).
+    private let secretProperties: Set<String>
+    /// The values given to `secretProperties` so far.
+    private var secretValues: [String] = []
 
-    init() {
+    init(secretProperties: Set<String> = []) {
         conf = rd_kafka_conf_new()
+        self.secretProperties = secretProperties
     }
 
     deinit {
@@ -17,13 +25,30 @@ final class KafkaConfiguration {
     /// `Kafka property 'compresion.type': No such configuration property: "compresion.type"`.
     func set(_ name: String, _ value: String) throws(KafkaError) {
         guard let conf else { preconditionFailure("configuration already consumed") }
+        if secretProperties.contains(name), !value.isEmpty { secretValues.append(value) }
         var errstr = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
         guard result == RD_KAFKA_CONF_OK else {
-            let reason = string(fromBuffer: errstr)
-            throw .configuration("Kafka property '\(name)': \(reason)")
+            let reason = masked(string(fromBuffer: errstr))
+            let hint = Self.allowedValues[name].map { "; expected one of \($0)" } ?? ""
+            throw .configuration("Kafka property '\(name)': \(reason)\(hint)")
         }
     }
+
+    /// The values of the security properties, which librdkafka's message does not list.
+    static let allowedValues = [
+        "security.protocol": "plaintext, ssl, sasl_plaintext, sasl_ssl",
+        "sasl.mechanisms": "GSSAPI, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER",
+    ]
+
+    /// Whether `name`'s value must not be quoted in messages.
+    func isSecret(_ name: String) -> Bool { secretProperties.contains(name) }
+
+    /// `text` with every secret value set so far replaced by `***`.
+    func masked(_ text: String) -> String { mask(text) }
+
+    /// Masks the secret values set so far, for text librdkafka writes later (error events, log lines).
+    var mask: SecretMask { SecretMask(values: secretValues) }
 
     func set(_ properties: [(String, String)]) throws(KafkaError) {
         for (name, value) in properties { try set(name, value) }
@@ -65,11 +90,46 @@ final class KafkaConfiguration {
         guard let conf else { preconditionFailure("configuration already consumed") }
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else {
-            let reason = string(fromBuffer: errstr)
+            let reason = masked(string(fromBuffer: errstr))
             throw .configuration("Could not create the Kafka client: \(reason)")
         }
         self.conf = nil
         return rk
+    }
+}
+
+/// Masks the values of secret properties in text that librdkafka wrote, which may quote them whole or
+/// in part: e.g. `Failed to acquire SASL OAUTHBEARER token: Unrecognized sasl.oauthbearer.config
+/// beginning at: <the rest of the value>`.
+struct SecretMask: Sendable {
+    let values: [String]
+    /// Shorter words are too common to be a telling part of a secret.
+    static let shortestMaskedPart = 4
+
+    /// `text` with each secret value, and each word of it that is part of a secret value, replaced by `***`.
+    func callAsFunction(_ text: String) -> String {
+        guard !values.isEmpty else { return text }
+        let whole = values.reduce(text) { $0.replacing($1, with: "***") }
+        var result = ""
+        var word = ""
+        func flush() {
+            if word.count >= Self.shortestMaskedPart, values.contains(where: { $0.contains(word) }) {
+                result += "***"
+            } else {
+                result += word
+            }
+            word = ""
+        }
+        for character in whole {
+            if character.isWhitespace || "\"'`,;()[]{}<>".contains(character) {
+                flush()
+                result.append(character)
+            } else {
+                word.append(character)
+            }
+        }
+        flush()
+        return result
     }
 }
 

@@ -42,6 +42,8 @@ public final class KafkaProducer: Sendable {
     ///   - properties: librdkafka properties, applied verbatim after `defaultProperties`.
     ///     `acks` must remain `all` and `enable.idempotence` `true` (else `.configuration` is thrown);
     ///     `log.queue` is always forced to `true` (logs are delivered through the poll thread).
+    ///   - secretProperties: names among `properties` whose values are secret (passwords, keys): errors
+    ///     name these properties but never quote their values, even where librdkafka's message does.
     ///   - onDeliveryReports: called on the producer's poll thread, once per librdkafka delivery-report
     ///     event (a batch). Must not block for long, and must not call `flush` (it would wait for itself).
     ///   - onFatalError: called at most once, on the poll thread, if librdkafka raises a fatal error;
@@ -53,10 +55,11 @@ public final class KafkaProducer: Sendable {
     ///     are dropped (rather than printed to stderr from librdkafka's threads).
     public init(bootstrapServers: String,
                 properties: [String: String],
+                secretProperties: Set<String> = [],
                 onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
                 onFatalError: @escaping @Sendable (KafkaError) -> Void,
                 logHandler: (@Sendable (Int32, String, String) -> Void)? = nil) throws(KafkaError) {
-        let config = KafkaConfiguration()
+        let config = KafkaConfiguration(secretProperties: secretProperties)
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(Self.defaultProperties)
         try config.set(properties)
@@ -64,6 +67,7 @@ public final class KafkaProducer: Sendable {
         // Logs go to a queue (served by our poll thread) instead of being printed by librdkafka threads.
         try config.set("log.queue", "true")
         config.setEvents(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG)
+        let mask = config.mask
 
         let rk = try config.makeClient(RD_KAFKA_PRODUCER)
         guard let mainQueue = rd_kafka_queue_get_main(rk) else {
@@ -75,7 +79,7 @@ public final class KafkaProducer: Sendable {
         // NULL = forward logs to the main queue, which is the queue our poll thread serves.
         _ = rd_kafka_set_log_queue(rk, nil)
 
-        let shared = ProducerShared(handle: handle)
+        let shared = ProducerShared(handle: handle, mask: mask)
         let loop = PollLoop(handle: handle, shared: shared, onDeliveryReports: onDeliveryReports,
                             onFatalError: onFatalError, logHandler: logHandler)
         let thread = try startThread(name: "kafka-producer") { loop.run() }
@@ -113,7 +117,9 @@ public final class KafkaProducer: Sendable {
         let flags = RD_KAFKA_MSG_F_COPY | (blockWhenQueueFull ? RD_KAFKA_MSG_F_BLOCK : 0)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, key: key, value: value, headers: headers,
                                     opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
-            throw KafkaError.consuming(error)
+            var failure = KafkaError.consuming(error)
+            failure.message = shared.mask(failure.message)
+            throw failure
         }
     }
 
@@ -183,15 +189,18 @@ public final class KafkaProducer: Sendable {
     /// values back from librdkafka, so aliases (`request.required.acks`) and spellings (`-1`) are handled.
     private static func checkEnforcedProperties(_ config: KafkaConfiguration,
                                                 userProperties: [String: String]) throws(KafkaError) {
+        func shown(_ key: String, _ effective: String) -> String {
+            config.isSecret(key) ? "***" : userProperties[key] ?? effective
+        }
         let acks = config.get("acks") ?? "?"
         if acks != "-1" && acks.lowercased() != "all" {
             let key = ["acks", "request.required.acks"].first { userProperties[$0] != nil } ?? "acks"
-            throw .configuration("Kafka property '\(key)' = '\(userProperties[key] ?? acks)' is not allowed: "
+            throw .configuration("Kafka property '\(key)' = '\(shown(key, acks))' is not allowed: "
                 + "Swallow requires acks=all so that an acknowledged change event is on every in-sync replica")
         }
         let idempotence = config.get("enable.idempotence") ?? "?"
         if idempotence != "true" {
-            throw .configuration("Kafka property 'enable.idempotence' = '\(userProperties["enable.idempotence"] ?? idempotence)' "
+            throw .configuration("Kafka property 'enable.idempotence' = '\(shown("enable.idempotence", idempotence))' "
                 + "is not allowed: Swallow requires enable.idempotence=true so that retries neither duplicate "
                 + "nor reorder change events")
         }
@@ -291,9 +300,12 @@ final class ProducerShared: Sendable {
     let state: Mutex<State>
     let stopRequested = Atomic<Bool>(false)
     let fatalReported = Atomic<Bool>(false)
+    /// Masks secret property values in librdkafka's texts (errors, log lines).
+    let mask: SecretMask
 
-    init(handle: ProducerHandle) {
+    init(handle: ProducerHandle, mask: SecretMask) {
         state = Mutex(State(handle: handle))
+        self.mask = mask
     }
 
     /// The handle for one call, or nil once closing; pair with `release()`.
@@ -318,6 +330,8 @@ final class PollLoop: @unchecked Sendable {
     private let onDeliveryReports: @Sendable ([DeliveryReport]) -> Void
     private let onFatalError: @Sendable (KafkaError) -> Void
     private let logHandler: (@Sendable (Int32, String, String) -> Void)?
+    /// Applied to every text librdkafka hands over, which may quote a secret property's value.
+    private var mask: SecretMask { shared.mask }
     /// rd_kafka_topic_t* → name, so a report does not allocate a String per message.
     private var topicNames: [OpaquePointer: String] = [:]
 
@@ -404,12 +418,12 @@ final class PollLoop: @unchecked Sendable {
 
     private func error(_ event: OpaquePointer) {
         let code = rd_kafka_event_error(event)
-        let text = String(cString: rd_kafka_event_error_string(event))
+        let text = mask(String(cString: rd_kafka_event_error_string(event)))
         if rd_kafka_event_error_is_fatal(event) != 0 {
             // The event only says _FATAL; the underlying error is kept by the handle.
             var buffer = [CChar](repeating: 0, count: 512)
             let underlying = rd_kafka_fatal_error(handle.rk, &buffer, buffer.count)
-            let reason = string(fromBuffer: buffer)
+            let reason = mask(string(fromBuffer: buffer))
             let error = KafkaError(code: .librdkafka(underlying == RD_KAFKA_RESP_ERR_NO_ERROR ? code.rawValue : underlying.rawValue),
                                    message: reason.isEmpty ? text : reason, isRetriable: false, isFatal: true)
             if !shared.fatalReported.exchange(true, ordering: .acquiringAndReleasing) {
@@ -426,7 +440,7 @@ final class PollLoop: @unchecked Sendable {
         var text: UnsafePointer<CChar>?
         var level: Int32 = 0
         guard rd_kafka_event_log(event, &facility, &text, &level) == 0 else { return }
-        logHandler(level, facility.map { String(cString: $0) } ?? "", text.map { String(cString: $0) } ?? "")
+        logHandler(level, facility.map { String(cString: $0) } ?? "", mask(text.map { String(cString: $0) } ?? ""))
     }
 
     private func topicName(_ rkt: OpaquePointer?) -> String? {

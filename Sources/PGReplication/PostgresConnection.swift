@@ -3,7 +3,8 @@ import Glibc
 import PGOutput
 
 /// Where and how to connect. Secrets stay in here and are never part of a description.
-public struct ConnectionParameters: Sendable {
+public struct ConnectionParameters: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable {
     public var host: String
     public var port: Int
     public var database: String
@@ -12,9 +13,16 @@ public struct ConnectionParameters: Sendable {
     public var sslMode: String
     public var connectTimeoutSeconds: Int
     public var applicationName: String
+    /// libpq's `sslrootcert`, `sslcert`, `sslkey` (file paths) and `sslpassword` (the key's passphrase).
+    public var sslRootCertificateFile: String?
+    public var sslCertificateFile: String?
+    public var sslKeyFile: String?
+    public var sslKeyPassword: String?
 
     public init(host: String, port: Int, database: String, user: String, password: String?,
-                sslMode: String = "prefer", connectTimeoutSeconds: Int = 10, applicationName: String = "swallow") {
+                sslMode: String = "prefer", connectTimeoutSeconds: Int = 10, applicationName: String = "swallow",
+                sslRootCertificateFile: String? = nil, sslCertificateFile: String? = nil,
+                sslKeyFile: String? = nil, sslKeyPassword: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -23,10 +31,53 @@ public struct ConnectionParameters: Sendable {
         self.sslMode = sslMode
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.applicationName = applicationName
+        self.sslRootCertificateFile = sslRootCertificateFile
+        self.sslCertificateFile = sslCertificateFile
+        self.sslKeyFile = sslKeyFile
+        self.sslKeyPassword = sslKeyPassword
     }
 
     /// "user@host:port/db", safe to log.
     public var redactedDescription: String { "\(user)@\(host):\(port)/\(database)" }
+
+    /// Same as ``redactedDescription``: interpolating the parameters never prints a secret.
+    public var description: String { redactedDescription }
+    public var debugDescription: String { redactedDescription }
+    /// `dump` and the debugger see the redacted description only.
+    public var customMirror: Mirror { Mirror(self, children: ["target": redactedDescription]) }
+
+    /// The libpq keyword/value pairs for `PQconnectdbParams`, in a fixed order.
+    ///
+    /// TCP keepalives notice a peer that vanished without closing the connection (a half-open socket
+    /// would otherwise leave the reader polling quietly until the kernel gives up, ~15 minutes).
+    /// Session settings fix the text format of values (UTC timestamps, ISO dates, full float precision)
+    /// so the event encoder never depends on the server's defaults.
+    func libpqKeywordsAndValues(replication: Bool) -> [(keyword: String, value: String)] {
+        var pairs: [(String, String)] = [
+            ("host", host), ("port", String(port)), ("dbname", database), ("user", user), ("sslmode", sslMode),
+            ("connect_timeout", String(connectTimeoutSeconds)), ("application_name", applicationName),
+            ("options", "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C"),
+            ("client_encoding", "UTF8"),
+            ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+        ]
+        let optional: [(String, String?)] = [
+            ("password", password), ("sslrootcert", sslRootCertificateFile), ("sslcert", sslCertificateFile),
+            ("sslkey", sslKeyFile), ("sslpassword", sslKeyPassword),
+        ]
+        for case let (keyword, value?) in optional { pairs.append((keyword, value)) }
+        if replication { pairs.append(("replication", "database")) }
+        return pairs
+    }
+
+    /// `text` with every occurrence of a secret (the password, the key's passphrase) replaced by `***`.
+    /// libpq does not print them today; this keeps it so if a message ever quotes one back.
+    func scrubbingSecrets(_ text: String) -> String {
+        var scrubbed = text
+        for secret in [password, sslKeyPassword].compactMap({ $0 }) where !secret.isEmpty {
+            scrubbed = scrubbed.replacing(secret, with: "***")
+        }
+        return scrubbed
+    }
 }
 
 /// Rows of a simple-protocol query, every value in text format.
@@ -52,27 +103,14 @@ public final class PostgresConnection: @unchecked Sendable {
     public let parameters: ConnectionParameters
     public let isReplication: Bool
 
-    /// Connects. Session settings fix the text format of values (UTC timestamps, ISO dates, full float
-    /// precision) so the event encoder never depends on the server's defaults.
+    /// Connects with ``ConnectionParameters/libpqKeywordsAndValues(replication:)``. `expand_dbname` is 0,
+    /// so no value is ever parsed as a connection string.
     public init(_ parameters: ConnectionParameters, replication: Bool) throws(ReplicationError) {
         self.parameters = parameters
         self.isReplication = replication
-        // TCP keepalives notice a peer that vanished without closing the connection (a half-open socket
-        // would otherwise leave the reader polling quietly until the kernel gives up, ~15 minutes).
-        var keywords = ["host", "port", "dbname", "user", "sslmode", "connect_timeout", "application_name", "options",
-                        "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
-        var values = [parameters.host, String(parameters.port), parameters.database, parameters.user,
-                      parameters.sslMode, String(parameters.connectTimeoutSeconds), parameters.applicationName,
-                      "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C",
-                      "UTF8", "1", "30", "10", "3"]
-        if let password = parameters.password {
-            keywords.append("password")
-            values.append(password)
-        }
-        if replication {
-            keywords.append("replication")
-            values.append("database")
-        }
+        let pairs = parameters.libpqKeywordsAndValues(replication: replication)
+        let keywords = pairs.map(\.keyword)
+        let values = pairs.map(\.value)
         let conn: OpaquePointer? = withCStringArray(keywords) { keys in
             withCStringArray(values) { vals in PQconnectdbParams(keys, vals, 0) }
         }
@@ -80,7 +118,7 @@ public final class PostgresConnection: @unchecked Sendable {
             throw ReplicationError(code: .connectionFailed, message: "libpq could not allocate a connection")
         }
         if PQstatus(conn) != CONNECTION_OK {
-            let text = Self.errorText(conn)
+            let text = parameters.scrubbingSecrets(Self.errorText(conn))
             PQfinish(conn)
             throw Self.classifyConnectFailure(text, parameters: parameters, replication: replication)
         }
@@ -302,6 +340,19 @@ public final class PostgresConnection: @unchecked Sendable {
     private static func classifyConnectFailure(_ text: String, parameters: ConnectionParameters,
                                                replication: Bool) -> ReplicationError {
         let target = parameters.redactedDescription
+        // Our own certificate or key cannot be used: retrying cannot help until the files change.
+        if text.contains("private key file") || text.contains("certificate file") || text.contains("bad decrypt") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "check postgres.sslcert, postgres.sslkey (mode 0600, or 0640 owned by root) and postgres.sslpassword")
+        }
+        if text.contains("certificate authentication failed") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "the client certificate's common name (CN) must be postgres.user, or be mapped to it in pg_ident.conf")
+        }
+        if text.contains("requires a valid client certificate") {
+            return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
+                                    hint: "the server wants a client certificate: set postgres.sslcert and postgres.sslkey")
+        }
         if text.contains("password authentication failed") || text.contains("no password supplied")
             || text.contains("authentication failed") {
             return ReplicationError(code: .authenticationFailed, message: "\(target): \(text)",
@@ -319,8 +370,34 @@ public final class PostgresConnection: @unchecked Sendable {
             return ReplicationError(code: .commandFailed, message: "\(target): \(text)",
                                     hint: "check postgres.dbname")
         }
+        if let tls = tlsFailureHint(text) {
+            return ReplicationError(code: .connectionFailed, message: "\(target): \(text)", hint: tls)
+        }
         return ReplicationError(code: .connectionFailed, message: "\(target): \(text)",
                                 hint: "check that PostgreSQL runs and postgres.host/port are right")
+    }
+
+    /// What to do about a TLS failure libpq reported, when `text` is one.
+    private static func tlsFailureHint(_ text: String) -> String? {
+        if text.contains("certificate verify failed") {
+            return "the server's certificate does not chain to postgres.sslrootcert; set sslrootcert to the CA that signed the server's certificate"
+        }
+        if text.contains("does not match host name") || text.contains("server certificate for") {
+            return "the server's certificate is not issued for postgres.host; set host to a name the certificate lists, or use sslmode verify-ca"
+        }
+        if text.contains("root certificate file") {
+            return "set postgres.sslrootcert to the CA certificate that signed the server's certificate"
+        }
+        if text.contains("no encryption") {
+            return "the server accepts this role only over TLS (hostssl in pg_hba.conf): set postgres.sslmode to require or stricter"
+        }
+        if text.contains("server does not support SSL") {
+            return "enable ssl on the server, or lower postgres.sslmode"
+        }
+        if text.contains("certificate") || text.contains("SSL") {
+            return "check the TLS settings: postgres.sslmode, sslrootcert, sslcert and sslkey"
+        }
+        return nil
     }
 }
 

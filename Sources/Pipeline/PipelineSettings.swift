@@ -15,6 +15,8 @@ public struct PipelineSettings: Sendable {
     public var topicPrefix: String
     public var bootstrapServers: String
     public var kafkaProperties: [String: String]
+    /// Names among `kafkaProperties` whose values are secret: never quoted in errors or descriptions.
+    public var kafkaSecretProperties: Set<String>
     public var flushTimeoutMilliseconds: Int
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
@@ -33,7 +35,10 @@ public struct PipelineSettings: Sendable {
         connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
                                           user: postgres.user, password: postgres.password,
                                           sslMode: postgres.sslmode.rawValue,
-                                          connectTimeoutSeconds: postgres.connectTimeoutSeconds)
+                                          connectTimeoutSeconds: postgres.connectTimeoutSeconds,
+                                          sslRootCertificateFile: postgres.tls.rootCertificateFile,
+                                          sslCertificateFile: postgres.tls.certificateFile,
+                                          sslKeyFile: postgres.tls.keyFile, sslKeyPassword: postgres.tls.keyPassword)
         slotName = configuration.slot.name
         createSlot = configuration.slot.create
         publicationName = configuration.publication.name
@@ -42,6 +47,7 @@ public struct PipelineSettings: Sendable {
         topicPrefix = configuration.topicPrefix
         self.bootstrapServers = bootstrapServers
         kafkaProperties = configuration.kafka.properties
+        kafkaSecretProperties = configuration.kafka.secretPropertyNames
         flushTimeoutMilliseconds = configuration.kafka.flushTimeoutMilliseconds
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
         maxInFlightEvents = configuration.maxInFlightEvents

@@ -205,6 +205,7 @@ public final class ReplicationPipeline: Sendable {
         do {
             return try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
+                secretProperties: settings.kafkaSecretProperties,
                 onDeliveryReports: { reports in
                     var firstFailure: KafkaError?
                     var failures = 0

@@ -6,6 +6,16 @@ import Yams
 /// in that mapping (a misspelt key is the usual cause of a "missing" one).
 struct ConfigurationReader {
     let environment: [String: String]
+    /// Key paths whose value was read through `${file:...}`: secrets, never echoed (see ``shown(_:at:)``).
+    private let fileValued = KeyPathSet()
+
+    init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    final class KeyPathSet {
+        var paths: Set<String> = []
+    }
 
     // MARK: - Key tables
 
@@ -13,7 +23,8 @@ struct ConfigurationReader {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "max_in_flight_events", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http"]
-        static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s"]
+        static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
+                               "sslrootcert", "sslcert", "sslkey", "sslpassword"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms"]
@@ -70,12 +81,12 @@ struct ConfigurationReader {
         let top = try section(root, path: "", allowed: Keys.root,
                               expected: "a mapping with the top-level keys \(Self.list(Keys.root))")
 
-        let postgres = try readPostgres(top)
+        var postgres = try readPostgres(top)
         let slot = try readSlot(top)
         let publication = try readPublication(top)
         let tables = try readTables(top)
         let topicPrefix = try readTopicPrefix(top)
-        let kafka = try readKafka(top)
+        var kafka = try readKafka(top)
         let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
                                          default: 10_000)
         let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
@@ -87,11 +98,15 @@ struct ConfigurationReader {
         let logFormat = try enumeration(top, "log_format", default: SwallowConfiguration.LogFormat.text)
         let http = try readHTTP(top)
 
+        let fileValued = fileValuedPaths
+        postgres.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.") }
+        kafka.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("kafka.") }
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
             maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events, snapshot: snapshot,
-            stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http)
+            stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
+            fileValuedKeyPaths: fileValued)
     }
 
     // MARK: - Sections
@@ -109,12 +124,75 @@ struct ConfigurationReader {
         let sslmode = try oneOf(pg, "sslmode", allowed: SwallowConfiguration.SSLMode.allCases.map(\.rawValue),
                                 default: SwallowConfiguration.SSLMode.prefer.rawValue)
         let timeout = try integer(pg, "connect_timeout_s", range: Limits.connectTimeoutSeconds, default: 10)
+        // oneOf only returns allowed raw values.
+        let mode = SwallowConfiguration.SSLMode(rawValue: sslmode) ?? .prefer
         return SwallowConfiguration.Postgres(
             host: host, port: port, dbname: dbname, user: user,
             password: (password?.text).flatMap { $0.isEmpty ? nil : $0 },
-            // oneOf only returns allowed raw values.
-            sslmode: SwallowConfiguration.SSLMode(rawValue: sslmode) ?? .prefer,
-            connectTimeoutSeconds: timeout)
+            sslmode: mode, connectTimeoutSeconds: timeout, tls: try readPostgresTLS(pg, sslmode: mode))
+    }
+
+    /// `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`: checked here, at start-up, so that a wrong path
+    /// or a setting libpq would silently ignore is reported before any connection is tried.
+    private func readPostgresTLS(_ pg: Section, sslmode: SwallowConfiguration.SSLMode) throws(ConfigurationError)
+        -> SwallowConfiguration.Postgres.TLS {
+        func file(_ key: String, _ what: String) throws(ConfigurationError) -> String? {
+            let path = pg.path(key)
+            guard let value = try scalar(pg[key], path: path, expected: "the path of \(what)"),
+                  !value.text.isEmpty else { return nil }
+            try Self.requireReadableFile(value.text, key: path, what: what, shown: value.secret ? nil : value.text)
+            return value.text
+        }
+        let rootCertificate = try file("sslrootcert", "a PEM file of CA certificates")
+        let certificate = try file("sslcert", "a PEM client certificate")
+        let key = try file("sslkey", "the PEM private key of sslcert")
+        let keyPassword = try scalar(pg["sslpassword"], path: pg.path("sslpassword"), expected: "a string",
+                                     secret: true).flatMap { $0.text.isEmpty ? nil : $0.text }
+
+        if (certificate == nil) != (key == nil) {
+            let (set, missing) = certificate == nil ? ("sslkey", "sslcert") : ("sslcert", "sslkey")
+            throw ConfigurationError(
+                code: .missingKey, path: pg.path(missing),
+                message: "\(pg.path(set)) is set, so \(missing) is needed too: a client certificate (sslcert) goes with its private key (sslkey)")
+        }
+        if keyPassword != nil, key == nil {
+            throw ConfigurationError(
+                code: .invalidValue, path: pg.path("sslpassword"),
+                message: "sslpassword decrypts sslkey, which is not set; set sslcert and sslkey, or remove sslpassword")
+        }
+        if sslmode == .disable, let used = [("sslrootcert", rootCertificate), ("sslcert", certificate)]
+            .first(where: { $0.1 != nil })?.0 {
+            throw ConfigurationError(
+                code: .invalidValue, path: pg.path(used),
+                message: "sslmode disable never uses TLS, so \(used) would be ignored; set sslmode (require, verify-ca or verify-full) or remove \(used)")
+        }
+        if rootCertificate != nil, sslmode == .allow || sslmode == .prefer {
+            throw ConfigurationError(
+                code: .invalidValue, path: pg.path("sslrootcert"),
+                message: "with sslmode \(sslmode.rawValue) the server's certificate is not checked, so sslrootcert would be ignored; set sslmode: verify-full (or verify-ca)")
+        }
+        return SwallowConfiguration.Postgres.TLS(rootCertificateFile: rootCertificate, certificateFile: certificate,
+                                                 keyFile: key, keyPassword: keyPassword)
+    }
+
+    /// A file that libpq will open later: it must exist, be a regular file and be readable by this process.
+    static func requireReadableFile(_ file: String, key: String, what: String,
+                                    shown: String?) throws(ConfigurationError) {
+        let name = shown ?? "the file"
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+            throw ConfigurationError(code: .fileUnreadable, path: key,
+                                     message: "\(name) does not exist; expected \(what)")
+        }
+        guard !isDirectory.boolValue else {
+            throw ConfigurationError(code: .fileUnreadable, path: key,
+                                     message: "\(name) is a directory; expected \(what)")
+        }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw ConfigurationError(
+                code: .fileUnreadable, path: key,
+                message: "\(name) is not readable (permission denied); make it readable by the user Swallow runs as")
+        }
     }
 
     private func readSlot(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Slot {
@@ -125,7 +203,7 @@ struct ConfigurationReader {
               name.unicodeScalars.allSatisfy({ Self.isLowerAlnumOrUnderscore($0) }) else {
             throw ConfigurationError(
                 code: .invalidValue, path: slot.path("name"),
-                message: "expected a replication slot name of 1 to 63 lowercase letters, digits or underscores ([a-z0-9_]{1,63}, PostgreSQL's rule), got \(Echo.quoted(name))")
+                message: "expected a replication slot name of 1 to 63 lowercase letters, digits or underscores ([a-z0-9_]{1,63}, PostgreSQL's rule), got \(shown(name, at: slot.path("name")))")
         }
         let create = try boolean(slot, "create", default: true)
         return SwallowConfiguration.Slot(name: name, create: create)
@@ -139,7 +217,7 @@ struct ConfigurationReader {
         guard Self.isIdentifier(name) else {
             throw ConfigurationError(
                 code: .invalidValue, path: publication.path("name"),
-                message: "expected a publication name that is an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes), got \(Echo.quoted(name))")
+                message: "expected a publication name that is an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes), got \(shown(name, at: publication.path("name")))")
         }
         let create = try boolean(publication, "create", default: true)
         return SwallowConfiguration.Publication(name: name, create: create)
@@ -162,7 +240,7 @@ struct ConfigurationReader {
                     code: .wrongType, path: itemPath,
                     message: "expected a table name (`schema.table` or `table`), got null")
             }
-            let table = try Self.tableName(value.text, path: itemPath)
+            let table = try Self.tableName(value.text, path: itemPath, secret: value.secret)
             if let first = firstIndex[table] {
                 throw ConfigurationError(
                     code: .invalidValue, path: itemPath,
@@ -182,7 +260,7 @@ struct ConfigurationReader {
               prefix.unicodeScalars.allSatisfy({ Self.isTopicCharacter($0) }) else {
             throw ConfigurationError(
                 code: .invalidValue, path: top.path("topic_prefix"),
-                message: "expected a Kafka topic prefix of 1 to \(Limits.topicPrefixLength) characters from [a-zA-Z0-9._-], got \(Echo.quoted(prefix))")
+                message: "expected a Kafka topic prefix of 1 to \(Limits.topicPrefixLength) characters from [a-zA-Z0-9._-], got \(shown(prefix, at: top.path("topic_prefix")))")
         }
         return prefix
     }
@@ -202,7 +280,7 @@ struct ConfigurationReader {
             guard entries.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) else {
                 throw ConfigurationError(
                     code: .invalidValue, path: kafka.path("bootstrap_servers"),
-                    message: "expected a comma-separated list of Kafka brokers such as `host1:9092,host2:9092` (no empty entries, no spaces inside an entry), or the literal `embedded`, got \(Echo.quoted(servers))")
+                    message: "expected a comma-separated list of Kafka brokers such as `host1:9092,host2:9092` (no empty entries, no spaces inside an entry), or the literal `embedded`, got \(shown(servers, at: kafka.path("bootstrap_servers")))")
             }
             bootstrap = .servers(entries.joined(separator: ","))
         }
@@ -230,7 +308,7 @@ struct ConfigurationReader {
                     guard let operation = SwallowConfiguration.Events.Operation(rawValue: letter) else {
                         throw ConfigurationError(
                             code: .invalidValue, path: skippedPath,
-                            message: "expected a comma-separated list of c (create), u (update), d (delete), t (truncate), or none; got \(Echo.quoted(value.text))")
+                            message: "expected a comma-separated list of c (create), u (update), d (delete), t (truncate), or none; got \(value.shown)")
                     }
                     skipped.insert(operation)
                 }
@@ -247,7 +325,7 @@ struct ConfigurationReader {
                 return nil
             }
             let patterns = value.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            for pattern in patterns { try Self.requireRegex(pattern, path: path) }
+            for pattern in patterns { try Self.requireRegex(pattern, path: path, secret: value.secret) }
             return patterns
         }
         func exclusive(_ includeKey: String, _ excludeKey: String) throws(ConfigurationError) -> ([String]?, [String]?) {
@@ -294,7 +372,7 @@ struct ConfigurationReader {
         var signalTable: SwallowConfiguration.TableName?
         if let value = try scalar(snapshot["signal_table"], path: signalPath,
                                   expected: "a table name (`schema.table` or `table`)") {
-            signalTable = try Self.tableName(value.text, path: signalPath)
+            signalTable = try Self.tableName(value.text, path: signalPath, secret: value.secret)
         }
         let incrementalChunkRows = try integer(snapshot, "incremental_chunk_rows",
                                                range: Limits.incrementalSnapshotChunkRows,
@@ -403,16 +481,16 @@ struct ConfigurationReader {
             // does not support either: split at the last colon.
             guard let colon = text.lastIndex(of: ":") else {
                 throw ConfigurationError(code: .invalidValue, path: path,
-                                         message: "\(Echo.quoted(text)) has no `:`; expected \(expected)")
+                                         message: "\(value.secret ? "an entry" : Echo.quoted(text)) has no `:`; expected \(expected)")
             }
             let table = text[..<colon].trimmingCharacters(in: .whitespaces)
             let columns = text[text.index(after: colon)...].split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !table.isEmpty, !columns.isEmpty else {
                 throw ConfigurationError(code: .invalidValue, path: path,
-                                         message: "\(Echo.quoted(text)) needs a table expression and at least one column; expected \(expected)")
+                                         message: "\(value.secret ? "an entry" : Echo.quoted(text)) needs a table expression and at least one column; expected \(expected)")
             }
-            try Self.requireRegex(table, path: path)
+            try Self.requireRegex(table, path: path, secret: value.secret)
             entries.append(.init(table: table, columns: columns))
         }
         return entries
@@ -537,7 +615,25 @@ struct ConfigurationReader {
         var text: String
         /// Quoted or block scalar: always a string, never a number or boolean.
         var quoted: Bool
+        /// A secret by its key (the password, secret-looking Kafka properties) or because it was read
+        /// from a file: error messages never quote it.
+        var secret: Bool = false
+
+        /// The value as error messages show it.
+        var shown: String { secret ? ConfigurationReader.notShown : Echo.quoted(text) }
     }
+
+    /// Stands for a secret value in error messages.
+    static let notShown = "a secret value (not shown)"
+
+    /// `text`, the value at `path`, as error messages show it: quoted, or not at all when it was read
+    /// from a file.
+    private func shown(_ text: String, at path: String) -> String {
+        fileValued.paths.contains(path) ? Self.notShown : Echo.quoted(text)
+    }
+
+    /// Key paths whose values were read through `${file:...}`.
+    var fileValuedPaths: Set<String> { fileValued.paths }
 
     /// The substituted text of a scalar value; `nil` when absent or null (`~`, `null`, empty).
     private func scalar(_ node: Node?, path: String, expected: String,
@@ -551,7 +647,8 @@ struct ConfigurationReader {
         try Self.rejectTag(scalar.tag, isPlain: isPlain, path: path)
         let result = try EnvironmentSubstitution.apply(scalar.string, path: path, secret: secret,
                                                        environment: environment)
-        return ScalarValue(text: result.text, quoted: !isPlain)
+        if result.readFile { fileValued.paths.insert(path) }
+        return ScalarValue(text: result.text, quoted: !isPlain, secret: secret || result.readFile)
     }
 
     private func requiredString(_ section: Section, _ key: String, expected: String,
@@ -575,12 +672,12 @@ struct ConfigurationReader {
         guard let value = try scalar(section[key], path: path, expected: expected) else { return defaultValue }
         guard let number = Self.decimalInteger(value.text) else {
             throw ConfigurationError(code: .wrongType, path: path,
-                                     message: "expected \(expected), got \(Echo.quoted(value.text))")
+                                     message: "expected \(expected), got \(value.shown)")
         }
         guard !value.quoted else {
             throw ConfigurationError(
                 code: .wrongType, path: path,
-                message: "expected \(expected), got the quoted string \(Echo.quoted(value.text)); write the number without quotes")
+                message: "expected \(expected), got the quoted string \(value.shown); write the number without quotes")
         }
         guard range.contains(number) else {
             throw ConfigurationError(code: .invalidValue, path: path,
@@ -602,7 +699,7 @@ struct ConfigurationReader {
             let quotedNote = value.quoted ? "the quoted string " : ""
             let fix = value.quoted ? "; write true or false without quotes" : ""
             throw ConfigurationError(code: .wrongType, path: path,
-                                     message: "expected \(expected), got \(quotedNote)\(Echo.quoted(value.text))\(fix)")
+                                     message: "expected \(expected), got \(quotedNote)\(value.shown)\(fix)")
         }
         return parsed
     }
@@ -616,10 +713,10 @@ struct ConfigurationReader {
         return Value(rawValue: text) ?? defaultValue
     }
 
-    private static func requireRegex(_ pattern: String, path: String) throws(ConfigurationError) {
+    private static func requireRegex(_ pattern: String, path: String, secret: Bool) throws(ConfigurationError) {
         guard (try? Regex(pattern)) != nil else {
             throw ConfigurationError(code: .invalidValue, path: path,
-                                     message: "\(Echo.quoted(pattern)) is not a valid regular expression")
+                                     message: "\(secret ? "a pattern" : Echo.quoted(pattern)) is not a valid regular expression")
         }
     }
 
@@ -631,7 +728,7 @@ struct ConfigurationReader {
         guard allowed.contains(value.text) else {
             let hint = Self.suggestion(for: value.text, among: allowed).map { " (did you mean `\($0)`?)" } ?? ""
             throw ConfigurationError(code: .invalidValue, path: path,
-                                     message: "expected \(expected), got \(Echo.quoted(value.text))\(hint)")
+                                     message: "expected \(expected), got \(value.shown)\(value.secret ? "" : hint)")
         }
         return value.text
     }
@@ -726,7 +823,8 @@ struct ConfigurationReader {
         return Int(text)
     }
 
-    static func tableName(_ text: String, path: String) throws(ConfigurationError) -> SwallowConfiguration.TableName {
+    static func tableName(_ text: String, path: String, secret: Bool) throws(ConfigurationError) -> SwallowConfiguration.TableName {
+        let shown = secret ? notShown : Echo.quoted(text)
         let rule = "each part an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes); quoted identifiers are not supported yet"
         guard !text.isEmpty else {
             throw ConfigurationError(code: .invalidValue, path: path,
@@ -736,12 +834,12 @@ struct ConfigurationReader {
         guard parts.count <= 2 else {
             throw ConfigurationError(
                 code: .invalidValue, path: path,
-                message: "expected `schema.table` or `table` (meaning public.table), got \(Echo.quoted(text)) with \(parts.count) dot-separated parts")
+                message: "expected `schema.table` or `table` (meaning public.table), got \(shown) with \(parts.count) dot-separated parts")
         }
         guard parts.allSatisfy(isIdentifier) else {
             throw ConfigurationError(
                 code: .invalidValue, path: path,
-                message: "expected `schema.table` or `table` (meaning public.table), \(rule); got \(Echo.quoted(text))")
+                message: "expected `schema.table` or `table` (meaning public.table), \(rule); got \(shown)")
         }
         return parts.count == 2
             ? SwallowConfiguration.TableName(schema: parts[0], table: parts[1])

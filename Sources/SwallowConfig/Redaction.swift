@@ -8,44 +8,43 @@ extension SwallowConfiguration {
         return secretPropertyKeyPatterns.contains { lowered.contains($0) }
     }
 
-    /// A single-line description safe to log, using the YAML key names: the password is shown as
-    /// `***` (or `(none)`), as are Kafka properties whose key contains `password`, `secret`,
-    /// `sasl.oauthbearer` or `ssl.key`.
+    /// A single-line description safe to log, using the YAML key names: the password and
+    /// `sslpassword` are shown as `***` (or `(none)`), as are Kafka properties whose key contains
+    /// `password`, `secret`, `sasl.oauthbearer` or `ssl.key`, and every value read through `${file:...}`.
     public var redactedDescription: String {
-        let tableList = "[" + tables.map(\.description).joined(separator: ", ") + "]"
+        func masked(_ path: String, _ value: String) -> String {
+            "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+        }
+        let tableList = "[" + tables.enumerated().map { index, table in
+            fileValuedKeyPaths.contains("tables[\(index)]") ? "***" : table.description
+        }.joined(separator: ", ") + "]"
         return [
-            "postgres.host=\(Self.shown(postgres.host))",
-            "postgres.port=\(postgres.port)",
-            "postgres.dbname=\(Self.shown(postgres.dbname))",
-            "postgres.user=\(Self.shown(postgres.user))",
-            "postgres.password=\(postgres.password == nil ? "(none)" : "***")",
-            "postgres.sslmode=\(postgres.sslmode.rawValue)",
-            "postgres.connect_timeout_s=\(postgres.connectTimeoutSeconds)",
-            "slot.name=\(slot.name)",
-            "slot.create=\(slot.create)",
-            "publication.name=\(publication.name)",
-            "publication.create=\(publication.create)",
+            postgres.redactedDescription,
+            masked("slot.name", slot.name),
+            masked("slot.create", "\(slot.create)"),
+            masked("publication.name", publication.name),
+            masked("publication.create", "\(publication.create)"),
             "tables=\(tableList)",
-            "topic_prefix=\(topicPrefix)",
+            masked("topic_prefix", topicPrefix),
             kafka.redactedDescription,
-            "status_interval_ms=\(statusIntervalMilliseconds)",
-            "max_in_flight_events=\(maxInFlightEvents)",
-            "log_level=\(logLevel)",
-            "events.tombstones.on.delete=\(events.tombstonesOnDelete)",
-            "events.skipped.operations=\(events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ","))",
-            "snapshot.mode=\(snapshot.mode.rawValue)",
-            "snapshot.max_threads=\(snapshot.maxThreads)",
-            "snapshot.chunk_rows=\(snapshot.chunkRows)",
-            "snapshot.signal_table=\(snapshot.signalTable.map(\.description) ?? "(none)")",
-            "snapshot.incremental_chunk_rows=\(snapshot.incrementalChunkRows)",
-            "state_dir=\(Self.shown(stateDirectory))",
+            masked("status_interval_ms", "\(statusIntervalMilliseconds)"),
+            masked("max_in_flight_events", "\(maxInFlightEvents)"),
+            masked("log_level", logLevel),
+            masked("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
+            masked("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),
+            masked("snapshot.mode", snapshot.mode.rawValue),
+            masked("snapshot.max_threads", "\(snapshot.maxThreads)"),
+            masked("snapshot.chunk_rows", "\(snapshot.chunkRows)"),
+            masked("snapshot.signal_table", snapshot.signalTable.map(\.description) ?? "(none)"),
+            masked("snapshot.incremental_chunk_rows", "\(snapshot.incrementalChunkRows)"),
+            masked("state_dir", Self.shown(stateDirectory)),
             // The action query is the operator's SQL: shown only as set or not.
-            "heartbeat.interval_ms=\(heartbeat.intervalMilliseconds)",
+            masked("heartbeat.interval_ms", "\(heartbeat.intervalMilliseconds)"),
             "heartbeat.action_query=\(heartbeat.actionQuery == nil ? "(none)" : "(set)")",
-            "heartbeat.emit_record=\(heartbeat.emitRecord)",
-            "heartbeat.stall_warning_s=\(heartbeat.stallWarningSeconds)",
-            "log_format=\(logFormat.rawValue)",
-            "http.listen=\(http.listen.map(\.description) ?? "(off)")",
+            masked("heartbeat.emit_record", "\(heartbeat.emitRecord)"),
+            masked("heartbeat.stall_warning_s", "\(heartbeat.stallWarningSeconds)"),
+            masked("log_format", logFormat.rawValue),
+            masked("http.listen", http.listen.map(\.description) ?? "(off)"),
         ].joined(separator: " ")
     }
 
@@ -65,9 +64,38 @@ extension SwallowConfiguration: CustomStringConvertible, CustomDebugStringConver
 }
 
 extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStringConvertible {
-    /// Redacted: the password is shown as `***`.
+    /// The `postgres.*` part of ``SwallowConfiguration/redactedDescription``.
+    var redactedDescription: String {
+        func masked(_ key: String, _ value: String) -> String {
+            let path = "postgres.\(key)"
+            return "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+        }
+        func secret(_ value: String?) -> String { value == nil ? "(none)" : "***" }
+        func file(_ value: String?) -> String { value.map(SwallowConfiguration.shown) ?? "(none)" }
+        return [
+            masked("host", SwallowConfiguration.shown(host)),
+            masked("port", "\(port)"),
+            masked("dbname", SwallowConfiguration.shown(dbname)),
+            masked("user", SwallowConfiguration.shown(user)),
+            "postgres.password=\(secret(password))",
+            masked("sslmode", sslmode.rawValue),
+            masked("sslrootcert", file(tls.rootCertificateFile)),
+            masked("sslcert", file(tls.certificateFile)),
+            masked("sslkey", file(tls.keyFile)),
+            "postgres.sslpassword=\(secret(tls.keyPassword))",
+            masked("connect_timeout_s", "\(connectTimeoutSeconds)"),
+        ].joined(separator: " ")
+    }
+
+    /// Redacted: passwords and values read from files are shown as `***`.
+    public var description: String { redactedDescription }
+    public var debugDescription: String { redactedDescription }
+}
+
+extension SwallowConfiguration.Postgres.TLS: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Redacted: the key's passphrase is shown as `***`.
     public var description: String {
-        "Postgres(host: \(host), port: \(port), dbname: \(dbname), user: \(user), password: \(password == nil ? "nil" : "***"), sslmode: \(sslmode.rawValue), connectTimeoutSeconds: \(connectTimeoutSeconds))"
+        "TLS(sslrootcert: \(rootCertificateFile ?? "nil"), sslcert: \(certificateFile ?? "nil"), sslkey: \(keyFile ?? "nil"), sslpassword: \(keyPassword == nil ? "nil" : "***"))"
     }
     public var debugDescription: String { description }
 }
@@ -79,14 +107,23 @@ extension SwallowConfiguration.Kafka: CustomStringConvertible, CustomDebugString
         case .embedded: servers = "embedded"
         case .servers(let list): servers = list  // validated: no whitespace
         }
+        let secrets = secretPropertyNames
         let props = properties.keys.sorted().map { key in
-            let value = SwallowConfiguration.isSecretPropertyKey(key) ? "***" : SwallowConfiguration.shown(properties[key] ?? "")
+            let value = secrets.contains(key) ? "***" : SwallowConfiguration.shown(properties[key] ?? "")
             return "\(SwallowConfiguration.shown(key))=\(value)"
         }
-        return "kafka.bootstrap_servers=\(servers) kafka.properties={\(props.joined(separator: ", "))} kafka.flush_timeout_ms=\(flushTimeoutMilliseconds)"
+        func masked(_ key: String, _ value: String) -> String {
+            let path = "kafka.\(key)"
+            return "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+        }
+        return [
+            masked("bootstrap_servers", servers),
+            "kafka.properties={\(props.joined(separator: ", "))}",
+            masked("flush_timeout_ms", "\(flushTimeoutMilliseconds)"),
+        ].joined(separator: " ")
     }
 
-    /// Redacted: secret-looking properties are shown as `***`.
+    /// Redacted: secret-looking properties and values read from files are shown as `***`.
     public var description: String { redactedDescription }
     public var debugDescription: String { redactedDescription }
 }

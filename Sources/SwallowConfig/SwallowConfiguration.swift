@@ -38,6 +38,34 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var password: String?
         public var sslmode: SSLMode
         public var connectTimeoutSeconds: Int
+        /// Certificates and key for TLS (`sslrootcert`, `sslcert`, `sslkey`, `sslpassword`).
+        public var tls: TLS
+        /// Key paths of this section (`postgres.host`...) whose values were read through `${file:...}`;
+        /// descriptions show them as `***`.
+        public var fileValuedKeyPaths: Set<String>
+
+        /// libpq's TLS files, under libpq's names. Files are checked to be readable when the
+        /// configuration is loaded; libpq reads them at every connection.
+        public struct TLS: Sendable, Equatable {
+            /// `sslrootcert`: CA certificate(s) (PEM) the server's certificate must chain to
+            /// (sslmode verify-ca / verify-full).
+            public var rootCertificateFile: String?
+            /// `sslcert`: the client certificate (PEM), for `cert` authentication or `clientcert=verify-*`.
+            public var certificateFile: String?
+            /// `sslkey`: the client certificate's private key (PEM); libpq wants it mode 0600 (or 0640
+            /// owned by root).
+            public var keyFile: String?
+            /// `sslpassword`: the passphrase of an encrypted `sslkey`. Secret.
+            public var keyPassword: String?
+
+            public init(rootCertificateFile: String? = nil, certificateFile: String? = nil,
+                        keyFile: String? = nil, keyPassword: String? = nil) {
+                self.rootCertificateFile = rootCertificateFile
+                self.certificateFile = certificateFile
+                self.keyFile = keyFile
+                self.keyPassword = keyPassword
+            }
+        }
 
         public init(
             host: String,
@@ -46,7 +74,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
             user: String,
             password: String? = nil,
             sslmode: SSLMode = .prefer,
-            connectTimeoutSeconds: Int = 10
+            connectTimeoutSeconds: Int = 10,
+            tls: TLS = TLS(),
+            fileValuedKeyPaths: Set<String> = []
         ) {
             self.host = host
             self.port = port
@@ -55,6 +85,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
             self.password = password
             self.sslmode = sslmode
             self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.tls = tls
+            self.fileValuedKeyPaths = fileValuedKeyPaths
         }
     }
 
@@ -99,15 +131,28 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// librdkafka properties, verbatim; YAML scalars are stringified as written (`true` -> "true", `5` -> "5").
         public var properties: [String: String]
         public var flushTimeoutMilliseconds: Int
+        /// Key paths of this section (`kafka.properties.sasl.username`...) whose values were read through
+        /// `${file:...}`; descriptions show them as `***`.
+        public var fileValuedKeyPaths: Set<String>
 
         public init(
             bootstrapServers: KafkaBootstrap,
             properties: [String: String] = [:],
-            flushTimeoutMilliseconds: Int = 30_000
+            flushTimeoutMilliseconds: Int = 30_000,
+            fileValuedKeyPaths: Set<String> = []
         ) {
             self.bootstrapServers = bootstrapServers
             self.properties = properties
             self.flushTimeoutMilliseconds = flushTimeoutMilliseconds
+            self.fileValuedKeyPaths = fileValuedKeyPaths
+        }
+
+        /// The properties whose values must never appear in logs or errors: secret by name
+        /// (``SwallowConfiguration/isSecretPropertyKey(_:)``) or read from a file.
+        public var secretPropertyNames: Set<String> {
+            Set(properties.keys.filter {
+                SwallowConfiguration.isSecretPropertyKey($0) || fileValuedKeyPaths.contains("kafka.properties.\($0)")
+            })
         }
     }
 
@@ -312,6 +357,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// to the working directory. Never empty.
     public var stateDirectory: String
     public var heartbeat: Heartbeat
+    /// Every key path whose value was read through `${file:...}` (including those of ``Postgres`` and
+    /// ``Kafka``): secrets, shown as `***` by ``redactedDescription`` and never quoted in errors.
+    public var fileValuedKeyPaths: Set<String>
 
     /// The default `state_dir`.
     public static let defaultStateDirectory = "/var/lib/swallow"
@@ -334,7 +382,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         stateDirectory: String = defaultStateDirectory,
         heartbeat: Heartbeat = Heartbeat(),
         logFormat: LogFormat = .text,
-        http: HTTP = HTTP()
+        http: HTTP = HTTP(),
+        fileValuedKeyPaths: Set<String> = []
     ) {
         self.logFormat = logFormat
         self.http = http
@@ -351,11 +400,13 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.snapshot = snapshot
         self.stateDirectory = stateDirectory
         self.heartbeat = heartbeat
+        self.fileValuedKeyPaths = fileValuedKeyPaths
     }
 
     /// Reads and validates the YAML configuration file at `path`.
     ///
-    /// `${NAME}` references in values are resolved from `environment`.
+    /// `${NAME}` references in values are resolved from `environment`, `${file:/path}` references from
+    /// the files they name; the TLS files of the `postgres` section must be readable.
     public static func load(
         path: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
