@@ -44,7 +44,7 @@ public struct TopicCreationCheck: Sendable {
 /// error events and log lines; they are collected so that a failed request can say why
 /// (`recentErrors`), instead of librdkafka printing them to stderr from its own threads.
 public final class KafkaAdmin: Sendable {
-    private let handle: Mutex<AdminHandle?>
+    private let handle: Mutex<ClientHandle?>
     private let errors = Mutex<[String]>([])
 
     /// - Parameter properties: librdkafka properties applied verbatim (the producer's `kafka.properties`,
@@ -66,7 +66,7 @@ public final class KafkaAdmin: Sendable {
         }
         // NULL = forward logs to the main queue, which `collectErrors` drains.
         _ = rd_kafka_set_log_queue(rk, nil)
-        handle = Mutex(AdminHandle(rk: rk, mainQueue: mainQueue))
+        handle = Mutex(ClientHandle(rk: rk, mainQueue: mainQueue))
     }
 
     deinit { close() }
@@ -218,7 +218,7 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
-    private func withHandle<R>(_ body: (AdminHandle) throws(KafkaError) -> R) throws(KafkaError) -> R {
+    private func withHandle<R>(_ body: (ClientHandle) throws(KafkaError) -> R) throws(KafkaError) -> R {
         try handle.withLock { handle throws(KafkaError) -> R in
             guard let handle else { throw .closed("KafkaAdmin") }
             return try body(handle)
@@ -227,7 +227,7 @@ public final class KafkaAdmin: Sendable {
 
     /// Runs one admin request and waits for its result event; throws the request-level error, if any.
     /// The caller destroys the returned event.
-    private func adminRequest(_ handle: AdminHandle, _ operation: Operation, timeoutMilliseconds: Int32,
+    private func adminRequest(_ handle: ClientHandle, _ operation: Operation, timeoutMilliseconds: Int32,
                               validateOnly: Bool = false,
                               _ start: (OpaquePointer?, OpaquePointer?) -> Void) throws(KafkaError) -> OpaquePointer {
         guard let queue = rd_kafka_queue_new(handle.rk) else {
@@ -273,7 +273,7 @@ public final class KafkaAdmin: Sendable {
     /// Drains the main queue, keeping the text of error events (log lines are dropped: the errors
     /// repeat what matters). librdkafka's timing suffix, e.g. " (after 0ms in state CONNECT)", is cut
     /// so that the same failure reads the same every time.
-    private func collectErrors(_ handle: AdminHandle) {
+    private func collectErrors(_ handle: ClientHandle) {
         while let event = rd_kafka_queue_poll(handle.mainQueue, 0) {
             defer { rd_kafka_event_destroy(event) }
             guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_ERROR,
@@ -286,18 +286,3 @@ public final class KafkaAdmin: Sendable {
     }
 }
 
-/// Sole owner of the admin client's `rd_kafka_t`.
-final class AdminHandle: @unchecked Sendable {
-    let rk: OpaquePointer
-    let mainQueue: OpaquePointer
-
-    init(rk: OpaquePointer, mainQueue: OpaquePointer) {
-        self.rk = rk
-        self.mainQueue = mainQueue
-    }
-
-    deinit {
-        rd_kafka_queue_destroy(mainQueue)
-        rd_kafka_destroy(rk)
-    }
-}

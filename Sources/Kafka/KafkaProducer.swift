@@ -75,7 +75,7 @@ public final class KafkaProducer: Sendable {
             throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
                              message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
         }
-        let handle = ProducerHandle(rk: rk, mainQueue: mainQueue)
+        let handle = ClientHandle(rk: rk, mainQueue: mainQueue)
         // NULL = forward logs to the main queue, which is the queue our poll thread serves.
         _ = rd_kafka_set_log_queue(rk, nil)
 
@@ -154,7 +154,7 @@ public final class KafkaProducer: Sendable {
     /// deinit. A concurrent second `close()` returns immediately. If called from a callback on the poll
     /// thread, it does not wait for the thread (which finishes and destroys the handle by itself).
     public func close() {
-        let (handle, thread) = shared.state.withLock { state -> (ProducerHandle?, pthread_t?) in
+        let (handle, thread) = shared.state.withLock { state -> (ClientHandle?, pthread_t?) in
             if state.closing { return (nil, nil) }
             state.closing = true
             defer { state.pollThread = nil }
@@ -267,9 +267,10 @@ func withBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutableRawPointer?, Int) -> 
     return bytes.withUnsafeBytes { body(UnsafeMutableRawPointer(mutating: $0.baseAddress!), $0.count) }
 }
 
-/// Sole owner of the producer's `rd_kafka_t` and of our reference to its main queue.
+/// Sole owner of a client's `rd_kafka_t` (the producer's, the admin client's) and of our reference to
+/// its main queue.
 /// `@unchecked Sendable`: only immutable pointers, and librdkafka's handle/queue APIs are thread-safe.
-final class ProducerHandle: @unchecked Sendable {
+final class ClientHandle: @unchecked Sendable {
     let rk: OpaquePointer
     let mainQueue: OpaquePointer
 
@@ -289,7 +290,7 @@ final class ProducerHandle: @unchecked Sendable {
 final class ProducerShared: Sendable {
     struct State {
         /// The owning reference; nil once closed.
-        var handle: ProducerHandle?
+        var handle: ClientHandle?
         var closing = false
         /// `produce`/`flush`/… calls currently using the handle. close() waits (serving reports) until this
         /// is 0 before destroying, so a caller blocked in RD_KAFKA_MSG_F_BLOCK is released first.
@@ -303,13 +304,13 @@ final class ProducerShared: Sendable {
     /// Masks secret property values in librdkafka's texts (errors, log lines).
     let mask: SecretMask
 
-    init(handle: ProducerHandle, mask: SecretMask) {
+    init(handle: ClientHandle, mask: SecretMask) {
         state = Mutex(State(handle: handle))
         self.mask = mask
     }
 
     /// The handle for one call, or nil once closing; pair with `release()`.
-    func acquire() -> ProducerHandle? {
+    func acquire() -> ClientHandle? {
         state.withLock { state in
             guard !state.closing, let handle = state.handle else { return nil }
             state.activeCalls += 1
@@ -325,7 +326,7 @@ final class ProducerShared: Sendable {
 /// The body of the producer's poll thread. Its mutable state (topic-name cache) is only touched by that
 /// thread, hence `@unchecked Sendable`.
 final class PollLoop: @unchecked Sendable {
-    private let handle: ProducerHandle
+    private let handle: ClientHandle
     private let shared: ProducerShared
     private let onDeliveryReports: @Sendable ([DeliveryReport]) -> Void
     private let onFatalError: @Sendable (KafkaError) -> Void
@@ -335,7 +336,7 @@ final class PollLoop: @unchecked Sendable {
     /// rd_kafka_topic_t* → name, so a report does not allocate a String per message.
     private var topicNames: [OpaquePointer: String] = [:]
 
-    init(handle: ProducerHandle, shared: ProducerShared,
+    init(handle: ClientHandle, shared: ProducerShared,
          onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
          onFatalError: @escaping @Sendable (KafkaError) -> Void,
          logHandler: (@Sendable (Int32, String, String) -> Void)?) {

@@ -135,29 +135,41 @@ final class CatalogReader {
 
     /// Key candidates and NOT NULL columns of relation `relationID`.
     func details(of relationID: UInt32) throws(PipelineError) -> RelationDetails {
-        // Only the key columns of an index (indnkeyatts, not INCLUDE columns); expression and partial
-        // indexes cannot identify a row, nor can a unique index over a nullable column.
-        let result = try query("""
-            SELECT i.indisprimary, i.indisreplident,
-                   (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
-                    FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                    WHERE k.ord <= i.indnkeyatts)::text,
-                   NOT EXISTS (SELECT 1 FROM unnest(i.indkey) AS k(attnum)
-                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                               WHERE NOT a.attnotnull)
-            FROM pg_catalog.pg_index i
-            JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = \(relationID) AND i.indisunique AND i.indisvalid AND i.indimmediate
-              AND i.indpred IS NULL AND i.indexprs IS NULL
-            ORDER BY i.indisprimary DESC, i.indnkeyatts, c.relname
-            """)
-        var keys = RelationDetails()
+        var keys = Self.keyCandidates(try query(Self.keyCandidatesSQL(relationID)))
         let notNull = try query("""
             SELECT attname FROM pg_catalog.pg_attribute
             WHERE attrelid = \(relationID) AND attnum > 0 AND NOT attisdropped AND attnotnull
             """)
         keys.notNullColumns = Set(notNull.rows.compactMap { $0.first ?? nil })
+        return keys
+    }
+
+    /// The unique indexes that can identify a row of `relationID`, primary key first: only the key
+    /// columns of an index (indnkeyatts, not INCLUDE columns); expression and partial indexes cannot
+    /// identify a row, nor can a unique index over a nullable column (the last column says which are
+    /// all NOT NULL). `swallow check` asks the same question as the stream.
+    static func keyCandidatesSQL(_ relationID: UInt32) -> String {
+        """
+        SELECT i.indisprimary, i.indisreplident,
+               (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
+                FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE k.ord <= i.indnkeyatts)::text,
+               NOT EXISTS (SELECT 1 FROM unnest(i.indkey) AS k(attnum)
+                           JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                           WHERE NOT a.attnotnull)
+        FROM pg_catalog.pg_index i
+        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = \(relationID) AND i.indisunique AND i.indisvalid AND i.indimmediate
+          AND i.indpred IS NULL AND i.indexprs IS NULL
+        ORDER BY i.indisprimary DESC, i.indnkeyatts, c.relname
+        """
+    }
+
+    /// The primary key, the replica-identity index and the narrowest NOT NULL unique index from the
+    /// rows of `keyCandidatesSQL`.
+    static func keyCandidates(_ result: QueryResult) -> RelationDetails {
+        var keys = RelationDetails()
         for row in result.rows {
             guard row.count >= 4, let json = row[2],
                   let columns = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String] else { continue }

@@ -368,30 +368,7 @@ struct PostgresPreflight {
 
     /// The same key candidates the stream uses (`CatalogReader.details`), on this connection.
     private func keyCandidates(_ sql: PostgresConnection, _ oid: UInt32) throws(ReplicationError) -> RelationDetails {
-        let result = try sql.execute("""
-            SELECT i.indisprimary, i.indisreplident,
-                   (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
-                    FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                    WHERE k.ord <= i.indnkeyatts)::text,
-                   NOT EXISTS (SELECT 1 FROM unnest(i.indkey) AS k(attnum)
-                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                               WHERE NOT a.attnotnull)
-            FROM pg_catalog.pg_index i
-            JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = \(oid) AND i.indisunique AND i.indisvalid AND i.indimmediate
-              AND i.indpred IS NULL AND i.indexprs IS NULL
-            ORDER BY i.indisprimary DESC, i.indnkeyatts, c.relname
-            """)
-        var keys = RelationDetails()
-        for row in result.rows {
-            guard row.count >= 4, let json = row[2],
-                  let columns = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String] else { continue }
-            if row[0] == "t" && keys.primaryKey.isEmpty { keys.primaryKey = columns }
-            if row[1] == "t" { keys.replicaIdentityIndex = columns }
-            if row[3] == "t" && keys.uniqueIndex.isEmpty && row[0] != "t" { keys.uniqueIndex = columns }
-        }
-        return keys
+        CatalogReader.keyCandidates(try sql.execute(CatalogReader.keyCandidatesSQL(oid)))
     }
 
     /// `<topic_prefix>.<schema>.<table>` of the tables whose events `table.include.list` /
