@@ -129,7 +129,7 @@ final class InitialSnapshot: @unchecked Sendable {
                                           "chunks_done": "\(state.doneChunks.count)/\(state.chunks.count)"])
                 waitForInFlight()
                 shared.withLock { $0.snapshot = nil; $0.deliveryFailure = nil }
-                if sleepUnlessStopped(milliseconds: delay) { return false }
+                if shared.waitUnlessStopped(milliseconds: delay, refresh: refreshStatus) { return false }
             }
         }
         let rows = shared.withLock { _ in runState.rowsRead.reduce(0, +) }
@@ -599,21 +599,6 @@ final class InitialSnapshot: @unchecked Sendable {
             refreshStatus()
             remaining = producer.flush(timeoutMilliseconds: 1000)
         }
-    }
-
-    /// Returns true when a stop was requested during the wait (a status refresh every second meanwhile).
-    private func sleepUnlessStopped(milliseconds: Int) -> Bool {
-        let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
-        while Date() < deadline {
-            let slice = min(deadline, Date().addingTimeInterval(1))
-            let stopping = shared.withLock { state in
-                while !state.stopRequested, state.condition.wait(until: slice) {}
-                return state.stopRequested
-            }
-            if stopping { return true }
-            refreshStatus()
-        }
-        return false
     }
 
     /// Refreshes the monitor with the snapshot's progress; called from the coordinating loop only.

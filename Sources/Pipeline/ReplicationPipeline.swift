@@ -32,6 +32,22 @@ public final class ReplicationPipeline: Sendable {
             defer { condition.unlock() }
             return try body(self)
         }
+
+        /// Waits `milliseconds` unless a stop is requested, calling `refresh` about every second so the
+        /// status (and the watchdog) stays alive during backoffs. Returns true when a stop was requested.
+        func waitUnlessStopped(milliseconds: Int, refresh: () -> Void) -> Bool {
+            let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
+            while Date() < deadline {
+                let slice = min(deadline, Date().addingTimeInterval(1))
+                let stopping = withLock { state in
+                    while !state.stopRequested, state.condition.wait(until: slice) {}
+                    return state.stopRequested
+                }
+                if stopping { return true }
+                refresh()
+            }
+            return false
+        }
     }
 
     public let settings: PipelineSettings
@@ -184,7 +200,7 @@ public final class ReplicationPipeline: Sendable {
                     $0.tracker.restart()
                     $0.deliveryFailure = nil
                 }
-                sleep(milliseconds: delay)
+                _ = shared.waitUnlessStopped(milliseconds: delay) { refreshStatus() }
             }
         }
         drain(producer)
@@ -431,20 +447,6 @@ public final class ReplicationPipeline: Sendable {
 
     fileprivate var sharedState: Shared { shared }
     fileprivate var log: Logger { logger }
-
-    /// Waits unless a stop is requested, with a status refresh every second.
-    private func sleep(milliseconds: Int) {
-        let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
-        while Date() < deadline {
-            let slice = min(deadline, Date().addingTimeInterval(1))
-            let stopping = shared.withLock { state in
-                while !state.stopRequested, state.condition.wait(until: slice) {}
-                return state.stopRequested
-            }
-            if stopping { return }
-            refreshStatus()
-        }
-    }
 }
 
 /// The reader loop of one replication connection.
