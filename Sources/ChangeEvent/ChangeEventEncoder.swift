@@ -43,6 +43,8 @@ public struct ChangeEventEncoder: Sendable {
     private let messageValueSchema: [UInt8]?
     private let transactionKeySchema: [UInt8]?
     private let transactionValueSchema: [UInt8]?
+    private let heartbeatKeySchema: [UInt8]?
+    private let heartbeatValueSchema: [UInt8]?
 
     public init(options: EncoderOptions = .init()) {
         self.options = options
@@ -51,6 +53,8 @@ public struct ChangeEventEncoder: Sendable {
         messageValueSchema = schemas ? ConnectSchemas.messageValue(binary: options.binaryHandling) : nil
         transactionKeySchema = schemas ? ConnectSchemas.transactionKey : nil
         transactionValueSchema = schemas ? ConnectSchemas.transactionValue : nil
+        heartbeatKeySchema = schemas ? ConnectSchemas.heartbeatKey : nil
+        heartbeatValueSchema = schemas ? ConnectSchemas.heartbeatValue : nil
     }
 
     // MARK: key
@@ -61,26 +65,38 @@ public struct ChangeEventEncoder: Sendable {
         let keys = table.keyColumnIndexes
         guard !keys.isEmpty else { return nil }
         try checkShape(table, row)
+        return try record(schema: table.keySchemaJSON, capacity: 16 + keys.count * 24) { out throws(ChangeEventError) in
+            try appendObject(&out, table: table, row: row, indexes: keys)
+        }
+    }
+
+    /// One record's bytes, `payload` written by `body`: with `envelope.schemas` (a `schema`),
+    /// `{"schema":<schema>,"payload":<payload>}`, else the payload alone.
+    @inline(__always)
+    private func record<E: Error>(schema: [UInt8]?, capacity: Int,
+                                  _ body: (inout [UInt8]) throws(E) -> Void) throws(E) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(16 + keys.count * 24 + (table.keySchemaJSON?.count ?? 0))
-        openSchemaEnvelope(&out, table.keySchemaJSON)
-        try appendObject(&out, table: table, row: row, indexes: keys)
-        closeSchemaEnvelope(&out, table.keySchemaJSON)
+        out.reserveCapacity(capacity + (schema.map { $0.count + 24 } ?? 0))
+        if let schema {
+            JSON.appendASCII(&out, "{\"schema\":")
+            out.append(contentsOf: schema)
+            JSON.appendASCII(&out, ",\"payload\":")
+        }
+        try body(&out)
+        if schema != nil { out.append(Ascii.closeBrace) }
         return out
     }
 
-    /// With `envelope.schemas`, a record is `{"schema":<schema>,"payload":<payload>}`.
-    @inline(__always)
-    private func openSchemaEnvelope(_ out: inout [UInt8], _ schema: [UInt8]?) {
-        guard let schema else { return }
-        JSON.appendASCII(&out, "{\"schema\":")
-        out.append(contentsOf: schema)
-        JSON.appendASCII(&out, ",\"payload\":")
-    }
-
-    @inline(__always)
-    private func closeSchemaEnvelope(_ out: inout [UInt8], _ schema: [UInt8]?) {
-        if schema != nil { out.append(Ascii.closeBrace) }
+    /// A record whose payload is one string field, `{"<field>":"<value>"}`: the keys of logical
+    /// messages, transactions and heartbeats.
+    private func singleStringRecord(schema: [UInt8]?, field: StaticString, value: String) -> [UInt8] {
+        record(schema: schema, capacity: value.utf8.count + 24) { out in
+            JSON.appendASCII(&out, "{\"")
+            JSON.appendASCII(&out, field)
+            JSON.appendASCII(&out, "\":")
+            JSON.appendString(&out, value)
+            out.append(Ascii.closeBrace)
+        }
     }
 
     // MARK: row changes
@@ -121,42 +137,30 @@ public struct ChangeEventEncoder: Sendable {
             throw ChangeEventError(code: .unsupportedOperation, schema: table.schema, table: table.table, column: "",
                                    typeName: "", reason: "op '\(op.rawValue)' is not a row change")
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(table, before) + estimatedSize(table, after) + 512 + (table.valueSchemaJSON?.count ?? 0))
-        openSchemaEnvelope(&out, table.valueSchemaJSON)
-        JSON.appendASCII(&out, "{\"before\":")
-        try appendRow(&out, table: table, row: before)
-        JSON.appendASCII(&out, ",\"after\":")
-        try appendRow(&out, table: table, row: after)
-        JSON.appendASCII(&out, ",\"source\":")
-        appendSource(&out)
-        appendEnvelopeTail(&out, op: op, transaction: transaction, eventTimeMillis: eventTimeMillis)
-        closeSchemaEnvelope(&out, table.valueSchemaJSON)
-        return out
+        let capacity = estimatedSize(table, before) + estimatedSize(table, after) + 512
+        return try record(schema: table.valueSchemaJSON, capacity: capacity) { out throws(ChangeEventError) in
+            JSON.appendASCII(&out, "{\"before\":")
+            try appendRow(&out, table: table, row: before)
+            JSON.appendASCII(&out, ",\"after\":")
+            try appendRow(&out, table: table, row: after)
+            JSON.appendASCII(&out, ",\"source\":")
+            appendSource(&out)
+            appendEnvelopeTail(&out, op: op, transaction: transaction, eventTimeMillis: eventTimeMillis)
+        }
     }
 
     /// Truncate event: before/after null, op "t", source with the table's schema/table.
     public func encodeTruncate(table: TableSchema, source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512 + (table.valueSchemaJSON?.count ?? 0))
-        openSchemaEnvelope(&out, table.valueSchemaJSON)
-        JSON.appendASCII(&out, "{\"before\":null,\"after\":null,\"source\":")
-        appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-        appendEnvelopeTail(&out, op: .truncate, transaction: source.transaction, eventTimeMillis: eventTimeMillis)
-        closeSchemaEnvelope(&out, table.valueSchemaJSON)
-        return out
+        record(schema: table.valueSchemaJSON, capacity: 512) { out in
+            JSON.appendASCII(&out, "{\"before\":null,\"after\":null,\"source\":")
+            appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+            appendEnvelopeTail(&out, op: .truncate, transaction: source.transaction, eventTimeMillis: eventTimeMillis)
+        }
     }
 
     /// Key of a logical decoding message event: Debezium keys them by prefix, `{"prefix":"…"}`.
     public func encodeLogicalMessageKey(prefix: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(prefix.utf8.count + 14)
-        openSchemaEnvelope(&out, messageKeySchema)
-        JSON.appendASCII(&out, "{\"prefix\":")
-        JSON.appendString(&out, prefix)
-        out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, messageKeySchema)
-        return out
+        singleStringRecord(schema: messageKeySchema, field: "prefix", value: prefix)
     }
 
     /// Logical decoding message event (Debezium's io.debezium.connector.postgresql.MessageValue, whose
@@ -165,64 +169,43 @@ public struct ChangeEventEncoder: Sendable {
     /// Non-transactional messages have `txId` null. `content` follows binary.handling.mode.
     public func encodeLogicalMessage(prefix: String, content: ArraySlice<UInt8>, isTransactional: Bool,
                                      source: SourceInfo, eventTimeMillis: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        let schema = messageValueSchema
-        out.reserveCapacity(512 + content.count * 4 / 3 + (schema?.count ?? 0))
-        openSchemaEnvelope(&out, schema)
-        JSON.appendASCII(&out, "{\"op\":\"m\",\"ts_ms\":")
-        JSON.appendInt(&out, eventTimeMillis)
-        JSON.appendASCII(&out, ",\"source\":")
-        appendSource(&out, source, schemaTable: ChangeEventEncoder.emptySchemaTable,
-                     txId: isTransactional ? source.transactionID : nil)
-        JSON.appendASCII(&out, ",\"transaction\":")
-        appendTransactionBlock(&out, source.transaction)
-        JSON.appendASCII(&out, ",\"message\":{\"prefix\":")
-        JSON.appendString(&out, prefix)
-        JSON.appendASCII(&out, ",\"content\":")
-        BinaryText.append(&out, content, mode: options.binaryHandling)
-        JSON.appendASCII(&out, "}}")
-        closeSchemaEnvelope(&out, schema)
-        return out
+        record(schema: messageValueSchema, capacity: 512 + content.count * 4 / 3) { out in
+            JSON.appendASCII(&out, "{\"op\":\"m\",\"ts_ms\":")
+            JSON.appendInt(&out, eventTimeMillis)
+            JSON.appendASCII(&out, ",\"source\":")
+            appendSource(&out, source, schemaTable: ChangeEventEncoder.emptySchemaTable,
+                         txId: isTransactional ? source.transactionID : nil)
+            JSON.appendASCII(&out, ",\"transaction\":")
+            appendTransactionBlock(&out, source.transaction)
+            JSON.appendASCII(&out, ",\"message\":{\"prefix\":")
+            JSON.appendString(&out, prefix)
+            JSON.appendASCII(&out, ",\"content\":")
+            BinaryText.append(&out, content, mode: options.binaryHandling)
+            JSON.appendASCII(&out, "}}")
+        }
     }
 
     // MARK: heartbeats
 
     /// Key of a heartbeat record, Debezium's `HeartbeatImpl`: `{"serverName":"<topic prefix>"}`.
     public func encodeHeartbeatKey(serverName: String) -> [UInt8] {
-        var out: [UInt8] = []
-        let schema = options.includeSchemas ? ConnectSchemas.heartbeatKey : nil
-        openSchemaEnvelope(&out, schema)
-        JSON.appendASCII(&out, "{\"serverName\":")
-        JSON.appendString(&out, serverName)
-        out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, schema)
-        return out
+        singleStringRecord(schema: heartbeatKeySchema, field: "serverName", value: serverName)
     }
 
     /// Value of a heartbeat record: `{"ts_ms":1795240218015}`, the time it was emitted.
     public func encodeHeartbeatValue(timestampMillis: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        let schema = options.includeSchemas ? ConnectSchemas.heartbeatValue : nil
-        openSchemaEnvelope(&out, schema)
-        JSON.appendASCII(&out, "{\"ts_ms\":")
-        JSON.appendInt(&out, timestampMillis)
-        out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, schema)
-        return out
+        record(schema: heartbeatValueSchema, capacity: 32) { out in
+            JSON.appendASCII(&out, "{\"ts_ms\":")
+            JSON.appendInt(&out, timestampMillis)
+            out.append(Ascii.closeBrace)
+        }
     }
 
     // MARK: transaction metadata
 
     /// Key of a transaction metadata record: `{"id":"<xid>"}` (io.debezium.connector.common.TransactionMetadataKey).
     public func encodeTransactionKey(id: String) -> [UInt8] {
-        var out: [UInt8] = []
-        let schema = transactionKeySchema
-        openSchemaEnvelope(&out, schema)
-        JSON.appendASCII(&out, "{\"id\":")
-        JSON.appendString(&out, id)
-        out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, schema)
-        return out
+        singleStringRecord(schema: transactionKeySchema, field: "id", value: id)
     }
 
     /// `{"status":"BEGIN","id":"571","event_count":null,"data_collections":null,"ts_ms":…}`.
@@ -239,35 +222,32 @@ public struct ChangeEventEncoder: Sendable {
 
     private func encodeTransactionValue(status: StaticString, id: String, eventCount: Int64?,
                                         dataCollections: [(name: String, eventCount: Int64)]?, timestampMillis: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        let schema = transactionValueSchema
-        openSchemaEnvelope(&out, schema)
-        JSON.appendASCII(&out, "{\"status\":\"")
-        JSON.appendASCII(&out, status)
-        JSON.appendASCII(&out, "\",\"id\":")
-        JSON.appendString(&out, id)
-        JSON.appendASCII(&out, ",\"event_count\":")
-        if let eventCount { JSON.appendInt(&out, eventCount) } else { JSON.appendASCII(&out, "null") }
-        JSON.appendASCII(&out, ",\"data_collections\":")
-        if let dataCollections {
-            out.append(Ascii.openBracket)
-            for (i, collection) in dataCollections.enumerated() {
-                if i > 0 { out.append(Ascii.comma) }
-                JSON.appendASCII(&out, "{\"data_collection\":")
-                JSON.appendString(&out, collection.name)
-                JSON.appendASCII(&out, ",\"event_count\":")
-                JSON.appendInt(&out, collection.eventCount)
-                out.append(Ascii.closeBrace)
+        record(schema: transactionValueSchema, capacity: 128 + (dataCollections?.count ?? 0) * 64) { out in
+            JSON.appendASCII(&out, "{\"status\":\"")
+            JSON.appendASCII(&out, status)
+            JSON.appendASCII(&out, "\",\"id\":")
+            JSON.appendString(&out, id)
+            JSON.appendASCII(&out, ",\"event_count\":")
+            if let eventCount { JSON.appendInt(&out, eventCount) } else { JSON.appendASCII(&out, "null") }
+            JSON.appendASCII(&out, ",\"data_collections\":")
+            if let dataCollections {
+                out.append(Ascii.openBracket)
+                for (i, collection) in dataCollections.enumerated() {
+                    if i > 0 { out.append(Ascii.comma) }
+                    JSON.appendASCII(&out, "{\"data_collection\":")
+                    JSON.appendString(&out, collection.name)
+                    JSON.appendASCII(&out, ",\"event_count\":")
+                    JSON.appendInt(&out, collection.eventCount)
+                    out.append(Ascii.closeBrace)
+                }
+                out.append(Ascii.closeBracket)
+            } else {
+                JSON.appendASCII(&out, "null")
             }
-            out.append(Ascii.closeBracket)
-        } else {
-            JSON.appendASCII(&out, "null")
+            JSON.appendASCII(&out, ",\"ts_ms\":")
+            JSON.appendInt(&out, timestampMillis)
+            out.append(Ascii.closeBrace)
         }
-        JSON.appendASCII(&out, ",\"ts_ms\":")
-        JSON.appendInt(&out, timestampMillis)
-        out.append(Ascii.closeBrace)
-        closeSchemaEnvelope(&out, schema)
-        return out
     }
 
     // MARK: pieces
