@@ -27,21 +27,8 @@ cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 verify_timeout=${VERIFY_TIMEOUT:-30}
 snapshot_timeout=${SNAPSHOT_TIMEOUT:-900}
-scripts/install-deps.sh
-swift build -c release --product swallow >&2
-swallow="$(swift build -c release --show-bin-path)/swallow"
-
-work=$(mktemp -d /tmp/swallow-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  scripts/pg-cluster.sh stop "$work/pg" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port=$(scripts/pg-cluster.sh start "$work/pg")
-psql="psql -X -q -h 127.0.0.1 -p $port -U postgres -d bench -v ON_ERROR_STOP=1"
-psql -X -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE bench"
+# shellcheck source=scripts/bench/setup.sh
+source scripts/bench/setup.sh
 echo "loading $rows rows..." >&2
 $psql <<SQL
 CREATE TABLE events (id bigint PRIMARY KEY, account int NOT NULL, kind text NOT NULL, amount numeric(12,2) NOT NULL,
