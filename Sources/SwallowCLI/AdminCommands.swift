@@ -22,8 +22,7 @@ struct Check: ParsableCommand {
     var kafkaTimeoutMs: Int32 = 5_000
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config)
-        let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
+        let (configuration, settings) = try loadPostgresSettings(path: config)
         let checks = Preflight.run(settings: settings, kafka: configuration.kafka.bootstrapServers,
                                    kafkaTimeoutMilliseconds: max(kafkaTimeoutMs, 100))
         for check in checks { print(check.line) }
@@ -52,8 +51,7 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config)
-        let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
+        let (_, settings) = try loadPostgresSettings(path: config)
         let status: SlotStatus?
         do {
             status = try SlotAdministration.status(settings: settings)
@@ -137,8 +135,7 @@ struct SlotDrop: ParsableCommand {
     var yes = false
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config)
-        let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
+        let (_, settings) = try loadPostgresSettings(path: config)
         let outcome: SlotDropOutcome
         do {
             outcome = try SlotAdministration.drop(settings: settings, confirmed: yes)

@@ -128,9 +128,8 @@ struct SnapshotCommand: ParsableCommand {
     var stop = false
 
     func run() throws {
-        let configuration = try loadConfiguration(path: config)
+        let (configuration, settings) = try loadPostgresSettings(path: config)
         let names = tables.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let settings = PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion)
         do {
             let id = try SnapshotRequest.send(settings: settings, tables: names, filter: filter, stop: stop)
             print("signal \(id) written to \(configuration.snapshot.signalTable.map(\.description) ?? "?"): \(stop ? "stop-snapshot" : "execute-snapshot") \(names.isEmpty ? "all" : names.joined(separator: ","))")
@@ -234,6 +233,13 @@ final class ManagedAtomicFlag: Sendable {
 }
 
 /// Loads the configuration, or prints why not and exits 2 (a bad configuration: restarting cannot help).
+/// The configuration and the pipeline settings of a command that talks to PostgreSQL only (the
+/// settings carry no Kafka address).
+func loadPostgresSettings(path: String) throws -> (SwallowConfiguration, PipelineSettings) {
+    let configuration = try loadConfiguration(path: path)
+    return (configuration, PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion))
+}
+
 func loadConfiguration(path: String) throws -> SwallowConfiguration {
     do {
         return try SwallowConfiguration.load(path: path)
