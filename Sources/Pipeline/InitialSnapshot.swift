@@ -72,6 +72,7 @@ final class InitialSnapshot: @unchecked Sendable {
     /// once, since nothing else in it changes within a snapshot.
     private var sourceBlocks: [[[UInt8]]] = []
     private let runState = RunState()
+    private let oversized: OversizedEventHandling
     private var startedAt = ContinuousClock.now
     private var tableStartedAt: [ContinuousClock.Instant?] = []
 
@@ -79,6 +80,7 @@ final class InitialSnapshot: @unchecked Sendable {
          source: Source, store: SnapshotStateStore, state: SnapshotState, monitor: PipelineMonitor) {
         self.monitor = monitor
         self.settings = settings
+        oversized = OversizedEventHandling(settings: settings)
         self.logger = logger
         self.shared = shared
         self.producer = producer
@@ -396,6 +398,7 @@ final class InitialSnapshot: @unchecked Sendable {
             } else if let failure {
                 stopReaders(finished)
                 guard failure.isRetriable else {
+                    if OversizedEventHandling.isOversized(failure) { throw oversized.brokerRefusal(failure, snapshot: true) }
                     throw PipelineError(code: .deliveryFailed,
                                         message: "Kafka refused a snapshot record (\(failure)). Fix the cause (topic permissions, message.max.bytes...) and restart; the snapshot continues or starts over",
                                         isRetriable: false)
@@ -555,7 +558,7 @@ final class InitialSnapshot: @unchecked Sendable {
             isLastTable: threads == 1 && row.table == tables.count - 1,
             isFirstInTable: row.isFirstInTable, isLastInTable: row.isLastInTable)
         let relationID = tables[row.table].relation.relationID
-        guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values,
+        guard var record = try translator.snapshotRecord(relationID: relationID, row: row.values,
                                                          sourceBlock: sourceBlocks[row.table][marker],
                                                          eventTimeMillis: WallClock.millis()) else {
             shared.withLock { state in
@@ -580,6 +583,15 @@ final class InitialSnapshot: @unchecked Sendable {
                 if stop {
                     shared.withLock { $0.snapshot?.fail(row.id) }
                     throw Aborted()
+                }
+            } catch where OversizedEventHandling.isOversized(error) {
+                do {
+                    let table = tables[row.table].state
+                    record = try oversized.replacement(for: record, refusal: error, table: "\(table.schema).\(table.name)",
+                                                       sourceLSN: source.consistentPoint, logger: logger)
+                } catch {
+                    shared.withLock { $0.snapshot?.fail(row.id) }
+                    throw error
                 }
             } catch {
                 shared.withLock { $0.snapshot?.fail(row.id) }

@@ -14,6 +14,9 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case eventEncoding
         case deliveryFailed
         case producerFatal
+        /// An event is larger than the producer's `message.max.bytes` and `kafka.oversized_events` is
+        /// `fail` (or even its dead-letter record is too large).
+        case oversizedEvent
         case protocolViolation
         /// The state directory (snapshot progress) cannot be read or written.
         case state

@@ -18,6 +18,10 @@ public struct PipelineSettings: Sendable {
     /// Names among `kafkaProperties` whose values are secret: never quoted in errors or descriptions.
     public var kafkaSecretProperties: Set<String>
     public var flushTimeoutMilliseconds: Int
+    /// What happens to an event above the producer's `message.max.bytes` (`kafka.oversized_events`).
+    public var oversizedEvents: SwallowConfiguration.Kafka.OversizedEvents
+    /// Where `dead_letter` sends such events (`kafka.dead_letter_topic`, resolved).
+    public var deadLetterTopic: String
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
     public var connectorVersion: String
@@ -49,6 +53,8 @@ public struct PipelineSettings: Sendable {
         kafkaProperties = configuration.kafka.properties
         kafkaSecretProperties = configuration.kafka.secretPropertyNames
         flushTimeoutMilliseconds = configuration.kafka.flushTimeoutMilliseconds
+        oversizedEvents = configuration.kafka.oversizedEvents
+        deadLetterTopic = configuration.kafka.resolvedDeadLetterTopic(topicPrefix: configuration.topicPrefix)
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
         maxInFlightEvents = configuration.maxInFlightEvents
         self.connectorVersion = connectorVersion

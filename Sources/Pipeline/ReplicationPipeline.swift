@@ -478,6 +478,9 @@ private struct StreamSession {
     var beginCommitMicros: Int64?
     var nextStatusRefresh = ContinuousClock.now
     var counters = EventCounters()
+    /// The WAL position of the message being handled, for dead-letter headers and errors.
+    var messageLSN: LSN?
+    let oversized: OversizedEventHandling
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, producer: KafkaProducer, translator: StreamTranslator,
          incremental: IncrementalSnapshotter?) {
@@ -487,6 +490,7 @@ private struct StreamSession {
         self.translator = translator
         self.catalog = CatalogReader(parameters: pipeline.settings.connection)
         self.incremental = incremental
+        oversized = OversizedEventHandling(settings: pipeline.settings)
         let heartbeat = pipeline.settings.heartbeat
         heartbeatRecords = heartbeat.intervalMilliseconds > 0 && heartbeat.emitRecord
             ? HeartbeatRecords(topicPrefix: pipeline.settings.topicPrefix,
@@ -548,6 +552,7 @@ private struct StreamSession {
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }
                 if data.walEnd > serverLSN { serverLSN = data.walEnd }
                 messageMillis = Self.nowMillis()
+                messageLSN = data.walStart
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
                 if case .message(let message) = decoded, message.prefix == HeartbeatEmitter.messagePrefix {
@@ -615,6 +620,7 @@ private struct StreamSession {
         let (fatal, failure) = shared.withLock { ($0.fatalProducerError, $0.deliveryFailure) }
         if let fatal { throw ReplicationPipeline.producerFatal(fatal) }
         if let failure {
+            if OversizedEventHandling.isOversized(failure) { throw oversized.brokerRefusal(failure, snapshot: false) }
             throw PipelineError(code: .deliveryFailed,
                                 message: failure.isRetriable
                                     ? "a delivery to Kafka failed (\(failure)); resuming from the confirmed position"
@@ -631,7 +637,7 @@ private struct StreamSession {
             shared.withLock { $0.tracker.openUnit(commitTimeMicros: commitTime) }
         case .closeUnit(let end):
             shared.withLock { $0.tracker.closeUnit(endLSN: end) }
-        case .produce(let record):
+        case .produce(var record):
             try waitForCapacity()
             let id = shared.withLock { $0.tracker.registerEvent() }
             while true {
@@ -651,6 +657,15 @@ private struct StreamSession {
                     if try !waitForAcknowledgements() {
                         shared.withLock { $0.tracker.fail(id) }   // stopping: this event was never sent
                         return
+                    }
+                } catch where OversizedEventHandling.isOversized(error) {
+                    do throws(PipelineError) {
+                        record = try oversized.replacement(
+                            for: record, refusal: error, table: record.kind.relationID.flatMap { translator.tableName(of: $0) },
+                            sourceLSN: messageLSN, logger: pipeline.log)
+                    } catch {
+                        shared.withLock { $0.tracker.fail(id) }
+                        throw error
                     }
                 } catch {
                     shared.withLock { $0.tracker.fail(id) }

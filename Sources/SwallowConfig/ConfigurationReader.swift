@@ -27,7 +27,8 @@ struct ConfigurationReader {
                                "sslrootcert", "sslcert", "sslkey", "sslpassword"]
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
-        static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms"]
+        static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",
+                            "dead_letter_topic"]
         /// Debezium's own option names, so its documentation applies as it is.
         static let events = ["tombstones.on.delete", "skipped.operations", "unavailable.value.placeholder",
                              "message.prefix.include.list", "message.prefix.exclude.list",
@@ -98,6 +99,12 @@ struct ConfigurationReader {
         let logFormat = try enumeration(top, "log_format", default: SwallowConfiguration.LogFormat.text)
         let http = try readHTTP(top)
 
+        if kafka.oversizedEvents == .deadLetter, kafka.deadLetterTopic == nil,
+           kafka.resolvedDeadLetterTopic(topicPrefix: topicPrefix).utf8.count > Limits.topicPrefixLength {
+            throw ConfigurationError(
+                code: .invalidValue, path: "kafka.dead_letter_topic",
+                message: "the default dead-letter topic `<topic_prefix>.dead-letter` would be longer than Kafka's \(Limits.topicPrefixLength) characters; set kafka.dead_letter_topic")
+        }
         let fileValued = fileValuedPaths
         postgres.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.") }
         kafka.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("kafka.") }
@@ -286,8 +293,22 @@ struct ConfigurationReader {
         }
         let properties = try readKafkaProperties(kafka)
         let flush = try integer(kafka, "flush_timeout_ms", range: Limits.flushTimeoutMilliseconds, default: 30_000)
+        let oversized = try enumeration(kafka, "oversized_events", default: SwallowConfiguration.Kafka.OversizedEvents.fail)
+        var deadLetterTopic: String?
+        let topicPath = kafka.path("dead_letter_topic")
+        if let value = try scalar(kafka["dead_letter_topic"], path: topicPath, expected: "a Kafka topic name") {
+            guard !value.text.isEmpty, value.text.utf8.count <= Limits.topicPrefixLength,
+                  value.text != ".", value.text != "..",
+                  value.text.unicodeScalars.allSatisfy(Self.isTopicCharacter) else {
+                throw ConfigurationError(
+                    code: .invalidValue, path: topicPath,
+                    message: "expected a Kafka topic name of 1 to \(Limits.topicPrefixLength) characters from [a-zA-Z0-9._-] (not `.` or `..`), got \(value.shown); remove the key for the default `<topic_prefix>.dead-letter`")
+            }
+            deadLetterTopic = value.text
+        }
         return SwallowConfiguration.Kafka(bootstrapServers: bootstrap, properties: properties,
-                                          flushTimeoutMilliseconds: flush)
+                                          flushTimeoutMilliseconds: flush, oversizedEvents: oversized,
+                                          deadLetterTopic: deadLetterTopic)
     }
 
     private func readEvents(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Events {

@@ -127,10 +127,22 @@ public struct SwallowConfiguration: Sendable, Equatable {
 
     /// `kafka:` section.
     public struct Kafka: Sendable, Equatable {
+        /// What happens to an event larger than the producer's `message.max.bytes` (`oversized_events`).
+        public enum OversizedEvents: String, Sendable, Hashable, CaseIterable {
+            /// Stop with an error naming the table, operation and key; nothing is confirmed past it.
+            case fail
+            /// Produce a record with the event's key, a null value and `swallow.error.*` headers to
+            /// the dead-letter topic instead, and go on.
+            case deadLetter = "dead_letter"
+        }
+
         public var bootstrapServers: KafkaBootstrap
         /// librdkafka properties, verbatim; YAML scalars are stringified as written (`true` -> "true", `5` -> "5").
         public var properties: [String: String]
         public var flushTimeoutMilliseconds: Int
+        public var oversizedEvents: OversizedEvents
+        /// Where `dead_letter` sends oversized events; nil means `<topic_prefix>.dead-letter`.
+        public var deadLetterTopic: String?
         /// Key paths of this section (`kafka.properties.sasl.username`...) whose values were read through
         /// `${file:...}`; descriptions show them as `***`.
         public var fileValuedKeyPaths: Set<String>
@@ -139,12 +151,21 @@ public struct SwallowConfiguration: Sendable, Equatable {
             bootstrapServers: KafkaBootstrap,
             properties: [String: String] = [:],
             flushTimeoutMilliseconds: Int = 30_000,
+            oversizedEvents: OversizedEvents = .fail,
+            deadLetterTopic: String? = nil,
             fileValuedKeyPaths: Set<String> = []
         ) {
             self.bootstrapServers = bootstrapServers
             self.properties = properties
             self.flushTimeoutMilliseconds = flushTimeoutMilliseconds
+            self.oversizedEvents = oversizedEvents
+            self.deadLetterTopic = deadLetterTopic
             self.fileValuedKeyPaths = fileValuedKeyPaths
+        }
+
+        /// The dead-letter topic for `topicPrefix`: the configured one, or `<topic_prefix>.dead-letter`.
+        public func resolvedDeadLetterTopic(topicPrefix: String) -> String {
+            deadLetterTopic ?? "\(topicPrefix).dead-letter"
         }
 
         /// The properties whose values must never appear in logs or errors: secret by name

@@ -13,7 +13,8 @@ import SwallowConfig
             publication: .init(name: "swallow", create: true),
             tables: [.init(schema: "public", table: "orders"), .init(schema: "public", table: "order_items")],
             topicPrefix: "app",
-            kafka: .init(bootstrapServers: .servers("127.0.0.1:9092"), properties: [:], flushTimeoutMilliseconds: 30_000),
+            kafka: .init(bootstrapServers: .servers("127.0.0.1:9092"), properties: [:], flushTimeoutMilliseconds: 30_000,
+                         deadLetterTopic: "app.dead-letter"),
             statusIntervalMilliseconds: 10_000,
             maxInFlightEvents: 20_000,
             logLevel: "info",
@@ -44,7 +45,7 @@ import SwallowConfig
                        "max_in_flight_events", "log_level", "host", "port", "dbname", "user", "password", "sslmode",
                        "connect_timeout_s", "name", "create", "bootstrap_servers", "properties", "flush_timeout_ms",
                        "snapshot", "mode", "max_threads", "chunk_rows", "incremental_chunk_rows", "state_dir",
-                       "heartbeat", "interval_ms", "emit_record", "stall_warning_s"]
+                       "heartbeat", "interval_ms", "emit_record", "stall_warning_s", "oversized_events", "dead_letter_topic"]
         for key in Set(allKeys) {
             let keyLines = lines.indices.filter {
                 lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("\(key):")
