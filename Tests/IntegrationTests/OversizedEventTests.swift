@@ -207,6 +207,34 @@ import Testing
         #expect(error.message.contains(#""id":2"#))
     }
 
+    @Test func aBrokerRefusingAnEventForItsSizeStopsNamingTheTopicAndTheFix() throws {
+        // The producer's limit lets the event through; the broker's (the topic's max.message.bytes) is
+        // lower, which only the delivery report tells.
+        let fixture = try Fixture("oversize_broker")
+        defer { fixture.cleanUp() }
+        let running = RunningPipeline(configuration: try Self.configuration(fixture.database, fixture.cluster, maxBytes: "100000",
+                                                                            mode: "dead_letter"),
+                                      bootstrapServers: fixture.cluster.bootstrapServers)
+        defer { running.pipeline.stop() }
+        try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
+        let beforeRefused = try fixture.insertLSN()
+        fixture.cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey, errors: [.messageSizeTooLarge])
+        try fixture.sql.execute("INSERT INTO docs VALUES (5, 'refused by the broker')")
+        try waitUntil("the pipeline to stop on the refusal") { running.hasEnded }
+        guard case .failure(let error) = try running.stop() else {
+            Issue.record("the pipeline went on past a refused event")
+            return
+        }
+        #expect(error.code == .oversizedEvent)
+        #expect(!error.isRetriable)
+        for part in ["the broker refused an event as too large", "app.public.docs", "max.message.bytes",
+                     "message.max.bytes of 100000", "Nothing past the confirmed position is lost"] {
+            #expect(error.message.contains(part), "missing \(part) in: \(error.message)")
+        }
+        #expect(try confirmedFlushLSN(fixture.sql) <= beforeRefused)
+        #expect(try fixture.ids().isEmpty)
+    }
+
     @Test func swallowRunExitsWithTheReasonInItsLog() throws {
         let fixture = try Fixture("oversize_cli")
         defer { fixture.cleanUp() }
