@@ -372,12 +372,14 @@ struct PostgresPreflight {
     }
 
     /// `<topic_prefix>.<schema>.<table>` of the tables whose events `table.include.list` /
-    /// `table.exclude.list` let through, plus the transaction topic when it is used.
+    /// `table.exclude.list` let through, plus the transaction topic and the dead-letter topic when they
+    /// are used.
     private func configuredTopics(_ tables: [QualifiedTableName]) -> [String] {
         let filter = NameFilter(include: settings.events.tableIncludeList, exclude: settings.events.tableExcludeList,
                                 ignoringCase: true)
         var topics = tables.filter { filter.accepts($0.description) }.map { "\(settings.topicPrefix).\($0)" }
         if settings.events.provideTransactionMetadata { topics.append("\(settings.topicPrefix).transaction") }
+        if settings.oversizedEvents == .deadLetter { topics.append(settings.deadLetterTopic) }
         return topics
     }
 

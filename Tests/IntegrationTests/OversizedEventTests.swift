@@ -255,4 +255,56 @@ import Testing
         #expect(!log.contains("xxxxxxxx"), "the log shows row contents")
         #expect(try confirmedFlushLSN(fixture.sql) <= beforeBig)
     }
+
+    @Test func swallowRunDeadLettersWithAWarningAndAMetricAndSwallowCheckListsTheTopic() throws {
+        let fixture = try Fixture("oversize_clidlq")
+        defer { fixture.cleanUp() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("oversize-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let yaml = try Self.withOversizedEvents(
+            testConfigurationYAML(database: fixture.database, bootstrapServers: fixture.cluster.bootstrapServers,
+                                  tables: ["public.docs"], extraKafkaProperties: ["message.max.bytes": Self.lowLimit],
+                                  snapshot: "{mode: no_data}"),
+            mode: "dead_letter") + "\nlog_format: json\nhttp: {listen: \"127.0.0.1:0\"}\n"
+        let configPath = directory.appendingPathComponent("swallow.yaml").path
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        // `swallow check` looks for the dead-letter topic with the tables' topics.
+        let check = try runSwallow(["check", "--config", configPath])
+        #expect(check.text.contains("kafka topics: present: app.public.docs, app.dead-letter"), "\(check.text)")
+
+        let swallow = try SwallowProcess(configPath: configPath, logPath: directory.appendingPathComponent("swallow.log").path)
+        var stopped = false
+        defer { if !stopped { swallow.kill9() } }
+        var port: Int?
+        try waitUntil("the HTTP listener to be logged") {
+            port = try jsonLogLines(swallow.log).first { $0["message"] as? String == "HTTP listener serving /metrics, /healthz, /readyz, /status" }
+                .flatMap { ($0["metadata"] as? [String: Any])?["address"] as? String }
+                .flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+            return port != nil
+        }
+        let http = try #require(port)
+        try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
+        try fixture.sql.execute("INSERT INTO docs VALUES (1, \(Self.bigBody))")
+        try fixture.sql.execute("INSERT INTO docs VALUES (2, 'small')")
+        try waitUntil("the small row and the dead letter") {
+            try fixture.ids() == [2] && fixture.read("app.dead-letter").count == 1
+        }
+        var metrics: [String: Double] = [:]
+        try waitUntil("the dead letter to be counted") {
+            metrics = try prometheusSamples(try httpGet(port: http, path: "/metrics").body)
+            return metrics[#"swallow_dead_letter_events_total{table="public.docs"}"#] == 1
+        }
+        let warning = try #require(try jsonLogLines(swallow.log).first {
+            ($0["message"] as? String)?.hasPrefix("an event is larger than message.max.bytes") == true
+        })
+        #expect(warning["level"] as? String == "warning")
+        let metadata = try #require(warning["metadata"] as? [String: Any])
+        #expect(metadata["table"] as? String == "public.docs")
+        #expect(metadata["dead_letter_topic"] as? String == "app.dead-letter")
+        #expect(!swallow.log.contains("xxxxxxxx"), "the log shows row contents")
+        stopped = true
+        #expect(swallow.terminate() == 0, "\(swallow.log.suffix(2000))")
+    }
 }
