@@ -207,6 +207,37 @@ import Testing
         #expect(error.message.contains(#""id":2"#))
     }
 
+    @Test func theIncrementalSnapshotAppliesTheSameRule() throws {
+        let fixture = try Fixture("oversize_incr", rows: """
+            CREATE TABLE swallow_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+            INSERT INTO docs VALUES (1, 'small'), (2, \(Self.bigBody)), (3, 'after')
+            """)
+        defer { fixture.cleanUp() }
+        let configuration = try Self.configuration(fixture.database, fixture.cluster, maxBytes: Self.lowLimit, mode: "dead_letter",
+                                                   snapshot: "{mode: no_data, signal_table: public.swallow_signal}")
+        defer { try? FileManager.default.removeItem(atPath: configuration.stateDirectory) }
+        let running = RunningPipeline(configuration: configuration, bootstrapServers: fixture.cluster.bootstrapServers)
+        defer { running.pipeline.stop() }
+        try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
+        try fixture.sql.execute("""
+            INSERT INTO swallow_signal VALUES ('big-1', 'execute-snapshot', '{"data-collections": ["public.docs"], "type": "incremental"}')
+            """)
+        try waitUntil(timeoutSeconds: 60, "the window's rows 1 and 3 and the dead letter") {
+            if running.hasEnded { throw TestFailure("the pipeline ended: \(String(describing: try? running.stop()))") }
+            return try Set(fixture.ids()) == [1, 3] && fixture.read("app.dead-letter").count == 1
+        }
+        let dead = try fixture.read("app.dead-letter")[0]
+        let headers = Dictionary(uniqueKeysWithValues: dead.headers.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) })
+        #expect(headers["swallow.error.op"] == "r")
+        #expect(headers["swallow.error.table"] == "public.docs")
+        #expect(headers["swallow.source.lsn"] != nil)
+        #expect(String(decoding: dead.key ?? [], as: UTF8.self).contains(#""id":2"#))
+        guard case .success = try running.stop() else {
+            Issue.record("the pipeline failed")
+            return
+        }
+    }
+
     @Test func aBrokerRefusingAnEventForItsSizeStopsNamingTheTopicAndTheFix() throws {
         // The producer's limit lets the event through; the broker's (the topic's max.message.bytes) is
         // lower, which only the delivery report tells.
