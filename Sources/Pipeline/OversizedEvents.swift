@@ -89,7 +89,7 @@ struct OversizedEventHandling: Sendable {
             : "Fix: raise kafka.properties.message.max.bytes together with the topic's max.message.bytes (and the broker's message.max.bytes), or set kafka.oversized_events: dead_letter to send such events to \(deadLetterTopic) and go on"
         return PipelineError(
             code: .oversizedEvent,
-            message: "\(what) (topic \(record.topic)\(position), key \(Self.quotedKey(record.key))) is \(size) bytes, above the Kafka producer's message.max.bytes of \(maxBytes); Swallow stops rather than skip it, and nothing past it is confirmed. \(fix), then restart",
+            message: "\(what) (topic \(record.topic)\(position), key \(Self.quotedKey(record.key))) is \(size) bytes (key, value and headers, before Kafka's per-record overhead), above the Kafka producer's message.max.bytes of \(maxBytes); Swallow stops rather than skip it, and nothing past it is confirmed. \(fix), then restart",
             isRetriable: false)
     }
 
