@@ -26,6 +26,8 @@ public struct AcknowledgementTracker: Sendable {
     private var units: [Unit] = []
     private var head = 0
     private var nextEventID: UInt64 = 1
+    /// A server position reported while something was outstanding, confirmed once nothing is.
+    private var deferredServerPosition: LSN?
 
     /// The slot may be confirmed up to here.
     public private(set) var confirmedLSN: LSN
@@ -97,12 +99,24 @@ public struct AcknowledgementTracker: Sendable {
         if failedEventID == nil { failedEventID = id }
     }
 
-    /// Called when the server reports its position while we have nothing outstanding: everything the
-    /// server decoded before that position has reached us and been acknowledged, so confirming it lets
-    /// the server recycle WAL of an idle (or uncaptured) database.
-    public mutating func serverPositionWhileIdle(_ position: LSN) {
-        guard isIdle, failedEventID == nil, position > confirmedLSN else { return }
-        confirmedLSN = position
+    /// The server reported its position (a keepalive): everything it decoded before `position` has
+    /// reached us. With nothing outstanding, that position is safe to confirm at once, which lets the
+    /// server recycle the WAL of an idle (or uncaptured) database. With something outstanding it is kept
+    /// and confirmed as soon as everything is acknowledged: the server only sends keepalives while our
+    /// reported write position lags its own, so after answering this one it may send no other until new
+    /// WAL arrives, and the slot would hold the idle WAL until then.
+    ///
+    /// A keepalive sent while a transaction streams is safe too: pgoutput (protocol 1) sends a
+    /// transaction only after decoding its commit, so the position is at or past that commit, and it is
+    /// applied only once that transaction's unit is closed and acknowledged.
+    public mutating func serverPositionReported(_ position: LSN) {
+        guard failedEventID == nil, position > confirmedLSN else { return }
+        if isIdle {
+            confirmedLSN = position
+            deferredServerPosition = nil
+        } else if position > (deferredServerPosition ?? .invalid) {
+            deferredServerPosition = position
+        }
     }
 
     /// Forgets every outstanding unit for a new stream that resumes from `confirmedLSN` (or from
@@ -113,6 +127,7 @@ public struct AcknowledgementTracker: Sendable {
         head = 0
         inFlightEvents = 0
         failedEventID = nil
+        deferredServerPosition = nil
         if let position, position > confirmedLSN { confirmedLSN = position }
     }
 
@@ -140,6 +155,10 @@ public struct AcknowledgementTracker: Sendable {
         if head == units.count {
             units.removeAll(keepingCapacity: true)
             head = 0
+            if let deferred = deferredServerPosition {
+                if deferred > confirmedLSN { confirmedLSN = deferred }
+                deferredServerPosition = nil
+            }
         } else if head >= 1024, head * 2 >= units.count {
             units.removeFirst(head)
             head = 0

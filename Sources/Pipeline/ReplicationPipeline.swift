@@ -542,11 +542,9 @@ private struct StreamSession {
             case .primaryKeepalive(let keepalive):
                 if keepalive.walEnd > receivedLSN { receivedLSN = keepalive.walEnd }
                 if keepalive.walEnd > serverLSN { serverLSN = keepalive.walEnd }
-                // Everything the server decoded before this keepalive has reached us; if it is all
-                // acknowledged, the server's position is safe to confirm.
-                if !translator.isInTransaction {
-                    shared.withLock { $0.tracker.serverPositionWhileIdle(keepalive.walEnd) }
-                }
+                // Everything the server decoded before this keepalive has reached us: its position is
+                // confirmed once all of that is acknowledged (at once when nothing is outstanding).
+                shared.withLock { $0.tracker.serverPositionReported(keepalive.walEnd) }
                 if keepalive.replyRequested { try sendStatus() }
             case .xLogData(let data):
                 if data.walStart > receivedLSN { receivedLSN = data.walStart }

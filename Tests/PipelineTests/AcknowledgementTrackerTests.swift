@@ -73,7 +73,7 @@ import Testing
         #expect(tracker.failedEventID == second[1])
         #expect(tracker.confirmedLSN == LSN(10))
         // Later units completing, or the server's idle position, must not move it either.
-        tracker.serverPositionWhileIdle(LSN(99))
+        tracker.serverPositionReported(LSN(99))
         #expect(tracker.confirmedLSN == LSN(10))
         #expect(tracker.inFlightEvents == 0)
     }
@@ -94,17 +94,47 @@ import Testing
         #expect(tracker.confirmedLSN == LSN(40))
     }
 
-    @Test func theIdleServerPositionIsConfirmedOnlyWithNothingOutstanding() {
+    @Test func theServerPositionIsConfirmedOnlyWithNothingOutstanding() {
         var tracker = AcknowledgementTracker(confirmedLSN: LSN(10))
-        tracker.serverPositionWhileIdle(LSN(50))
+        tracker.serverPositionReported(LSN(50))
         #expect(tracker.confirmedLSN == LSN(50))
         let ids = transaction(&tracker, events: 1, end: 60)
-        tracker.serverPositionWhileIdle(LSN(70))
+        tracker.serverPositionReported(LSN(70))
         #expect(tracker.confirmedLSN == LSN(50))
         tracker.acknowledge(ids[0])
-        #expect(tracker.confirmedLSN == LSN(60))
-        tracker.serverPositionWhileIdle(LSN(55))   // never backwards
-        #expect(tracker.confirmedLSN == LSN(60))
+        // Everything received before the server reported 70 is now acknowledged: 70 is confirmed without
+        // waiting for another keepalive (the server sends none while our write position matches its own).
+        #expect(tracker.confirmedLSN == LSN(70))
+        tracker.serverPositionReported(LSN(55))   // never backwards
+        #expect(tracker.confirmedLSN == LSN(70))
+    }
+
+    @Test func aPositionReportedMidTransactionWaitsForThatTransactionAndLaterOnes() {
+        var tracker = AcknowledgementTracker(confirmedLSN: LSN(10))
+        tracker.openUnit()
+        let first = tracker.registerEvent()
+        tracker.serverPositionReported(LSN(100))   // a keepalive while the transaction streams
+        #expect(tracker.confirmedLSN == LSN(10))
+        tracker.closeUnit(endLSN: LSN(90))
+        let later = transaction(&tracker, events: 1, end: 120)
+        tracker.acknowledge(first)
+        #expect(tracker.confirmedLSN == LSN(90))   // the later transaction is still outstanding
+        tracker.acknowledge(later[0])
+        #expect(tracker.confirmedLSN == LSN(120))  // past the deferred 100: nothing is outstanding
+        #expect(tracker.isIdle)
+    }
+
+    @Test func aDeferredPositionIsDroppedByAFailureAndARestart() {
+        var tracker = AcknowledgementTracker(confirmedLSN: LSN(10))
+        let ids = transaction(&tracker, events: 2, end: 20)
+        tracker.serverPositionReported(LSN(50))
+        tracker.fail(ids[0])
+        tracker.acknowledge(ids[1])
+        #expect(tracker.confirmedLSN == LSN(10))
+        tracker.restart()
+        let again = transaction(&tracker, events: 1, end: 20)
+        tracker.acknowledge(again[0])
+        #expect(tracker.confirmedLSN == LSN(20))   // not the 50 reported before the failure
     }
 
     @Test func manyTransactionsWithRandomAcknowledgementOrderEndFullyConfirmed() {

@@ -29,7 +29,7 @@ import Testing
             do { message = try ReplicationMessage.decode(frame[...]) } catch { throw .decoding(error) }
             switch message {
             case .primaryKeepalive(let keepalive):
-                if !translator.isInTransaction { tracker.serverPositionWhileIdle(keepalive.walEnd) }
+                tracker.serverPositionReported(keepalive.walEnd)
             case .xLogData(let data):
                 let decoded: PGOutputMessage
                 do { decoded = try PGOutputMessage.decode(data.data) } catch { throw .decoding(error) }
