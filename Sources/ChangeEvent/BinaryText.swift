@@ -5,7 +5,7 @@ enum BinaryText {
     /// Appends `bytes` as JsonConverter writes them for `mode`: `bytes` (a Connect BYTES value) and
     /// `base64` both become standard base64 with padding; `base64-url-safe` uses Java's URL encoder
     /// (`-` and `_`, padding kept); `hex` uses Debezium's HexConverter (lower case).
-    static func append<C: Collection>(_ out: inout [UInt8], _ bytes: C, mode: EncoderOptions.BinaryHandling)
+    static func append<C: Collection>(_ out: inout JSONOutput, _ bytes: C, mode: EncoderOptions.BinaryHandling)
     where C.Element == UInt8 {
         switch mode {
         case .bytes, .base64:
@@ -38,20 +38,20 @@ enum ToastPlaceholder {
     /// hstore `{placeholder: placeholder}`, bytea the placeholder's bytes, everything else the string.
     static func json(placeholder: String, kind: ConverterKind, elementKind: ConverterKind?, arrayElementOID: UInt32?) -> [UInt8] {
         let bytes = Array(placeholder.utf8)
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         if let element = arrayElementOID {
             switch element {
             case PGType.text, PGType.varchar, PGType.bpchar, PGType.json, PGType.jsonb:
                 out.append(Ascii.openBracket)
                 JSON.appendString(&out, placeholder)
                 out.append(Ascii.closeBracket)
-                return out
+                return out.bytes()
             case PGType.bytea:
                 out.append(Ascii.openBracket)
                 if case .binary(let mode)? = elementKind { BinaryText.append(&out, bytes, mode: mode) }
                 else { JSON.appendBase64String(&out, bytes) }
                 out.append(Ascii.closeBracket)
-                return out
+                return out.bytes()
             case PGType.int4, PGType.date, PGType.int8:
                 out.append(Ascii.openBracket)
                 for (i, b) in bytes.enumerated() {
@@ -60,12 +60,12 @@ enum ToastPlaceholder {
                     JSON.appendInt(&out, Int64(Int8(bitPattern: b)))
                 }
                 out.append(Ascii.closeBracket)
-                return out
+                return out.bytes()
             case PGType.uuid:
                 out.append(Ascii.openBracket)
                 JSON.appendString(&out, nameBasedUUID(bytes))
                 out.append(Ascii.closeBracket)
-                return out
+                return out.bytes()
             default:
                 break
             }
@@ -83,17 +83,17 @@ enum ToastPlaceholder {
             JSON.appendString(&out, placeholder)
             out.append(Ascii.closeBrace)
         case .hstoreJSON:
-            var object: [UInt8] = []
+            var object = JSONOutput(capacity: 64)
             object.append(Ascii.openBrace)
             JSON.appendString(&object, placeholder)
             object.append(Ascii.colon)
             JSON.appendString(&object, placeholder)
             object.append(Ascii.closeBrace)
-            JSON.appendString(&out, String(decoding: object, as: UTF8.self))
+            JSON.appendString(&out, object.withBytes { String(decoding: $0, as: UTF8.self) })
         default:
             JSON.appendString(&out, placeholder)
         }
-        return out
+        return out.bytes()
     }
 
     /// Java's `UUID.nameUUIDFromBytes`: an MD5-based (version 3) UUID, lower-case hex.

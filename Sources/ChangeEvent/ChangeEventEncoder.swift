@@ -74,9 +74,8 @@ public struct ChangeEventEncoder: Sendable {
     /// `{"schema":<schema>,"payload":<payload>}`, else the payload alone.
     @inline(__always)
     private func record<E: Error>(schema: [UInt8]?, capacity: Int,
-                                  _ body: (inout [UInt8]) throws(E) -> Void) throws(E) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(capacity + (schema.map { $0.count + 24 } ?? 0))
+                                  _ body: (inout JSONOutput) throws(E) -> Void) throws(E) -> [UInt8] {
+        var out = JSONOutput(capacity: capacity + (schema.map { $0.count + 24 } ?? 0))
         if let schema {
             JSON.appendASCII(&out, "{\"schema\":")
             out.append(contentsOf: schema)
@@ -84,7 +83,7 @@ public struct ChangeEventEncoder: Sendable {
         }
         try body(&out)
         if schema != nil { out.append(Ascii.closeBrace) }
-        return out
+        return out.bytes()
     }
 
     /// A record whose payload is one string field, `{"<field>":"<value>"}`: the keys of logical
@@ -121,16 +120,15 @@ public struct ChangeEventEncoder: Sendable {
 
     /// The `source` object of `table`'s events, as `encodeRowChange` writes it.
     public func encodeSource(_ source: SourceInfo, table: TableSchema) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(384)
+        var out = JSONOutput(capacity: 384)
         appendSource(&out, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-        return out
+        return out.bytes()
     }
 
     @inline(__always)
     private func encodeRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
                                  transaction: TransactionBlock?, eventTimeMillis: Int64,
-                                 appendSource: (inout [UInt8]) -> Void) throws(ChangeEventError) -> [UInt8] {
+                                 appendSource: (inout JSONOutput) -> Void) throws(ChangeEventError) -> [UInt8] {
         switch op {
         case .create, .update, .delete, .read: break
         case .truncate, .message:
@@ -294,7 +292,7 @@ public struct ChangeEventEncoder: Sendable {
         return try result.get()
     }
 
-    private func appendRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?) throws(ChangeEventError) {
+    private func appendRow(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue]?) throws(ChangeEventError) {
         guard let row else {
             JSON.appendASCII(&out, "null")
             return
@@ -304,7 +302,7 @@ public struct ChangeEventEncoder: Sendable {
     }
 
     /// `{"a":…,"b":…}` of the columns at `indexes` (the key's or the value's).
-    private func appendObject(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue], indexes: [Int]) throws(ChangeEventError) {
+    private func appendObject(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue], indexes: [Int]) throws(ChangeEventError) {
         out.append(Ascii.openBrace)
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
             var first = true
@@ -318,7 +316,7 @@ public struct ChangeEventEncoder: Sendable {
     }
 
     @inline(__always)
-    private func appendField(_ out: inout [UInt8], table: TableSchema, index: Int, value: ColumnValue,
+    private func appendField(_ out: inout JSONOutput, table: TableSchema, index: Int, value: ColumnValue,
                              kinds: UnsafeBufferPointer<ConverterKind>, prefixes: UnsafeBufferPointer<UInt8>,
                              ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
         let start = index == 0 ? 0 : ends[index - 1]
@@ -355,7 +353,7 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
-    private func appendSource(_ out: inout [UInt8], _ s: SourceInfo, schemaTable: [UInt8], txId: UInt32?) {
+    private func appendSource(_ out: inout JSONOutput, _ s: SourceInfo, schemaTable: [UInt8], txId: UInt32?) {
         JSON.appendASCII(&out, "{\"version\":")
         JSON.appendString(&out, s.connectorVersion)
         JSON.appendASCII(&out, ",\"connector\":\"postgresql\",\"name\":")
@@ -384,7 +382,7 @@ public struct ChangeEventEncoder: Sendable {
     }
 
     @inline(__always)
-    private func appendSequenceElement(_ out: inout [UInt8], _ lsn: UInt64?) {
+    private func appendSequenceElement(_ out: inout JSONOutput, _ lsn: UInt64?) {
         if let lsn {
             JSON.appendASCII(&out, "\\\"")
             JSON.appendUInt(&out, lsn)
@@ -394,7 +392,7 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
-    private func appendTransactionBlock(_ out: inout [UInt8], _ block: TransactionBlock?) {
+    private func appendTransactionBlock(_ out: inout JSONOutput, _ block: TransactionBlock?) {
         guard let block else {
             JSON.appendASCII(&out, "null")
             return
@@ -408,7 +406,7 @@ public struct ChangeEventEncoder: Sendable {
         out.append(Ascii.closeBrace)
     }
 
-    private func appendEnvelopeTail(_ out: inout [UInt8], op: Operation, transaction: TransactionBlock?, eventTimeMillis: Int64) {
+    private func appendEnvelopeTail(_ out: inout JSONOutput, op: Operation, transaction: TransactionBlock?, eventTimeMillis: Int64) {
         JSON.appendASCII(&out, ",\"transaction\":")
         appendTransactionBlock(&out, transaction)
         JSON.appendASCII(&out, ",\"op\":\"")
@@ -424,19 +422,19 @@ public struct ChangeEventEncoder: Sendable {
         // ts_us and ts_ns are ts_ms with three and six zeros: the digits are formatted once.
         let negative = eventTimeMillis < 0
         if negative { out.append(Ascii.minus) }
-        JSON.withDecimalDigits(of: eventTimeMillis.magnitude) { digits in
-            out.append(contentsOf: digits)
-            JSON.appendASCII(&out, ",\"ts_us\":")
-            if eventTimeMillis == 0 {
-                JSON.appendASCII(&out, "0,\"ts_ns\":0}")
-                return
-            }
-            if negative { out.append(Ascii.minus) }
-            out.append(contentsOf: digits)
-            JSON.appendASCII(&out, "000,\"ts_ns\":")
-            if negative { out.append(Ascii.minus) }
-            out.append(contentsOf: digits)
-            JSON.appendASCII(&out, "000000}")
+        let digitsStart = out.count
+        out.appendDecimal(eventTimeMillis.magnitude)
+        let digits = digitsStart..<out.count
+        JSON.appendASCII(&out, ",\"ts_us\":")
+        if eventTimeMillis == 0 {
+            JSON.appendASCII(&out, "0,\"ts_ns\":0}")
+            return
         }
+        if negative { out.append(Ascii.minus) }
+        out.appendCopy(of: digits)
+        JSON.appendASCII(&out, "000,\"ts_ns\":")
+        if negative { out.append(Ascii.minus) }
+        out.appendCopy(of: digits)
+        JSON.appendASCII(&out, "000000}")
     }
 }

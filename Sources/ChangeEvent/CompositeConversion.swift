@@ -10,8 +10,8 @@ enum ArrayLiteral {
 
     /// Appends the array as a JSON array (nested for multi-dimensional arrays), converting each
     /// element with `element` and writing `null` for NULL elements.
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>,
-                       element: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) throws(ConversionFailure) {
+    static func append(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>,
+                       element: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) throws(ConversionFailure) {
         let bad = ConversionFailure("not a valid array literal")
         var i = 0
         let n = p.count
@@ -87,9 +87,9 @@ enum ArrayLiteral {
         while i < p.count, Ascii.isSpace(p[i]) { i += 1 }
     }
 
-    private static func appendElement(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int,
+    private static func appendElement(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, _ i: inout Int,
                                       _ scratch: inout [UInt8],
-                                      _ element: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) throws(ConversionFailure) {
+                                      _ element: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) throws(ConversionFailure) {
         let n = p.count
         let bad = ConversionFailure("not a valid array literal")
         if p[i] == Ascii.quote {
@@ -160,7 +160,7 @@ enum ArrayLiteral {
 /// last character as bit 0 and writes `BitSet.toByteArray()`: little-endian, only up to the highest set
 /// bit (all zeros: no bytes). Its `padLittleEndian` pads to that same count, so nothing is padded.
 enum BitString {
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func append(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         var bytes = [UInt8](repeating: 0, count: (p.count + 7) / 8)
         for (index, b) in p.enumerated() {
             let bit = p.count - 1 - index
@@ -180,7 +180,7 @@ enum DecimalText {
     /// `BigDecimal.toString()` of the value (Debezium's STRING mode), which switches to scientific
     /// notation below 1E-6 ("1E-7", "0E-8"); NaN and ±Infinity become SpecialValueDecimal's names
     /// "NAN", "POSITIVE_INFINITY", "NEGATIVE_INFINITY".
-    static func appendString(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendString(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         guard let parsed = try DecimalCodec.parse(p) else {
             if ValueConverter.bytesEqual(p, "NaN") { JSON.appendASCII(&out, "\"NAN\"") }
             else if ValueConverter.bytesEqual(p, "Infinity") { JSON.appendASCII(&out, "\"POSITIVE_INFINITY\"") }
@@ -226,7 +226,7 @@ enum DecimalText {
 
     /// `BigDecimal.doubleValue()` written as Java's Double.toString (Debezium's DOUBLE mode); NaN and
     /// ±Infinity as JsonConverter writes non-finite doubles ("NaN", "Infinity", "-Infinity").
-    static func appendDouble(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendDouble(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         guard try DecimalCodec.parse(p) != nil else {
             if ValueConverter.bytesEqual(p, "NaN") { JSON.appendASCII(&out, "\"NaN\"") }
             else if ValueConverter.bytesEqual(p, "Infinity") { JSON.appendASCII(&out, "\"Infinity\"") }
@@ -247,7 +247,7 @@ enum DecimalText {
 
     /// money in DOUBLE mode: `BigDecimal.doubleValue()` of the amount, correctly rounded (cents / 100 in
     /// doubles would round twice above 2^53 cents).
-    static func appendMoneyDouble(_ out: inout [UInt8], cents: Int64) {
+    static func appendMoneyDouble(_ out: inout JSONOutput, cents: Int64) {
         let magnitude = cents.magnitude
         let text = (cents < 0 ? "-" : "") + "\(magnitude / 100)." + (magnitude % 100 < 10 ? "0" : "") + "\(magnitude % 100)"
         let value = Double(text) ?? Double(cents) / 100
@@ -255,7 +255,7 @@ enum DecimalText {
     }
 
     /// money in STRING mode: the amount with two fraction digits, as BigDecimal.toString prints it.
-    static func appendMoneyString(_ out: inout [UInt8], cents: Int64) {
+    static func appendMoneyString(_ out: inout JSONOutput, cents: Int64) {
         out.append(Ascii.quote)
         if cents < 0 { out.append(Ascii.minus) }
         let magnitude = cents.magnitude

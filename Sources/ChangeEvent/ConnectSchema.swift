@@ -21,13 +21,13 @@ struct ConnectFieldSchema: Sendable {
 
     init(type: StaticString, name: String? = nil, version: Int? = nil, doc: String? = nil,
          parameters: [(String, String)] = [], inner: [UInt8] = []) {
-        var head: [UInt8] = []
+        var head = JSONOutput(capacity: 64)
         JSON.appendASCII(&head, "{\"type\":\"")
         JSON.appendASCII(&head, type)
         head.append(Ascii.quote)
         head.append(contentsOf: inner)
-        self.head = head
-        var tail: [UInt8] = []
+        self.head = head.bytes()
+        var tail = JSONOutput(capacity: 64)
         if let name {
             JSON.appendASCII(&tail, ",\"name\":")
             JSON.appendString(&tail, name)
@@ -50,11 +50,11 @@ struct ConnectFieldSchema: Sendable {
             }
             tail.append(Ascii.closeBrace)
         }
-        self.tail = tail
+        self.tail = tail.bytes()
     }
 
     /// The schema as a struct field: `{…,"optional":…,…,"field":"<name>"}`.
-    func appendField(_ out: inout [UInt8], name: String, optional: Bool) {
+    func appendField(_ out: inout JSONOutput, name: String, optional: Bool) {
         out.append(contentsOf: head)
         JSON.appendASCII(&out, optional ? ",\"optional\":true" : ",\"optional\":false")
         out.append(contentsOf: tail)
@@ -65,13 +65,13 @@ struct ConnectFieldSchema: Sendable {
 
     /// The schema as a struct field, as bytes.
     func field(named name: String, optional: Bool) -> [UInt8] {
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: head.count + tail.count + name.utf8.count + 40)
         appendField(&out, name: name, optional: optional)
-        return out
+        return out.bytes()
     }
 
     /// The schema on its own (array items, map values, top level).
-    func append(_ out: inout [UInt8], optional: Bool) {
+    func append(_ out: inout JSONOutput, optional: Bool) {
         out.append(contentsOf: head)
         JSON.appendASCII(&out, optional ? ",\"optional\":true" : ",\"optional\":false")
         out.append(contentsOf: tail)
@@ -80,29 +80,29 @@ struct ConnectFieldSchema: Sendable {
 
     /// The schema on its own, as bytes.
     func json(optional: Bool) -> [UInt8] {
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: head.count + tail.count + 24)
         append(&out, optional: optional)
-        return out
+        return out.bytes()
     }
 
     /// An array schema of `items` (Debezium's array elements are optional: arrays may hold NULLs).
     static func array(of items: ConnectFieldSchema) -> ConnectFieldSchema {
-        var inner: [UInt8] = []
+        var inner = JSONOutput(capacity: 256)
         JSON.appendASCII(&inner, ",\"items\":")
         items.append(&inner, optional: true)
-        return ConnectFieldSchema(type: "array", inner: inner)
+        return ConnectFieldSchema(type: "array", inner: inner.bytes())
     }
 
     /// A struct schema with the given fields (each already written with `appendField`).
     static func structure(fields: [[UInt8]], name: String?, version: Int? = nil, doc: String? = nil) -> ConnectFieldSchema {
-        var inner: [UInt8] = []
+        var inner = JSONOutput(capacity: 256)
         JSON.appendASCII(&inner, ",\"fields\":[")
         for (i, field) in fields.enumerated() {
             if i > 0 { inner.append(Ascii.comma) }
             inner.append(contentsOf: field)
         }
         inner.append(Ascii.closeBracket)
-        return ConnectFieldSchema(type: "struct", name: name, version: version, doc: doc, inner: inner)
+        return ConnectFieldSchema(type: "struct", name: name, version: version, doc: doc, inner: inner.bytes())
     }
 
     static func field(_ type: StaticString, _ name: String, optional: Bool) -> [UInt8] {
@@ -190,9 +190,9 @@ enum ConnectSchemas {
         case .hstoreJSON:
             return ConnectFieldSchema(type: "string", name: "io.debezium.data.Json", version: 1)
         case .hstoreMap:
-            var inner: [UInt8] = []
+            var inner = JSONOutput(capacity: 256)
             JSON.appendASCII(&inner, ",\"keys\":{\"type\":\"string\",\"optional\":false},\"values\":{\"type\":\"string\",\"optional\":true}")
-            return ConnectFieldSchema(type: "map", inner: inner)
+            return ConnectFieldSchema(type: "map", inner: inner.bytes())
         }
     }
 
@@ -204,9 +204,9 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("string", "name", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
         ]
-        var snapshot: [UInt8] = []
+        var snapshot = JSONOutput(capacity: 192)
         JSON.appendASCII(&snapshot, "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}")
-        fields.append(snapshot)
+        fields.append(snapshot.bytes())
         fields += [
             ConnectFieldSchema.field("string", "db", optional: false),
             ConnectFieldSchema.field("string", "sequence", optional: true),
@@ -245,7 +245,7 @@ enum ConnectSchemas {
 
     /// `io.debezium.connector.postgresql.MessageValue`: op, ts_ms, source, transaction, message.
     static func messageValue(binary: EncoderOptions.BinaryHandling) -> [UInt8] {
-        var message: [UInt8] = []
+        var message = JSONOutput(capacity: 384)
         ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "prefix", optional: true),
             binary == .bytes ? ConnectFieldSchema.field("bytes", "content", optional: true)
@@ -254,7 +254,7 @@ enum ConnectSchemas {
         return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "op", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: true),
-            source, transactionBlock, message,
+            source, transactionBlock, message.bytes(),
         ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).json(optional: false)
     }
 
@@ -279,13 +279,13 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("string", "data_collection", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: false),
         ], name: "event.collection", version: 1)
-        var collections: [UInt8] = []
+        var collections = JSONOutput(capacity: 384)
         ConnectFieldSchema.array(of: collection).appendField(&collections, name: "data_collections", optional: true)
         return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "status", optional: false),
             ConnectFieldSchema.field("string", "id", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: true),
-            collections,
+            collections.bytes(),
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
         ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).json(optional: false)
     }()

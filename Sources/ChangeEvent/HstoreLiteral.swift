@@ -106,22 +106,21 @@ enum HstoreLiteral {
     }
 
     /// hstore.handling.mode=map: `{"a":"1","b":null}`.
-    static func appendMap(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendMap(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let parsed = try parse(p)
         appendObject(&out, parsed)
     }
 
     /// hstore.handling.mode=json: the JSON string `"{\"a\":\"1\",\"b\":null}"`.
-    static func appendJSONString(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendJSONString(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let parsed = try parse(p)
-        var inner: [UInt8] = []
-        inner.reserveCapacity(p.count + 2)
+        var inner = JSONOutput(capacity: p.count + 2)
         appendObject(&inner, parsed)
         // The inner document is valid UTF-8 already; this only adds the string escaping.
-        inner.withUnsafeBufferPointer { JSON.appendString(&out, $0) }
+        inner.withBytes { JSON.appendString(&out, $0) }
     }
 
-    private static func appendObject(_ out: inout [UInt8], _ parsed: Parsed) {
+    private static func appendObject(_ out: inout JSONOutput, _ parsed: Parsed) {
         let entries = hashMapOrder(parsed)
         out.append(Ascii.openBrace)
         parsed.storage.withUnsafeBufferPointer { s in

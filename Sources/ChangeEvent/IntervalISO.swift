@@ -51,7 +51,7 @@ enum IntervalISO {
     }
 
     /// interval.handling.mode=string: `"P1Y2M3DT4H5M6.78S"`.
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func append(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let f = try parseFields(p)
         out.append(Ascii.quote)
         appendISO(&out, f)
@@ -59,7 +59,7 @@ enum IntervalISO {
     }
 
     /// Interval.toIsoString without quotes.
-    static func appendISO(_ out: inout [UInt8], _ f: IntervalFields) {
+    static func appendISO(_ out: inout JSONOutput, _ f: IntervalFields) {
         out.append(UInt8(ascii: "P"))
         JSON.appendInt(&out, Int64(f.years)); out.append(UInt8(ascii: "Y"))
         JSON.appendInt(&out, Int64(f.months)); out.append(UInt8(ascii: "M"))
@@ -72,7 +72,7 @@ enum IntervalISO {
     }
 
     /// BigDecimal.valueOf(whole + micro / 1e6) truncated to 6 places, stripped, plain.
-    static func appendSeconds(_ out: inout [UInt8], wholeSeconds: Int32, microseconds: Int32) {
+    static func appendSeconds(_ out: inout JSONOutput, wholeSeconds: Int32, microseconds: Int32) {
         // pgjdbc: wholeSeconds + (double) microSeconds / MICROS_IN_SECOND
         let seconds = Double(wholeSeconds) + Double(microseconds) / 1_000_000.0
         if seconds == 0 {
@@ -102,7 +102,7 @@ enum IntervalISO {
     }
 
     /// BigDecimal.toPlainString of digits × 10^exponent (digits without leading zeros).
-    static func appendPlain(_ out: inout [UInt8], _ digits: [UInt8], _ exponent: Int) {
+    static func appendPlain(_ out: inout JSONOutput, _ digits: [UInt8], _ exponent: Int) {
         if exponent >= 0 {
             out.append(contentsOf: digits)
             for _ in 0..<exponent { out.append(Ascii.zero) }

@@ -47,14 +47,14 @@ enum JSON {
     // MARK: literals
 
     @inline(__always)
-    static func appendASCII(_ out: inout [UInt8], _ s: StaticString) {
+    static func appendASCII(_ out: inout JSONOutput, _ s: StaticString) {
         s.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     // MARK: integers
 
     /// Appends the decimal representation of `value` (never traps, handles Int64.min).
-    static func appendInt(_ out: inout [UInt8], _ value: Int64) {
+    static func appendInt(_ out: inout JSONOutput, _ value: Int64) {
         if value < 0 {
             out.append(Ascii.minus)
             appendUInt(&out, value.magnitude)
@@ -63,68 +63,38 @@ enum JSON {
         }
     }
 
-    static func appendUInt(_ out: inout [UInt8], _ value: UInt64) {
-        if value < 10 {
-            out.append(Ascii.zero &+ UInt8(truncatingIfNeeded: value))
-            return
-        }
-        withDecimalDigits(of: value) { out.append(contentsOf: $0) }
+    static func appendUInt(_ out: inout JSONOutput, _ value: UInt64) {
+        out.appendDecimal(value)
     }
-
-    /// Runs `body` with the decimal digits of `value` (in a stack buffer).
-    @inline(__always)
-    static func withDecimalDigits<R>(of value: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        // Two digits per division: an event carries a dozen integers of up to 19 digits.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-            var i = 20
-            var v = value
-            twoDigitPairs.withUnsafeBufferPointer { pairs in
-                while v >= 100 {
-                    let (q, r) = v.quotientAndRemainder(dividingBy: 100)
-                    let pair = Int(truncatingIfNeeded: r) &* 2
-                    i &-= 2
-                    buf[i] = pairs[pair]
-                    buf[i &+ 1] = pairs[pair &+ 1]
-                    v = q
-                }
-            }
-            if v >= 10 {
-                i &-= 2
-                buf[i] = Ascii.zero &+ UInt8(truncatingIfNeeded: v / 10)
-                buf[i &+ 1] = Ascii.zero &+ UInt8(truncatingIfNeeded: v % 10)
-            } else {
-                i &-= 1
-                buf[i] = Ascii.zero &+ UInt8(truncatingIfNeeded: v)
-            }
-            return body(UnsafeBufferPointer(rebasing: buf[i..<20]))
-        }
-    }
-
-    /// "00" "01" ... "99", back to back.
-    private static let twoDigitPairs: [UInt8] = (0..<100).flatMap { [Ascii.zero &+ UInt8($0 / 10), Ascii.zero &+ UInt8($0 % 10)] }
 
     // MARK: strings
 
     /// Appends `s` as a JSON string literal (with quotes).
-    static func appendString(_ out: inout [UInt8], _ s: String) {
+    static func appendString(_ out: inout JSONOutput, _ s: String) {
         var s = s
         s.withUTF8 { appendString(&out, $0) }
     }
 
     /// Appends the bytes as a JSON string literal (with quotes).
-    static func appendString(_ out: inout [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) {
+    static func appendString(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>) {
         out.append(Ascii.quote)
         appendStringContents(&out, bytes)
         out.append(Ascii.quote)
     }
 
     /// Appends the escaped contents of a JSON string (without quotes).
-    static func appendStringContents(_ out: inout [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) {
+    static func appendStringContents(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>) {
         let n = bytes.count
         guard n > 0 else { return }
         var i = 0
         var runStart = 0
+        let start = bytes.baseAddress!
         while i < n {
+            // Eight bytes at a time while none needs attention (most text is plain ASCII).
+            while i &+ 8 <= n, !needsAttention(UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)) {
+                i &+= 8
+            }
+            guard i < n else { break }
             let b = bytes[i]
             if b < 0x80 {
                 if b >= 0x20 && b != Ascii.quote && b != Ascii.backslash {
@@ -151,8 +121,22 @@ enum JSON {
         if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<n])) }
     }
 
+    /// Whether any of the eight bytes in `word` is below 0x20, a quote, a backslash or non-ASCII
+    /// (the classic "has a zero byte" bit trick, applied to `word`, `word ^ '"'` and `word ^ '\\'`).
     @inline(__always)
-    private static func appendEscape(_ out: inout [UInt8], _ b: UInt8) {
+    static func needsAttention(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- 0x20 &* ones) & ~word
+        let quotes = word ^ (0x22 &* ones)
+        let backslashes = word ^ (0x5C &* ones)
+        let quote = (quotes &- ones) & ~quotes
+        let backslash = (backslashes &- ones) & ~backslashes
+        return ((control | quote | backslash) & highBits) | (word & highBits) != 0
+    }
+
+    @inline(__always)
+    private static func appendEscape(_ out: inout JSONOutput, _ b: UInt8) {
         out.append(Ascii.backslash)
         switch b {
         case Ascii.quote: out.append(Ascii.quote)
@@ -237,7 +221,7 @@ enum JSON {
         private var pendingCount = 0
 
         @inline(__always)
-        mutating func push(_ b: UInt8, _ out: inout [UInt8]) {
+        mutating func push(_ b: UInt8, _ out: inout JSONOutput) {
             pending = (pending << 8) | UInt32(b)
             pendingCount &+= 1
             if pendingCount == 3 {
@@ -250,7 +234,7 @@ enum JSON {
             }
         }
 
-        mutating func finish(_ out: inout [UInt8]) {
+        mutating func finish(_ out: inout JSONOutput) {
             switch pendingCount {
             case 1:
                 let v = pending << 16
@@ -273,7 +257,7 @@ enum JSON {
     }
 
     /// Appends `"<base64>"`.
-    static func appendBase64String<C: Collection>(_ out: inout [UInt8], _ bytes: C) where C.Element == UInt8 {
+    static func appendBase64String<C: Collection>(_ out: inout JSONOutput, _ bytes: C) where C.Element == UInt8 {
         out.append(Ascii.quote)
         var s = Base64Stream()
         for b in bytes { s.push(b, &out) }

@@ -71,7 +71,7 @@ enum JavaDouble {
     }
 
     /// Appends Double.toString(d) as JSON (quoted for NaN and the infinities).
-    static func append(_ out: inout [UInt8], _ d: Double) {
+    static func append(_ out: inout JSONOutput, _ d: Double) {
         if d.isNaN { JSON.appendASCII(&out, "\"NaN\""); return }
         if d.isInfinite { JSON.appendASCII(&out, d < 0 ? "\"-Infinity\"" : "\"Infinity\""); return }
         if d == 0 {
@@ -82,13 +82,12 @@ enum JavaDouble {
         digits.reserveCapacity(20)
         let exponent = shortestDigits(d, into: &digits)
         // Lay out as "[-]<digits>e<exponent>" and let FloatText apply Java's layout rules.
-        var text: [UInt8] = []
-        text.reserveCapacity(digits.count + 8)
+        var text = JSONOutput(capacity: digits.count + 8)
         if d < 0 { text.append(Ascii.minus) }
         text.append(contentsOf: digits)
         text.append(UInt8(ascii: "e"))
         JSON.appendInt(&text, Int64(exponent))
-        text.withUnsafeBufferPointer { buf in
+        text.withBytes { buf in
             // Well-formed by construction with |exponent| < 400: FloatText cannot fail here.
             do throws(ConversionFailure) { try FloatText.append(&out, buf) } catch { JSON.appendASCII(&out, "null") }
         }

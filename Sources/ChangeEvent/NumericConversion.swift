@@ -60,7 +60,7 @@ enum DecimalCodec {
     }
 
     /// numeric(p,s): Kafka Connect Decimal with the column's scale.
-    static func appendFixed(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, scale: Int) throws(ConversionFailure) {
+    static func appendFixed(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, scale: Int) throws(ConversionFailure) {
         guard let parsed = try parse(p) else {
             // Like Debezium (SpecialValueDecimal.fromLogical), a Connect Decimal cannot hold NaN/±Infinity:
             // stop rather than write a wrong value.
@@ -91,7 +91,7 @@ enum DecimalCodec {
 
     /// Unconstrained numeric: io.debezium.data.VariableScaleDecimal `{"scale":s,"value":"<base64>"}`
     /// with trailing fraction zeros stripped (Debezium's stripTrailingZeros, scale >= 0).
-    static func appendVariable(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendVariable(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         guard let parsed = try parse(p) else {
             // Debezium's SpecialValueDecimal.fromLogical rejects specials before VariableScaleDecimal too.
             throw ConversionFailure("NaN and Infinity have no Connect Decimal form; set events.decimal.handling.mode to string or double to capture them")
@@ -111,7 +111,7 @@ enum DecimalCodec {
     }
 
     /// Writes `"<base64 of minimal two's complement of ±digits>"`.
-    static func appendUnscaledBase64(_ out: inout [UInt8], negative: Bool, digits: DigitSeq) {
+    static func appendUnscaledBase64(_ out: inout JSONOutput, negative: Bool, digits: DigitSeq) {
         let total = digits.count
         var first = 0
         while first < total && digits.digit(first) == 0 { first += 1 }
@@ -178,7 +178,7 @@ enum DecimalCodec {
     }
 
     /// Writes `"<base64 of BigInteger.valueOf(v).toByteArray()>"`.
-    static func appendUnscaledInt64Base64(_ out: inout [UInt8], _ v: Int64) {
+    static func appendUnscaledInt64Base64(_ out: inout JSONOutput, _ v: Int64) {
         let bits = UInt64(bitPattern: v)
         @inline(__always) func byte(_ idx: Int) -> UInt8 { UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * idx)) }
         var start = 0
@@ -200,7 +200,7 @@ enum DecimalCodec {
 /// Float/Double.toString ("1.0", "100.0", "1.0E10", "1.5E-7"); NaN and ±Infinity as JSON strings
 /// (Jackson's QUOTE_NON_NUMERIC_NUMBERS default).
 enum FloatText {
-    static func append(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func append(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let n = p.count
         let bad = ConversionFailure("not a valid floating point number")
         guard n > 0 else { throw bad }

@@ -96,7 +96,7 @@ public struct TableSchema: Sendable {
         plans.reserveCapacity(columns.count)
         var elementKinds: [ConverterKind] = []
         var unsupported: [(String, String)] = []
-        var prefixes: [UInt8] = []
+        var prefixes = JSONOutput(capacity: 256)
         var ends: [Int] = []
         for c in columns {
             let plan = ColumnPlan(column: c, types: types, options: options, elementKinds: &elementKinds)
@@ -112,7 +112,7 @@ public struct TableSchema: Sendable {
         self.kinds = plans.map(\.kind)
         self.elementKinds = elementKinds
         self.unsupportedColumns = unsupported
-        self.fieldPrefixBytes = prefixes
+        self.fieldPrefixBytes = prefixes.bytes()
         self.fieldPrefixEnds = ends
         self.valueColumnIndexes = columns.indices.filter { !excludedColumns.contains(columns[$0].name) }
         if let names = keyColumnNames {
@@ -120,12 +120,12 @@ public struct TableSchema: Sendable {
         } else {
             self.keyColumnIndexes = columns.indices.filter { columns[$0].isKey }
         }
-        var st: [UInt8] = []
+        var st = JSONOutput(capacity: 64)
         JSON.appendASCII(&st, ",\"schema\":")
         JSON.appendString(&st, schema)
         JSON.appendASCII(&st, ",\"table\":")
         JSON.appendString(&st, table)
-        self.sourceSchemaTableFields = st
+        self.sourceSchemaTableFields = st.bytes()
         if options.includeSchemas {
             let schemas = ConnectSchemas.tableSchemas(table: self, prefix: options.schemaNamePrefix)
             keySchemaJSON = schemas.key

@@ -182,7 +182,7 @@ enum Temporal {
     }
 
     /// io.debezium.time.Date: days since the epoch.
-    static func appendDate(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendDate(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         JSON.appendInt(&out, try parseDateDays(p))
     }
 
@@ -196,7 +196,7 @@ enum Temporal {
     }
 
     /// io.debezium.time.MicroTime (µs) or io.debezium.time.Time (ms) since midnight.
-    static func appendTime(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, micro: Bool) throws(ConversionFailure) {
+    static func appendTime(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, micro: Bool) throws(ConversionFailure) {
         let t = try parseTimeMicros(p)
         JSON.appendInt(&out, micro ? t : t / 1000)
     }
@@ -238,7 +238,7 @@ enum Temporal {
     }
 
     /// io.debezium.time.MicroTimestamp (µs) or io.debezium.time.Timestamp (ms) since the epoch.
-    static func appendTimestamp(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, micro: Bool) throws(ConversionFailure) {
+    static func appendTimestamp(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, micro: Bool) throws(ConversionFailure) {
         JSON.appendInt(&out, micro ? try parseTimestampMicros(p) : try parseTimestampMillis(p))
     }
 
@@ -263,7 +263,7 @@ enum Temporal {
 
     /// io.debezium.time.ZonedTimestamp: ISO-8601 in UTC, fraction padded to the column precision
     /// (Debezium >= 2.2, DBZ-6163), "infinity"/"-infinity" passed through.
-    static func appendTimestampTZ(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, fractionDigits: Int) throws(ConversionFailure) {
+    static func appendTimestampTZ(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, fractionDigits: Int) throws(ConversionFailure) {
         if ValueConverter.bytesEqual(p, "infinity") { JSON.appendASCII(&out, "\"infinity\""); return }
         if ValueConverter.bytesEqual(p, "-infinity") { JSON.appendASCII(&out, "\"-infinity\""); return }
         let (days, us) = try parseTimestampTZ(p)
@@ -276,7 +276,7 @@ enum Temporal {
     }
 
     /// `yyyy-MM-dd` as java.time's ISO_LOCAL_DATE prints it ("+12345-…" above 9999, "-0043-…" for BC).
-    static func appendISODate(_ out: inout [UInt8], _ days: Int64) {
+    static func appendISODate(_ out: inout JSONOutput, _ days: Int64) {
         let (y, m, d) = civilFromDays(days)
         if y > 9999 {
             out.append(Ascii.plus)
@@ -299,7 +299,7 @@ enum Temporal {
     }
 
     /// `HH:mm:ss[.fraction]` for µs of day in 0..<86_400_000_000 (86_400_000_000 prints 24:00:00).
-    static func appendClock(_ out: inout [UInt8], _ us: Int64, fraction: FractionStyle) {
+    static func appendClock(_ out: inout JSONOutput, _ us: Int64, fraction: FractionStyle) {
         let totalSeconds = us / microsPerSecond
         let micros = us % microsPerSecond
         appendPadded(&out, UInt64(totalSeconds / 3600), width: 2)
@@ -330,12 +330,8 @@ enum Temporal {
         }
     }
 
-    static func appendPadded(_ out: inout [UInt8], _ v: UInt64, width: Int) {
-        var digits = 1
-        var t = v
-        while t >= 10 { t /= 10; digits += 1 }
-        if digits < width { for _ in 0..<(width - digits) { out.append(Ascii.zero) } }
-        JSON.appendUInt(&out, v)
+    static func appendPadded(_ out: inout JSONOutput, _ v: UInt64, width: Int) {
+        out.appendDecimal(v, minimumWidth: width)
     }
 
     // MARK: timetz
@@ -353,7 +349,7 @@ enum Temporal {
     }
 
     /// io.debezium.time.ZonedTime: `HH:mm:ss[.f]Z` in UTC (java.time ISO_OFFSET_TIME layout).
-    static func appendTimeTZ(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendTimeTZ(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let us = try parseTimeTZ(p)
         out.append(Ascii.quote)
         appendClock(&out, us, fraction: .stripped)
@@ -474,7 +470,7 @@ enum Temporal {
         return Int64(d.rounded(.towardZero))
     }
 
-    static func appendInterval(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendInterval(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         JSON.appendInt(&out, try parseIntervalMicros(p))
     }
 }

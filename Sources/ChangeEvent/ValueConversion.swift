@@ -11,7 +11,7 @@ struct ConversionFailure: Error {
 
 enum ValueConverter {
     /// Appends the JSON for `text` converted according to `kind`.
-    static func append(_ out: inout [UInt8], kind: ConverterKind, text p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func append(_ out: inout JSONOutput, kind: ConverterKind, text p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         switch kind {
         case .string:
             JSON.appendString(&out, p)
@@ -101,7 +101,7 @@ enum ValueConverter {
         return Int64(magnitude)
     }
 
-    static func appendInteger(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>, min: Int64, max: Int64) throws(ConversionFailure) {
+    static func appendInteger(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, min: Int64, max: Int64) throws(ConversionFailure) {
         let v = try parseInt64(p)
         guard v >= min && v <= max else { throw ConversionFailure("integer out of range for the type") }
         // Canonical text (what PostgreSQL prints) is copied; anything else is re-printed.
@@ -117,7 +117,7 @@ enum ValueConverter {
 
     // MARK: bool
 
-    static func appendBool(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendBool(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         if p.count == 1 {
             switch p[0] {
             case UInt8(ascii: "t"): JSON.appendASCII(&out, "true"); return
@@ -211,7 +211,7 @@ enum ValueConverter {
         return Int64(magnitude)
     }
 
-    static func appendMoney(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendMoney(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let cents = try parseMoneyCents(p)
         DecimalCodec.appendUnscaledInt64Base64(&out, cents)
     }
@@ -249,7 +249,7 @@ enum ValueConverter {
     }
 
     /// bytea text: hex format `\x0a0b...` (default bytea_output) or, defensively, escape format.
-    static func appendBytea(_ out: inout [UInt8], _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
+    static func appendBytea(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let n = p.count
         if n >= 2 && p[0] == Ascii.backslash && p[1] == UInt8(ascii: "x") {
             guard (n - 2) % 2 == 0 else { throw ConversionFailure("odd number of hex digits in bytea") }

@@ -39,7 +39,7 @@ struct ConnectSchemaTests {
         options.includeSchemas = true
         options.schemaNamePrefix = "p"
         let table = TableSchema(schema: "s", table: "t", columns: [column], types: testCatalog, options: options)
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         table.plans[0].connectSchema.appendField(&out, name: "v", optional: true)
         return utf8(out)
     }

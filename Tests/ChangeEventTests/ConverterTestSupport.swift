@@ -18,8 +18,8 @@ enum Outcome: Equatable, CustomStringConvertible {
 }
 
 /// Runs `body` on the UTF-8 of `text` (or raw bytes) and returns what it wrote, or its failure.
-func run(_ bytes: [UInt8], _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> Outcome {
-    var out: [UInt8] = []
+func run(_ bytes: [UInt8], _ body: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> Outcome {
+    var out = JSONOutput(capacity: 64)
     let failure: ConversionFailure? = bytes.withUnsafeBufferPointer { p in
         do throws(ConversionFailure) { try body(&out, p); return nil } catch { return error }
     }
@@ -27,7 +27,7 @@ func run(_ bytes: [UInt8], _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) t
     return .json(utf8(out))
 }
 
-func run(_ text: String, _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> Outcome {
+func run(_ text: String, _ body: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> Outcome {
     run(Array(text.utf8), body)
 }
 
@@ -75,7 +75,7 @@ func mutations(of seeds: [String], seed: UInt64, count: Int, alphabet: String) -
 /// Asserts that every input either converts to valid JSON or fails cleanly (never traps), and
 /// that failure reasons never contain the input. Returns (successes, failures).
 @discardableResult
-func expectNoCrash(_ inputs: [[UInt8]], _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> (Int, Int) {
+func expectNoCrash(_ inputs: [[UInt8]], _ body: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> (Int, Int) {
     var ok = 0, failed = 0
     for input in inputs {
         switch run(input, body) {

@@ -55,11 +55,11 @@ struct EnvelopeTests {
 
     @Test func integersAtDigitCountEdges() {
         for value: UInt64 in [0, 9, 10, 11, 99, 100, 999, 1000, 12345, 1_000_000_007, UInt64.max] {
-            var out: [UInt8] = []
+            var out = JSONOutput(capacity: 64)
             JSON.appendUInt(&out, value)
             #expect(utf8(out) == String(value))
         }
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         JSON.appendInt(&out, Int64.min)
         #expect(utf8(out) == String(Int64.min))
     }

@@ -4,7 +4,7 @@ import Testing
 @Suite("Java Double.toString")
 struct JavaDoubleTests {
     static func java(_ d: Double) -> String {
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         JavaDouble.append(&out, d)
         return utf8(out)
     }

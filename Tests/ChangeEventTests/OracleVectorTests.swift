@@ -11,14 +11,14 @@ struct OracleVectorTests {
     }
 
     static func unhex(_ s: Substring) -> [UInt8] {
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         out.reserveCapacity(s.utf8.count / 2)
         var hi: UInt8?
         for c in s.utf8 {
             let v: UInt8 = c <= 0x39 ? c - 0x30 : c - 0x61 + 10
             if let h = hi { out.append(h << 4 | v); hi = nil } else { hi = v }
         }
-        return out
+        return out.bytes()
     }
 
     static let vectors: [Vector] = OracleVectors.tsv.split(separator: "\n").map { line in
@@ -29,8 +29,8 @@ struct OracleVectorTests {
     static func vectors(_ kind: String) -> [Vector] { vectors.filter { $0.kind == kind } }
 
     /// Runs `body` on the vector's input and returns the output as a String (or the error).
-    static func run(_ v: Vector, _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> String {
-        var out: [UInt8] = []
+    static func run(_ v: Vector, _ body: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) -> String {
+        var out = JSONOutput(capacity: 64)
         let failure: ConversionFailure? = v.input.withUnsafeBufferPointer { p in
             do throws(ConversionFailure) { try body(&out, p); return nil } catch { return error }
         }
@@ -38,7 +38,7 @@ struct OracleVectorTests {
         return utf8(out)
     }
 
-    func check(_ kind: String, minimum: Int, _ body: (inout [UInt8], UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) {
+    func check(_ kind: String, minimum: Int, _ body: (inout JSONOutput, UnsafeBufferPointer<UInt8>) throws(ConversionFailure) -> Void) {
         let vs = Self.vectors(kind)
         #expect(vs.count >= minimum, "\(kind)")
         var failures = 0
@@ -77,9 +77,9 @@ struct OracleVectorTests {
 
     @Test func numericString() {
         check("numeric_string", minimum: 400) { (out, p) throws(ConversionFailure) in
-            var inner: [UInt8] = []
+            var inner = JSONOutput(capacity: 64)
             try DecimalText.appendString(&inner, p)
-            out.append(contentsOf: inner.dropFirst().dropLast())     // vectors hold the bare toString
+            inner.withBytes { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0.dropFirst().dropLast())) }     // vectors hold the bare toString
         }
     }
 
@@ -90,9 +90,9 @@ struct OracleVectorTests {
 
     @Test func moneyString() {
         check("money_string", minimum: 200) { (out, p) throws(ConversionFailure) in
-            var inner: [UInt8] = []
+            var inner = JSONOutput(capacity: 64)
             DecimalText.appendMoneyString(&inner, cents: try ValueConverter.parseMoneyCents(p))
-            out.append(contentsOf: inner.dropFirst().dropLast())
+            inner.withBytes { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0.dropFirst().dropLast())) }
         }
     }
 

@@ -32,7 +32,7 @@ struct RobustnessTests {
 
     static func garbage(_ rng: inout SeededGenerator) -> [UInt8] {
         let len = Int.random(in: 0...40, using: &rng)
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 64)
         for _ in 0..<len {
             if Int.random(in: 0..<4, using: &rng) == 0 {
                 out.append(UInt8.random(in: 0...255, using: &rng))
@@ -40,7 +40,7 @@ struct RobustnessTests {
                 out.append(alphabet[Int.random(in: 0..<alphabet.count, using: &rng)])
             }
         }
-        return out
+        return out.bytes()
     }
 
     /// Mutations of valid values: these reach the range/overflow checks.

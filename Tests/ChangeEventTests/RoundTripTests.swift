@@ -82,7 +82,7 @@ struct RoundTripTests {
     @Test func int64BoundaryUnscaledValues() throws {
         for v: Int64 in [0, 1, -1, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, -32769,
                          Int64.max, Int64.min, Int64.max - 1, Int64.min + 1, 1 << 40, -(1 << 40)] {
-            var out: [UInt8] = []
+            var out = JSONOutput(capacity: 64)
             DecimalCodec.appendUnscaledInt64Base64(&out, v)
             let bytes = try #require(base64Decode(utf8(out)))
             #expect(isMinimalTwosComplement(bytes), "\(v)")

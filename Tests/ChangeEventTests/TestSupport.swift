@@ -12,6 +12,7 @@ func txt(_ s: String) -> ColumnValue { .text(ArraySlice(Array(s.utf8))) }
 func raw(_ bytes: [UInt8]) -> ColumnValue { .text(ArraySlice(bytes)) }
 
 func utf8(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+func utf8(_ out: borrowing JSONOutput) -> String { out.withBytes { String(decoding: $0, as: UTF8.self) } }
 
 /// typmod of numeric(precision, scale) (scale may be negative, PostgreSQL 15+).
 func numericTypmod(_ precision: Int, _ scale: Int) -> Int32 {
