@@ -20,6 +20,8 @@ public struct PipelineSettings: Sendable {
     public var flushTimeoutMilliseconds: Int
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
+    /// Key, value and header bytes produced and not yet acknowledged; see `KafkaProducer.inFlightBytes`.
+    public var maxInFlightBytes: Int
     public var connectorVersion: String
     public var events: SwallowConfiguration.Events
     public var snapshot: SwallowConfiguration.Snapshot
@@ -51,6 +53,7 @@ public struct PipelineSettings: Sendable {
         flushTimeoutMilliseconds = configuration.kafka.flushTimeoutMilliseconds
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
         maxInFlightEvents = configuration.maxInFlightEvents
+        maxInFlightBytes = configuration.maxInFlightBytes
         self.connectorVersion = connectorVersion
         events = configuration.events
         snapshot = configuration.snapshot

@@ -77,6 +77,35 @@ struct ProducerRoundTripTests {
         #expect(partitionsPerKey.values.allSatisfy { $0.count == 1 })
     }
 
+    @Test("in-flight bytes count key, value and headers until the delivery report, then drop to zero")
+    func inFlightBytes() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("sized", partitions: 1)
+        // Slow acknowledgements: the messages stay in flight long enough to be counted.
+        try cluster.setBrokerRoundTripTime(1, milliseconds: 1_500)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        #expect(producer.inFlightBytes == 0)
+        let headers = [KafkaHeader(key: "seq", value: bytes("12345")), KafkaHeader(key: "nothing", value: nil)]
+        let expected = KafkaProducer.messageBytes(key: bytes("k"), value: bytes("0123456789"), headers: headers)
+        #expect(expected == 1 + 10 + 3 + 5 + 7)
+        for i in 0 ..< 10 {
+            try producer.produce(topic: "sized", key: bytes("k"), value: bytes("0123456789"), headers: headers, id: UInt64(i))
+        }
+        try producer.produce(topic: "sized", key: nil, value: nil, id: 10)   // a null key and a tombstone: 0 bytes
+        #expect(producer.inFlightBytes == 10 * expected)
+        #expect(collector.count == 0)
+        #expect(producer.flush(timeoutMilliseconds: 20_000) == 0)
+        #expect(collector.count == 11)
+        #expect(producer.inFlightBytes == 0)
+        // A refused message (larger than message.max.bytes) is not counted.
+        #expect(throws: KafkaError.self) {
+            try producer.produce(topic: "sized", key: nil, value: [UInt8](repeating: 1, count: 2_000_000), id: 11)
+        }
+        #expect(producer.inFlightBytes == 0)
+    }
+
     @Test("murmur2 partitioning: a key always lands on the partition the Java client would choose")
     func murmur2Partitioning() throws {
         // Reference values from Kafka's own UtilsTest, to show the test's murmur2 is the Java one.
