@@ -115,8 +115,12 @@ public final class KafkaProducer: Sendable {
         guard let handle = shared.acquire() else { throw .closed("KafkaProducer") }
         defer { shared.release() }
         let flags = RD_KAFKA_MSG_F_COPY | (blockWhenQueueFull ? RD_KAFKA_MSG_F_BLOCK : 0)
+        // Counted before the enqueue: the delivery report (which subtracts) may come before it returns.
+        let bytes = Self.messageBytes(key: key, value: value, headers: headers)
+        shared.inFlightBytes.add(bytes, ordering: .relaxed)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, key: key, value: value, headers: headers,
                                     opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
+            shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
             failure.message = shared.mask(failure.message)
             throw failure
@@ -136,6 +140,35 @@ public final class KafkaProducer: Sendable {
         // to drop to zero while our poll thread serves the reports.
         if rd_kafka_flush(handle.rk, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR { return 0 }
         return max(Int(rd_kafka_outq_len(handle.rk)), 1)
+    }
+
+    /// Bytes (key + value + header names and values) of the messages accepted by `produce` whose delivery
+    /// report has not been handed to `onDeliveryReports` yet: what a caller bounds to bound memory. The
+    /// count drops just before the reports' callback runs, so a caller woken by that callback sees it.
+    public var inFlightBytes: Int { shared.inFlightBytes.load(ordering: .relaxed) }
+
+    /// The size `inFlightBytes` counts for one message.
+    public static func messageBytes(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader]) -> Int {
+        var bytes = (key?.count ?? 0) + (value?.count ?? 0)
+        for header in headers { bytes += header.key.utf8.count + (header.value?.count ?? 0) }
+        return bytes
+    }
+
+    /// Fetches the metadata of `topic` now, waiting up to `timeoutMilliseconds`. librdkafka creates a
+    /// topic on its first message with its partitions unknown, and queries unknown topics only on its
+    /// once-a-second timer: without this, the first messages to each topic wait up to a second (measured:
+    /// a 1 s gap between "metadata information unknown" and the first ProduceRequest). Best effort:
+    /// returns whether the metadata arrived; on failure the message still goes once librdkafka finds out.
+    @discardableResult
+    public func prepareTopic(_ topic: String, timeoutMilliseconds: Int32) -> Bool {
+        guard let handle = shared.acquire() else { return false }
+        defer { shared.release() }
+        guard let rkt = rd_kafka_topic_new(handle.rk, topic, nil) else { return false }
+        defer { rd_kafka_topic_destroy(rkt) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let error = rd_kafka_metadata(handle.rk, 0, rkt, &metadata, timeoutMilliseconds)
+        if let metadata { rd_kafka_metadata_destroy(metadata) }
+        return error == RD_KAFKA_RESP_ERR_NO_ERROR
     }
 
     /// `rd_kafka_outq_len`: messages not yet acknowledged plus events (reports, log lines) the poll thread
@@ -301,6 +334,8 @@ final class ProducerShared: Sendable {
     let state: Mutex<State>
     let stopRequested = Atomic<Bool>(false)
     let fatalReported = Atomic<Bool>(false)
+    /// See `KafkaProducer.inFlightBytes`.
+    let inFlightBytes = Atomic<Int>(0)
     /// Masks secret property values in librdkafka's texts (errors, log lines).
     let mask: SecretMask
 
@@ -395,10 +430,17 @@ final class PollLoop: @unchecked Sendable {
     private func deliveryReports(_ event: OpaquePointer) {
         var reports: [DeliveryReport] = []
         reports.reserveCapacity(rd_kafka_event_message_count(event))
+        var deliveredBytes = 0
+        defer {
+            // Before the callback, so that whoever it wakes sees the room made.
+            shared.inFlightBytes.subtract(deliveredBytes, ordering: .relaxed)
+            if !reports.isEmpty { onDeliveryReports(reports) }
+        }
         while let message = rd_kafka_event_message_next(event) {
             let m = message.pointee
             let opaque = UInt(bitPattern: m._private)
             guard opaque != 0 else { continue }  // not produced by us (cannot happen)
+            deliveredBytes += m.len + m.key_len + Self.headerBytes(message)
             let id = UInt64(opaque - 1)
             let topic = topicName(m.rkt)
             let latency = rd_kafka_message_latency(message)
@@ -414,7 +456,22 @@ final class PollLoop: @unchecked Sendable {
                 reports.append(DeliveryReport(id: id, result: .failure(error)))
             }
         }
-        if !reports.isEmpty { onDeliveryReports(reports) }
+    }
+
+    /// Header names and values of a reported message, as `KafkaProducer.messageBytes` counted them.
+    private static func headerBytes(_ message: UnsafePointer<rd_kafka_message_t>) -> Int {
+        var headers: OpaquePointer?
+        guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return 0 }
+        var bytes = 0
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(headers, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            bytes += (name.map { strlen($0) } ?? 0) + size
+            index += 1
+        }
+        return bytes
     }
 
     private func error(_ event: OpaquePointer) {

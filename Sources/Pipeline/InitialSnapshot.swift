@@ -567,6 +567,21 @@ final class InitialSnapshot: @unchecked Sendable {
             }
             return
         }
+        // The byte bound (max_in_flight_bytes), shared with every reader; the event bound is kept by `push`.
+        let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: record.headers)
+        let byteLimit = settings.maxInFlightBytes
+        let producer = self.producer
+        let stop = shared.withLock { state -> Bool in
+            while !runState.abort, !state.stopRequested,
+                  !ReplicationPipeline.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: byteLimit) {
+                _ = state.condition.wait(until: Date().addingTimeInterval(0.05))
+            }
+            return runState.abort || state.stopRequested
+        }
+        if stop {
+            shared.withLock { $0.snapshot?.fail(row.id) }
+            throw Aborted()
+        }
         while true {
             do {
                 try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: record.headers,

@@ -19,6 +19,7 @@ public final class PipelineMonitor: @unchecked Sendable {
     private var readySent = false
     private var nextWatchdog = ContinuousClock.now
     private var snapshotGauges: [String: SnapshotTableGauges] = [:]
+    private var commitToAckWindow = RotatingLatencyWindow(nowMicros: WallClock.micros())
 
     let notifier: ServiceNotifier?
     let startedAt = Date()
@@ -32,6 +33,7 @@ public final class PipelineMonitor: @unchecked Sendable {
     let ackLatency = Metrics.Timer(label: "swallow_ack_latency_seconds")
     let commitToAckLatency = Metrics.Timer(label: "swallow_commit_to_ack_latency_seconds")
     let inFlightGauge = Gauge(label: "swallow_events_in_flight")
+    let inFlightBytesGauge = Gauge(label: "swallow_bytes_in_flight")
     let confirmedGauge = Gauge(label: "swallow_confirmed_lsn")
     let receivedGauge = Gauge(label: "swallow_received_lsn")
     let serverGauge = Gauge(label: "swallow_server_lsn")
@@ -145,7 +147,8 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// Refreshes the status and gauges and pings the watchdog when due. Called by the pipeline's loops
     /// only (see the type's comment); `confirmed`/`inFlight` come from the shared state.
-    func refresh(confirmed: LSN, inFlight: Int, stream: StreamFigures?, snapshot: PipelineStatus.Snapshot??) {
+    func refresh(confirmed: LSN, inFlight: Int, inFlightBytes: Int = 0, stream: StreamFigures?,
+                 snapshot: PipelineStatus.Snapshot??) {
         let now = Date()
         let clock = ContinuousClock.now
         lock.lock()
@@ -155,6 +158,8 @@ public final class PipelineMonitor: @unchecked Sendable {
             current.confirmedLSN = confirmed
         }
         current.inFlightEvents = inFlight
+        current.inFlightBytes = inFlightBytes
+        current.commitToAck = commitToAckWindow.summary(nowMicros: WallClock.micros())
         if let stream {
             if stream.receivedLSN > current.receivedLSN { current.receivedLSN = stream.receivedLSN }
             if stream.serverLSN > current.serverLSN { current.serverLSN = stream.serverLSN }
@@ -179,6 +184,7 @@ public final class PipelineMonitor: @unchecked Sendable {
 
         if pingWatchdog { notifier?.send(["WATCHDOG": "1"]) }
         inFlightGauge.record(status.inFlightEvents)
+        inFlightBytesGauge.record(status.inFlightBytes)
         if status.confirmedLSN != .invalid { confirmedGauge.record(Double(status.confirmedLSN.value)) }
         if status.receivedLSN != .invalid { receivedGauge.record(Double(status.receivedLSN.value)) }
         if status.serverLSN != .invalid { serverGauge.record(Double(status.serverLSN.value)) }
@@ -206,6 +212,9 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// Commit-to-acknowledgement latency of transactions that became fully acknowledged.
     func recordCommitsAcknowledged(_ commitTimesMicros: [Int64], nowMicros: Int64) {
+        lock.lock()
+        for commitTime in commitTimesMicros { commitToAckWindow.record(nowMicros - commitTime, nowMicros: nowMicros) }
+        lock.unlock()
         for commitTime in commitTimesMicros {
             commitToAckLatency.recordMicroseconds(max(0, nowMicros - commitTime))
         }

@@ -24,6 +24,8 @@ public struct PipelineSettings: Sendable {
     public var deadLetterTopic: String
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
+    /// Key, value and header bytes produced and not yet acknowledged; see `KafkaProducer.inFlightBytes`.
+    public var maxInFlightBytes: Int
     public var connectorVersion: String
     public var events: SwallowConfiguration.Events
     public var snapshot: SwallowConfiguration.Snapshot
@@ -57,6 +59,7 @@ public struct PipelineSettings: Sendable {
         deadLetterTopic = configuration.kafka.resolvedDeadLetterTopic(topicPrefix: configuration.topicPrefix)
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
         maxInFlightEvents = configuration.maxInFlightEvents
+        maxInFlightBytes = configuration.maxInFlightBytes
         self.connectorVersion = connectorVersion
         events = configuration.events
         snapshot = configuration.snapshot

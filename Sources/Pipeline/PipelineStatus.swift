@@ -60,6 +60,29 @@ public struct PipelineStatus: Sendable, Equatable {
         }
     }
 
+    /// Quantiles of commit-to-acknowledgement latency (PostgreSQL commit timestamp to the broker's
+    /// acknowledgement of the transaction's last event), in milliseconds, over `windowSeconds`.
+    public struct LatencySummary: Sendable, Equatable {
+        /// Transactions measured.
+        public var count: Int
+        public var p50: Double
+        public var p99: Double
+        public var p999: Double
+        /// Exact.
+        public var max: Double
+        /// The span the figures cover: the period in progress and the one before (60 s each).
+        public var windowSeconds: Double
+
+        public init(count: Int, p50: Double, p99: Double, p999: Double, max: Double, windowSeconds: Double) {
+            self.count = count
+            self.p50 = p50
+            self.p99 = p99
+            self.p999 = p999
+            self.max = max
+            self.windowSeconds = windowSeconds
+        }
+    }
+
     public var state: State
     public var slot: String
     /// The slot is confirmed (or will be at the next status update) up to here: everything before it is
@@ -71,6 +94,10 @@ public struct PipelineStatus: Sendable, Equatable {
     public var serverLSN: LSN
     /// Events produced and not yet acknowledged or failed (streamed and snapshot records).
     public var inFlightEvents: Int
+    /// Key, value and header bytes of the events produced and not yet acknowledged or failed.
+    public var inFlightBytes: Int
+    /// Commit-to-acknowledgement latency of streamed transactions, over a rotating window.
+    public var commitToAck: LatencySummary
     /// When the last event was produced; nil before the first.
     public var lastEventTime: Date?
     /// When the confirmed position last moved forward; nil before it first did.
@@ -90,6 +117,8 @@ public struct PipelineStatus: Sendable, Equatable {
         receivedLSN = .invalid
         serverLSN = .invalid
         inFlightEvents = 0
+        inFlightBytes = 0
+        commitToAck = LatencySummary(count: 0, p50: 0, p99: 0, p999: 0, max: 0, windowSeconds: 0)
         stateSince = since
     }
 
@@ -114,7 +143,8 @@ public struct PipelineStatus: Sendable, Equatable {
 
     /// The `/status` document, one JSON object (keys sorted):
     ///
-    ///     {"confirmed_lsn":"0/1A2B3C8","in_flight_events":0,"lag_bytes":0,"last_confirmed_time":"…Z",
+    ///     {"commit_to_ack_ms":{"count":120,"max":9.1,"p50":3.2,"p99":8.7,"p999":9.1,"window_s":75.2},
+    ///      "confirmed_lsn":"0/1A2B3C8","in_flight_bytes":0,"in_flight_events":0,"lag_bytes":0,"last_confirmed_time":"…Z",
     ///      "last_error":null,"last_error_time":null,"last_event_time":"…Z","received_lsn":"0/1A2B3C8",
     ///      "server_lsn":"0/1A2B3C8","slot":"swallow","snapshot":null,"state":"streaming",
     ///      "state_since":"2025-01-01T00:00:00.000Z"}
@@ -131,6 +161,11 @@ public struct PipelineStatus: Sendable, Equatable {
             "server_lsn": lsn(serverLSN),
             "lag_bytes": lagBytes,
             "in_flight_events": inFlightEvents,
+            "in_flight_bytes": inFlightBytes,
+            "commit_to_ack_ms": [
+                "count": commitToAck.count, "p50": commitToAck.p50, "p99": commitToAck.p99,
+                "p999": commitToAck.p999, "max": commitToAck.max, "window_s": commitToAck.windowSeconds,
+            ] as [String: Any],
             "last_event_time": time(lastEventTime),
             "last_confirmed_time": time(lastConfirmedTime),
             "last_error": lastError ?? NSNull(),

@@ -21,7 +21,7 @@ struct ConfigurationReader {
 
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
-                           "status_interval_ms", "max_in_flight_events", "log_level", "events", "snapshot",
+                           "status_interval_ms", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                "sslrootcert", "sslcert", "sslkey", "sslpassword"]
@@ -51,6 +51,8 @@ struct ConfigurationReader {
         static let flushTimeoutMilliseconds = 0...3_600_000
         static let statusIntervalMilliseconds = 100...600_000
         static let maxInFlightEvents = 1...100_000_000
+        /// At least 64 KiB (a few events); at most 64 GiB.
+        static let maxInFlightBytes = 65_536...68_719_476_736
         static let snapshotMaxThreads = 1...64
         static let snapshotChunkRows = 1_000...100_000_000
         static let incrementalSnapshotChunkRows = 1...1_000_000
@@ -91,6 +93,8 @@ struct ConfigurationReader {
         let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
                                          default: 10_000)
         let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
+        let maxInFlightBytes = try integer(top, "max_in_flight_bytes", range: Limits.maxInFlightBytes,
+                                           default: SwallowConfiguration.defaultMaxInFlightBytes)
         let logLevel = try oneOf(top, "log_level", allowed: SwallowConfiguration.logLevels, default: "info")
         let events = try readEvents(top)
         let snapshot = try readSnapshot(top)
@@ -111,7 +115,7 @@ struct ConfigurationReader {
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
-            maxInFlightEvents: maxInFlight, logLevel: logLevel, events: events, snapshot: snapshot,
+            maxInFlightEvents: maxInFlight, maxInFlightBytes: maxInFlightBytes, logLevel: logLevel, events: events, snapshot: snapshot,
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
     }

@@ -29,6 +29,7 @@ extension SwallowConfiguration {
             kafka.redactedDescription,
             masked("status_interval_ms", "\(statusIntervalMilliseconds)"),
             masked("max_in_flight_events", "\(maxInFlightEvents)"),
+            masked("max_in_flight_bytes", "\(maxInFlightBytes)"),
             masked("log_level", logLevel),
             masked("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
             masked("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),

@@ -368,6 +368,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var kafka: Kafka
     public var statusIntervalMilliseconds: Int
     public var maxInFlightEvents: Int
+    /// `max_in_flight_bytes`: bound on the key, value and header bytes produced and not yet acknowledged.
+    public var maxInFlightBytes: Int
     /// One of ``logLevels`` (the raw values of swift-log's `Logger.Level`).
     public var logLevel: String
     public var events: Events
@@ -381,6 +383,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// Every key path whose value was read through `${file:...}` (including those of ``Postgres`` and
     /// ``Kafka``): secrets, shown as `***` by ``redactedDescription`` and never quoted in errors.
     public var fileValuedKeyPaths: Set<String>
+
+    /// The default `max_in_flight_bytes`: 16 MiB. librdkafka holds a copy of each in-flight message plus
+    /// its own per-message overhead, so this keeps a default process well under 64 MB at steady state.
+    public static let defaultMaxInFlightBytes = 16 * 1024 * 1024
 
     /// The default `state_dir`.
     public static let defaultStateDirectory = "/var/lib/swallow"
@@ -397,6 +403,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         kafka: Kafka,
         statusIntervalMilliseconds: Int = 10_000,
         maxInFlightEvents: Int = 20_000,
+        maxInFlightBytes: Int = defaultMaxInFlightBytes,
         logLevel: String = "info",
         events: Events = Events(),
         snapshot: Snapshot = Snapshot(),
@@ -416,6 +423,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.kafka = kafka
         self.statusIntervalMilliseconds = statusIntervalMilliseconds
         self.maxInFlightEvents = maxInFlightEvents
+        self.maxInFlightBytes = maxInFlightBytes
         self.logLevel = logLevel
         self.events = events
         self.snapshot = snapshot

@@ -77,6 +77,55 @@ struct ProducerRoundTripTests {
         #expect(partitionsPerKey.values.allSatisfy { $0.count == 1 })
     }
 
+    @Test("in-flight bytes count key, value and headers until the delivery report, then drop to zero")
+    func inFlightBytes() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("sized", partitions: 1)
+        // Slow acknowledgements: the messages stay in flight long enough to be counted.
+        try cluster.setBrokerRoundTripTime(1, milliseconds: 1_500)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        #expect(producer.inFlightBytes == 0)
+        let headers = [KafkaHeader(key: "seq", value: bytes("12345")), KafkaHeader(key: "nothing", value: nil)]
+        let expected = KafkaProducer.messageBytes(key: bytes("k"), value: bytes("0123456789"), headers: headers)
+        #expect(expected == 1 + 10 + 3 + 5 + 7)
+        for i in 0 ..< 10 {
+            try producer.produce(topic: "sized", key: bytes("k"), value: bytes("0123456789"), headers: headers, id: UInt64(i))
+        }
+        try producer.produce(topic: "sized", key: nil, value: nil, id: 10)   // a null key and a tombstone: 0 bytes
+        #expect(producer.inFlightBytes == 10 * expected)
+        #expect(collector.count == 0)
+        #expect(producer.flush(timeoutMilliseconds: 20_000) == 0)
+        #expect(collector.count == 11)
+        #expect(producer.inFlightBytes == 0)
+        // A refused message (larger than message.max.bytes) is not counted.
+        #expect(throws: KafkaError.self) {
+            try producer.produce(topic: "sized", key: nil, value: [UInt8](repeating: 1, count: 2_000_000), id: 11)
+        }
+        #expect(producer.inFlightBytes == 0)
+    }
+
+    @Test("a prepared topic's first message goes without waiting for librdkafka's once-a-second topic scan")
+    func preparedTopicIsNotDelayed() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("prepared", partitions: 2)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        // Connected and idle, as a pipeline is when a table's first change arrives (a fresh producer
+        // would ask for the topic with its first metadata request anyway).
+        try await Task.sleep(for: .seconds(2))
+        #expect(producer.prepareTopic("prepared", timeoutMilliseconds: 5_000))
+        try producer.produce(topic: "prepared", key: bytes("k"), value: bytes("v"), id: 1)
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        let latency = try #require(collector.all.first?.latencyMicroseconds)
+        // Without the metadata fetched ahead this is about 1,000,000 µs (the topic scan's period).
+        #expect(latency < 500_000, "first message took \(latency) µs")
+        producer.close()
+        #expect(!producer.prepareTopic("prepared", timeoutMilliseconds: 100))   // closed: nothing to do
+    }
+
     @Test("murmur2 partitioning: a key always lands on the partition the Java client would choose")
     func murmur2Partitioning() throws {
         // Reference values from Kafka's own UtilsTest, to show the test's murmur2 is the Java one.

@@ -17,6 +17,7 @@ import SwallowConfig
                          deadLetterTopic: "app.dead-letter"),
             statusIntervalMilliseconds: 10_000,
             maxInFlightEvents: 20_000,
+            maxInFlightBytes: 16_777_216,
             logLevel: "info",
             snapshot: .init(mode: .initial, maxThreads: 1, chunkRows: 100_000, signalTable: nil,
                             incrementalChunkRows: 1024),
@@ -42,7 +43,7 @@ import SwallowConfig
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let allKeys = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka", "status_interval_ms",
-                       "max_in_flight_events", "log_level", "host", "port", "dbname", "user", "password", "sslmode",
+                       "max_in_flight_events", "max_in_flight_bytes", "log_level", "host", "port", "dbname", "user", "password", "sslmode",
                        "connect_timeout_s", "name", "create", "bootstrap_servers", "properties", "flush_timeout_ms",
                        "snapshot", "mode", "max_threads", "chunk_rows", "incremental_chunk_rows", "state_dir",
                        "heartbeat", "interval_ms", "emit_record", "stall_warning_s", "oversized_events", "dead_letter_topic"]
@@ -72,6 +73,7 @@ import SwallowConfig
         #expect(config.kafka.flushTimeoutMilliseconds == 30_000)
         #expect(config.statusIntervalMilliseconds == 10_000)
         #expect(config.maxInFlightEvents == 20_000)
+        #expect(config.maxInFlightBytes == 16_777_216)
         #expect(config.logLevel == "info")
     }
 
@@ -95,7 +97,8 @@ import SwallowConfig
         document.slot = ["create": "false"]
         document.publication = ["create": "false"]
         document.kafka = ["bootstrap_servers": "'k1:9092, k2:9093'", "flush_timeout_ms": "0"]
-        document.top = ["status_interval_ms": "500", "max_in_flight_events": "1", "log_level": "trace",
+        document.top = ["status_interval_ms": "500", "max_in_flight_events": "1", "max_in_flight_bytes": "65536",
+                        "log_level": "trace",
                         "tables": "[orders, sales.invoices]", "topic_prefix": "my-app.cdc_1"]
         let config = try Config.parse(yaml: document.yaml, environment: [:])
         #expect(config.postgres.port == 6543)
@@ -108,6 +111,7 @@ import SwallowConfig
         #expect(config.kafka.flushTimeoutMilliseconds == 0)
         #expect(config.statusIntervalMilliseconds == 500)
         #expect(config.maxInFlightEvents == 1)
+        #expect(config.maxInFlightBytes == 65_536)
         #expect(config.logLevel == "trace")
         #expect(config.tables.map(\.description) == ["public.orders", "sales.invoices"])
         #expect(config.topicPrefix == "my-app.cdc_1")

@@ -51,6 +51,10 @@ import SwallowConfig
              "status_interval_ms", "100..600000"),
             ({ var d = ConfigDocument(); d.top = ["max_in_flight_events": "0"]; return d }(),
              "max_in_flight_events", "1..100000000"),
+            ({ var d = ConfigDocument(); d.top = ["max_in_flight_bytes": "65535"]; return d }(),
+             "max_in_flight_bytes", "65536..68719476736"),
+            ({ var d = ConfigDocument(); d.top = ["max_in_flight_bytes": "68719476737"]; return d }(),
+             "max_in_flight_bytes", "65536..68719476736"),
         ]
         for (document, path, range) in cases {
             let error = try #require(parseError(document))

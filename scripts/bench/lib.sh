@@ -1,0 +1,128 @@
+# Shared by the benchmarks, sourced after scripts/bench/setup.sh ($swallow, $port, $psql, $work, $pids).
+# Functions: start_mock, write_swallow_config, start_swallow, wait_confirmed, drain_run, rss_peak_mb,
+# cpu_ticks.
+bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+now() { date +%s.%N; }
+
+# Starts `swallow mock-kafka` in its own process (its memory is not Swallow's); sets $bootstrap.
+start_mock() {
+  "$swallow" mock-kafka >"$work/mock.out" 2>"$work/mock.err" &
+  mock_pid=$!
+  pids+=($mock_pid)
+  for _ in $(seq 1 50); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
+  bootstrap=$(head -n 1 "$work/mock.out")
+}
+
+# write_swallow_config FILE TABLE SLOT PUBLICATION [EXTRA_YAML]: the configuration every benchmark uses.
+write_swallow_config() {
+  cat >"$1" <<YAML
+postgres: {host: 127.0.0.1, port: $port, dbname: bench, user: postgres, sslmode: disable}
+slot: {name: $3, create: false}
+publication: {name: $4, create: false}
+tables: [$2]
+topic_prefix: bench
+kafka: {bootstrap_servers: "$bootstrap", properties: {}}
+status_interval_ms: 100
+log_level: warning
+${5:-}
+YAML
+}
+
+# start_swallow CONFIG LOG: runs `swallow run` in the background; sets $swallow_pid.
+start_swallow() {
+  "$swallow" run --config "$1" 2>"$2" &
+  swallow_pid=$!
+  pids+=($swallow_pid)
+}
+
+# wait_confirmed SLOT LSN: until the slot's confirmed position — which moves only once the broker
+# acknowledged every event before it — reaches LSN. Fails if Swallow exits meanwhile.
+wait_confirmed() {
+  local done_
+  while :; do
+    done_=$($psql -tAc "SELECT confirmed_flush_lsn >= '$2' FROM pg_replication_slots WHERE slot_name = '$1'")
+    [ "$done_" = t ] && return 0
+    kill -0 "$swallow_pid" 2>/dev/null || { echo "swallow exited:" >&2; cat "$work/swallow.log" >&2; exit 1; }
+    kill -0 "$mock_pid" 2>/dev/null || { echo "the mock broker exited:" >&2; cat "$work/mock.err" >&2; exit 1; }
+    sleep 0.02
+  done
+}
+
+rss_peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Creates table $1 (rows of about $2 bytes as text: id, account, kind, amount, created_at and a payload of
+# md5 hex, stored uncompressed) with publication $1; prints nothing.
+create_events_table() {
+  local table=$1 row_bytes=$2
+  $psql <<SQL
+CREATE TABLE $table (id bigint PRIMARY KEY, account int NOT NULL, kind text NOT NULL, amount numeric(12,2) NOT NULL,
+                     created_at timestamptz NOT NULL, payload text NOT NULL);
+-- Uncompressed (TOASTed out of line above 2 kB): the WAL and the events carry the full row size.
+ALTER TABLE $table ALTER payload SET STORAGE EXTERNAL;
+CREATE PUBLICATION $table FOR TABLE $table;
+SQL
+}
+
+# The payload expression for a row of about $1 bytes (the other columns take about 70 as text).
+payload_sql() {
+  local md5s=$(( ($1 - 70 + 16) / 32 ))
+  [ "$md5s" -lt 1 ] && md5s=1
+  echo "repeat(md5(g::text), $md5s)"
+}
+
+# drain_run ROWS ROW_BYTES: the drain benchmark for one row size (see scripts/bench-drain.sh). With
+# three slots created first, ROWS rows are committed in 1,000-row transactions while nothing reads;
+# pg_recvlogical drains one slot before and one after Swallow drains its own, into the mock broker.
+# Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb.
+drain_run() {
+  local rows=$1 target=$2 table="drain_$2" start
+  create_events_table "$table" "$target"
+  $psql -c "SELECT pg_create_logical_replication_slot('${table}_raw', 'pgoutput'),
+                   pg_create_logical_replication_slot('${table}_raw_after', 'pgoutput'),
+                   pg_create_logical_replication_slot('${table}_swallow', 'pgoutput')" >/dev/null
+  echo "drain: committing $rows rows of ~$target B in 1000-row transactions..." >&2
+  $psql -c "
+DO \$\$
+BEGIN
+  FOR batch IN 0..($rows - 1) / 1000 LOOP
+    INSERT INTO $table
+    SELECT g, g % 1000, 'purchase', (g % 10000) / 100.0, now(), $(payload_sql "$target")
+    FROM generate_series(batch * 1000 + 1, least((batch + 1) * 1000, $rows)) g;
+    COMMIT;
+  END LOOP;
+END \$\$;"
+  local end_lsn
+  end_lsn=$($psql -tAc "SELECT pg_current_wal_lsn()")
+  drain_rows=$rows
+  drain_row_bytes=$($psql -tAc "SELECT avg(octet_length(e::text))::int FROM (SELECT * FROM $table LIMIT 1000) e")
+
+  raw_drain() {
+    local start
+    start=$(now)
+    "$bindir/pg_recvlogical" -h 127.0.0.1 -p "$port" -U postgres -d bench --slot "$1" --start --endpos "$end_lsn" \
+      -o proto_version=1 -o publication_names="$table" --no-loop -f /dev/null
+    awk "BEGIN {printf \"%.2f\", $(now) - $start}"
+  }
+  # The raw decode rate runs once before and once after Swallow; the faster counts, so neither side
+  # profits from a warmer cache.
+  local raw_before raw_after
+  raw_before=$(raw_drain "${table}_raw")
+
+  write_swallow_config "$work/$table.yaml" "public.$table" "${table}_swallow" "$table"
+  start=$(now)
+  start_swallow "$work/$table.yaml" "$work/swallow.log"
+  wait_confirmed "${table}_swallow" "$end_lsn"
+  swallow_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
+  peak_mb=$(rss_peak_mb "$swallow_pid")
+  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  raw_after=$(raw_drain "${table}_raw_after")
+  raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")
+  raw_rate=$(awk "BEGIN {printf \"%d\", $rows / $raw_seconds}")
+  swallow_rate=$(awk "BEGIN {printf \"%d\", $rows / $swallow_seconds}")
+  ratio=$(awk "BEGIN {printf \"%.2f\", $swallow_rate / $raw_rate}")
+  # Free the WAL for the next run.
+  $psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${table}_%';
+            DROP TABLE $table; DROP PUBLICATION $table; CHECKPOINT" >/dev/null
+}
