@@ -27,6 +27,19 @@ public struct KafkaClusterMetadata: Sendable, Equatable {
     public var originatingBrokerID: Int32
 }
 
+/// A partition's log bounds as its leader reports them (ListOffsets): the earliest offset still held and
+/// the high watermark, the offset the next acknowledged record will get (so every record at an offset
+/// below it was acknowledged).
+public struct PartitionWatermarks: Sendable, Equatable {
+    public var low: Int64
+    public var high: Int64
+
+    public init(low: Int64, high: Int64) {
+        self.low = low
+        self.high = high
+    }
+}
+
 /// The outcome of asking a broker to validate the creation of one topic (`CreateTopics` with
 /// `validate_only`): nothing is created either way.
 public struct TopicCreationCheck: Sendable {
@@ -113,6 +126,27 @@ public final class KafkaAdmin: Sendable {
             return KafkaClusterMetadata(brokers: brokers.sorted { $0.id < $1.id },
                                         topics: topics.sorted { $0.name < $1.name },
                                         originatingBrokerID: md.orig_broker_id)
+        }
+    }
+
+    /// Asks the partition's leader for its watermarks (`rd_kafka_query_watermark_offsets`). Throws
+    /// `_TIMED_OUT` when the leader did not answer within the timeout, and the broker's error (e.g.
+    /// `UNKNOWN_TOPIC_OR_PART`) otherwise.
+    ///
+    /// librdkafka 2.0.2 does not honour the timeout while the leader is down (refusing connections): the
+    /// call then blocks until the leader is reachable again (plus up to `reconnect.backoff.max.ms`).
+    /// Callers that need a bounded wait must time the call themselves.
+    public func watermarks(topic: String, partition: Int32, timeoutMilliseconds: Int32) throws(KafkaError) -> PartitionWatermarks {
+        try withHandle { handle throws(KafkaError) in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(handle.rk, topic, partition, &low, &high, timeoutMilliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                collectErrors(handle)
+                throw KafkaError.fromResponse(err, message: failureMessage(
+                    "no watermarks for \(topic) [\(partition)] within \(timeoutMilliseconds) ms (\(String(cString: rd_kafka_err2str(err))))"))
+            }
+            return PartitionWatermarks(low: low, high: high)
         }
     }
 

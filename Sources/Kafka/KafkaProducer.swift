@@ -53,12 +53,18 @@ public final class KafkaProducer: Sendable {
     ///     Non-fatal error events (e.g. `_TRANSPORT`, `_ALL_BROKERS_DOWN`; librdkafka retries these by
     ///     itself) are passed here too, as level 3 (LOG_ERR) with facility `ERROR`. When nil, log lines
     ///     are dropped (rather than printed to stderr from librdkafka's threads).
+    ///   - purgeUnsentAfterFailure: when a delivery fails, purge at once (on the poll thread, before the
+    ///     failure is reported) every message not yet sent to a broker; those fail with `_PURGE_QUEUE`.
+    ///     For callers that send everything after a failure again: otherwise messages queued behind the
+    ///     failed one (e.g. while its broker was down) are still delivered when the broker is back,
+    ///     ahead of the failed one's second copy, and a partition no longer holds the order produced.
     public init(bootstrapServers: String,
                 properties: [String: String],
                 secretProperties: Set<String> = [],
                 onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
                 onFatalError: @escaping @Sendable (KafkaError) -> Void,
-                logHandler: (@Sendable (Int32, String, String) -> Void)? = nil) throws(KafkaError) {
+                logHandler: (@Sendable (Int32, String, String) -> Void)? = nil,
+                purgeUnsentAfterFailure: Bool = false) throws(KafkaError) {
         let config = KafkaConfiguration(secretProperties: secretProperties)
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(Self.defaultProperties)
@@ -81,7 +87,8 @@ public final class KafkaProducer: Sendable {
 
         let shared = ProducerShared(handle: handle, mask: mask)
         let loop = PollLoop(handle: handle, shared: shared, onDeliveryReports: onDeliveryReports,
-                            onFatalError: onFatalError, logHandler: logHandler)
+                            onFatalError: onFatalError, logHandler: logHandler,
+                            purgeUnsentAfterFailure: purgeUnsentAfterFailure)
         let thread = try startThread(name: "kafka-producer") { loop.run() }
         shared.state.withLock { $0.pollThread = thread }
         self.shared = shared
@@ -366,6 +373,7 @@ final class PollLoop: @unchecked Sendable {
     private let onDeliveryReports: @Sendable ([DeliveryReport]) -> Void
     private let onFatalError: @Sendable (KafkaError) -> Void
     private let logHandler: (@Sendable (Int32, String, String) -> Void)?
+    private let purgeUnsentAfterFailure: Bool
     /// Applied to every text librdkafka hands over, which may quote a secret property's value.
     private var mask: SecretMask { shared.mask }
     /// rd_kafka_topic_t* → name, so a report does not allocate a String per message.
@@ -374,9 +382,10 @@ final class PollLoop: @unchecked Sendable {
     init(handle: ClientHandle, shared: ProducerShared,
          onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
          onFatalError: @escaping @Sendable (KafkaError) -> Void,
-         logHandler: (@Sendable (Int32, String, String) -> Void)?) {
+         logHandler: (@Sendable (Int32, String, String) -> Void)?, purgeUnsentAfterFailure: Bool) {
         self.handle = handle
         self.shared = shared
+        self.purgeUnsentAfterFailure = purgeUnsentAfterFailure
         self.onDeliveryReports = onDeliveryReports
         self.onFatalError = onFatalError
         self.logHandler = logHandler
@@ -429,6 +438,7 @@ final class PollLoop: @unchecked Sendable {
 
     private func deliveryReports(_ event: OpaquePointer) {
         var reports: [DeliveryReport] = []
+        var failed = false
         reports.reserveCapacity(rd_kafka_event_message_count(event))
         var deliveredBytes = 0
         defer {
@@ -454,7 +464,13 @@ final class PollLoop: @unchecked Sendable {
                 let reason = String(cString: rd_kafka_err2str(m.err))
                 let error = KafkaError.fromResponse(m.err, message: "delivery to topic '\(topic ?? "?")' failed: \(reason)")
                 reports.append(DeliveryReport(id: id, result: .failure(error)))
+                if m.err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m.err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT { failed = true }
             }
+        }
+        if failed && purgeUnsentAfterFailure {
+            // Messages already in flight cannot be taken back; queued ones can, before a broker that
+            // comes back takes them. (The reports go out after this, from the `defer` above.)
+            _ = rd_kafka_purge(handle.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
         }
     }
 

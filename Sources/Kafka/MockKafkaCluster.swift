@@ -60,6 +60,13 @@ public final class MockKafkaCluster: Sendable {
     /// Makes the next `errors.count` requests with this ApiKey (to any broker) fail with these errors,
     /// in order (`Code.librdkafka` values; e.g. `.notLeaderForPartition`, `.requestTimedOut`). The
     /// request is answered with the error without being executed (nothing is appended for Produce).
+    ///
+    /// Beware with an idempotent (non-transactional) producer and more than one request in flight per
+    /// connection: the mock checks sequence numbers only for transactional producers, so it accepts the
+    /// next batch of a partition after failing the previous one, where a real broker answers
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER. librdkafka then infers from the later acknowledged sequence that the
+    /// failed batch was persisted and reports its messages delivered (offset -1001) although they are not
+    /// in the log. With `max.in.flight.requests.per.connection=1` the injected errors are faithful.
     public func pushRequestErrors(apiKey: Int16, errors: [KafkaError.Code]) {
         let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
         codes.withUnsafeBufferPointer {

@@ -280,7 +280,10 @@ public final class ReplicationPipeline: Sendable {
                     case 5...6: logger.info(text)
                     default: logger.debug(text)
                     }
-                })
+                },
+                // Everything after a failed delivery is sent again from the confirmed position: nothing
+                // queued behind it may reach Kafka first, or a key's events would arrive out of order.
+                purgeUnsentAfterFailure: true)
         } catch {
             throw .kafka(error)
         }

@@ -129,6 +129,45 @@ struct FaultInjectionTests {
         #expect(!logs.all.isEmpty)
     }
 
+    @Test("purgeUnsentAfterFailure: after a delivery fails, nothing queued behind it reaches the broker",
+          arguments: [false, true])
+    func purgeUnsentAfterFailure(purge: Bool) async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("ordered", partitions: 1)
+        let collector = ReportCollector()
+        let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers,
+                                         properties: fastReconnect.merging(["message.timeout.ms": "3000"]) { $1 },
+                                         onDeliveryReports: collector.callback, onFatalError: { _ in },
+                                         purgeUnsentAfterFailure: purge)
+        defer { producer.close() }
+        try producer.produce(topic: "ordered", key: bytes("k"), value: bytes("warm"), id: 100)
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        // Message 0 times out while the leader is down; 1...20, queued behind it later, still have time
+        // left when it comes back.
+        try cluster.setBrokerDown(1)
+        try producer.produce(topic: "ordered", key: bytes("k"), value: bytes("0"), id: 0)
+        try await Task.sleep(for: .milliseconds(1_500))
+        for i in 1 ... 20 {
+            try producer.produce(topic: "ordered", key: bytes("k"), value: bytes("\(i)"), id: UInt64(i))
+        }
+        try #require(collector.count == 1, "message 0 failed before 1...20 were queued (a slow machine): the test would prove nothing")
+        #expect(try await collector.wait(forCount: 2, timeoutMilliseconds: 10_000))
+        try cluster.setBrokerUp(1)
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["ordered"])
+        let delivered = try consumer.readToEnd(timeoutMilliseconds: 10_000).compactMap { text($0.value) }.filter { $0 != "warm" }
+        #expect(collector.failures.first { $0.0 == 0 }?.1.code == .messageTimedOut)
+        if purge {
+            #expect(delivered.isEmpty, "messages queued behind the failed one were delivered: \(delivered)")
+            #expect(Set(collector.failures.map(\.0)) == Set(0 ... 20))
+            #expect(collector.successes.keys.sorted() == [100])
+            #expect(collector.failures.filter { $0.0 > 0 }.allSatisfy { $0.1.code == .purgedFromQueue })
+        } else {
+            // What the option prevents: the later messages land, the failed one is missing before them.
+            #expect(delivered == (1 ... 20).map { "\($0)" })
+        }
+    }
+
     @Test("a message larger than message.max.bytes is refused immediately")
     func messageTooLarge() throws {
         let cluster = try MockKafkaCluster()

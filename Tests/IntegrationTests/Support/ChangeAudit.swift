@@ -9,6 +9,23 @@ struct CommittedTransaction {
     var xid: UInt32
     var endLSN: LSN
     var rowChanges: Int
+    /// The commit timestamp, in microseconds since the Unix epoch.
+    var commitTimeMicros: Int64 = 0
+    /// Each captured row change, in WAL order.
+    var changes: [AuditedChange] = []
+}
+
+/// One row change as the audit slot decoded it. `lsn` is the change's own WAL position, which Swallow
+/// reports as `source.lsn`, so (transaction id, lsn) identifies an event.
+struct AuditedChange {
+    /// `schema.table`.
+    var table: String
+    var lsn: LSN
+    /// Debezium's op: `c`, `u` or `d`.
+    var op: String
+    /// Column values as text (nil for NULL): the new row for `c`/`u`, the old key (or old row, with
+    /// REPLICA IDENTITY FULL) for `d`. Unchanged TOAST values are left out.
+    var values: [String: String?]
 }
 
 /// The audit slot is named after the database too (slots are cluster-wide).
@@ -18,16 +35,38 @@ func createAuditSlot(_ sql: PostgresConnection) throws {
 
 func committedTransactions(_ sql: PostgresConnection, publication: String = "swallow") throws -> [CommittedTransaction] {
     let result = try sql.execute("""
-        SELECT encode(data, 'hex') AS data FROM pg_logical_slot_peek_binary_changes(
+        SELECT lsn::text AS lsn, encode(data, 'hex') AS data FROM pg_logical_slot_peek_binary_changes(
             current_database() || '_audit', NULL, NULL, 'proto_version', '1', 'publication_names', '\(publication)')
         """)
     var transactions: [CommittedTransaction] = []
     var open: CommittedTransaction?
+    var relations: [UInt32: RelationMessage] = [:]
+    func record(_ relationID: UInt32, _ lsnText: String?, _ op: String, _ tuple: TupleData) throws {
+        guard let relation = relations[relationID], let lsn = LSN(string: lsnText ?? "") else {
+            throw TestFailure("audit: a change of unknown relation \(relationID) or with a bad LSN")
+        }
+        var values: [String: String?] = [:]
+        for (column, value) in zip(relation.columns, tuple.columns) {
+            switch value {
+            case .null: values[column.name] = .some(nil)
+            case .text(let bytes), .binary(let bytes): values[column.name] = String(decoding: bytes, as: UTF8.self)
+            case .unchangedToast: break
+            }
+        }
+        open?.rowChanges += 1
+        open?.changes.append(AuditedChange(table: "\(relation.namespace).\(relation.name)", lsn: lsn, op: op, values: values))
+    }
     for row in result.rows {
-        let bytes = try hexBytes(row[0] ?? "")
+        let bytes = try hexBytes(row[1] ?? "")
         switch try PGOutputMessage.decode(bytes[...]) {
-        case .begin(let begin): open = CommittedTransaction(xid: begin.xid, endLSN: .invalid, rowChanges: 0)
-        case .insert, .update, .delete: open?.rowChanges += 1
+        case .begin(let begin):
+            // pgoutput's timestamps count microseconds from 2000-01-01.
+            open = CommittedTransaction(xid: begin.xid, endLSN: .invalid, rowChanges: 0,
+                                        commitTimeMicros: begin.commitTime + 946_684_800_000_000)
+        case .relation(let relation): relations[relation.relationID] = relation
+        case .insert(let insert): try record(insert.relationID, row[0], "c", insert.newTuple)
+        case .update(let update): try record(update.relationID, row[0], "u", update.newTuple)
+        case .delete(let delete): try record(delete.relationID, row[0], "d", delete.oldTuple)
         case .commit(let commit):
             if var transaction = open {
                 transaction.endLSN = commit.endLSN

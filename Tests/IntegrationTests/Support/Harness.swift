@@ -13,12 +13,14 @@ func testStateDirectory(_ database: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("swallow-state-\(database)").path
 }
 
+/// `postgresPort`: the shared test cluster's unless a test runs a cluster of its own.
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
                            extraKafkaProperties: [String: String] = [:],
-                           events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil) -> String {
+                           events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil,
+                           postgresPort: Int? = nil) -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
-        postgres: {host: 127.0.0.1, port: \(TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
+        postgres: {host: 127.0.0.1, port: \(postgresPort ?? TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
         slot: {name: \(database), create: true}
         publication: {name: swallow, create: true}
         tables: [\(tables.joined(separator: ", "))]
@@ -45,10 +47,10 @@ func testConfiguration(database: String, bootstrapServers: String, tables: [Stri
 /// Writes a test configuration to a temporary file, for the `swallow` executable.
 func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
                             extraKafkaProperties: [String: String] = [:], snapshot: String = "{}",
-                            maxInFlightEvents: Int? = nil) throws -> String {
+                            maxInFlightEvents: Int? = nil, postgresPort: Int? = nil) throws -> String {
     let yaml = testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
                                      extraKafkaProperties: extraKafkaProperties, snapshot: snapshot,
-                                     maxInFlightEvents: maxInFlightEvents)
+                                     maxInFlightEvents: maxInFlightEvents, postgresPort: postgresPort)
     _ = try SwallowConfiguration.parse(yaml: yaml, environment: [:])   // fail here, not in the child
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)

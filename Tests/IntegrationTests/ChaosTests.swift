@@ -1,0 +1,446 @@
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+import Testing
+
+/// The durability suite (also `scripts/chaos.sh`): a mixed workload runs while, in rounds, Swallow is
+/// killed and stopped, Postgres is restarted and its walsender terminated, and the mock cluster loses a
+/// broker, answers Produce requests with errors and answers too slowly. Afterwards every topic is read
+/// from the beginning and checked against the audit slot's record of what was committed.
+///
+/// Definitions used in the report:
+/// - **events**: records (row events, not tombstones) produced during the fault's rounds; a round lasts
+///   from its injection until the next round's (the last one until the end, including the drain), and a
+///   record belongs to the round its Kafka timestamp (producer create time) falls in. Records produced
+///   before the first fault are reported as `warm-up`.
+/// - **lost**: committed row changes with no event, attributed to the round their commit time falls in.
+/// - **duplicates**: second and later copies of an event (same transaction id and `source.lsn`),
+///   attributed like events, by when the copy was produced, i.e. to the round whose redelivery made it.
+/// - **recovery time**: from the moment the fault is healed (the signal sent — the supervisor restarts
+///   Swallow 0.5 s later —, `pg_ctl restart` returned, the walsender terminated, the broker back up, the
+///   RTT reset, the injected errors' window over) until the slot's `confirmed_flush_lsn` reaches the
+///   server's WAL insert position taken at that moment: everything committed before the heal is in Kafka.
+@Suite(.serialized) struct ChaosTests {
+    enum Fault: String, CaseIterable {
+        case kill9 = "kill -9"
+        case sigterm = "SIGTERM"
+        case postgresRestartFast = "pg restart -m fast"
+        case postgresRestartImmediate = "pg restart -m immediate"
+        case walsenderTerminated = "pg_terminate_backend(walsender)"
+        case brokerDown = "broker down+up"
+        case produceErrors = "produce request errors"
+        case requestTimeouts = "request timeouts (RTT)"
+    }
+
+    struct Round {
+        var fault: Fault
+        var injectedAt: Date
+        var healedAt: Date
+        var recoverySeconds: Double
+    }
+
+    static let topics = ChaosWorkload.tables.map { "app.\($0)" }
+    static let partitionsPerTopic: Int32 = 8
+    static let brokers: Int32 = 3
+    /// The request timeout Swallow's producer runs with, and the RTT the timeout fault sets above it.
+    static let requestTimeoutMilliseconds = 1000
+    static let faultRoundTripMilliseconds: Int32 = 2500
+
+    @Test func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents() throws {
+        let roundsPerFault = Int(ProcessInfo.processInfo.environment["SWALLOW_CHAOS_ROUNDS"] ?? "") ?? 1
+        #expect(roundsPerFault >= 1, "SWALLOW_CHAOS_ROUNDS must be a positive number")
+
+        let postgres = try PrivatePostgres("chaos")
+        defer { postgres.stop() }
+        let database = "chaos_\(UInt32.random(in: 0...UInt32.max))"
+        try ReconnectingConnection(postgres.parameters(database: "postgres")).attempt(timeoutSeconds: 10) {
+            try $0.execute("CREATE DATABASE \(database)")
+        }
+        let parameters = postgres.parameters(database: database)
+        let sql = ReconnectingConnection(parameters)
+        defer { sql.close() }
+        try sql.attempt { try $0.execute(ChaosWorkload.schema) }
+        try sql.attempt { try createAuditSlot($0) }
+
+        let cluster = try MockKafkaCluster(brokers: Int(Self.brokers))
+        for topic in Self.topics { try cluster.createTopic(topic, partitions: Self.partitionsPerTopic) }
+        let partitions = Self.topics.flatMap { topic in
+            (0..<Self.partitionsPerTopic).map { TopicPartition(topic: topic, partition: $0) }
+        }
+
+        // Deliveries give up after 3 s and requests after 1 s, so that broker faults take the failure path
+        // (the stream resumes from the confirmed position) instead of waiting in librdkafka's queue.
+        // One request in flight per connection: with more, the mock's injected Produce errors make
+        // librdkafka report undelivered messages as delivered (see MockKafkaCluster.pushRequestErrors),
+        // a loss a real broker would not cause.
+        let configPath = try writeConfigurationFile(
+            database: database, bootstrapServers: cluster.bootstrapServers, tables: ChaosWorkload.tables,
+            extraKafkaProperties: ["message.timeout.ms": "3000",
+                                   "request.timeout.ms": "\(Self.requestTimeoutMilliseconds)",
+                                   "max.in.flight.requests.per.connection": "1",
+                                   "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "250"],
+            postgresPort: postgres.port)
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
+        let supervisor = SwallowSupervisor(configPath: configPath, logPath: logPath)
+        supervisor.start()
+        var supervisorStopped = false
+        defer { if !supervisorStopped { _ = supervisor.stop() } }
+        try waitUntil(timeoutSeconds: 60, "Swallow to stream") { sql.once { try isStreaming($0) } ?? false }
+
+        let workload = ChaosWorkload(parameters: parameters)
+        workload.start()
+        var workloadStopped = false
+        defer { if !workloadStopped { workload.stop() } }
+        // Eight clients of three partitions each: a watermark query takes ~100 ms, so a sample of all 24
+        // partitions on one client would take over two seconds.
+        let samplerClients = try (0..<8).map { client in
+            (try KafkaAdmin(bootstrapServers: cluster.bootstrapServers,
+                            properties: ["reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "250"]),
+             partitions.enumerated().filter { $0.offset % 8 == client }.map(\.element))
+        }
+        // Not closed here: destroying a client whose query is stuck blocks; the sampler's thread releases them.
+        let sampler = ConfirmedPositionSampler(parameters: parameters, groups: samplerClients)
+        sampler.start()
+        var samples: [ConfirmedPositionSampler.Sample] = []
+        var samplerStopped = false
+        defer { if !samplerStopped { _ = sampler.stop() } }
+
+        // The rounds: every fault, `roundsPerFault` times, interleaved.
+        var rounds: [Round] = []
+        var terminatedPids: [pid_t] = []
+        let start = Date()
+        for round in 1...max(1, roundsPerFault) {
+            for fault in Fault.allCases {
+                try waitUntil(timeoutSeconds: 90, "Swallow to stream before \(fault.rawValue) (round \(round))") {
+                    sql.once { try isStreaming($0) } ?? false
+                }
+                Thread.sleep(forTimeInterval: Double.random(in: 1.0...2.0))   // let changes flow
+                let injectedAt = Date()
+                switch fault {
+                case .kill9:
+                    Thread.sleep(forTimeInterval: Double.random(in: 0...1.5))   // a random moment
+                    #expect(supervisor.signal(SIGKILL) != nil, "no Swallow process to kill -9")
+                case .sigterm:
+                    let pid = supervisor.signal(SIGTERM)
+                    #expect(pid != nil, "no Swallow process to send SIGTERM")
+                    if let pid { terminatedPids.append(pid) }
+                case .postgresRestartFast:
+                    try postgres.restart(mode: "fast")
+                case .postgresRestartImmediate:
+                    try postgres.restart(mode: "immediate")
+                case .walsenderTerminated:
+                    let result = try sql.attempt {
+                        try $0.execute("""
+                            SELECT pg_terminate_backend(active_pid) AS terminated FROM pg_replication_slots
+                            WHERE slot_name = current_database() AND active_pid IS NOT NULL
+                            """)
+                    }
+                    #expect(result[0, "terminated"] == "t", "no walsender to terminate")
+                case .brokerDown:
+                    try cluster.setBrokerDown(1)
+                    Thread.sleep(forTimeInterval: 4)   // longer than message.timeout.ms
+                    try cluster.setBrokerUp(1)
+                case .produceErrors:
+                    let errors: [KafkaError.Code] = [.notLeaderForPartition, .requestTimedOut, .notEnoughReplicas]
+                    cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey,
+                                              errors: (0..<60).map { errors[$0 % errors.count] })
+                    Thread.sleep(forTimeInterval: 2)
+                case .requestTimeouts:
+                    // Two of the three brokers answer after the request timeout; the third keeps its
+                    // partitions moving (and the sampler's watermarks coming).
+                    for broker: Int32 in [1, 2] {
+                        try cluster.setBrokerRoundTripTime(broker, milliseconds: Self.faultRoundTripMilliseconds)
+                    }
+                    Thread.sleep(forTimeInterval: 4)
+                    for broker: Int32 in [1, 2] { try cluster.setBrokerRoundTripTime(broker, milliseconds: 0) }
+                }
+                let healedAt = Date()
+                let target = try walInsertPosition(sql)
+                try waitUntil(timeoutSeconds: 120, "the slot to confirm \(target) after \(fault.rawValue) (round \(round))") {
+                    (sql.once { try confirmedFlushLSN($0) } ?? .invalid) >= target
+                }
+                rounds.append(Round(fault: fault, injectedAt: injectedAt, healedAt: healedAt,
+                                    recoverySeconds: Date().timeIntervalSince(healedAt)))
+                print("chaos: round \(round) \(fault.rawValue): recovered in \(String(format: "%.1f", rounds.last!.recoverySeconds)) s")
+            }
+        }
+
+        // Stop the workload, let Swallow drain, then stop everything and read what Kafka holds.
+        workload.stop()
+        workloadStopped = true
+        let finalTarget = try walInsertPosition(sql)
+        try waitUntil(timeoutSeconds: 120, "the slot to confirm the end of the workload (\(finalTarget))") {
+            (sql.once { try confirmedFlushLSN($0) } ?? .invalid) >= finalTarget
+        }
+        samples = sampler.stop()
+        samplerStopped = true
+        let finalStatus = supervisor.stop()
+        supervisorStopped = true
+        #expect(finalStatus == 0, "Swallow did not exit cleanly on the final SIGTERM (\(finalStatus.map(String.init) ?? "not running"))")
+        for pid in terminatedPids {
+            #expect(supervisor.exitStatus(of: pid) == 0, "Swallow (pid \(pid)) did not exit cleanly on SIGTERM: \(supervisor.exitStatus(of: pid).map(String.init) ?? "no exit seen")")
+        }
+        #expect(supervisor.startFailures.isEmpty, "the supervisor could not start Swallow: \(supervisor.startFailures.prefix(3))")
+
+        print("chaos: drained; \(samples.count) samples; reading the topics")
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
+                                         waitForTopicsMilliseconds: 30_000)
+        defer { consumer.close() }
+        let records = try consumer.readToEnd(timeoutMilliseconds: 120_000)
+        print("chaos: read \(records.count) records")
+        // The mock keeps ~5 MiB per partition: the check is only honest if nothing was dropped.
+        var recordsPerPartition: [TopicPartition: Int64] = [:]
+        for record in records { recordsPerPartition[TopicPartition(topic: record.topic, partition: record.partition), default: 0] += 1 }
+        // A client of its own, created now: one that lived through the faults can wait long past its
+        // timeout (see KafkaAdmin.watermarks).
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+        for tp in partitions {
+            let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition, timeoutMilliseconds: 10_000)
+            #expect(marks.low == 0, "\(tp) dropped records (earliest offset \(marks.low)): use more partitions or a smaller workload")
+            #expect(marks.high == recordsPerPartition[tp, default: 0], "\(tp): read \(recordsPerPartition[tp, default: 0]) records of \(marks.high)")
+        }
+
+        let committed = try sql.attempt { try committedTransactions($0) }
+        let tables = try Dictionary(uniqueKeysWithValues: ChaosWorkload.tables.map { table in
+            (table, try sql.attempt { try tableRows($0, table) })
+        })
+        let analysis = try ChaosAnalysis(records: records, committed: committed, tables: tables, samples: samples,
+                                         rounds: rounds)
+
+        let report = analysis.report(roundsPerFault: roundsPerFault)
+        let details = """
+            \(report)
+            workload: \(workload.summary); \(committed.count) committed transactions with \(committed.reduce(0) { $0 + $1.rowChanges }) row changes
+            Swallow: \(supervisor.starts) starts, exit statuses \(Dictionary(grouping: supervisor.exits.map(\.status), by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
+            confirmed_flush_lsn: \(samples.count) samples, \(samples.reduce(0) { $0 + $1.highWatermarks.count }) partition watermarks checked
+            duration: \(String(format: "%.0f", Date().timeIntervalSince(start))) s
+            """
+        print(details)
+        defer { print("chaos: cleaning up") }
+        if let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty {
+            try (details + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+
+        #expect(analysis.lost.isEmpty, "committed changes missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
+        #expect(analysis.contentMismatches.isEmpty, "events whose values differ from what was committed (\(analysis.contentMismatches.count)): \(analysis.contentMismatches.prefix(5).joined(separator: "; "))")
+        #expect(analysis.uncommitted.isEmpty, "events of transactions that did not commit (\(analysis.uncommitted.count)): \(analysis.uncommitted.prefix(5).joined(separator: "; "))")
+        #expect(analysis.orderViolations.isEmpty, "per-key order differs from commit order (\(analysis.orderViolations.count)): \(analysis.orderViolations.prefix(5).joined(separator: "; "))")
+        #expect(analysis.replayMismatches.isEmpty, "replaying the topics does not give the tables: \(analysis.replayMismatches.prefix(5).joined(separator: "; "))")
+        #expect(analysis.confirmedTooFar.isEmpty, "confirmed_flush_lsn passed unacknowledged events (\(analysis.confirmedTooFar.count)): \(analysis.confirmedTooFar.prefix(5).joined(separator: "; "))")
+        #expect(samples.filter { !$0.highWatermarks.isEmpty }.count >= rounds.count, "too few confirmed-position samples (\(samples.count)) for the check to mean much")
+        #expect(committed.count > 100 * rounds.count / Fault.allCases.count, "the workload committed too little (\(committed.count) transactions) for the suite to prove much")
+        if !analysis.isClean {
+            // The evidence, for the report of the bug: every record, and Swallow's log.
+            let dumpPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database)-records.tsv").path
+            let lines = records.map { record in
+                "\(record.topic)\t\(record.partition)\t\(record.offset)\t\(record.timestamp ?? -1)\t\(String(decoding: record.key ?? [], as: UTF8.self))\t\(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "null")"
+            }
+            try? (lines.joined(separator: "\n") + "\n").write(toFile: dumpPath, atomically: true, encoding: .utf8)
+            print("records read: \(dumpPath); Swallow's log: \(logPath)")
+        }
+    }
+
+    private func walInsertPosition(_ sql: ReconnectingConnection) throws -> LSN {
+        let text = try sql.attempt { try $0.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] } ?? ""
+        guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
+        return lsn
+    }
+
+    /// Every row of `table`, as `row_to_json` renders it (the same JSON types as Swallow's events for the
+    /// workload's int, bigint and text columns).
+    private func tableRows(_ sql: PostgresConnection, _ table: String) throws -> [[String: Any]] {
+        try sql.execute("SELECT row_to_json(t)::text AS row FROM \(table) t").rows.map { row in
+            guard let object = try jsonObject(Array((row[0] ?? "").utf8)) else { throw TestFailure("no row JSON") }
+            return object
+        }
+    }
+}
+
+/// The checks, over everything read from Kafka and everything the audit slot says was committed.
+struct ChaosAnalysis {
+    struct Bucket {
+        var rounds = 0
+        var events = 0
+        var lost = 0
+        var duplicates = 0
+        var maxRecoverySeconds: Double = 0
+    }
+
+    /// Per fault (by its report name), plus `warm-up`.
+    var buckets: [String: Bucket] = [:]
+    var lost: [String] = []
+    var contentMismatches: [String] = []
+    var uncommitted: [String] = []
+    var orderViolations: [String] = []
+    var replayMismatches: [String] = []
+    var confirmedTooFar: [String] = []
+    var totalEvents = 0
+    var totalDuplicates = 0
+
+    static let warmUp = "warm-up"
+
+    init(records: [KafkaRecord], committed: [CommittedTransaction], tables: [String: [[String: Any]]],
+         samples: [ConfirmedPositionSampler.Sample], rounds: [ChaosTests.Round]) throws {
+        struct EventID: Hashable { var xid: UInt32; var lsn: UInt64 }
+        struct AuditEntry { var change: AuditedChange; var endLSN: LSN; var commitTimeMicros: Int64 }
+
+        var audit: [EventID: AuditEntry] = [:]
+        for transaction in committed {
+            for change in transaction.changes {
+                audit[EventID(xid: transaction.xid, lsn: change.lsn.value)] =
+                    AuditEntry(change: change, endLSN: transaction.endLSN, commitTimeMicros: transaction.commitTimeMicros)
+            }
+        }
+        for round in rounds {
+            buckets[round.fault.rawValue, default: Bucket()].rounds += 1
+            buckets[round.fault.rawValue, default: Bucket()].maxRecoverySeconds =
+                max(buckets[round.fault.rawValue]?.maxRecoverySeconds ?? 0, round.recoverySeconds)
+        }
+        // The round a moment belongs to: the last one injected at or before it.
+        let starts = rounds.map { $0.injectedAt.timeIntervalSince1970 }
+        func bucketName(atEpochSeconds time: Double) -> String {
+            var low = 0, high = starts.count
+            while low < high {
+                let middle = (low + high) / 2
+                if starts[middle] <= time { low = middle + 1 } else { high = middle }
+            }
+            return low == 0 ? Self.warmUp : rounds[low - 1].fault.rawValue
+        }
+
+        // Pass over the records, partition by partition in offset order (as the consumer returned them).
+        var firstCopy: [EventID: (tp: TopicPartition, offset: Int64)] = [:]
+        var lastOrderPerKey: [String: (endLSN: LSN, lsn: UInt64)] = [:]
+        var replayed: [String: [String: [String: Any]]] = [:]   // table -> key -> row
+        for record in records {
+            let text = String(decoding: record.value ?? [], as: UTF8.self)
+            if text.contains(ChaosWorkload.rolledBackMarker) {
+                uncommitted.append("\(record.topic) [\(record.partition)] @\(record.offset) carries a rolled-back value")
+            }
+            guard let value = try jsonObject(record.value) else { continue }   // tombstone
+            let table = String(record.topic.dropFirst("app.".count))
+            let op = value["op"] as? String ?? "?"
+            let source = value["source"] as? [String: Any] ?? [:]
+            guard let xid = source["txId"] as? Int, let lsn = source["lsn"] as? Int else {
+                uncommitted.append("\(record.topic) [\(record.partition)] @\(record.offset) has no txId/lsn")
+                continue
+            }
+            let id = EventID(xid: UInt32(xid), lsn: UInt64(lsn))
+            let producedAt = Double(record.timestamp ?? Int64(value["ts_ms"] as? Int ?? 0)) / 1000
+            let bucket = bucketName(atEpochSeconds: producedAt)
+            let row = (op == "d" ? value["before"] : value["after"]) as? [String: Any] ?? [:]
+            let keyColumns = ChaosWorkload.keyColumns[table] ?? []
+            let key = keyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")
+
+            // A consumer replays every record as it comes, redelivered copies included.
+            if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
+
+            if firstCopy[id] != nil {
+                buckets[bucket, default: Bucket()].duplicates += 1
+                totalDuplicates += 1
+                continue
+            }
+            firstCopy[id] = (TopicPartition(topic: record.topic, partition: record.partition), record.offset)
+            buckets[bucket, default: Bucket()].events += 1
+            totalEvents += 1
+            guard let entry = audit[id] else {
+                uncommitted.append("\(record.topic) @\(record.offset): txId \(xid) lsn \(LSN(UInt64(lsn))) was not committed")
+                continue
+            }
+            // Content: the event is the change the audit slot decoded.
+            let change = entry.change
+            if change.table != table || change.op != op {
+                contentMismatches.append("txId \(xid) lsn \(change.lsn): expected \(change.op) on \(change.table), got \(op) on \(table)")
+            } else {
+                for (column, expected) in change.values where op != "d" || expected != nil {
+                    let actual = normalized(row[column])
+                    if actual != expected {
+                        contentMismatches.append("txId \(xid) lsn \(change.lsn) \(table).\(column): committed \(expected ?? "NULL"), event \(actual ?? "NULL")")
+                    }
+                }
+            }
+            // Per-key order is commit order (and WAL order within a transaction).
+            let orderKey = "\(table)/\(key)"
+            if let last = lastOrderPerKey[orderKey], (last.endLSN, last.lsn) >= (entry.endLSN, UInt64(lsn)) {
+                orderViolations.append("\(orderKey): txId \(xid) (commit end \(entry.endLSN)) after commit end \(last.endLSN) at \(record.topic) [\(record.partition)] @\(record.offset)")
+            }
+            lastOrderPerKey[orderKey] = (entry.endLSN, UInt64(lsn))
+        }
+
+        // Every committed change is present.
+        for (id, entry) in audit where firstCopy[id] == nil {
+            let bucket = bucketName(atEpochSeconds: Double(entry.commitTimeMicros) / 1_000_000)
+            buckets[bucket, default: Bucket()].lost += 1
+            lost.append("txId \(id.xid) lsn \(entry.change.lsn) \(entry.change.op) on \(entry.change.table) (commit end \(entry.endLSN), during \(bucket))")
+        }
+
+        // Replaying each topic gives its table.
+        for (table, rows) in tables {
+            let keyColumns = ChaosWorkload.keyColumns[table] ?? []
+            var expected: [String: [String: String?]] = [:]
+            for row in rows {
+                expected[keyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")] = row.mapValues { normalized($0) }
+            }
+            let actual = (replayed[table] ?? [:]).mapValues { $0.mapValues { normalized($0) } }
+            let differing = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
+            for key in differing.prefix(5) {
+                replayMismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent")")
+            }
+            if differing.count > 5 { replayMismatches.append("\(table): \(differing.count) keys differ in all") }
+        }
+
+        // confirmed_flush_lsn never passed an unacknowledged event: sweep the transactions in end-LSN
+        // order and the samples in confirmed order, tracking each partition's highest first-copy offset.
+        let changesByEnd = audit.compactMap { id, entry -> (end: LSN, tp: TopicPartition, offset: Int64)? in
+            guard let copy = firstCopy[id] else { return nil }   // lost, reported above
+            return (entry.endLSN, copy.tp, copy.offset)
+        }.sorted { $0.end < $1.end }
+        var highest: [TopicPartition: (offset: Int64, end: LSN)] = [:]
+        var next = 0
+        for sample in samples.sorted(by: { $0.confirmed < $1.confirmed }) {
+            while next < changesByEnd.count && changesByEnd[next].end <= sample.confirmed {
+                let change = changesByEnd[next]
+                if change.offset >= highest[change.tp]?.offset ?? -1 { highest[change.tp] = (change.offset, change.end) }
+                next += 1
+            }
+            for (tp, watermark) in sample.highWatermarks {
+                if let top = highest[tp], top.offset >= watermark {
+                    confirmedTooFar.append("at \(sample.time) confirmed \(sample.confirmed) covers commit end \(top.end) whose event sits at \(tp) @\(top.offset), but the high watermark was \(watermark)")
+                }
+            }
+        }
+    }
+
+    var isClean: Bool {
+        lost.isEmpty && contentMismatches.isEmpty && uncommitted.isEmpty && orderViolations.isEmpty
+            && replayMismatches.isEmpty && confirmedTooFar.isEmpty
+    }
+
+    func report(roundsPerFault: Int) -> String {
+        var lines = ["| fault | rounds | events | lost | duplicates | recovery time (max) |",
+                     "|---|---:|---:|---:|---:|---:|"]
+        let names = [Self.warmUp] + ChaosTests.Fault.allCases.map(\.rawValue)
+        var totalRounds = 0, totalLost = 0
+        var maxRecovery: Double = 0
+        for name in names {
+            let bucket = buckets[name] ?? Bucket()
+            totalRounds += bucket.rounds
+            totalLost += bucket.lost
+            maxRecovery = max(maxRecovery, bucket.maxRecoverySeconds)
+            let recovery = name == Self.warmUp ? "-" : String(format: "%.1f s", bucket.maxRecoverySeconds)
+            lines.append("| \(name) | \(bucket.rounds) | \(bucket.events) | \(bucket.lost) | \(bucket.duplicates) | \(recovery) |")
+        }
+        lines.append("| **total** | \(totalRounds) | \(totalEvents) | \(totalLost) | \(totalDuplicates) | \(String(format: "%.1f s", maxRecovery)) |")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A JSON or text value as Postgres prints it, for comparing events with the audit and the tables
+/// (the workload has int, bigint and text columns only).
+private func normalized(_ value: Any?) -> String? {
+    guard let value, !(value is NSNull) else { return nil }
+    if let string = value as? String { return string }
+    if let number = value as? Int { return String(number) }
+    return "\(value)"
+}
