@@ -99,7 +99,7 @@ SQL
     # would be measured as Swallow's latency.
     PGOPTIONS="-c synchronous_commit=on" "$bindir/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -f "$work/load.sql" -c 4 -j 2 \
       -R $((rate / 10)) -T "$seconds" bench >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; exit 1; }
-    end_lsn=$($psql -tAc "SELECT pg_current_wal_lsn()")
+    end_lsn=$($psql -tAc "SELECT pg_current_wal_insert_lsn()")
     wait_confirmed steady_swallow "$end_lsn"
     cpu_after=$(cpu_ticks "$swallow_pid")
     after=$($psql -tAc "SELECT coalesce(max(id), 0) FROM steady")
@@ -131,7 +131,7 @@ if [[ " ${sections[*]} " == *" memory "* ]]; then
     local start
     start=$(now)
     $psql -c "$3"
-    end_lsn=$($psql -tAc "SELECT pg_current_wal_lsn()")
+    end_lsn=$($psql -tAc "SELECT pg_current_wal_insert_lsn()")
     wait_confirmed memory_swallow "$end_lsn"
     local elapsed produced peak
     elapsed=$(awk "BEGIN {printf \"%.1f\", $(now) - $start}")
