@@ -114,7 +114,7 @@ import Testing
             #expect(status.state == .streaming)
             usleep(100_000)
         }
-        let serverLSN = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_lsn() AS l")[0, "l"] ?? ""))
+        let serverLSN = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_insert_lsn() AS l")[0, "l"] ?? ""))
         #expect(status.receivedLSN < serverLSN)
         let after = try walsender(sql)
         #expect(after.pid == before.pid, "the replication connection was replaced")
@@ -134,7 +134,7 @@ import Testing
     }
 
     private func waitForCatchUp(_ sql: PostgresConnection) throws {
-        let end = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_lsn() AS l")[0, "l"] ?? ""))
+        let end = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_insert_lsn() AS l")[0, "l"] ?? ""))
         try waitUntil(timeoutSeconds: 120, "the slot to be confirmed to \(end)") { try confirmedFlushLSN(sql) >= end }
     }
 }

@@ -35,6 +35,10 @@ start_swallow() {
   pids+=($swallow_pid)
 }
 
+# End positions are pg_current_wal_insert_lsn(), not pg_current_wal_lsn(): with synchronous_commit off
+# the latter (the write position) can lie before the commit record just made, and the slot is confirmed
+# past it (safely: the walsender reports the start of the commit record it is about to send) before the
+# transaction's events even reach Swallow.
 # wait_confirmed SLOT LSN: until the slot's confirmed position — which moves only once the broker
 # acknowledged every event before it — reaches LSN. Fails if Swallow exits meanwhile.
 wait_confirmed() {
@@ -94,7 +98,7 @@ BEGIN
   END LOOP;
 END \$\$;"
   local end_lsn
-  end_lsn=$($psql -tAc "SELECT pg_current_wal_lsn()")
+  end_lsn=$($psql -tAc "SELECT pg_current_wal_insert_lsn()")
   drain_rows=$rows
   drain_row_bytes=$($psql -tAc "SELECT avg(octet_length(e::text))::int FROM (SELECT * FROM $table LIMIT 1000) e")
 
