@@ -106,6 +106,26 @@ struct ProducerRoundTripTests {
         #expect(producer.inFlightBytes == 0)
     }
 
+    @Test("a prepared topic's first message goes without waiting for librdkafka's once-a-second topic scan")
+    func preparedTopicIsNotDelayed() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("prepared", partitions: 2)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        // Connected and idle, as a pipeline is when a table's first change arrives (a fresh producer
+        // would ask for the topic with its first metadata request anyway).
+        try await Task.sleep(for: .seconds(2))
+        #expect(producer.prepareTopic("prepared", timeoutMilliseconds: 5_000))
+        try producer.produce(topic: "prepared", key: bytes("k"), value: bytes("v"), id: 1)
+        #expect(producer.flush(timeoutMilliseconds: 10_000) == 0)
+        let latency = try #require(collector.all.first?.latencyMicroseconds)
+        // Without the metadata fetched ahead this is about 1,000,000 µs (the topic scan's period).
+        #expect(latency < 500_000, "first message took \(latency) µs")
+        producer.close()
+        #expect(!producer.prepareTopic("prepared", timeoutMilliseconds: 100))   // closed: nothing to do
+    }
+
     @Test("murmur2 partitioning: a key always lands on the partition the Java client would choose")
     func murmur2Partitioning() throws {
         // Reference values from Kafka's own UtilsTest, to show the test's murmur2 is the Java one.
