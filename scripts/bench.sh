@@ -13,7 +13,9 @@
 #         1,000-row transactions while nothing reads; pg_recvlogical drains the backlog into /dev/null
 #         (the raw decoding rate, faster of a run before and one after Swallow) and Swallow drains it
 #         into the broker until its slot is confirmed at the end position (see scripts/bench-drain.sh).
-#         Row counts: DRAIN_ROWS_100 (1000000), DRAIN_ROWS_1K (300000), DRAIN_ROWS_10K (30000).
+#         Row counts: DRAIN_ROWS_100 (1000000), DRAIN_ROWS_1K (600000), DRAIN_ROWS_10K (100000): each
+#         drain lasts a few seconds, so Swallow's start-up (connecting, the catalog, the first metadata
+#         request; pg_recvlogical has none of it) weighs little.
 # steady  pgbench offers 1k, 10k and 50k rows/s (STEADY_RATES) for STEADY_SECONDS (30) s: transactions of
 #         one INSERT of 10 rows of ~100 B (`-R` = rate / 10 transactions per second, 4 clients, 2
 #         threads; synchronous_commit on for these sessions, see below). Achieved rows/s counts the rows
@@ -72,7 +74,7 @@ produced_events() {
 
 if [[ " ${sections[*]} " == *" drain "* ]]; then
   for size in 100 1000 10000; do
-    case $size in 100) n=${DRAIN_ROWS_100:-1000000} ;; 1000) n=${DRAIN_ROWS_1K:-300000} ;; 10000) n=${DRAIN_ROWS_10K:-30000} ;; esac
+    case $size in 100) n=${DRAIN_ROWS_100:-1000000} ;; 1000) n=${DRAIN_ROWS_1K:-600000} ;; 10000) n=${DRAIN_ROWS_10K:-100000} ;; esac
     drain_run "$n" "$size"
     row drain "backlog of $(fmt "$n") rows of ${drain_row_bytes} B" "$(fmt "$swallow_rate") (${swallow_seconds} s)" \
       "$(fmt "$raw_rate") (${raw_seconds} s)" "$ratio" "—" "—" "$peak_mb MB" "slot confirmed at the end"
