@@ -52,24 +52,19 @@ struct ConfirmedPositionWatch: Sendable {
     }
 }
 
-/// The watch's findings as metrics (swift-metrics; whichever backend the process bootstrapped):
-/// `swallow_confirmed_position_stalled` (1 while stalled, else 0) and
-/// `swallow_confirmed_position_unchanged_seconds`, both with the dimension `slot`.
+/// The watch's finding as a metric (swift-metrics; whichever backend the process bootstrapped):
+/// `swallow_confirmed_position_stalled` (1 while stalled, else 0), with the dimension `slot`. How long
+/// the position has stood still is the monitor's `swallow_last_confirmed_age_seconds`: one gauge per fact.
 struct ConfirmedPositionGauges {
     static let stalledLabel = "swallow_confirmed_position_stalled"
-    static let unchangedSecondsLabel = "swallow_confirmed_position_unchanged_seconds"
 
     let stalled: Gauge
-    let unchangedSeconds: Gauge
 
     init(slot: String, factory: MetricsFactory) {
         stalled = Gauge(label: Self.stalledLabel, dimensions: [("slot", slot)], factory: factory)
-        unchangedSeconds = Gauge(label: Self.unchangedSecondsLabel, dimensions: [("slot", slot)], factory: factory)
     }
 
     func record(_ observation: ConfirmedPositionWatch.Observation) {
         stalled.record(observation.isStalled ? 1 : 0)
-        let (seconds, attoseconds) = observation.unchangedFor.components
-        unchangedSeconds.record(Double(seconds) + Double(attoseconds) / 1e18)
     }
 }

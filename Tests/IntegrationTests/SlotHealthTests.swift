@@ -131,7 +131,6 @@ import Testing
         try waitUntil("the stall to be reported") {
             try metrics.expectGauge("swallow_confirmed_position_stalled", dimensions).lastValue == 1
         }
-        #expect(try metrics.expectGauge("swallow_confirmed_position_unchanged_seconds", dimensions).lastValue ?? 0 >= 1)
 
         try scenario.cluster.setBrokerUp(1)
         try waitUntil("the stall to end") {
