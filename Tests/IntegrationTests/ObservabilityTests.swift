@@ -29,15 +29,7 @@ import Testing
         var stopped = false
         defer { if !stopped { swallow.kill9() } }
 
-        // JSON log lines: the listener's line says which port port 0 became.
-        var port: Int?
-        try waitUntil("the HTTP listener to be logged") {
-            port = try jsonLogLines(swallow.log).first { $0["message"] as? String == "HTTP listener serving /metrics, /healthz, /readyz, /status" }
-                .flatMap { ($0["metadata"] as? [String: Any])?["address"] as? String }
-                .flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-            return port != nil
-        }
-        let http = try #require(port)
+        let http = try httpListenerPort(of: swallow)
         #expect(try httpGet(port: http, path: "/healthz").status == 200)
 
         try waitUntil("the slot to be streaming") { try isStreaming(sql) }
@@ -232,6 +224,18 @@ func prometheusSamples(_ body: [UInt8]) throws -> [String: Double] {
 }
 
 /// Each log line parsed as a JSON object (throws on a line that is not one).
+/// The port `http.listen: 127.0.0.1:0` became, from the listener's JSON log line (`log_format: json`).
+func httpListenerPort(of swallow: SwallowProcess) throws -> Int {
+    var port: Int?
+    try waitUntil("the HTTP listener to be logged") {
+        port = try jsonLogLines(swallow.log).first { $0["message"] as? String == "HTTP listener serving /metrics, /healthz, /readyz, /status" }
+            .flatMap { ($0["metadata"] as? [String: Any])?["address"] as? String }
+            .flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        return port != nil
+    }
+    return try #require(port)
+}
+
 func jsonLogLines(_ log: String) throws -> [[String: Any]] {
     try log.split(separator: "\n").map { line in
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {

@@ -308,14 +308,7 @@ import Testing
         let swallow = try SwallowProcess(configPath: configPath, logPath: directory.appendingPathComponent("swallow.log").path)
         var stopped = false
         defer { if !stopped { swallow.kill9() } }
-        var port: Int?
-        try waitUntil("the HTTP listener to be logged") {
-            port = try jsonLogLines(swallow.log).first { $0["message"] as? String == "HTTP listener serving /metrics, /healthz, /readyz, /status" }
-                .flatMap { ($0["metadata"] as? [String: Any])?["address"] as? String }
-                .flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-            return port != nil
-        }
-        let http = try #require(port)
+        let http = try httpListenerPort(of: swallow)
         try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
         try fixture.sql.execute("INSERT INTO docs VALUES (1, \(Self.bigBody))")
         try fixture.sql.execute("INSERT INTO docs VALUES (2, 'small')")
