@@ -498,6 +498,8 @@ private struct StreamSession {
     var counters = EventCounters()
     /// The WAL position of the message being handled, for dead-letter headers and errors.
     var messageLSN: LSN?
+    /// Set at a stop request that came mid-transaction: until when the transaction may still be read.
+    var stopDeadline: ContinuousClock.Instant?
     let oversized: OversizedEventHandling
     /// Topics whose metadata this session fetched ahead of librdkafka (`KafkaProducer.prepareTopic`).
     var preparedTopics: Set<String> = []
@@ -535,7 +537,7 @@ private struct StreamSession {
         }
         while true {
             try checkHealth()
-            if shared.withLock({ $0.stopRequested }) {
+            if shared.withLock({ $0.stopRequested }), !keepsReadingToFinishTheTransaction() {
                 finish()
                 return
             }
@@ -619,6 +621,21 @@ private struct StreamSession {
                 }
             }
         }
+    }
+
+    /// On a stop request in the middle of a transaction, reading goes on to its commit (within
+    /// `kafka.flush_timeout_ms`, which then also bounds the final wait for deliveries): the slot can only be confirmed at transaction ends, so a transaction
+    /// left half produced would be sent again whole after the restart, and its first events twice. The
+    /// rest of it is already decoded on the server (pgoutput v1 sends a transaction after its commit).
+    /// Not after a failed delivery: that transaction will be read again anyway.
+    private mutating func keepsReadingToFinishTheTransaction() -> Bool {
+        guard translator.isInTransaction, shared.withLock({ $0.tracker.failedEventID == nil }) else { return false }
+        let now = ContinuousClock.now
+        if stopDeadline == nil {
+            stopDeadline = now + .milliseconds(settings.flushTimeoutMilliseconds)
+            pipeline.log.info("stopping after the transaction being read", metadata: ["timeout_ms": "\(settings.flushTimeoutMilliseconds)"])
+        }
+        return now < stopDeadline!
     }
 
     /// A heartbeat message came back through the stream: never a change event. Standing alone (as
@@ -714,14 +731,17 @@ private struct StreamSession {
     }
 
     /// Waits a little for delivery reports, sending status when due. Returns false when a stop was
-    /// requested; throws on producer failure.
+    /// requested (and no transaction is being read to its end); throws on producer failure.
     private mutating func waitForAcknowledgements() throws(PipelineError) -> Bool {
+        let finishingTransaction = stopDeadline != nil
         let stopping = shared.withLock { state in
-            if !state.stopRequested { _ = state.condition.wait(until: Date().addingTimeInterval(0.1)) }
+            if !state.stopRequested || finishingTransaction {
+                _ = state.condition.wait(until: Date().addingTimeInterval(0.1))
+            }
             return state.stopRequested
         }
         try checkHealth()
-        if stopping { return false }
+        if stopping, !keepsReadingToFinishTheTransaction() { return false }
         let now = ContinuousClock.now
         if now >= nextStatusRefresh { refreshStatus(now) }
         if now - lastStatusSent >= waitingStatusInterval { try sendStatus() }
@@ -767,7 +787,13 @@ private struct StreamSession {
 
     /// Clean stop: wait (bounded) for what is in flight, confirm what was acknowledged, end the stream.
     private mutating func finish() {
-        let remaining = producer.flush(timeoutMilliseconds: Int32(clamping: settings.flushTimeoutMilliseconds))
+        // One budget for the whole stop: what reading the last transaction to its end left of it.
+        var budget = settings.flushTimeoutMilliseconds
+        if let stopDeadline {
+            let left = (stopDeadline - ContinuousClock.now).components
+            budget = max(0, Int(left.seconds) * 1000 + Int(left.attoseconds / 1_000_000_000_000_000))
+        }
+        let remaining = producer.flush(timeoutMilliseconds: Int32(clamping: budget))
         if remaining > 0 {
             pipeline.log.warning("deliveries still in flight at shutdown; they will be sent again on restart",
                                  metadata: ["in_flight": "\(remaining)"])

@@ -490,7 +490,3 @@ private struct TestRole {
         #expect(try scenario.running.stop().isSuccess)
     }
 }
-
-private extension Result {
-    var isSuccess: Bool { if case .success = self { true } else { false } }
-}

@@ -138,7 +138,3 @@ import Testing
         try waitUntil(timeoutSeconds: 120, "the slot to be confirmed to \(end)") { try confirmedFlushLSN(sql) >= end }
     }
 }
-
-private extension Result {
-    var isSuccess: Bool { if case .success = self { true } else { false } }
-}

@@ -201,3 +201,7 @@ struct StreamingScenario {
     /// Drops the test's slots (they are cluster-wide and limited in number).
     func cleanUp() { TestPostgres.shared.dropSlots(of: database) }
 }
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}
