@@ -317,9 +317,7 @@ struct ConfigurationReader {
 
     private func readEvents(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Events {
         let defaults = SwallowConfiguration.Events()
-        guard let node = top["events"], !Self.isNull(node) else { return defaults }
-        let events = try section(node, path: top.path("events"), allowed: Keys.events,
-                                 expected: "a mapping with the optional keys \(Self.list(Keys.events))")
+        guard let events = try optionalSection(top, "events", allowed: Keys.events) else { return defaults }
         let tombstones = try boolean(events, "tombstones.on.delete", default: defaults.tombstonesOnDelete)
 
         var skipped = defaults.skippedOperations
@@ -386,9 +384,7 @@ struct ConfigurationReader {
 
     private func readSnapshot(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Snapshot {
         let defaults = SwallowConfiguration.Snapshot()
-        guard let node = top["snapshot"], !Self.isNull(node) else { return defaults }
-        let snapshot = try section(node, path: top.path("snapshot"), allowed: Keys.snapshot,
-                                   expected: "a mapping with the optional keys \(Self.list(Keys.snapshot))")
+        guard let snapshot = try optionalSection(top, "snapshot", allowed: Keys.snapshot) else { return defaults }
         let mode = try enumeration(snapshot, "mode", default: defaults.mode)
         let maxThreads = try integer(snapshot, "max_threads", range: Limits.snapshotMaxThreads,
                                      default: defaults.maxThreads)
@@ -410,9 +406,7 @@ struct ConfigurationReader {
 
     private func readHeartbeat(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Heartbeat {
         let defaults = SwallowConfiguration.Heartbeat()
-        guard let node = top["heartbeat"], !Self.isNull(node) else { return defaults }
-        let heartbeat = try section(node, path: top.path("heartbeat"), allowed: Keys.heartbeat,
-                                    expected: "a mapping with the optional keys \(Self.list(Keys.heartbeat))")
+        guard let heartbeat = try optionalSection(top, "heartbeat", allowed: Keys.heartbeat) else { return defaults }
         let interval = try integer(heartbeat, "interval_ms", range: Limits.heartbeatIntervalMilliseconds,
                                    default: defaults.intervalMilliseconds)
         if interval > 0 && interval < Limits.heartbeatMinimumIntervalMilliseconds {
@@ -441,9 +435,7 @@ struct ConfigurationReader {
     }
 
     private func readHTTP(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.HTTP {
-        guard let node = top["http"], !Self.isNull(node) else { return .init() }
-        let http = try section(node, path: top.path("http"), allowed: Keys.http,
-                               expected: "a mapping with the optional key \(Self.list(Keys.http))")
+        guard let http = try optionalSection(top, "http", allowed: Keys.http) else { return .init() }
         let path = http.path("listen")
         let expected = "an address to listen on, `host:port` with an IPv4 address or a bracketed IPv6 address (e.g. `127.0.0.1:9187`, `[::1]:9187`; port 0 picks a free port), or empty for no listener"
         guard let value = try scalar(http["listen"], path: path, expected: expected), !value.text.isEmpty else {
@@ -600,6 +592,14 @@ struct ConfigurationReader {
         var values: [String: Node] = [:]
         for entry in entries { values[entry.key] = entry.value }
         return Section(prefix: path, values: values)
+    }
+
+    /// The optional section `key` of `top`, checked for unknown keys; nil when absent or null.
+    private func optionalSection(_ top: Section, _ key: String, allowed: [String]) throws(ConfigurationError) -> Section? {
+        guard let node = top[key], !Self.isNull(node) else { return nil }
+        let noun = allowed.count == 1 ? "key" : "keys"
+        return try section(node, path: top.path(key), allowed: allowed,
+                           expected: "a mapping with the optional \(noun) \(Self.list(allowed))")
     }
 
     private func requiredSection(_ parent: Section, _ key: String, allowed: [String],
