@@ -68,23 +68,23 @@ public struct SnapshotProgress: Sendable {
         finishIfDone(chunk, state)
     }
 
-    public mutating func acknowledge(_ id: UInt64) {
-        guard let (chunk, state) = liveChunk(of: id) else { return }
-        var updated = state
-        updated.pending -= 1
-        inFlightEvents -= 1
-        open[chunk] = updated
-        finishIfDone(chunk, updated)
-    }
+    public mutating func acknowledge(_ id: UInt64) { settle(id, failed: false) }
 
-    public mutating func fail(_ id: UInt64) {
+    public mutating func fail(_ id: UInt64) { settle(id, failed: true) }
+
+    /// One record of a live chunk is no longer in flight: acknowledged (the chunk may be done) or failed
+    /// (the chunk, and the snapshot, are not).
+    private mutating func settle(_ id: UInt64, failed recordFailed: Bool) {
         guard let (chunk, state) = liveChunk(of: id) else { return }
         var updated = state
         updated.pending -= 1
         inFlightEvents -= 1
-        updated.failed = true
+        if recordFailed {
+            updated.failed = true
+            failed = true
+        }
         open[chunk] = updated
-        failed = true
+        if !recordFailed { finishIfDone(chunk, updated) }
     }
 
     /// Chunks that became done since the last call, in completion order.
