@@ -6,6 +6,20 @@ import Testing
 
 /// A configuration for the admin commands, written to a temporary file: the test database's own slot
 /// (named after the database) and publication `swallow`.
+/// `swallow check` against a mock cluster holding `topics` (the tables' topics by default), with the
+/// configuration `adminConfigurationFile` writes: its exit status and text, and its output lines.
+private func runCheck(database: String, tables: [String], topics: [String]? = nil,
+                      port: Int = TestPostgres.shared.port, user: String = "postgres",
+                      publicationCreate: Bool = true, moreYAML: String = "") throws -> (result: (status: Int32, text: String), lines: [String]) {
+    let cluster = try MockKafkaCluster(brokers: 1)
+    for topic in topics ?? tables.map({ "app.\($0)" }) { try cluster.createTopic(topic, partitions: 1) }
+    let config = try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                            tables: tables, port: port, user: user, publicationCreate: publicationCreate,
+                                            moreYAML: moreYAML)
+    let result = try runSwallow(["check", "--config", config])
+    return (result, outputLines(result))
+}
+
 private func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
                                     port: Int = TestPostgres.shared.port, user: String = "postgres",
                                     password: String? = nil, publicationCreate: Bool = true,
@@ -106,13 +120,7 @@ private struct TestRole {
                                          replication: false)
         try sql.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         sql.close()
-        let cluster = try MockKafkaCluster(brokers: 1)
-        try cluster.createTopic("app.public.orders", partitions: 1)
-        let config = try adminConfigurationFile(database: "replica_only", bootstrapServers: cluster.bootstrapServers,
-                                                tables: ["public.orders"], port: port)
-
-        let result = try runSwallow(["check", "--config", config])
-        let lines = outputLines(result)
+        let (result, lines) = try runCheck(database: "replica_only", tables: ["public.orders"], port: port)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL wal_level: replica; logical decoding needs logical. Fix: ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf), then restart PostgreSQL"),
                 "\(result.text)")
@@ -130,13 +138,7 @@ private struct TestRole {
         try sql.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         try sql.execute("GRANT SELECT ON orders TO \(role.name)")
         try sql.execute("CREATE PUBLICATION swallow FOR TABLE orders")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        try cluster.createTopic("app.public.orders", partitions: 1)
-        let config = try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                tables: ["public.orders"], user: role.name)
-
-        let result = try runSwallow(["check", "--config", config])
-        let lines = outputLines(result)
+        let (result, lines) = try runCheck(database: database, tables: ["public.orders"], user: role.name)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("FAIL replication role: role \(role.name) has neither REPLICATION nor SUPERUSER. Fix: ALTER ROLE \(role.name) WITH REPLICATION"),
                 "\(result.text)")
@@ -154,13 +156,7 @@ private struct TestRole {
         defer { sql.close() }
         try sql.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         try sql.execute("CREATE PUBLICATION swallow FOR TABLE orders")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        try cluster.createTopic("app.public.orders", partitions: 1)
-        let config = try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                tables: ["public.orders"], user: role.name)
-
-        let result = try runSwallow(["check", "--config", config])
-        let lines = outputLines(result)
+        let (result, lines) = try runCheck(database: database, tables: ["public.orders"], user: role.name)
         #expect(result.status == 1, "\(result.text)")
         #expect(lines.contains("ok   replication role: role \(role.name) has REPLICATION; a replication connection was accepted"),
                 "\(result.text)")
