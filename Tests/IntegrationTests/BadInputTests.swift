@@ -46,15 +46,9 @@ import Testing
         try sql.execute("INSERT INTO spots VALUES (1, '(1,2)')")
         try sql.execute("INSERT INTO notes VALUES (2, 'after')")
         try waitUntil("the pipeline to stop at the unmapped type") { running.hasEnded }
-        guard case .failure(let error) = try running.stop() else {
-            Issue.record("the pipeline went on past a column it cannot encode")
-            return
-        }
-        #expect(error.code == .eventEncoding)
-        #expect(!error.isRetriable)
-        for part in ["public.spots.spot", "point", "unknown.type.handling.mode"] {
-            #expect(error.message.contains(part), "missing \(part) in: \(error.message)")
-        }
+        guard let error = try expectNonRetriableStop(running, code: .eventEncoding,
+                                                     mentioning: ["public.spots.spot", "point", "unknown.type.handling.mode"],
+                                                     otherwise: "the pipeline went on past a column it cannot encode") else { return }
         #expect(!error.message.contains("(1,2)"), "the error quotes a value")
         #expect(try confirmedFlushLSN(sql) <= beforeBad)
         #expect(try read("app.public.notes").count == 1)

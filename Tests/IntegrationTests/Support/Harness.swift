@@ -6,6 +6,7 @@ import PGReplication
 import Pipeline
 import SwallowConfig
 import Synchronization
+import Testing
 
 /// The YAML of a test configuration: a test database, its own slot, and a Kafka bootstrap address.
 /// The state directory of a test database's configuration.
@@ -205,3 +206,20 @@ struct StreamingScenario {
 extension Result {
     var isSuccess: Bool { if case .success = self { true } else { false } }
 }
+
+/// Stops `running`, which must have ended with a non-retriable `code` error whose message mentions every
+/// one of `parts`; returns that error (nil, with an issue recorded as `otherwise`, when it ended well).
+func expectNonRetriableStop(_ running: RunningPipeline, code: PipelineError.Code, mentioning parts: [String],
+                            otherwise: String) throws -> PipelineError? {
+    guard case .failure(let error) = try running.stop() else {
+        Issue.record(Comment(rawValue: otherwise))
+        return nil
+    }
+    #expect(error.code == code)
+    #expect(!error.isRetriable)
+    for part in parts {
+        #expect(error.message.contains(part), "missing \(part) in: \(error.message)")
+    }
+    return error
+}
+
