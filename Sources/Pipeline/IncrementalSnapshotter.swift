@@ -296,11 +296,13 @@ final class IncrementalSnapshotter {
         let now = WallClock.micros()
         let source = SourceInfo(connectorVersion: settings.connectorVersion, serverName: settings.topicPrefix,
                                 database: settings.connection.database, commitTimeMicros: now, snapshot: "incremental")
-        let rows = chunk.remainingRows
-        for row in rows {
-            if let record = try translator.snapshotRecord(relationID: chunk.relationID, row: row, source: source,
-                                                          eventTimeMillis: now / 1000) {
-                records.append(record)
+        // One source block for the chunk: its rows share it.
+        if let block = try translator.snapshotSourceBlock(relationID: chunk.relationID, source: source) {
+            for row in chunk.remainingRows {
+                if let record = try translator.snapshotRecord(relationID: chunk.relationID, row: row, sourceBlock: block,
+                                                              eventTimeMillis: now / 1000) {
+                    records.append(record)
+                }
             }
         }
         rowsEmitted += records.count

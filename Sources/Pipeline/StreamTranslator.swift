@@ -358,14 +358,9 @@ public struct StreamTranslator: Sendable {
     /// filters and conversions are those of streamed changes.
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
                                eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
-        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
-        guard row.count == relation.schema.columns.count else {
-            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
-        }
-        let key = try encodeKey(relation, row)
+        guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
-        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
-                              kind: .change(relationID: relation.relationID, operation: .read))
+        return snapshotRecord(relation, key: key, value: value)
     }
 
     /// The `source` block of relation `relationID`'s snapshot records, formatted once: in an initial
@@ -378,18 +373,27 @@ public struct StreamTranslator: Sendable {
     /// `snapshotRecord` with a `source` block from `snapshotSourceBlock`.
     func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: [UInt8],
                         eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
-        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
-        guard row.count == relation.schema.columns.count else {
-            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
-        }
-        let key = try encodeKey(relation, row)
+        guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
         let value: [UInt8]
         do {
             value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
                                                 sourceBlock: sourceBlock, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
-        return OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
-                              kind: .change(relationID: relation.relationID, operation: .read))
+        return snapshotRecord(relation, key: key, value: value)
+    }
+
+    /// A snapshot row's relation (nil when not captured), checked against the row's width, and its key.
+    private func snapshotRow(_ relationID: UInt32, _ row: [ColumnValue]) throws(PipelineError) -> (CapturedRelation, key: [UInt8]?)? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        guard row.count == relation.schema.columns.count else {
+            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
+        }
+        return (relation, try encodeKey(relation, row))
+    }
+
+    private func snapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, value: [UInt8]) -> OutgoingRecord {
+        OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                       kind: .change(relationID: relation.relationID, operation: .read))
     }
 
     // MARK: Helpers
