@@ -36,7 +36,7 @@ final class IncrementalSnapshotter {
         self.signalTable = signalTable
         self.settings = settings
         self.logger = logger
-        self.stateFile = StateFile(directory: settings.stateDirectory, fileName: "incremental-\(settings.slotName).json")
+        self.stateFile = StateFile(directory: settings.stateDirectory, slot: settings.slotName)
         self.state = try stateFile.load() ?? IncrementalSnapshotState()
         self.wantsChunkRead = !state.queue.isEmpty
         if let table = state.queue.first {

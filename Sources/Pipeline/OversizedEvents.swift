@@ -55,8 +55,7 @@ struct OversizedEventHandling: Sendable {
     /// counts the event when it is dead-lettered.
     func replacement(for record: OutgoingRecord, refusal: KafkaError, table: String?, sourceLSN: LSN?,
                      logger: Logger) throws(PipelineError) -> OutgoingRecord {
-        let size = (record.key?.count ?? 0) + (record.value?.count ?? 0)
-            + record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+        let size = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: record.headers)
         let alreadyDeadLetter = record.headers.contains { $0.key == Header.reason }
         guard mode == .deadLetter, !alreadyDeadLetter else {
             throw failure(record, size: size, table: table, sourceLSN: sourceLSN, deadLetterTooLarge: alreadyDeadLetter)

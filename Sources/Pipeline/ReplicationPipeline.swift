@@ -317,7 +317,7 @@ public final class ReplicationPipeline: Sendable {
         let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
         while true {
             let left = deadline - ContinuousClock.now
-            let slice = min(1000, max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            let slice = min(1000, max(0, left.wholeMilliseconds))
             let remaining = Int(producer.flush(timeoutMilliseconds: Int32(slice)))
             refreshStatus()
             if remaining == 0 || ContinuousClock.now >= deadline { return remaining }
@@ -462,9 +462,6 @@ public final class ReplicationPipeline: Sendable {
     static func hasByteRoom(inFlight: Int, adding: Int, limit: Int) -> Bool {
         inFlight == 0 || inFlight + adding <= limit
     }
-
-    fileprivate var sharedState: Shared { shared }
-    fileprivate var log: Logger { logger }
 }
 
 /// The reader loop of one replication connection.
@@ -523,7 +520,7 @@ private struct StreamSession {
     }
 
     var settings: PipelineSettings { pipeline.settings }
-    var shared: ReplicationPipeline.Shared { pipeline.sharedState }
+    var shared: ReplicationPipeline.Shared { pipeline.shared }
     /// Status goes out at least every 5 s while the reader waits, whatever the configured interval, so
     /// the server's wal_sender_timeout (60 s by default) never fires on a live connection.
     var statusInterval: Duration { .milliseconds(settings.statusIntervalMilliseconds) }
@@ -602,7 +599,7 @@ private struct StreamSession {
                 }
                 if case .relation(let relation) = decoded {
                     counters.forget(relationID: relation.relationID)
-                    pipeline.log.debug("relation described", metadata: [
+                    pipeline.logger.debug("relation described", metadata: [
                         "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
                         "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
                     // The decoder does no I/O: what the Relation message cannot say (key order, keys of
@@ -633,7 +630,7 @@ private struct StreamSession {
         let now = ContinuousClock.now
         if stopDeadline == nil {
             stopDeadline = now + .milliseconds(settings.flushTimeoutMilliseconds)
-            pipeline.log.info("stopping after the transaction being read", metadata: ["timeout_ms": "\(settings.flushTimeoutMilliseconds)"])
+            pipeline.logger.info("stopping after the transaction being read", metadata: ["timeout_ms": "\(settings.flushTimeoutMilliseconds)"])
         }
         return now < stopDeadline!
     }
@@ -703,7 +700,7 @@ private struct StreamSession {
                     do throws(PipelineError) {
                         record = try oversized.replacement(
                             for: record, refusal: error, table: record.kind.relationID.flatMap { translator.tableName(of: $0) },
-                            sourceLSN: messageLSN, logger: pipeline.log)
+                            sourceLSN: messageLSN, logger: pipeline.logger)
                     } catch {
                         shared.withLock { $0.tracker.fail(id) }
                         throw error
@@ -762,7 +759,7 @@ private struct StreamSession {
         lastStatusSent = .now
         try incremental?.confirmed(confirmed)
         if confirmed != lastConfirmedSent {
-            pipeline.log.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
+            pipeline.logger.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
             lastConfirmedSent = confirmed
         }
         watchConfirmedPosition(confirmed)
@@ -776,11 +773,11 @@ private struct StreamSession {
         pipeline.positionGauges.record(observation)
         let seconds = observation.unchangedFor.components.seconds
         if observation.warn {
-            pipeline.log.warning("the confirmed position has not moved while the server's has; the slot retains WAL until it does (check the broker, in-flight deliveries and long transactions)",
+            pipeline.logger.warning("the confirmed position has not moved while the server's has; the slot retains WAL until it does (check the broker, in-flight deliveries and long transactions)",
                                  metadata: ["confirmed_lsn": "\(confirmed)", "server_lsn": "\(server)",
                                             "unchanged_s": "\(seconds)", "slot": "\(settings.slotName)"])
         } else if observation.recovered {
-            pipeline.log.notice("the confirmed position moves again", metadata: ["confirmed_lsn": "\(confirmed)",
+            pipeline.logger.notice("the confirmed position moves again", metadata: ["confirmed_lsn": "\(confirmed)",
                                                                                 "slot": "\(settings.slotName)"])
         }
     }
@@ -790,21 +787,20 @@ private struct StreamSession {
         // One budget for the whole stop: what reading the last transaction to its end left of it.
         var budget = settings.flushTimeoutMilliseconds
         if let stopDeadline {
-            let left = (stopDeadline - ContinuousClock.now).components
-            budget = max(0, Int(left.seconds) * 1000 + Int(left.attoseconds / 1_000_000_000_000_000))
+            budget = max(0, (stopDeadline - ContinuousClock.now).wholeMilliseconds)
         }
         let remaining = producer.flush(timeoutMilliseconds: Int32(clamping: budget))
         if remaining > 0 {
-            pipeline.log.warning("deliveries still in flight at shutdown; they will be sent again on restart",
+            pipeline.logger.warning("deliveries still in flight at shutdown; they will be sent again on restart",
                                  metadata: ["in_flight": "\(remaining)"])
         }
         do {
             try sendStatus()
             connection.endCopy()
         } catch {
-            pipeline.log.warning("could not send the final status", metadata: ["error": "\(error)"])
+            pipeline.logger.warning("could not send the final status", metadata: ["error": "\(error)"])
         }
-        pipeline.log.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
+        pipeline.logger.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
     }
 
     static func nowMicros() -> Int64 { WallClock.micros() }
@@ -830,4 +826,11 @@ struct Backoff {
         return min(500 << min(attempt, 6), 30_000)
     }
     mutating func reset() { attempt = 0 }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, truncated toward zero.
+    public var wholeMilliseconds: Int {
+        Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
 }

@@ -132,8 +132,7 @@ public enum SlotAdministration {
     /// an incremental snapshot's progress refers to positions of the old one.
     public static func stateFiles(settings: PipelineSettings) -> [String] {
         [SnapshotStateStore(directory: settings.stateDirectory, slot: settings.slotName).path,
-         StateFile<IncrementalSnapshotState>(directory: settings.stateDirectory,
-                                             fileName: "incremental-\(settings.slotName).json").path]
+         StateFile<IncrementalSnapshotState>(directory: settings.stateDirectory, slot: settings.slotName).path]
             .filter { FileManager.default.fileExists(atPath: $0) }
     }
 

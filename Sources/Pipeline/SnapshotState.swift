@@ -169,3 +169,9 @@ extension StateFile where Value == SnapshotState {
         self.init(directory: directory, fileName: "snapshot-\(slot).json")
     }
 }
+
+extension StateFile where Value == IncrementalSnapshotState {
+    public init(directory: String, slot: String) {
+        self.init(directory: directory, fileName: "incremental-\(slot).json")
+    }
+}

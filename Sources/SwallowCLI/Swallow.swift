@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
         if let notifier {
             logger.info("notifying the service manager", metadata: [
                 "notify_socket": "\(notifier.address)",
-                "watchdog_interval_ms": "\(notifier.watchdogInterval.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" } ?? "off")"])
+                "watchdog_interval_ms": "\(notifier.watchdogInterval.map { "\($0.wholeMilliseconds)" } ?? "off")"])
         }
         let monitor = PipelineMonitor(slot: configuration.slot.name, notifier: notifier)
 
