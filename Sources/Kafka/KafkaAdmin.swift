@@ -67,19 +67,9 @@ public final class KafkaAdmin: Sendable {
         let config = KafkaConfiguration()
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(properties)
-        // Log lines are queued (and dropped by collectErrors) rather than printed to stderr by
-        // librdkafka's threads in the middle of `swallow check`'s output.
-        try config.set("log.queue", "true")
-        config.setEvents(RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG)
-        let rk = try config.makeClient(RD_KAFKA_PRODUCER)
-        guard let mainQueue = rd_kafka_queue_get_main(rk) else {
-            rd_kafka_destroy(rk)
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
-        }
-        // NULL = forward logs to the main queue, which `collectErrors` drains.
-        _ = rd_kafka_set_log_queue(rk, nil)
-        handle = Mutex(ClientHandle(rk: rk, mainQueue: mainQueue))
+        // Log lines are queued (and dropped by collectErrors, which drains the main queue) rather than
+        // printed to stderr by librdkafka's threads in the middle of `swallow check`'s output.
+        handle = Mutex(try config.makeProducerHandle(events: RD_KAFKA_EVENT_ERROR))
     }
 
     deinit { close() }

@@ -86,6 +86,23 @@ final class KafkaConfiguration {
     }
 
     /// `rd_kafka_new`: on success librdkafka owns the configuration, so this object forgets it.
+    /// A producer-type client whose `events` and log lines (librdkafka's `log.queue`, forwarded to the
+    /// main queue) arrive on its main queue, for the owner's own loop to serve: nothing is printed to
+    /// stderr from librdkafka's threads. Consumes the configuration.
+    func makeProducerHandle(events: Int32) throws(KafkaError) -> ClientHandle {
+        try set("log.queue", "true")
+        setEvents(events | RD_KAFKA_EVENT_LOG)
+        let rk = try makeClient(RD_KAFKA_PRODUCER)
+        guard let mainQueue = rd_kafka_queue_get_main(rk) else {
+            rd_kafka_destroy(rk)
+            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
+                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
+        }
+        // NULL = forward logs to the main queue.
+        _ = rd_kafka_set_log_queue(rk, nil)
+        return ClientHandle(rk: rk, mainQueue: mainQueue)
+    }
+
     func makeClient(_ type: rd_kafka_type_t) throws(KafkaError) -> OpaquePointer {
         guard let conf else { preconditionFailure("configuration already consumed") }
         var errstr = [CChar](repeating: 0, count: 512)

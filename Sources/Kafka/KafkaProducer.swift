@@ -70,20 +70,9 @@ public final class KafkaProducer: Sendable {
         try config.set(Self.defaultProperties)
         try config.set(properties)
         try Self.checkEnforcedProperties(config, userProperties: properties)
-        // Logs go to a queue (served by our poll thread) instead of being printed by librdkafka threads.
-        try config.set("log.queue", "true")
-        config.setEvents(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_LOG)
         let mask = config.mask
-
-        let rk = try config.makeClient(RD_KAFKA_PRODUCER)
-        guard let mainQueue = rd_kafka_queue_get_main(rk) else {
-            rd_kafka_destroy(rk)
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
-        }
-        let handle = ClientHandle(rk: rk, mainQueue: mainQueue)
-        // NULL = forward logs to the main queue, which is the queue our poll thread serves.
-        _ = rd_kafka_set_log_queue(rk, nil)
+        // Delivery reports, errors and log lines all arrive on the main queue, which our poll thread serves.
+        let handle = try config.makeProducerHandle(events: RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR)
 
         let shared = ProducerShared(handle: handle, mask: mask)
         let loop = PollLoop(handle: handle, shared: shared, onDeliveryReports: onDeliveryReports,
