@@ -155,15 +155,12 @@ public final class KafkaAdmin: Sendable {
             }
             defer { rd_kafka_event_destroy(event) }
             guard let result = rd_kafka_event_DescribeConfigs_result(event) else {
-                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                                 message: "DescribeConfigs returned no result", isRetriable: false, isFatal: false)
+                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned no result")
             }
             var count = 0
             guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count == 1,
                   let first = described[0] else {
-                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                                 message: "DescribeConfigs returned \(count) resources for one broker",
-                                 isRetriable: false, isFatal: false)
+                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned \(count) resources for one broker")
             }
             let err = rd_kafka_ConfigResource_error(first)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -207,8 +204,7 @@ public final class KafkaAdmin: Sendable {
             }
             defer { rd_kafka_event_destroy(event) }
             guard let result = rd_kafka_event_CreateTopics_result(event) else {
-                throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                                 message: "CreateTopics returned no result", isRetriable: false, isFatal: false)
+                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "CreateTopics returned no result")
             }
             var count = 0
             var checks: [TopicCreationCheck] = []
@@ -255,13 +251,11 @@ public final class KafkaAdmin: Sendable {
                               validateOnly: Bool = false,
                               _ start: (OpaquePointer?, OpaquePointer?) -> Void) throws(KafkaError) -> OpaquePointer {
         guard let queue = rd_kafka_queue_new(handle.rk) else {
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "could not allocate a result queue", isRetriable: false, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "could not allocate a result queue")
         }
         defer { rd_kafka_queue_destroy(queue) }
         guard let options = rd_kafka_AdminOptions_new(handle.rk, operation.cValue) else {
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "could not allocate admin options", isRetriable: false, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "could not allocate admin options")
         }
         defer { rd_kafka_AdminOptions_destroy(options) }
         var errstr = [CChar](repeating: 0, count: 512)
@@ -273,9 +267,7 @@ public final class KafkaAdmin: Sendable {
         // librdkafka always delivers a result (an error one on timeout); the margin covers its own timer.
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 2_000) else {
             collectErrors(handle)
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue),
-                             message: failureMessage("no answer within \(timeoutMilliseconds) ms"),
-                             isRetriable: true, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__TIMED_OUT, message: failureMessage("no answer within \(timeoutMilliseconds) ms"))
         }
         let err = rd_kafka_event_error(event)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {

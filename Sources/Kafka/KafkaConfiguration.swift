@@ -95,8 +95,7 @@ final class KafkaConfiguration {
         let rk = try makeClient(RD_KAFKA_PRODUCER)
         guard let mainQueue = rd_kafka_queue_get_main(rk) else {
             rd_kafka_destroy(rk)
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "librdkafka returned no main queue", isRetriable: false, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "librdkafka returned no main queue")
         }
         // NULL = forward logs to the main queue.
         _ = rd_kafka_set_log_queue(rk, nil)

@@ -65,8 +65,7 @@ public final class KafkaConsumer: Sendable {
         let partitions = try Self.waitForPartitions(handle.rk, topics: uniqueTopics,
                                                      timeoutMilliseconds: waitForTopicsMilliseconds)
         guard let list = rd_kafka_topic_partition_list_new(Int32(partitions.count)) else {
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "could not allocate a partition list", isRetriable: false, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "could not allocate a partition list")
         }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for tp in partitions {

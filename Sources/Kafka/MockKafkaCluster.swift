@@ -27,8 +27,7 @@ public final class MockKafkaCluster: Sendable {
         let rk = try config.makeClient(RD_KAFKA_PRODUCER)
         guard let cluster = rd_kafka_mock_cluster_new(rk, Int32(brokers)) else {
             rd_kafka_destroy(rk)
-            throw KafkaError(code: .librdkafka(RD_KAFKA_RESP_ERR__FAIL.rawValue),
-                             message: "rd_kafka_mock_cluster_new failed", isRetriable: false, isFatal: false)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "rd_kafka_mock_cluster_new failed")
         }
         handle = MockClusterHandle(host: rk, cluster: cluster)
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
