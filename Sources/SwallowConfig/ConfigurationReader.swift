@@ -132,11 +132,8 @@ struct ConfigurationReader {
         let user = try requiredString(pg, "user", expected: "a string (a role with the REPLICATION attribute)",
                                       example: "user: swallow")
         let password = try scalar(pg["password"], path: pg.path("password"), expected: "a string", secret: true)
-        let sslmode = try oneOf(pg, "sslmode", allowed: SwallowConfiguration.SSLMode.allCases.map(\.rawValue),
-                                default: SwallowConfiguration.SSLMode.prefer.rawValue)
+        let mode = try enumeration(pg, "sslmode", default: SwallowConfiguration.SSLMode.prefer)
         let timeout = try integer(pg, "connect_timeout_s", range: Limits.connectTimeoutSeconds, default: 10)
-        // oneOf only returns allowed raw values.
-        let mode = SwallowConfiguration.SSLMode(rawValue: sslmode) ?? .prefer
         return SwallowConfiguration.Postgres(
             host: host, port: port, dbname: dbname, user: user,
             password: (password?.text).flatMap { $0.isEmpty ? nil : $0 },
