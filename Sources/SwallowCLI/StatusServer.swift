@@ -27,7 +27,7 @@ final class StatusServer: Sendable {
         } catch {
             throw StatusServerError(message: "http.listen \(listen) is not a numeric address: \(error)")
         }
-        let stopping = StopFlag()
+        let stopping = ManagedAtomicFlag()
         let server = HTTPServer(config: .init(address: address, timeout: 10,
                                               logger: SwiftLogBridge(logger: logger, stopping: stopping)))
         let outcome = BlockingWait<Result<Void, any Error>>()
@@ -55,9 +55,9 @@ final class StatusServer: Sendable {
         return StatusServer(server: server, task: task, stopping: stopping)
     }
 
-    private let stopping: StopFlag
+    private let stopping: ManagedAtomicFlag
 
-    private init(server: HTTPServer, task: Task<Void, any Error>, stopping: StopFlag) {
+    private init(server: HTTPServer, task: Task<Void, any Error>, stopping: ManagedAtomicFlag) {
         self.server = server
         self.task = task
         self.stopping = stopping
@@ -121,7 +121,7 @@ struct StatusServerError: Error, CustomStringConvertible {
 /// only a server that cannot run is an error — unless we are stopping it.
 struct SwiftLogBridge: FlyingSocks.Logging {
     let logger: Logger
-    let stopping: StopFlag
+    let stopping: ManagedAtomicFlag
     func logDebug(_ debug: @autoclosure () -> String) { logger.trace("http: \(debug())") }
     func logInfo(_ info: @autoclosure () -> String) { logger.debug("http: \(info())") }
     func logWarning(_ warning: @autoclosure () -> String) { logger.debug("http: \(warning())") }
@@ -129,13 +129,6 @@ struct SwiftLogBridge: FlyingSocks.Logging {
     func logCritical(_ critical: @autoclosure () -> String) {
         if stopping.isSet { logger.debug("http: \(critical())") } else { logger.error("http: \(critical())") }
     }
-}
-
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// Hands one value from a task to a thread that blocks for it (the executable's main thread is not async).

@@ -227,12 +227,14 @@ final class SignalHandlers: @unchecked Sendable {
 
 import Synchronization
 
+/// A flag set once, read from any thread (signal handling, the HTTP listener's stop).
 final class ManagedAtomicFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     func setAndGetPrevious() -> Bool { flag.exchange(true, ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// Loads the configuration, or prints why not and exits 2 (a bad configuration: restarting cannot help).
 /// The configuration and the pipeline settings of a command that talks to PostgreSQL only (the
 /// settings carry no Kafka address).
 func loadPostgresSettings(path: String) throws -> (SwallowConfiguration, PipelineSettings) {
@@ -240,6 +242,7 @@ func loadPostgresSettings(path: String) throws -> (SwallowConfiguration, Pipelin
     return (configuration, PipelineSettings(configuration: configuration, bootstrapServers: "", connectorVersion: swallowVersion))
 }
 
+/// Loads the configuration, or prints why not and exits 2 (a bad configuration: restarting cannot help).
 func loadConfiguration(path: String) throws -> SwallowConfiguration {
     do {
         return try SwallowConfiguration.load(path: path)
