@@ -56,8 +56,7 @@ struct Status: ParsableCommand {
         do {
             status = try SlotAdministration.status(settings: settings)
         } catch {
-            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw exitFailure(error, status: 1)
         }
         guard let status else {
             if json {
@@ -140,8 +139,7 @@ struct SlotDrop: ParsableCommand {
         do {
             outcome = try SlotAdministration.drop(settings: settings, confirmed: yes)
         } catch {
-            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw exitFailure(error, status: 1)
         }
         let slot = outcome.slot
         let lag = slot.lagBytes.map { ", \($0) bytes not confirmed" } ?? ""

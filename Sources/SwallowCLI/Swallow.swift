@@ -134,8 +134,7 @@ struct SnapshotCommand: ParsableCommand {
             let id = try SnapshotRequest.send(settings: settings, tables: names, filter: filter, stop: stop)
             print("signal \(id) written to \(configuration.snapshot.signalTable.map(\.description) ?? "?"): \(stop ? "stop-snapshot" : "execute-snapshot") \(names.isEmpty ? "all" : names.joined(separator: ","))")
         } catch {
-            FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-            throw ExitCode(error.code == .configuration ? 2 : 1)
+            throw exitFailure(error, status: error.code == .configuration ? 2 : 1)
         }
     }
 }
@@ -247,8 +246,7 @@ func loadConfiguration(path: String) throws -> SwallowConfiguration {
     do {
         return try SwallowConfiguration.load(path: path)
     } catch {
-        FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
-        throw ExitCode(2)
+        throw exitFailure(error, status: 2)
     }
 }
 
@@ -287,4 +285,10 @@ func bootstrapMetrics() -> PrometheusCollectorRegistry {
     ]
     MetricsSystem.bootstrap(factory)
     return registry
+}
+
+/// Prints `swallow: <error>` on stderr and gives the exit status to throw.
+func exitFailure(_ error: any Error, status: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("swallow: \(error)\n".utf8))
+    return ExitCode(status)
 }
