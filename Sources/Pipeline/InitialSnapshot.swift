@@ -213,7 +213,7 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         runState.rowsRead = Array(repeating: 0, count: tables.count)
         tableStartedAt = Array(repeating: nil, count: tables.count)
-        eventCounters = tables.map { EventCounters.handles(table: "\($0.state.schema).\($0.state.name)", operation: ChangeEvent.Operation.read.rawValue) }
+        eventCounters = tables.map { EventCounters.handles(table: "\($0.name)", operation: ChangeEvent.Operation.read.rawValue) }
     }
 
     private func formatSourceBlocks() throws(PipelineError) {
@@ -225,7 +225,7 @@ final class InitialSnapshot: @unchecked Sendable {
             for marker in SnapshotMarker.values {
                 source.snapshot = marker
                 guard let block = try translator.snapshotSourceBlock(relationID: table.relation.relationID, source: source) else {
-                    throw PipelineError(code: .snapshot, message: "table \(table.state.schema).\(table.state.name) is not captured",
+                    throw PipelineError(code: .snapshot, message: "table \(table.name) is not captured",
                                         isRetriable: false)
                 }
                 blocks.append(block)
@@ -298,7 +298,7 @@ final class InitialSnapshot: @unchecked Sendable {
         state.chunks = chunks
         state.doneChunks = []
         let summary = tables.enumerated().map { index, table in
-            "\(table.state.schema).\(table.state.name):\(chunks.filter { $0.table == index }.count)"
+            "\(table.name):\(chunks.filter { $0.table == index }.count)"
         }.joined(separator: ",")
         logger.info("snapshot planned", metadata: ["tables": "\(tables.count)", "chunks": "\(chunks.count)",
                                                    "chunks_per_table": "\(summary)"])
@@ -494,7 +494,7 @@ final class InitialSnapshot: @unchecked Sendable {
                     if runState.readerError == nil {
                         runState.readerError = PipelineError(
                             code: failure.code,
-                            message: "reading \(table.state.schema).\(table.state.name) for the snapshot failed: \(failure.message)",
+                            message: "reading \(table.name) for the snapshot failed: \(failure.message)",
                             isRetriable: failure.isRetriable)
                     }
                     runState.abort = true
@@ -642,7 +642,7 @@ final class InitialSnapshot: @unchecked Sendable {
             let rate = seconds > 0 ? Double(rowsRead) / seconds : 0
             let estimate = table.state.estimatedRows > 0 ? Int(table.state.estimatedRows) : nil
             return PipelineStatus.SnapshotTable(
-                name: "\(table.state.schema).\(table.state.name)", rowsRead: rowsRead, estimatedRows: estimate,
+                name: "\(table.name)", rowsRead: rowsRead, estimatedRows: estimate,
                 rowsPerSecond: rate,
                 etaSeconds: estimate.flatMap { rate > 0 ? max(0, Double($0 - rowsRead)) / rate : nil },
                 isDone: index < left.count && left[index] == 0)
@@ -654,7 +654,7 @@ final class InitialSnapshot: @unchecked Sendable {
         let (rows, started) = shared.withLock { _ in (runState.rowsRead[table], tableStartedAt[table]) }
         let seconds = started.map(Self.seconds(since:)) ?? 0
         logger.info("snapshot of table completed", metadata: [
-            "table": "\(tables[table].state.schema).\(tables[table].state.name)", "rows": "\(rows)",
+            "table": "\(tables[table].name)", "rows": "\(rows)",
             "seconds": "\(String(format: "%.1f", seconds))",
             "rows_per_second": "\(seconds > 0 ? Int(Double(rows) / seconds) : rows)"])
     }
@@ -667,7 +667,7 @@ final class InitialSnapshot: @unchecked Sendable {
             let seconds = Self.seconds(since: started)
             let rate = seconds > 0 ? Double(rows[index]) / seconds : 0
             var metadata: Logger.Metadata = [
-                "table": "\(table.state.schema).\(table.state.name)", "rows": "\(rows[index])",
+                "table": "\(table.name)", "rows": "\(rows[index])",
                 "rows_per_second": "\(Int(rate))"]
             let estimate = table.state.estimatedRows
             if estimate > 0 {
