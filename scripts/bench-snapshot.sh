@@ -29,6 +29,8 @@ verify_timeout=${VERIFY_TIMEOUT:-30}
 snapshot_timeout=${SNAPSHOT_TIMEOUT:-900}
 # shellcheck source=scripts/bench/setup.sh
 source scripts/bench/setup.sh
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
 echo "loading $rows rows..." >&2
 $psql <<SQL
 CREATE TABLE events (id bigint PRIMARY KEY, account int NOT NULL, kind text NOT NULL, amount numeric(12,2) NOT NULL,
@@ -43,8 +45,6 @@ SQL
 row_bytes=$($psql -tAc "SELECT avg(pg_column_size(e.*))::int FROM events e")
 table_mb=$($psql -tAc "SELECT pg_table_size('events') / (1024 * 1024)")
 echo "average row size: $row_bytes B (table: $table_mb MB)" >&2
-
-now() { date +%s.%N; }
 
 # (a) The raw read rate: the server formats every row and writes it to /dev/null, nothing crosses the
 # network. Two runs, the faster counts.
@@ -67,7 +67,6 @@ echo "raw COPY: ${raw_first}s, ${raw_second}s -> $raw_rate rows/s" >&2
 # process (whose CPU is read from /proc/PID/stat). With every core busy, no snapshot can beat
 # cores / (those CPU seconds per row), and neither can its ratio to the raw rate.
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
 cores=$(nproc)
 busy_before=$(busy_ticks)
@@ -78,14 +77,12 @@ copy_cpu=$(awk "BEGIN {printf \"%.2f\", ($(busy_ticks) - $busy_before) / $ticks_
 echo "COPY to a client: ${copy_seconds}s, ${copy_cpu} CPU s" >&2
 floor_bin="$work/produce-floor"
 ${CC:-cc} -O2 -o "$floor_bin" scripts/bench/produce-floor.c -lrdkafka
-"$swallow" mock-kafka >"$work/mock-floor.out" 2>"$work/mock-floor.err" &
-floor_mock=$!
-pids+=("$floor_mock")
-for _ in $(seq 1 50); do [ -s "$work/mock-floor.out" ] && break; sleep 0.1; done
+start_mock
+floor_mock=$mock_pid
 value_bytes=${FLOOR_VALUE_BYTES:-600}
-mock_before=$(process_ticks "$floor_mock")
-floor_line=$("$floor_bin" "$(head -n 1 "$work/mock-floor.out")" "$rows" "$value_bytes")
-mock_cpu=$(awk "BEGIN {printf \"%.2f\", ($(process_ticks "$floor_mock") - $mock_before) / $ticks_per_second}")
+mock_before=$(cpu_ticks "$floor_mock")
+floor_line=$("$floor_bin" "$bootstrap" "$rows" "$value_bytes")
+mock_cpu=$(awk "BEGIN {printf \"%.2f\", ($(cpu_ticks "$floor_mock") - $mock_before) / $ticks_per_second}")
 kill -TERM "$floor_mock"; wait "$floor_mock" || true
 producer_rate=$(sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$floor_line")
 producer_cpu=$(sed -E 's/.*cpu_seconds=([0-9.]+).*/\1/' <<<"$floor_line")
@@ -124,12 +121,7 @@ for threads in 1 2 4; do
   $psql -tAc "SELECT pg_drop_replication_slot('swallow')
               WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'swallow')" >/dev/null
   rm -rf "$work/state-$threads"
-  "$swallow" mock-kafka >"$work/mock-$threads.out" 2>"$work/mock-$threads.err" &
-  mock_pid=$!
-  pids+=("$mock_pid")
-  for _ in $(seq 1 50); do [ -s "$work/mock-$threads.out" ] && break; sleep 0.1; done
-  bootstrap=$(head -n 1 "$work/mock-$threads.out")
-  [ -n "$bootstrap" ] || { echo "mock-kafka did not start:" >&2; cat "$work/mock-$threads.err" >&2; exit 1; }
+  start_mock
   topic=bench$threads.public.events
   cat >"$work/swallow-$threads.yaml" <<YAML
 postgres: {host: 127.0.0.1, port: $port, dbname: bench, user: postgres, sslmode: disable}

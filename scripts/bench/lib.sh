@@ -4,13 +4,15 @@
 bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 now() { date +%s.%N; }
 
-# Starts `swallow mock-kafka` in its own process (its memory is not Swallow's); sets $bootstrap.
+# Starts `swallow mock-kafka` in its own process (its memory is not Swallow's); sets $mock_pid and
+# $bootstrap.
 start_mock() {
   "$swallow" mock-kafka >"$work/mock.out" 2>"$work/mock.err" &
   mock_pid=$!
   pids+=($mock_pid)
   for _ in $(seq 1 50); do [ -s "$work/mock.out" ] && break; sleep 0.1; done
   bootstrap=$(head -n 1 "$work/mock.out")
+  [ -n "$bootstrap" ] || { echo "mock-kafka did not start:" >&2; cat "$work/mock.err" >&2; exit 1; }
 }
 
 # write_swallow_config FILE TABLE SLOT PUBLICATION [EXTRA_YAML]: the configuration every benchmark uses.
