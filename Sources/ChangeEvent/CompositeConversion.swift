@@ -177,6 +177,26 @@ enum BitString {
 
 /// decimal.handling.mode string and double.
 enum DecimalText {
+    /// BigDecimal.toPlainString of digits × 10^exponent (digits without leading zeros).
+    static func appendPlain(_ out: inout JSONOutput, _ digits: [UInt8], _ exponent: Int) {
+        if exponent >= 0 {
+            out.append(contentsOf: digits)
+            for _ in 0..<exponent { out.append(Ascii.zero) }
+            return
+        }
+        let intCount = digits.count + exponent
+        if intCount > 0 {
+            out.append(contentsOf: digits[0..<intCount])
+            out.append(Ascii.dot)
+            out.append(contentsOf: digits[intCount...])
+        } else {
+            out.append(Ascii.zero)
+            out.append(Ascii.dot)
+            for _ in 0..<(-intCount) { out.append(Ascii.zero) }
+            out.append(contentsOf: digits)
+        }
+    }
+
     /// `BigDecimal.toString()` of the value (Debezium's STRING mode), which switches to scientific
     /// notation below 1E-6 ("1E-7", "0E-8"); NaN and ±Infinity become SpecialValueDecimal's names
     /// "NAN", "POSITIVE_INFINITY", "NEGATIVE_INFINITY".
@@ -199,19 +219,8 @@ enum DecimalText {
         out.append(Ascii.quote)
         if parsed.negative && !isZero { out.append(Ascii.minus) }
         let adjusted = coefficient.count - 1 - scale
-        if scale == 0 {
-            out.append(contentsOf: coefficient)
-        } else if adjusted >= -6 {
-            if coefficient.count > scale {
-                out.append(contentsOf: coefficient[..<(coefficient.count - scale)])
-                out.append(Ascii.dot)
-                out.append(contentsOf: coefficient[(coefficient.count - scale)...])
-            } else {
-                out.append(Ascii.zero)
-                out.append(Ascii.dot)
-                for _ in 0..<(scale - coefficient.count) { out.append(Ascii.zero) }
-                out.append(contentsOf: coefficient)
-            }
+        if scale == 0 || adjusted >= -6 {
+            appendPlain(&out, coefficient, -scale)
         } else {
             out.append(coefficient[0])
             if coefficient.count > 1 {

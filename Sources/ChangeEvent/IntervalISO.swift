@@ -98,26 +98,6 @@ enum IntervalISO {
             }
         }
         if seconds < 0 { out.append(Ascii.minus) }
-        appendPlain(&out, digits, exponent)
-    }
-
-    /// BigDecimal.toPlainString of digits × 10^exponent (digits without leading zeros).
-    static func appendPlain(_ out: inout JSONOutput, _ digits: [UInt8], _ exponent: Int) {
-        if exponent >= 0 {
-            out.append(contentsOf: digits)
-            for _ in 0..<exponent { out.append(Ascii.zero) }
-            return
-        }
-        let intCount = digits.count + exponent
-        if intCount > 0 {
-            out.append(contentsOf: digits[0..<intCount])
-            out.append(Ascii.dot)
-            out.append(contentsOf: digits[intCount...])
-        } else {
-            out.append(Ascii.zero)
-            out.append(Ascii.dot)
-            for _ in 0..<(-intCount) { out.append(Ascii.zero) }
-            out.append(contentsOf: digits)
-        }
+        DecimalText.appendPlain(&out, digits, exponent)
     }
 }
