@@ -13,7 +13,7 @@ extension SwallowConfiguration {
     /// `password`, `secret`, `sasl.oauthbearer` or `ssl.key`, and every value read through `${file:...}`.
     public var redactedDescription: String {
         func masked(_ path: String, _ value: String) -> String {
-            "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+            SwallowConfiguration.field(path, value, fileValued: fileValuedKeyPaths)
         }
         let tableList = "[" + tables.enumerated().map { index, table in
             fileValuedKeyPaths.contains("tables[\(index)]") ? "***" : table.description
@@ -68,8 +68,7 @@ extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStr
     /// The `postgres.*` part of ``SwallowConfiguration/redactedDescription``.
     var redactedDescription: String {
         func masked(_ key: String, _ value: String) -> String {
-            let path = "postgres.\(key)"
-            return "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+            SwallowConfiguration.field("postgres.\(key)", value, fileValued: fileValuedKeyPaths)
         }
         func secret(_ value: String?) -> String { value == nil ? "(none)" : "***" }
         func file(_ value: String?) -> String { value.map(SwallowConfiguration.shown) ?? "(none)" }
@@ -114,8 +113,7 @@ extension SwallowConfiguration.Kafka: CustomStringConvertible, CustomDebugString
             return "\(SwallowConfiguration.shown(key))=\(value)"
         }
         func masked(_ key: String, _ value: String) -> String {
-            let path = "kafka.\(key)"
-            return "\(path)=\(fileValuedKeyPaths.contains(path) ? "***" : value)"
+            SwallowConfiguration.field("kafka.\(key)", value, fileValued: fileValuedKeyPaths)
         }
         return [
             masked("bootstrap_servers", servers),
@@ -127,4 +125,11 @@ extension SwallowConfiguration.Kafka: CustomStringConvertible, CustomDebugString
     /// Redacted: secret-looking properties and values read from files are shown as `***`.
     public var description: String { redactedDescription }
     public var debugDescription: String { redactedDescription }
+}
+
+extension SwallowConfiguration {
+    /// `path=value` for a redacted description, with `***` for a value read through `${file:...}`.
+    static func field(_ path: String, _ value: String, fileValued: Set<String>) -> String {
+        "\(path)=\(fileValued.contains(path) ? "***" : value)"
+    }
 }
