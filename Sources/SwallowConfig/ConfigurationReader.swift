@@ -440,7 +440,7 @@ struct ConfigurationReader {
         }
         guard let listen = Self.listenAddress(value.text) else {
             throw ConfigurationError(code: .invalidValue, path: path,
-                                     message: "expected \(expected), got \(Echo.quoted(value.text))")
+                                     message: "expected \(expected), got \(value.shown)")
         }
         return .init(listen: listen)
     }

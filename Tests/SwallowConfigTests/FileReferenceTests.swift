@@ -105,6 +105,7 @@ final class SecretFiles {
             ("top", "topic_prefix", "prefix file text", "topic_prefix"),
             ("top", "tables", "a.b.table-file-text", "tables[0]"),
             ("kafka", "bootstrap_servers", "broker file text", "kafka.bootstrap_servers"),
+            ("http", "listen", "listen file text", "http.listen"),
         ]
         for (index, item) in cases.enumerated() {
             let reference = "${file:\(try files.write("value\(index)", item.content + "\n"))}"
@@ -113,6 +114,7 @@ final class SecretFiles {
             case "postgres": document.postgres = [item.key: reference]
             case "slot": document.slot = [item.key: reference]
             case "kafka": document.kafka = [item.key: "'\(reference)'"]
+            case "http": document.top = ["http": "{\(item.key): '\(reference)'}"]
             default: document.top = [item.key: item.key == "tables" ? "['\(reference)']" : "'\(reference)'"]
             }
             let error = try #require(parseError(document), "\(item.path) accepted \(item.content)")
