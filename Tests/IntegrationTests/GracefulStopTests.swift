@@ -24,12 +24,17 @@ import Testing
         let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming") { try isStreaming(sql) }
 
-        // Acknowledgements 50 ms away and 100 events in flight: the 3,000-row transaction takes well over
-        // a second to go through, and the stop lands inside it.
-        try cluster.setBrokerRoundTripTime(1, milliseconds: 50)
+        // Acknowledgements 2 s away and 100 events in flight: the transaction's first events wait in
+        // flight long enough for the status (refreshed once a second) to show them, however loaded the
+        // machine. The stop is requested then; the broker answers at once from there on.
+        try cluster.setBrokerRoundTripTime(1, milliseconds: 2_000)
         let rows = 3_000
         try sql.execute("INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, \(rows)) g")
-        try waitUntil("the transaction's first events in flight") { first.pipeline.status.inFlightEvents > 0 }
+        try waitUntil(timeoutSeconds: 120, "the transaction's first events in flight") {
+            first.pipeline.status.inFlightEvents > 0
+        }
+        first.pipeline.stop()
+        try cluster.setBrokerRoundTripTime(1, milliseconds: 0)
         #expect(try first.stop(timeoutSeconds: 60).isSuccess)
         let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.items"],
                                          waitForTopicsMilliseconds: 30_000)
@@ -37,7 +42,6 @@ import Testing
         var records = try consumer.readToEnd(timeoutMilliseconds: 5_000)
         #expect(records.count == rows, "the stop left the transaction after \(records.count) of its \(rows) events")
 
-        try cluster.setBrokerRoundTripTime(1, milliseconds: 0)
         let second = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming again") { try isStreaming(sql) }
         try sql.execute("INSERT INTO items VALUES (\(rows + 1), 'after the restart')")
