@@ -46,7 +46,8 @@ start_swallow() {
 wait_confirmed() {
   # One session polls inside the server: starting a psql for every poll took about a sixth of the
   # machine's CPU (measured with perf), which the run being measured lost.
-  $psql -c "DO \$\$ BEGIN
+  # client_connection_check_interval: should this psql be killed, its backend notices and ends the loop.
+  $psql -c "SET client_connection_check_interval = 200" -c "DO \$\$ BEGIN
               LOOP
                 EXIT WHEN (SELECT confirmed_flush_lsn >= '$2' FROM pg_replication_slots WHERE slot_name = '$1');
                 PERFORM pg_sleep(0.005);
