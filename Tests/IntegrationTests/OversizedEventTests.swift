@@ -80,8 +80,11 @@ import Testing
 
         try fixture.sql.execute("INSERT INTO docs VALUES (1, 'small')")
         try waitUntil("the small row in Kafka") { try fixture.ids() == [1] }
-        let beforeBig = try fixture.insertLSN()
         try fixture.sql.execute("INSERT INTO docs VALUES (2, \(Self.bigBody))")
+        // The slot may be confirmed up to the start of the refused transaction's commit record (a
+        // keepalive reports it while Swallow is idle; a transaction whose commit starts at or after the
+        // confirmed position is decoded again), never to this insert position after it.
+        let afterBig = try fixture.insertLSN()
         try fixture.sql.execute("INSERT INTO docs VALUES (3, 'after')")
         try waitUntil("the pipeline to stop on the oversized event") { running.hasEnded }
 
@@ -91,7 +94,7 @@ import Testing
                                                      otherwise: "the pipeline ended without an error") else { return }
         #expect(!error.message.contains("xxxxxxxx"), "the error quotes row contents")
         // Nothing past the refused event was confirmed, nor produced.
-        #expect(try confirmedFlushLSN(fixture.sql) <= beforeBig)
+        #expect(try confirmedFlushLSN(fixture.sql) < afterBig)
         #expect(try fixture.ids() == [1])
         #expect(running.pipeline.status.state == .failed)
 
@@ -105,14 +108,14 @@ import Testing
         }
         #expect(repeated.code == .oversizedEvent)
         #expect(repeated.message.contains(#""id":2"#))
-        #expect(try confirmedFlushLSN(fixture.sql) <= beforeBig)
+        #expect(try confirmedFlushLSN(fixture.sql) < afterBig)
 
         // With the limit raised, the event arrives, and so does the one after it.
         let raised = RunningPipeline(configuration: try Self.configuration(fixture.database, fixture.cluster, maxBytes: "100000"),
                                      bootstrapServers: fixture.cluster.bootstrapServers)
         try waitUntil("rows 2 and 3 in Kafka") { try Set(fixture.ids()) == [1, 2, 3] }
         try waitUntil(timeoutSeconds: 60, "the slot to move past the formerly refused event") {
-            try confirmedFlushLSN(fixture.sql) > beforeBig
+            try confirmedFlushLSN(fixture.sql) >= afterBig
         }
         #expect(try fixture.read("app.dead-letter").isEmpty)
         guard case .success = try raised.stop() else {
@@ -133,6 +136,8 @@ import Testing
         try fixture.sql.execute("INSERT INTO docs VALUES (1, 'small')")
         let beforeBig = try fixture.insertLSN()
         try fixture.sql.execute("INSERT INTO docs VALUES (2, \(Self.bigBody))")
+        // The big transaction's commit record ends at or before this.
+        let afterBig = try fixture.insertLSN()
         try fixture.sql.execute("INSERT INTO docs VALUES (3, 'after')")
         try waitUntil("rows 1 and 3 in Kafka") {
             if running.hasEnded { throw TestFailure("the pipeline ended: \(String(describing: try? running.stop()))") }
@@ -140,7 +145,7 @@ import Testing
         }
         // The dead letter was acknowledged like any event: the slot moves past it.
         try waitUntil(timeoutSeconds: 60, "the slot to move past the dead-lettered event") {
-            try confirmedFlushLSN(fixture.sql) > beforeBig
+            try confirmedFlushLSN(fixture.sql) >= afterBig
         }
 
         let deadLetters = try fixture.read("app.dead-letter")
@@ -242,15 +247,18 @@ import Testing
                                       bootstrapServers: fixture.cluster.bootstrapServers)
         defer { running.pipeline.stop() }
         try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
-        let beforeRefused = try fixture.insertLSN()
         fixture.cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey, errors: [.messageSizeTooLarge])
         try fixture.sql.execute("INSERT INTO docs VALUES (5, 'refused by the broker')")
+        // The slot may be confirmed up to the start of the refused transaction's commit record (a
+        // keepalive reports it while Swallow is idle; a transaction whose commit starts at or after the
+        // confirmed position is decoded again), never to this insert position after it.
+        let afterRefused = try fixture.insertLSN()
         try waitUntil("the pipeline to stop on the refusal") { running.hasEnded }
         let parts = ["the broker refused an event as too large", "app.public.docs", "max.message.bytes",
                      "message.max.bytes of 100000", "Nothing past the confirmed position is lost"]
         guard try expectNonRetriableStop(running, code: .oversizedEvent, mentioning: parts,
                                          otherwise: "the pipeline went on past a refused event") != nil else { return }
-        #expect(try confirmedFlushLSN(fixture.sql) <= beforeRefused)
+        #expect(try confirmedFlushLSN(fixture.sql) < afterRefused)
         #expect(try fixture.ids().isEmpty)
     }
 
@@ -262,8 +270,11 @@ import Testing
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(fixture.database).log").path
         let swallow = try SwallowProcess(configPath: configPath, logPath: logPath)
         try waitUntil("the slot to be streaming") { try isStreaming(fixture.sql) }
-        let beforeBig = try fixture.insertLSN()
         try fixture.sql.execute("INSERT INTO docs VALUES (7, \(Self.bigBody))")
+        // The slot may be confirmed up to the start of the refused transaction's commit record (a
+        // keepalive reports it while Swallow is idle; a transaction whose commit starts at or after the
+        // confirmed position is decoded again), never to this insert position after it.
+        let afterBig = try fixture.insertLSN()
         try waitUntil("swallow to exit") { swallow.child.exitStatusIfEnded() != nil }
         let status = swallow.child.wait()
         #expect(status == 1, "exit status \(status):\n\(swallow.log.suffix(3000))")
@@ -272,7 +283,7 @@ import Testing
         #expect(log.contains(#""id":7"#))
         #expect(log.contains("kafka.oversized_events: dead_letter"))
         #expect(!log.contains("xxxxxxxx"), "the log shows row contents")
-        #expect(try confirmedFlushLSN(fixture.sql) <= beforeBig)
+        #expect(try confirmedFlushLSN(fixture.sql) < afterBig)
     }
 
     @Test func swallowRunDeadLettersWithAWarningAndAMetricAndSwallowCheckListsTheTopic() throws {
