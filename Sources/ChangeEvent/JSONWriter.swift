@@ -90,9 +90,17 @@ enum JSON {
         var runStart = 0
         let start = bytes.baseAddress!
         while i < n {
-            // Eight bytes at a time while none needs attention (most text is plain ASCII).
-            while i &+ 8 <= n, !needsAttention(UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)) {
-                i &+= 8
+            // Eight bytes at a time while none needs attention (most text is plain ASCII), then straight
+            // to the first byte that does: the byte handling below returns here, and the next word test
+            // then starts just past that byte rather than testing it again.
+            while i &+ 8 <= n {
+                let mask = attentionMask(UInt64(littleEndian: UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)))
+                if mask == 0 {
+                    i &+= 8
+                    continue
+                }
+                i &+= mask.trailingZeroBitCount &>> 3
+                break
             }
             guard i < n else { break }
             let b = bytes[i]
@@ -121,10 +129,16 @@ enum JSON {
         if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<n])) }
     }
 
-    /// Whether any of the eight bytes in `word` is below 0x20, a quote, a backslash or non-ASCII
-    /// (the classic "has a zero byte" bit trick, applied to `word`, `word ^ '"'` and `word ^ '\\'`).
+    /// Whether any of the eight bytes in `word` is below 0x20, a quote, a backslash or non-ASCII.
     @inline(__always)
-    static func needsAttention(_ word: UInt64) -> Bool {
+    static func needsAttention(_ word: UInt64) -> Bool { attentionMask(word) != 0 }
+
+    /// The high bit of each byte of `word` (byte 0 in the low bits) that is below 0x20, a quote, a
+    /// backslash or non-ASCII: the classic "has a zero byte" bit trick, applied to `word`, `word ^ '"'`
+    /// and `word ^ '\\'`. A borrow can flag a byte only above one truly flagged, so the lowest set bit
+    /// is always a byte that needs attention.
+    @inline(__always)
+    static func attentionMask(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highBits: UInt64 = 0x8080_8080_8080_8080
         let control = (word &- 0x20 &* ones) & ~word
@@ -132,7 +146,7 @@ enum JSON {
         let backslashes = word ^ (0x5C &* ones)
         let quote = (quotes &- ones) & ~quotes
         let backslash = (backslashes &- ones) & ~backslashes
-        return ((control | quote | backslash) & highBits) | (word & highBits) != 0
+        return (control | quote | backslash | word) & highBits
     }
 
     @inline(__always)
