@@ -113,7 +113,6 @@ public struct AcknowledgementTracker: Sendable {
         guard failedEventID == nil, position > confirmedLSN else { return }
         if isIdle {
             confirmedLSN = position
-            deferredServerPosition = nil
         } else if position > (deferredServerPosition ?? .invalid) {
             deferredServerPosition = position
         }

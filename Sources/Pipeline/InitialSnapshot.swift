@@ -218,7 +218,6 @@ final class InitialSnapshot: @unchecked Sendable {
 
     private func formatSourceBlocks() throws(PipelineError) {
         var source = recordSource
-        source.lastCommitLSN = nil
         sourceBlocks = []
         for table in tables {
             var blocks: [[UInt8]] = []
@@ -569,18 +568,10 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         // The byte bound (max_in_flight_bytes), shared with every reader; the event bound is kept by `push`.
         let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: record.headers)
-        let byteLimit = settings.maxInFlightBytes
-        let producer = self.producer
-        let stop = shared.withLock { state -> Bool in
-            while !runState.abort, !state.stopRequested,
-                  !ReplicationPipeline.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: byteLimit) {
-                _ = state.condition.wait(until: Date().addingTimeInterval(0.05))
-            }
-            return runState.abort || state.stopRequested
-        }
-        if stop {
-            shared.withLock { $0.snapshot?.fail(row.id) }
-            throw Aborted()
+        // The in-flight byte count is atomic: the shared lock (which `push` takes once per batch of rows)
+        // is only taken to wait.
+        while !ReplicationPipeline.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: settings.maxInFlightBytes) {
+            try waitForDeliveries(failing: row.id)
         }
         while true {
             do {
@@ -591,18 +582,10 @@ final class InitialSnapshot: @unchecked Sendable {
                 counters.bytes.increment(by: (record.key?.count ?? 0) + (record.value?.count ?? 0))
                 return
             } catch where error.code == .queueFull {
-                let stop = shared.withLock { state -> Bool in
-                    if !runState.abort, !state.stopRequested { _ = state.condition.wait(until: Date().addingTimeInterval(0.05)) }
-                    return runState.abort || state.stopRequested
-                }
-                if stop {
-                    shared.withLock { $0.snapshot?.fail(row.id) }
-                    throw Aborted()
-                }
+                try waitForDeliveries(failing: row.id)
             } catch where OversizedEventHandling.isOversized(error) {
                 do {
-                    let table = tables[row.table].state
-                    record = try oversized.replacement(for: record, refusal: error, table: "\(table.schema).\(table.name)",
+                    record = try oversized.replacement(for: record, refusal: error, table: "\(tables[row.table].name)",
                                                        sourceLSN: source.consistentPoint, logger: logger)
                 } catch {
                     shared.withLock { $0.snapshot?.fail(row.id) }
@@ -613,6 +596,19 @@ final class InitialSnapshot: @unchecked Sendable {
                 throw PipelineError(code: .kafka, message: "producing to topic \(record.topic) failed: \(error)",
                                     isRetriable: error.isRetriable)
             }
+        }
+    }
+
+    /// Waits up to 50 ms for delivery reports (the delivery thread broadcasts on the condition); on an
+    /// abort or a stop request gives row `id` up and throws `Aborted`.
+    private func waitForDeliveries(failing id: UInt64) throws {
+        let stop = shared.withLock { state -> Bool in
+            if !runState.abort, !state.stopRequested { _ = state.condition.wait(until: Date().addingTimeInterval(0.05)) }
+            return runState.abort || state.stopRequested
+        }
+        if stop {
+            shared.withLock { $0.snapshot?.fail(id) }
+            throw Aborted()
         }
     }
 

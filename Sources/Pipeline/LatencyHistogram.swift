@@ -6,8 +6,8 @@
 public struct LatencyHistogram: Sendable, Equatable {
     static let linearLimit: Int64 = 128
     static let subBuckets = 64
-    /// Enough buckets for every non-negative Int64.
-    static let bucketCount = 57 * subBuckets + 128
+    /// Enough buckets for every non-negative Int64: `index(of: Int64.max)` is 56 * 64 + 127.
+    static let bucketCount = 58 * subBuckets
 
     private var counts = [UInt64](repeating: 0, count: bucketCount)
     public private(set) var count: UInt64 = 0
@@ -57,8 +57,8 @@ public struct LatencyHistogram: Sendable, Equatable {
         let shift = index / subBuckets - 1
         let top = Int64(index - shift * subBuckets)   // 64...127
         // The bucket holds top << shift ... ((top + 1) << shift) - 1.
-        let highest = ((top + 1) &<< shift) &- 1
-        return highest < 0 ? Int64.max : highest   // the last bucket ends at Int64.max
+        // The last bucket's end, 128 << 56, wraps to Int64.min, and minus one is Int64.max.
+        return ((top + 1) &<< shift) &- 1
     }
 }
 

@@ -147,7 +147,7 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// Refreshes the status and gauges and pings the watchdog when due. Called by the pipeline's loops
     /// only (see the type's comment); `confirmed`/`inFlight` come from the shared state.
-    func refresh(confirmed: LSN, inFlight: Int, inFlightBytes: Int = 0, stream: StreamFigures?,
+    func refresh(confirmed: LSN, inFlight: Int, inFlightBytes: Int, stream: StreamFigures?,
                  snapshot: PipelineStatus.Snapshot??) {
         let now = Date()
         let clock = ContinuousClock.now
@@ -213,11 +213,12 @@ public final class PipelineMonitor: @unchecked Sendable {
     /// Commit-to-acknowledgement latency of transactions that became fully acknowledged.
     func recordCommitsAcknowledged(_ commitTimesMicros: [Int64], nowMicros: Int64) {
         lock.lock()
-        for commitTime in commitTimesMicros { commitToAckWindow.record(nowMicros - commitTime, nowMicros: nowMicros) }
-        lock.unlock()
         for commitTime in commitTimesMicros {
-            commitToAckLatency.recordMicroseconds(max(0, nowMicros - commitTime))
+            let micros = max(0, nowMicros - commitTime)
+            commitToAckWindow.record(micros, nowMicros: nowMicros)
+            commitToAckLatency.recordMicroseconds(micros)
         }
+        lock.unlock()
     }
 }
 

@@ -178,12 +178,7 @@ public final class ReplicationPipeline: Sendable {
                     // bring Kafka back to the tables (Debezium's when_needed).
                     logger.warning("the replication slot was lost while streaming; snapshot.mode is when_needed, so taking a new snapshot",
                                    metadata: ["slot": "\(settings.slotName)", "cause": "\(error)"])
-                    drain(producer, untilEmpty: true)
-                    if let fatal = shared.withLock({ $0.fatalProducerError }) { throw Self.producerFatal(fatal) }
-                    shared.withLock {
-                        $0.tracker.restart()
-                        $0.deliveryFailure = nil
-                    }
+                    try resetForNewStream(producer)
                     snapshotPhaseDone = false
                     slotEstablished = false
                     positionAdopted = false
@@ -202,17 +197,23 @@ public final class ReplicationPipeline: Sendable {
                 logger.warning("stream interrupted, resuming from the confirmed position",
                                metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
                                           "confirmed_lsn": "\(confirmedLSN)"])
-                drain(producer, untilEmpty: true)
-                if let fatal = shared.withLock({ $0.fatalProducerError }) { throw Self.producerFatal(fatal) }
-                shared.withLock {
-                    $0.tracker.restart()
-                    $0.deliveryFailure = nil
-                }
+                try resetForNewStream(producer)
                 _ = shared.waitUnlessStopped(milliseconds: delay) { refreshStatus() }
             }
         }
         drain(producer)
         logger.info("stopped", metadata: ["confirmed_lsn": "\(confirmedLSN)"])
+    }
+
+    /// Before a new stream: every delivery of the old one reported (so none is mistaken for a new one),
+    /// and the tracker emptied, since the new stream sends everything after the confirmed position again.
+    private func resetForNewStream(_ producer: KafkaProducer) throws(PipelineError) {
+        drain(producer, untilEmpty: true)
+        if let fatal = shared.withLock({ $0.fatalProducerError }) { throw Self.producerFatal(fatal) }
+        shared.withLock {
+            $0.tracker.restart()
+            $0.deliveryFailure = nil
+        }
     }
 
     /// Buffers the delivery thread reuses from one batch of reports to the next.
