@@ -89,7 +89,7 @@ enum ToastPlaceholder {
             object.append(Ascii.colon)
             JSON.appendString(&object, placeholder)
             object.append(Ascii.closeBrace)
-            JSON.appendString(&out, object.withBytes { String(decoding: $0, as: UTF8.self) })
+            object.withBytes { JSON.appendString(&out, $0) }
         default:
             JSON.appendString(&out, placeholder)
         }

@@ -204,9 +204,7 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("string", "name", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
         ]
-        var snapshot = JSONOutput(capacity: 192)
-        JSON.appendASCII(&snapshot, "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}")
-        fields.append(snapshot.bytes())
+        fields.append(Array("{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}".utf8))
         fields += [
             ConnectFieldSchema.field("string", "db", optional: false),
             ConnectFieldSchema.field("string", "sequence", optional: true),
@@ -245,16 +243,15 @@ enum ConnectSchemas {
 
     /// `io.debezium.connector.postgresql.MessageValue`: op, ts_ms, source, transaction, message.
     static func messageValue(binary: EncoderOptions.BinaryHandling) -> [UInt8] {
-        var message = JSONOutput(capacity: 384)
-        ConnectFieldSchema.structure(fields: [
+        let message = ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "prefix", optional: true),
             binary == .bytes ? ConnectFieldSchema.field("bytes", "content", optional: true)
                              : ConnectFieldSchema.field("string", "content", optional: true),
-        ], name: "io.debezium.connector.postgresql.Message", version: 1).appendField(&message, name: "message", optional: false)
+        ], name: "io.debezium.connector.postgresql.Message", version: 1).field(named: "message", optional: false)
         return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "op", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: true),
-            source, transactionBlock, message.bytes(),
+            source, transactionBlock, message,
         ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).json(optional: false)
     }
 
@@ -279,13 +276,12 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("string", "data_collection", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: false),
         ], name: "event.collection", version: 1)
-        var collections = JSONOutput(capacity: 384)
-        ConnectFieldSchema.array(of: collection).appendField(&collections, name: "data_collections", optional: true)
+        let collections = ConnectFieldSchema.array(of: collection).field(named: "data_collections", optional: true)
         return ConnectFieldSchema.structure(fields: [
             ConnectFieldSchema.field("string", "status", optional: false),
             ConnectFieldSchema.field("string", "id", optional: false),
             ConnectFieldSchema.field("int64", "event_count", optional: true),
-            collections.bytes(),
+            collections,
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
         ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).json(optional: false)
     }()

@@ -78,15 +78,6 @@ struct JSONOutput: ~Copyable {
         bytes.withUnsafeBufferPointer { append(contentsOf: $0) }
     }
 
-    /// Any other byte sequence (a `String.UTF8View`, a lazy map...).
-    @inline(__always)
-    mutating func append<S: Sequence>(contentsOf bytes: S) where S.Element == UInt8 {
-        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { append(contentsOf: $0) }
-        if contiguous == nil {
-            for byte in bytes { append(byte) }
-        }
-    }
-
     @inline(__always)
     subscript(index: Int) -> UInt8 {
         get {

@@ -283,12 +283,12 @@ enum Temporal {
             JSON.appendInt(&out, y)
         } else {
             if y < 0 { out.append(Ascii.minus) }
-            appendPadded(&out, y.magnitude, width: 4)
+            out.appendDecimal(y.magnitude, minimumWidth: 4)
         }
         out.append(Ascii.minus)
-        appendPadded(&out, m.magnitude, width: 2)
+        out.appendDecimal(m.magnitude, minimumWidth: 2)
         out.append(Ascii.minus)
-        appendPadded(&out, d.magnitude, width: 2)
+        out.appendDecimal(d.magnitude, minimumWidth: 2)
     }
 
     enum FractionStyle {
@@ -302,11 +302,11 @@ enum Temporal {
     static func appendClock(_ out: inout JSONOutput, _ us: Int64, fraction: FractionStyle) {
         let totalSeconds = us / microsPerSecond
         let micros = us % microsPerSecond
-        appendPadded(&out, UInt64(totalSeconds / 3600), width: 2)
+        out.appendDecimal(UInt64(totalSeconds / 3600), minimumWidth: 2)
         out.append(Ascii.colon)
-        appendPadded(&out, UInt64((totalSeconds / 60) % 60), width: 2)
+        out.appendDecimal(UInt64((totalSeconds / 60) % 60), minimumWidth: 2)
         out.append(Ascii.colon)
-        appendPadded(&out, UInt64(totalSeconds % 60), width: 2)
+        out.appendDecimal(UInt64(totalSeconds % 60), minimumWidth: 2)
         switch fraction {
         case .fixed(let n):
             guard n > 0 else { return }
@@ -328,10 +328,6 @@ enum Temporal {
                 divisor /= 10
             }
         }
-    }
-
-    static func appendPadded(_ out: inout JSONOutput, _ v: UInt64, width: Int) {
-        out.appendDecimal(v, minimumWidth: width)
     }
 
     // MARK: timetz
