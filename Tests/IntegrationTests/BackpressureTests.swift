@@ -32,7 +32,7 @@ import Testing
         var stalled = try observeStall(running.pipeline, sql: sql)
         #expect(stalled.inFlightEvents == Self.maxEvents)
         try cluster.setBrokerUp(1)
-        try waitForCatchUp(sql)
+        try waitUntilEverythingIsConfirmed(sql, timeoutSeconds: 120)
 
         // Large rows (events of ~2.5 KB): the byte bound is reached first, within one event of it.
         try cluster.setBrokerDown(1)
@@ -41,7 +41,7 @@ import Testing
         #expect(stalled.inFlightEvents < Self.maxEvents)
         #expect(stalled.inFlightBytes > Self.maxBytes - 3_000, "in flight: \(stalled.inFlightBytes) bytes")
         try cluster.setBrokerUp(1)
-        try waitForCatchUp(sql)
+        try waitUntilEverythingIsConfirmed(sql, timeoutSeconds: 120)
 
         #expect(!running.hasEnded)
         let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.items"],
@@ -114,7 +114,7 @@ import Testing
             #expect(status.state == .streaming)
             usleep(100_000)
         }
-        let serverLSN = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_insert_lsn() AS l")[0, "l"] ?? ""))
+        let serverLSN = try walInsertLSN(sql)
         #expect(status.receivedLSN < serverLSN)
         let after = try walsender(sql)
         #expect(after.pid == before.pid, "the replication connection was replaced")
@@ -131,10 +131,5 @@ import Testing
             throw TestFailure("no walsender for the test's slot")
         }
         return (pid, reply)
-    }
-
-    private func waitForCatchUp(_ sql: PostgresConnection) throws {
-        let end = try #require(LSN(string: try sql.execute("SELECT pg_current_wal_insert_lsn() AS l")[0, "l"] ?? ""))
-        try waitUntil(timeoutSeconds: 120, "the slot to be confirmed to \(end)") { try confirmedFlushLSN(sql) >= end }
     }
 }

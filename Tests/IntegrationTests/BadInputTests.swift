@@ -33,9 +33,6 @@ import Testing
                                                                  snapshot: "{mode: no_data}"),
                             bootstrapServers: cluster.bootstrapServers)
         }
-        func insertLSN() throws -> LSN {
-            try #require(LSN(string: try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] ?? ""))
-        }
 
         let running = try start()
         defer { running.pipeline.stop() }
@@ -46,7 +43,7 @@ import Testing
         // The bad transaction's commit record ends at or before this. The slot may be confirmed up to
         // the record's start (a keepalive reports it while Swallow is idle; a transaction whose commit
         // starts at or after the confirmed position is decoded again), never past it.
-        let afterBad = try insertLSN()
+        let afterBad = try walInsertLSN(sql)
         try sql.execute("INSERT INTO notes VALUES (2, 'after')")
         try waitUntil("the pipeline to stop at the unmapped type") { running.hasEnded }
         guard let error = try expectNonRetriableStop(running, code: .eventEncoding,

@@ -243,9 +243,7 @@ import Testing
     }
 
     private func walInsertPosition(_ sql: ReconnectingConnection) throws -> LSN {
-        let text = try sql.attempt { try $0.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] } ?? ""
-        guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
-        return lsn
+        try sql.attempt { try walInsertLSN($0) }
     }
 
     /// Every row of `table`, as `row_to_json` renders it (the same JSON types as Swallow's events for the

@@ -37,12 +37,7 @@ import Testing
         let sql = scenario.sql
         // One statement per call: several statements in one simple query would be one transaction.
         for statement in Self.statements(parts[1]) { try sql.execute(statement) }
-        let end = try #require(try sql.execute("SELECT pg_current_wal_lsn()").rows.first?.first ?? nil)
-        try waitUntil(timeoutSeconds: 60, "every change to be acknowledged and confirmed") {
-            try sql.execute("""
-                SELECT confirmed_flush_lsn >= '\(end)' FROM pg_replication_slots WHERE slot_name = current_database()
-                """).rows.first?.first == "t"
-        }
+        try waitUntilEverythingIsConfirmed(sql)
         let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers, topics: Self.topics,
                                          waitForTopicsMilliseconds: 60_000)
         defer { consumer.close() }

@@ -72,9 +72,7 @@ import Testing
         }
         writer.stop()
         try writer.check()
-        let endText = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"] ?? ""
-        let end = try #require(LSN(string: endText))
-        try waitUntil(timeoutSeconds: 60, "everything to be confirmed") { try confirmedFlushLSN(sql) >= end }
+        try waitUntilEverythingIsConfirmed(sql)
         #expect(try running.stop().get() == ())
         records += try consumer.readToEnd(timeoutMilliseconds: 5_000)
 

@@ -62,10 +62,7 @@ import Testing
             }
         }
 
-        func insertLSN() throws -> LSN {
-            let text = try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] ?? ""
-            return try #require(LSN(string: text))
-        }
+        func insertLSN() throws -> LSN { try walInsertLSN(sql) }
 
         func cleanUp() { TestPostgres.shared.dropSlots(of: database) }
     }

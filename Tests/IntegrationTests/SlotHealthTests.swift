@@ -51,7 +51,7 @@ import Testing
         try sql.execute("SELECT pg_logical_emit_message(false, 'app.audit', 'an ordinary message')")
 
         // The slot is confirmed past a heartbeat written after the uncaptured writes.
-        let uncapturedEnd = try currentWALPosition(sql)
+        let uncapturedEnd = try walInsertLSN(sql)
         var heartbeat = LSN.invalid
         try waitUntil("a heartbeat after the uncaptured writes") {
             heartbeat = pipeline.lastHeartbeatPosition ?? .invalid
@@ -121,7 +121,7 @@ import Testing
         defer { scenario.cleanUp() }
         let dimensions = [("slot", scenario.database)]
         try scenario.sql.execute("INSERT INTO t VALUES (1)")
-        try waitUntil("the insert to be confirmed") { try confirmedFlushLSN(scenario.sql) >= currentWALPosition(scenario.sql) }
+        try waitUntil("the insert to be confirmed") { try confirmedFlushLSN(scenario.sql) >= walInsertLSN(scenario.sql) }
         try waitUntil("the gauge to say the position moves") {
             try metrics.expectGauge("swallow_confirmed_position_stalled", dimensions).lastValue == 0
         }
@@ -283,9 +283,5 @@ import Testing
         #expect(events.filter { $0.op == "r" && $0.id == 2 }.count == 1, "the second snapshot has the row the lost WAL held")
         #expect(events.contains { $0.op == "c" && $0.id == 3 })
         #expect(try sql.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = current_database()")[0, "wal_status"] != "lost")
-    }
-
-    private func currentWALPosition(_ sql: PostgresConnection) throws -> LSN {
-        try #require(LSN(string: try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"] ?? ""))
     }
 }

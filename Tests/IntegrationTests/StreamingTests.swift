@@ -34,7 +34,7 @@ import Testing
         try sql.execute("DELETE FROM order_items WHERE order_id = 1 AND line = 2")
         try sql.execute("UPDATE order_items SET qty = 5 WHERE order_id = 2 AND line = 1")
         try sql.execute("DELETE FROM orders WHERE id = 2")
-        let lastPosition = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"]!
+        let lastPosition = try walInsertLSN(sql)
 
         let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers,
                                          topics: ["app.public.orders", "app.public.order_items"], waitForTopicsMilliseconds: 60_000)
@@ -96,11 +96,7 @@ import Testing
                 == [#"{"order_id":2,"line":1} c"#, #"{"order_id":2,"line":1} u"#])
 
         // Every event acknowledged: the slot is confirmed through the last change.
-        try waitUntil("the slot to confirm the last change") {
-            let confirmed = try slotRow(sql)?.confirmed ?? "0/0"
-            let result = try sql.execute("SELECT '\(confirmed)'::pg_lsn >= '\(lastPosition)'::pg_lsn AS done")
-            return result[0, "done"] == "t"
-        }
+        try waitUntil("the slot to confirm the last change") { try confirmedFlushLSN(sql) >= lastPosition }
         #expect(try running.stop().get() == ())
         try waitUntil("the walsender to exit") { try slotRow(sql)?.active == false }
     }
@@ -139,11 +135,8 @@ import Testing
         // pgoutput sends nothing for tables outside the publication: only keepalives move the position.
         // Publication: created for `captured` only, so `busy` is not even decoded into messages.
         for _ in 0..<20 { try sql.execute("INSERT INTO busy (v) SELECT md5(g::text) FROM generate_series(1, 500) g") }
-        let target = try sql.execute("SELECT pg_current_wal_lsn()::text AS lsn")[0, "lsn"]!
-        try waitUntil("the idle slot to be confirmed past the uncaptured writes") {
-            let confirmed = try slotRow(sql)?.confirmed ?? "0/0"
-            return try sql.execute("SELECT '\(confirmed)'::pg_lsn >= '\(target)'::pg_lsn AS done")[0, "done"] == "t"
-        }
+        let target = try walInsertLSN(sql)
+        try waitUntil("the idle slot to be confirmed past the uncaptured writes") { try confirmedFlushLSN(sql) >= target }
         #expect(try running.stop().get() == ())
     }
 

@@ -117,6 +117,15 @@ func transactionsLostBelow(_ confirmed: LSN, committed: [CommittedTransaction], 
         .map(\.xid)
 }
 
+/// The server's WAL insert position. Not `pg_current_wal_lsn()`, the write position: with
+/// synchronous_commit=off (the test clusters' setting) that can still be short of a transaction that
+/// just committed, and a slot confirmed "past" it may not have received that transaction yet.
+func walInsertLSN(_ sql: PostgresConnection) throws -> LSN {
+    let text = try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] ?? ""
+    guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
+    return lsn
+}
+
 func confirmedFlushLSN(_ sql: PostgresConnection) throws -> LSN {
     let text = try slotRow(sql)?.confirmed ?? "0/0"
     guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }

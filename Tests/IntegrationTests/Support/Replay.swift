@@ -91,10 +91,7 @@ func expectReplayEqualsTable(_ events: [TopicEvent], _ sql: PostgresConnection, 
 /// far was acknowledged by Kafka (the pipeline confirms the server's position once it has no event in
 /// flight).
 func waitUntilEverythingIsConfirmed(_ sql: PostgresConnection, timeoutSeconds: Double = 60) throws {
-    // The insert position: with synchronous_commit=off (the test cluster's setting) pg_current_wal_lsn(),
-    // the write position, can still be short of a transaction that just committed.
-    let text = try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0, "lsn"] ?? ""
-    let target = try #require(LSN(string: text))
+    let target = try walInsertLSN(sql)
     try waitUntil(timeoutSeconds: timeoutSeconds, "the slot to confirm \(target)") {
         try confirmedFlushLSN(sql) >= target
     }
