@@ -60,11 +60,15 @@ public final class KafkaAdmin: Sendable {
     private let handle: Mutex<ClientHandle?>
     private let errors = Mutex<[String]>([])
 
-    /// - Parameter properties: librdkafka properties applied verbatim (the producer's `kafka.properties`,
-    ///   so that the same security settings are used); the client is a producer-type handle, so
-    ///   producer properties are accepted.
-    public init(bootstrapServers: String, properties: [String: String] = [:]) throws(KafkaError) {
-        let config = KafkaConfiguration()
+    /// - Parameters:
+    ///   - properties: librdkafka properties applied verbatim (the producer's `kafka.properties`, so that
+    ///     the same security settings are used); the client is a producer-type handle, so producer
+    ///     properties are accepted.
+    ///   - secretProperties: names among `properties` whose values are secret: errors and collected
+    ///     connection problems never quote them, as with `KafkaProducer`.
+    public init(bootstrapServers: String, properties: [String: String] = [:],
+                secretProperties: Set<String> = []) throws(KafkaError) {
+        let config = KafkaConfiguration(secretProperties: secretProperties)
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(properties)
         // Log lines are queued (and dropped by collectErrors, which drains the main queue) rather than
@@ -271,7 +275,7 @@ public final class KafkaAdmin: Sendable {
         }
         let err = rd_kafka_event_error(event)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err))
+            let text = handle.mask(rd_kafka_event_error_string(event).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err)))
             rd_kafka_event_destroy(event)
             collectErrors(handle)
             throw KafkaError.fromResponse(err, message: failureMessage(text))
@@ -293,7 +297,7 @@ public final class KafkaAdmin: Sendable {
         while let event = rd_kafka_queue_poll(handle.mainQueue, 0) {
             defer { rd_kafka_event_destroy(event) }
             guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_ERROR,
-                  var text = rd_kafka_event_error_string(event).map({ String(cString: $0) }) else { continue }
+                  var text = rd_kafka_event_error_string(event).map({ handle.mask(String(cString: $0)) }) else { continue }
             if text.hasSuffix(")"), let suffix = text.firstRange(of: " (after ") {
                 text = String(text[..<suffix.lowerBound])
             }

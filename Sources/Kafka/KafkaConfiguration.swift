@@ -29,7 +29,7 @@ final class KafkaConfiguration {
         var errstr = [CChar](repeating: 0, count: 512)
         let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
         guard result == RD_KAFKA_CONF_OK else {
-            let reason = masked(string(fromBuffer: errstr))
+            let reason = mask(string(fromBuffer: errstr))
             let hint = Self.allowedValues[name].map { "; expected one of \($0)" } ?? ""
             throw .configuration("Kafka property '\(name)': \(reason)\(hint)")
         }
@@ -43,9 +43,6 @@ final class KafkaConfiguration {
 
     /// Whether `name`'s value must not be quoted in messages.
     func isSecret(_ name: String) -> Bool { secretProperties.contains(name) }
-
-    /// `text` with every secret value set so far replaced by `***`.
-    func masked(_ text: String) -> String { mask(text) }
 
     /// Masks the secret values set so far, for text librdkafka writes later (error events, log lines).
     var mask: SecretMask { SecretMask(values: secretValues) }
@@ -99,14 +96,14 @@ final class KafkaConfiguration {
         }
         // NULL = forward logs to the main queue.
         _ = rd_kafka_set_log_queue(rk, nil)
-        return ClientHandle(rk: rk, mainQueue: mainQueue)
+        return ClientHandle(rk: rk, mainQueue: mainQueue, mask: mask)
     }
 
     func makeClient(_ type: rd_kafka_type_t) throws(KafkaError) -> OpaquePointer {
         guard let conf else { preconditionFailure("configuration already consumed") }
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else {
-            let reason = masked(string(fromBuffer: errstr))
+            let reason = mask(string(fromBuffer: errstr))
             throw .configuration("Could not create the Kafka client: \(reason)")
         }
         self.conf = nil

@@ -70,11 +70,10 @@ public final class KafkaProducer: Sendable {
         try config.set(Self.defaultProperties)
         try config.set(properties)
         try Self.checkEnforcedProperties(config, userProperties: properties)
-        let mask = config.mask
         // Delivery reports, errors and log lines all arrive on the main queue, which our poll thread serves.
         let handle = try config.makeProducerHandle(events: RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR)
 
-        let shared = ProducerShared(handle: handle, mask: mask)
+        let shared = ProducerShared(handle: handle)
         let loop = PollLoop(handle: handle, shared: shared, onDeliveryReports: onDeliveryReports,
                             onFatalError: onFatalError, logHandler: logHandler,
                             purgeUnsentAfterFailure: purgeUnsentAfterFailure)
@@ -118,7 +117,7 @@ public final class KafkaProducer: Sendable {
                                     opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
-            failure.message = shared.mask(failure.message)
+            failure.message = handle.mask(failure.message)
             throw failure
         }
     }
@@ -302,10 +301,14 @@ func withBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeMutableRawPointer?, Int) -> 
 final class ClientHandle: @unchecked Sendable {
     let rk: OpaquePointer
     let mainQueue: OpaquePointer
+    /// Masks secret property values in the texts librdkafka hands over (errors, log lines), which may
+    /// quote them.
+    let mask: SecretMask
 
-    init(rk: OpaquePointer, mainQueue: OpaquePointer) {
+    init(rk: OpaquePointer, mainQueue: OpaquePointer, mask: SecretMask) {
         self.rk = rk
         self.mainQueue = mainQueue
+        self.mask = mask
     }
 
     deinit {
@@ -332,12 +335,8 @@ final class ProducerShared: Sendable {
     let fatalReported = Atomic<Bool>(false)
     /// See `KafkaProducer.inFlightBytes`.
     let inFlightBytes = Atomic<Int>(0)
-    /// Masks secret property values in librdkafka's texts (errors, log lines).
-    let mask: SecretMask
-
-    init(handle: ClientHandle, mask: SecretMask) {
+    init(handle: ClientHandle) {
         state = Mutex(State(handle: handle))
-        self.mask = mask
     }
 
     /// The handle for one call, or nil once closing; pair with `release()`.
@@ -363,8 +362,6 @@ final class PollLoop: @unchecked Sendable {
     private let onFatalError: @Sendable (KafkaError) -> Void
     private let logHandler: (@Sendable (Int32, String, String) -> Void)?
     private let purgeUnsentAfterFailure: Bool
-    /// Applied to every text librdkafka hands over, which may quote a secret property's value.
-    private var mask: SecretMask { shared.mask }
     /// rd_kafka_topic_t* → name, so a report does not allocate a String per message.
     private var topicNames: [OpaquePointer: String] = [:]
 
@@ -481,12 +478,12 @@ final class PollLoop: @unchecked Sendable {
 
     private func error(_ event: OpaquePointer) {
         let code = rd_kafka_event_error(event)
-        let text = mask(String(cString: rd_kafka_event_error_string(event)))
+        let text = handle.mask(String(cString: rd_kafka_event_error_string(event)))
         if rd_kafka_event_error_is_fatal(event) != 0 {
             // The event only says _FATAL; the underlying error is kept by the handle.
             var buffer = [CChar](repeating: 0, count: 512)
             let underlying = rd_kafka_fatal_error(handle.rk, &buffer, buffer.count)
-            let reason = mask(string(fromBuffer: buffer))
+            let reason = handle.mask(string(fromBuffer: buffer))
             let error = KafkaError(code: .librdkafka(underlying == RD_KAFKA_RESP_ERR_NO_ERROR ? code.rawValue : underlying.rawValue),
                                    message: reason.isEmpty ? text : reason, isRetriable: false, isFatal: true)
             if !shared.fatalReported.exchange(true, ordering: .acquiringAndReleasing) {
@@ -503,7 +500,7 @@ final class PollLoop: @unchecked Sendable {
         var text: UnsafePointer<CChar>?
         var level: Int32 = 0
         guard rd_kafka_event_log(event, &facility, &text, &level) == 0 else { return }
-        logHandler(level, facility.map { String(cString: $0) } ?? "", mask(text.map { String(cString: $0) } ?? ""))
+        logHandler(level, facility.map { String(cString: $0) } ?? "", handle.mask(text.map { String(cString: $0) } ?? ""))
     }
 
     private func topicName(_ rkt: OpaquePointer?) -> String? {

@@ -546,7 +546,8 @@ struct KafkaPreflight {
         }
         let admin: KafkaAdmin
         do {
-            admin = try KafkaAdmin(bootstrapServers: servers, properties: settings.kafkaProperties)
+            admin = try KafkaAdmin(bootstrapServers: servers, properties: settings.kafkaProperties,
+                                   secretProperties: settings.kafkaSecretProperties)
         } catch {
             return [PreflightCheck(name: "kafka", outcome: .fail, found: "the client rejected the configuration: \(error.message)",
                                    fix: "correct kafka.properties")]

@@ -38,6 +38,16 @@ struct SecretPropertyTests {
         #expect(error?.message.contains("***") == true)
     }
 
+    @Test("the admin client (swallow check) masks secret values as the producer does")
+    func adminMasksSecretValues() {
+        let error = #expect(throws: KafkaError.self) {
+            _ = try KafkaAdmin(bootstrapServers: "127.0.0.1:1", properties: ["security.protocol": "from-a-file-7f3a"],
+                               secretProperties: ["security.protocol"])
+        }
+        #expect(error?.message.contains("'security.protocol'") == true)
+        #expect(error?.message.contains("from-a-file-7f3a") == false, "\(error?.message ?? "")")
+    }
+
     @Test("a client that cannot be created because of a bad key is refused naming the property")
     func badKeyMaterial() {
         let error = #expect(throws: KafkaError.self) {
