@@ -149,14 +149,9 @@ import Testing
         try scenario.sql.execute("DROP PUBLICATION swallow")
         try scenario.sql.execute("INSERT INTO t VALUES (1)")
         try waitUntil("the pipeline to give up") { scenario.running.hasEnded }
-        guard case .failure(let error) = try scenario.running.stop() else {
-            Issue.record("the pipeline kept running without its publication")
-            return
-        }
-        #expect(error.code == .publicationLost)
-        #expect(!error.isRetriable)
-        #expect(error.message.contains(#"publication "swallow""#))
-        #expect(error.message.contains("CREATE PUBLICATION swallow"))
+        guard try expectNonRetriableStop(scenario.running, code: .publicationLost,
+                                         mentioning: [#"publication "swallow""#, "CREATE PUBLICATION swallow"],
+                                         otherwise: "the pipeline kept running without its publication") != nil else { return }
         #expect(try scenario.sql.execute("SELECT 1 FROM pg_publication WHERE pubname = 'swallow'").rows.isEmpty)
     }
 
@@ -170,12 +165,8 @@ import Testing
         try sql.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = current_database()")
         try sql.execute("DROP PUBLICATION swallow")
         try waitUntil("the pipeline to give up") { scenario.running.hasEnded }
-        guard case .failure(let error) = try scenario.running.stop() else {
-            Issue.record("the pipeline kept running without its publication")
-            return
-        }
-        #expect(error.code == .publicationLost)
-        #expect(!error.isRetriable)
+        guard try expectNonRetriableStop(scenario.running, code: .publicationLost, mentioning: [],
+                                         otherwise: "the pipeline kept running without its publication") != nil else { return }
         #expect(try sql.execute("SELECT 1 FROM pg_publication WHERE pubname = 'swallow'").rows.isEmpty)
     }
 

@@ -105,7 +105,6 @@ final class ChaosWorkload: @unchecked Sendable {
         var rollbacks = 0
         var bulkTransactions = 0
         var connectionErrors = 0
-        var lastError: String?
     }
 
     let parameters: ConnectionParameters
@@ -125,8 +124,6 @@ final class ChaosWorkload: @unchecked Sendable {
             "\($0.transactions) transactions attempted (\($0.bulkTransactions) of \(bulkRows) rows, \($0.rollbacks) rolled back), \($0.connectionErrors) interrupted by the faults"
         }
     }
-
-    var transactionsAttempted: Int { state.withLock { $0.transactions } }
 
     func start() {
         Thread { [self] in
@@ -205,7 +202,7 @@ final class ChaosWorkload: @unchecked Sendable {
                 // reported, or a `-m immediate` restart could lose transactions the audit slot saw.
                 _ = try sql.attempt(timeoutSeconds: 0) { try $0.execute("SET synchronous_commit = on; \(script)") }
             } catch {
-                state.withLock { $0.connectionErrors += 1; $0.lastError = "\(error)" }
+                state.withLock { $0.connectionErrors += 1 }
                 usleep(200_000)
             }
             // Paced, so that the faults land while changes are flowing and the mock's log stays small.
@@ -301,7 +298,6 @@ final class SwallowSupervisor: @unchecked Sendable {
     var starts: Int { state.withLock { $0.starts } }
     var exits: [(pid: pid_t, status: Int32)] { state.withLock { $0.exits } }
     var startFailures: [String] { state.withLock { $0.startFailures } }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
 /// A partition of a topic.
