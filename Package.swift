@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "Swallow",
-    platforms: [.macOS(.v14)],
+    // macOS 15: Synchronization.Mutex and Atomic.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swallow", targets: ["SwallowCLI"]),
     ],
@@ -33,9 +34,15 @@ let package = Package(
         .target(name: "ChangeEvent"),
         // YAML configuration.
         .target(name: "SwallowConfig", dependencies: ["ChangeEvent", .product(name: "Yams", package: "Yams")]),
-        // Ties replication, decoding, events and Kafka together; owns the acknowledgement tracker.
+        // The pipeline's decisions, pure: pgoutput messages to records (StreamTranslator), how far the
+        // slot may be confirmed (AcknowledgementTracker), snapshot chunk progress and markers, signals,
+        // the stream session's state machine, delivery ids, backoff. Links neither libpq nor librdkafka,
+        // so the compiler keeps I/O out of it.
+        .target(name: "SwallowCore", dependencies: ["PGOutput", "ChangeEvent", "SwallowConfig"]),
+        // The I/O edges around the core: replication sessions, snapshots, the delivery path, catalog
+        // reads, administration and observability.
         .target(name: "Pipeline", dependencies: [
-            "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
+            "SwallowCore", "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -53,12 +60,13 @@ let package = Package(
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
+        .testTarget(name: "SwallowCoreTests", dependencies: ["SwallowCore", "PGOutput", "SwallowConfig", "ChangeEvent"]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Pipeline", .product(name: "Logging", package: "swift-log"),
+            "Pipeline", "SwallowCore", .product(name: "Logging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Pipeline", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
+            "Pipeline", "SwallowCore", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),

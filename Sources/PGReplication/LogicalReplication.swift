@@ -22,17 +22,6 @@ public struct SlotState: Sendable {
     public var walStatus: String?
 }
 
-/// A table named by schema and name, unquoted.
-public struct QualifiedTableName: Sendable, Hashable, CustomStringConvertible {
-    public var schema: String
-    public var table: String
-    public init(schema: String, table: String) {
-        self.schema = schema
-        self.table = table
-    }
-    public var description: String { "\(schema).\(table)" }
-}
-
 extension PostgresConnection {
     /// `IDENTIFY_SYSTEM` (walsender connections only).
     public func identifySystem() throws(ReplicationError) -> SystemIdentification {

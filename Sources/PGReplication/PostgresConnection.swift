@@ -337,7 +337,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    private static func classifyConnectFailure(_ text: String, parameters: ConnectionParameters,
+    static func classifyConnectFailure(_ text: String, parameters: ConnectionParameters,
                                                replication: Bool) -> ReplicationError {
         let target = parameters.redactedDescription
         // Our own certificate or key cannot be used: retrying cannot help until the files change.

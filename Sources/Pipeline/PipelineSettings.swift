@@ -1,3 +1,4 @@
+import PGOutput
 import ChangeEvent
 import PGReplication
 import SwallowConfig
@@ -66,16 +67,5 @@ public struct PipelineSettings: Sendable {
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
-    }
-}
-
-extension EncoderOptions {
-    /// The encoder options the `events` section asks for; schema names start with the topic prefix.
-    init(events: SwallowConfiguration.Events, topicPrefix: String) {
-        self.init(toastPlaceholder: events.unavailableValuePlaceholder, decimalHandling: events.decimalHandling,
-                  timePrecision: events.timePrecision, binaryHandling: events.binaryHandling,
-                  intervalHandling: events.intervalHandling, hstoreHandling: events.hstoreHandling,
-                  unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas,
-                  schemaNamePrefix: topicPrefix)
     }
 }

@@ -44,9 +44,7 @@ import Testing
             let oid = try #require(try catalog.relationID(schema: "public", table: table))
             let details = try catalog.details(of: oid)
             let relation = try #require(try catalog.relationMessage(relationID: oid, details: details))
-            try catalog.describe(relation, details: details, to: &translator)
-            var ignored: [StreamAction] = []
-            try translator.translate(.relation(relation), walStart: point, eventTimeMillis: 0, into: &ignored)
+            try translator.describe(relation, catalog: try catalog.catalog(of: relation, details: details))
             relations.append(relation)
         }
         let source = SourceInfo(connectorVersion: "t", serverName: "app", database: database, commitTimeMicros: 0,

@@ -3,6 +3,7 @@ import MetricsTestKit
 import PGOutput
 import Testing
 @testable import Pipeline
+@testable import SwallowCore
 
 @Suite struct ConfirmedPositionWatchTests {
     let start = ContinuousClock.now

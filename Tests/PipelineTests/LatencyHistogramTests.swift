@@ -93,9 +93,9 @@ import Testing
     }
 
     @Test func anEventLargerThanTheByteLimitGoesAloneButNotBesideOthers() {
-        #expect(ReplicationPipeline.hasByteRoom(inFlight: 0, adding: 10_000, limit: 100))
-        #expect(!ReplicationPipeline.hasByteRoom(inFlight: 1, adding: 10_000, limit: 100))
-        #expect(ReplicationPipeline.hasByteRoom(inFlight: 60, adding: 40, limit: 100))
-        #expect(!ReplicationPipeline.hasByteRoom(inFlight: 61, adding: 40, limit: 100))
+        #expect(DeliveryPath.hasByteRoom(inFlight: 0, adding: 10_000, limit: 100))
+        #expect(!DeliveryPath.hasByteRoom(inFlight: 1, adding: 10_000, limit: 100))
+        #expect(DeliveryPath.hasByteRoom(inFlight: 60, adding: 40, limit: 100))
+        #expect(!DeliveryPath.hasByteRoom(inFlight: 61, adding: 40, limit: 100))
     }
 }

@@ -1,0 +1,220 @@
+import Foundation
+import Kafka
+import Logging
+import PGOutput
+import SwallowCore
+
+/// The one way a record reaches Kafka, for the stream, both snapshots and heartbeats alike: produce with
+/// backpressure (the in-flight byte bound), oversized-record handling (`kafka.oversized_events`) and
+/// retry when librdkafka's queue is full; delivery reports routed to their owner by `DeliveryID`
+/// (`DeliveryState` settles them in its `DeliveryLedger`); flushing, and the mapping of failed
+/// deliveries to the pipeline's errors.
+///
+/// Owns the producer: made in `init`, closed by `close()` (and by the producer's own `deinit`).
+final class DeliveryPath: Sendable {
+    let state: DeliveryState
+    private let producer: KafkaProducer
+    private let oversized: OversizedEventHandling
+    private let maxInFlightBytes: Int
+    private let flushTimeoutMilliseconds: Int
+    private let logger: Logger
+
+    init(settings: PipelineSettings, state: DeliveryState, monitor: PipelineMonitor, logger: Logger) throws(PipelineError) {
+        self.state = state
+        self.logger = logger
+        oversized = OversizedEventHandling(settings: settings)
+        maxInFlightBytes = settings.maxInFlightBytes
+        flushTimeoutMilliseconds = settings.flushTimeoutMilliseconds
+        let scratch = ReportScratch()
+        do {
+            producer = try KafkaProducer(
+                bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
+                secretProperties: settings.kafkaSecretProperties,
+                onDeliveryReports: { reports in
+                    scratch.latencies.removeAll(keepingCapacity: true)
+                    for report in reports {
+                        if let latency = report.latencyMicroseconds { scratch.latencies.append(latency) }
+                    }
+                    let (firstFailure, failures) = state.settle(reports, completedCommitTimes: &scratch.commitTimes)
+                    monitor.recordDeliveries(failures: failures, latenciesMicros: scratch.latencies)
+                    if !scratch.commitTimes.isEmpty {
+                        monitor.recordCommitsAcknowledged(scratch.commitTimes, nowMicros: WallClock.micros())
+                        scratch.commitTimes.removeAll(keepingCapacity: true)
+                    }
+                    if let firstFailure {
+                        monitor.recordError("\(firstFailure)")
+                        logger.warning("delivery to Kafka failed; nothing past the confirmed position will be confirmed",
+                                       metadata: ["error": "\(firstFailure)"])
+                    }
+                },
+                onFatalError: { error in state.producerFailed(error) },
+                logHandler: { level, facility, message in
+                    let text: Logger.Message = "librdkafka \(facility): \(message)"
+                    switch level {
+                    case ...3: logger.error(text)
+                    case 4: logger.warning(text)
+                    case 5...6: logger.info(text)
+                    default: logger.debug(text)
+                    }
+                },
+                // Everything after a failed delivery is sent again from the confirmed position: nothing
+                // queued behind it may reach Kafka first, or a key's events would arrive out of order.
+                purgeUnsentAfterFailure: true)
+        } catch {
+            throw .kafka(error)
+        }
+    }
+
+    /// Buffers the delivery thread reuses from one batch of reports to the next.
+    private final class ReportScratch: @unchecked Sendable {
+        // @unchecked: only the producer's single poll thread touches these.
+        var latencies: [Int64] = []
+        var commitTimes: [Int64] = []
+    }
+
+    func close() { producer.close() }
+
+    /// Bytes handed to the producer and not yet reported on.
+    var inFlightBytes: Int { producer.inFlightBytes }
+
+    // MARK: Producing
+
+    /// Where a record came from, for dead-letter headers and error messages (never its contents).
+    struct Origin {
+        /// `schema.table`; nil for Swallow's own records.
+        var table: String?
+        /// The WAL position of the change; nil for initial-snapshot rows.
+        var sourceLSN: LSN?
+    }
+
+    /// Produces `record` under `id` (registered with its owner). While there is no room — the in-flight
+    /// byte bound, or librdkafka's queue — calls `wait`, which waits a little for reports and returns
+    /// false to give up (the record is then abandoned and false returned). A record the producer refuses
+    /// as too large is replaced as `kafka.oversized_events` says, under the same id. Returns true once
+    /// the record (or its replacement) is queued.
+    func produce(_ record: OutgoingRecord, id: DeliveryID, origin: Origin,
+                 wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
+        var record = record
+        var headers = record.kafkaHeaders
+        let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: headers)
+        while !Self.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: maxInFlightBytes) {
+            guard try waitOrAbandon(id, wait) else { return false }
+        }
+        while true {
+            do {
+                try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
+                                     id: id.rawValue, blockWhenQueueFull: false)
+                return true
+            } catch where error.code == .queueFull {
+                // librdkafka's own bound is reached before ours: wait for acknowledgements.
+                guard try waitOrAbandon(id, wait) else { return false }
+            } catch where OversizedEventHandling.isOversized(error) {
+                do throws(PipelineError) {
+                    record = try oversized.replacement(for: record, refusal: error, table: origin.table,
+                                                       sourceLSN: origin.sourceLSN, logger: logger)
+                    headers = record.kafkaHeaders
+                } catch {
+                    state.abandon(id)
+                    throw error
+                }
+            } catch {
+                state.abandon(id)
+                throw PipelineError(code: .kafka, message: "producing to topic \(record.topic) failed: \(error)",
+                                    isRetriable: error.isRetriable, underlying: error)
+            }
+        }
+    }
+
+    private func waitOrAbandon(_ id: DeliveryID, _ wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
+        do {
+            if try wait() { return true }
+        } catch {
+            state.abandon(id)
+            throw error
+        }
+        state.abandon(id)
+        return false
+    }
+
+    /// Whether an event of `adding` bytes may be produced with `inFlight` bytes awaiting acknowledgement:
+    /// within `limit`, or alone (an event larger than the limit goes once nothing else is in flight,
+    /// rather than never).
+    static func hasByteRoom(inFlight: Int, adding: Int, limit: Int) -> Bool {
+        inFlight == 0 || inFlight + adding <= limit
+    }
+
+    /// Fetches `topic`'s partitions now rather than at librdkafka's next once-a-second scan (commit-to-ack
+    /// p99 was 1 s from this alone in the steady benchmark's first second).
+    func prepareTopic(_ topic: String) {
+        _ = producer.prepareTopic(topic, timeoutMilliseconds: 1000)
+    }
+
+    // MARK: Failures
+
+    /// Throws the error a failed delivery or a fatal producer error stands for: a restart from the
+    /// confirmed position when the failure is retriable, a stop naming the cause when it is not.
+    func checkHealth(snapshot: Bool) throws(PipelineError) {
+        let (fatal, failure) = state.failures
+        if let fatal { throw Self.producerFatal(fatal) }
+        guard let failure else { return }
+        if OversizedEventHandling.isOversized(failure) { throw oversized.brokerRefusal(failure, snapshot: snapshot) }
+        if snapshot {
+            guard failure.isRetriable else {
+                throw PipelineError(code: .deliveryFailed,
+                                    message: "Kafka refused a snapshot record (\(failure)). Fix the cause (topic permissions, message.max.bytes...) and restart; the snapshot continues or starts over",
+                                    isRetriable: false, underlying: failure)
+            }
+            throw PipelineError(code: .deliveryFailed, message: "\(failure)", isRetriable: true, underlying: failure)
+        }
+        throw PipelineError(code: .deliveryFailed,
+                            message: failure.isRetriable
+                                ? "a delivery to Kafka failed (\(failure)); resuming from the confirmed position"
+                                : "Kafka refused an event (\(failure)); nothing past the confirmed position is lost. Fix the cause (topic permissions, message.max.bytes...) and restart",
+                            isRetriable: failure.isRetriable, underlying: failure)
+    }
+
+    static func producerFatal(_ error: KafkaError) -> PipelineError {
+        PipelineError(code: .producerFatal,
+                      message: "Kafka producer failed fatally: \(error). Nothing past the confirmed position is lost; fix the cause and restart.",
+                      isRetriable: false, underlying: error)
+    }
+
+    // MARK: Flushing
+
+    /// `producer.flush` in slices of at most a second, calling `refresh` between them (status and
+    /// watchdog); returns what is still in flight after `timeoutMilliseconds`.
+    func flush(timeoutMilliseconds: Int, refresh: () -> Void) -> Int {
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+        while true {
+            let left = deadline - ContinuousClock.now
+            let slice = min(1000, max(0, left.wholeMilliseconds))
+            let remaining = producer.flush(timeoutMilliseconds: Int32(slice))
+            refresh()
+            if remaining == 0 || ContinuousClock.now >= deadline { return remaining }
+        }
+    }
+
+    /// Waits for in-flight deliveries: within the flush timeout on shutdown, or (`untilEmpty`) until
+    /// nothing is in flight, unless a stop is requested, before a restart, so that no late report of the
+    /// old stream is mistaken for a new one and the restart point accounts for every record sent.
+    func drain(untilEmpty: Bool = false, refresh: () -> Void) {
+        var remaining = flush(timeoutMilliseconds: flushTimeoutMilliseconds, refresh: refresh)
+        if untilEmpty, remaining > 0 {
+            logger.warning("waiting for in-flight deliveries before restarting", metadata: ["in_flight": "\(remaining)"])
+            while remaining > 0, !state.stopRequested {
+                remaining = flush(timeoutMilliseconds: max(flushTimeoutMilliseconds, 1000), refresh: refresh)
+            }
+        }
+        if remaining > 0 {
+            logger.warning("stopping with deliveries still in flight; they will be sent again on restart",
+                           metadata: ["in_flight": "\(remaining)"])
+        }
+    }
+}
+
+extension OutgoingRecord {
+    /// The headers as the producer takes them (no allocation for the usual none).
+    var kafkaHeaders: [KafkaHeader] {
+        headers.isEmpty ? [] : headers.map { KafkaHeader(key: $0.key, value: $0.value) }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import Kafka
+import PGOutput
+import SwallowCore
+
+/// What the replication reader, the snapshot readers and the producer's poll thread share: the ledger of
+/// records awaiting a delivery report (by owner), the first failed delivery, a fatal producer error and
+/// the stop request. Every access goes through a method here, under one lock; the condition wakes whoever
+/// waits for reports or a stop. The poll thread never blocks while holding the lock.
+final class DeliveryState: @unchecked Sendable {
+    // @unchecked: every stored property below `condition` is read and written only with it locked.
+    private let condition = NSCondition()
+    private var ledger: DeliveryLedger
+    /// The first failed delivery since the stream (re)started: decides whether a restart can help.
+    private var firstFailure: KafkaError?
+    private var fatalError: KafkaError?
+    private var stopped = false
+    /// Commit times the delivery thread collected, reused from one batch of reports to the next.
+    private var commitTimes: [Int64] = []
+
+    init(confirmedLSN: LSN) {
+        ledger = DeliveryLedger(confirmedLSN: confirmedLSN)
+    }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body()
+    }
+
+    // MARK: Stop
+
+    /// Asks every loop to finish; true for the first request.
+    func requestStop() -> Bool {
+        locked {
+            defer { stopped = true }
+            condition.broadcast()
+            return !stopped
+        }
+    }
+
+    var stopRequested: Bool { locked { stopped } }
+
+    /// Wakes every waiter (they check their own flags, e.g. a snapshot attempt's abort).
+    func wakeWaiters() {
+        locked { condition.broadcast() }
+    }
+
+    /// Waits until a delivery report, a wake-up or `deadline` (at once when a stop was requested, unless
+    /// `evenWhenStopping`). Returns whether a stop was requested.
+    func waitForReports(until deadline: Date, evenWhenStopping: Bool = false) -> Bool {
+        locked {
+            if !stopped || evenWhenStopping { _ = condition.wait(until: deadline) }
+            return stopped
+        }
+    }
+
+    /// Waits `milliseconds` unless a stop is requested, calling `refresh` about every second so the status
+    /// (and the watchdog) stays alive during backoffs. Returns true when a stop was requested.
+    func waitUnlessStopped(milliseconds: Int, refresh: () -> Void) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
+        while Date() < deadline {
+            let slice = min(deadline, Date().addingTimeInterval(1))
+            let stopping = locked {
+                while !stopped, condition.wait(until: slice) {}
+                return stopped
+            }
+            if stopping { return true }
+            refresh()
+        }
+        return false
+    }
+
+    // MARK: Delivery reports (the producer's poll thread)
+
+    /// Settles a batch of reports with their owners. Returns the first failure of the batch if it is the
+    /// first since the stream started, and the commit times of transactions that became fully
+    /// acknowledged (appended to `completedCommitTimes`).
+    func settle(_ reports: [DeliveryReport], completedCommitTimes: inout [Int64]) -> (firstFailure: KafkaError?, failures: Int) {
+        var newFailure: KafkaError?
+        var failures = 0
+        locked {
+            for report in reports {
+                let id = DeliveryID(rawValue: report.id)
+                switch report.result {
+                case .success:
+                    ledger.settle(id, delivered: true)
+                case .failure(let error):
+                    failures += 1
+                    ledger.settle(id, delivered: false)
+                    if firstFailure == nil {
+                        firstFailure = error
+                        newFailure = error
+                    }
+                }
+            }
+            ledger.stream.takeCompletedCommitTimes(into: &completedCommitTimes)
+            condition.broadcast()
+        }
+        return (newFailure, failures)
+    }
+
+    /// The producer failed fatally (e.g. fenced): nothing it sends any more can be trusted.
+    func producerFailed(_ error: KafkaError) {
+        locked {
+            fatalError = error
+            condition.broadcast()
+        }
+    }
+
+    /// The fatal producer error and the first failed delivery since the stream (re)started.
+    var failures: (fatal: KafkaError?, delivery: KafkaError?) { locked { (fatalError, firstFailure) } }
+
+    // MARK: The stream's units
+
+    var confirmedLSN: LSN { locked { ledger.stream.confirmedLSN } }
+    var streamEventsInFlight: Int { locked { ledger.stream.inFlightEvents } }
+    /// The first stream event whose delivery failed since the stream (re)started.
+    var streamDeliveryFailed: Bool { locked { ledger.stream.failedEventID != nil } }
+
+    func openUnit(commitTimeMicros: Int64?) { locked { ledger.stream.openUnit(commitTimeMicros: commitTimeMicros) } }
+    func closeUnit(endLSN: LSN) { locked { ledger.stream.closeUnit(endLSN: endLSN) } }
+    func serverPositionReported(_ position: LSN) { locked { ledger.stream.serverPositionReported(position) } }
+    func registerStreamEvent() -> DeliveryID { locked { .streamEvent(ledger.stream.registerEvent()) } }
+
+    /// A registered record was never handed to the producer (a stop, or an error before it was queued).
+    func abandon(_ id: DeliveryID) {
+        locked {
+            ledger.settle(id, delivered: false)
+            condition.broadcast()
+        }
+    }
+
+    /// A registered record needs no delivery (a snapshot row of a table that is not captured).
+    func settleWithoutDelivery(_ id: DeliveryID) {
+        locked {
+            ledger.settle(id, delivered: true)
+            condition.broadcast()
+        }
+    }
+
+    /// Forgets every outstanding unit and the last failure, for a new stream from the confirmed position
+    /// (or from `position`, when the slot holds a later one, on the first stream). Returns the position
+    /// the new stream starts from.
+    @discardableResult
+    func restartStream(adopting position: LSN? = nil) -> LSN {
+        locked {
+            ledger.stream.restart(from: position)
+            firstFailure = nil
+            return ledger.stream.confirmedLSN
+        }
+    }
+
+    /// Moves the commit times of fully acknowledged transactions to `buffer`.
+    func takeCompletedCommitTimes(into buffer: inout [Int64]) {
+        locked { ledger.stream.takeCompletedCommitTimes(into: &buffer) }
+    }
+
+    /// Records of every owner awaiting a report.
+    var inFlightEvents: Int { locked { ledger.inFlightEvents } }
+
+    // MARK: The initial snapshot's chunks
+
+    /// A snapshot attempt starts with `progress` (chunks done before count as done); its failure is cleared.
+    func beginSnapshot(_ progress: SnapshotProgress) {
+        locked {
+            ledger.snapshot = progress
+            firstFailure = nil
+        }
+    }
+
+    /// The attempt is over: reports still arriving for its records are ignored.
+    func endSnapshot() {
+        locked {
+            ledger.snapshot = nil
+            firstFailure = nil
+        }
+    }
+
+    /// Registers `count` records of `chunk`, waiting while more than `limit` snapshot records (and at least
+    /// one) would be in flight. Returns nil, registering nothing, once `shouldGiveUp` says so or a stop is
+    /// requested.
+    func registerSnapshotRecords(chunk: Int, count: Int, limit: Int, shouldGiveUp: () -> Bool) -> [DeliveryID]? {
+        locked {
+            while !stopped, !shouldGiveUp(), let inFlight = ledger.snapshot?.inFlightEvents, inFlight > 0, inFlight + count > limit {
+                _ = condition.wait(until: Date().addingTimeInterval(0.1))
+            }
+            guard !stopped, !shouldGiveUp(), ledger.snapshot != nil else { return nil }
+            return (0..<count).map { _ in .snapshotRecord(ledger.snapshot!.register(chunk: chunk)) }
+        }
+    }
+
+    /// Every row of `chunk` was read.
+    func closeChunk(_ chunk: Int) {
+        locked {
+            ledger.snapshot?.close(chunk: chunk)
+            condition.broadcast()
+        }
+    }
+
+    /// Chunks done since the last call, and whether every chunk is.
+    func takeDoneChunks() -> (done: [Int], complete: Bool) {
+        locked { (ledger.snapshot?.takeNewlyDone() ?? [], ledger.snapshot?.isComplete == true) }
+    }
+
+    /// Waits up to `deadline` unless the snapshot is complete, a stop was requested or the producer failed.
+    func waitForSnapshotProgress(until deadline: Date) {
+        locked {
+            if ledger.snapshot?.isComplete != true, !stopped, fatalError == nil { _ = condition.wait(until: deadline) }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import PGOutput
+import PGReplication
+import SwallowCore
+
+/// Opening a replication stream: the walsender connection, the publication and the slot, each checked
+/// (a slot or publication that vanished after the first stream is data loss, never re-created silently).
+extension ReplicationPipeline {
+    /// Connects, checks the server, publication and slot, and starts replication from the confirmed
+    /// position. (The connection closes itself when dropped on an error path.)
+    func openStream(progress: inout StreamProgress) throws(PipelineError) -> (PostgresConnection, LSN) {
+        let firstSession = !progress.slotEstablished
+        let (connection, system) = try connectWalsender(systemID: &progress.systemID)
+
+        // Like the slot, the publication may be created only when Swallow starts: decoding the changes
+        // made while it was missing fails even after it is re-created (PostgreSQL reads each change with
+        // the catalog of its time), and one re-created with other tables would silently skip changes.
+        do {
+            try preparePublication(connection, mayCreate: firstSession)
+        } catch {
+            if error.code == .publicationMissing && !firstSession {
+                throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
+                                       confirmed: confirmedLSN, cause: error)
+            }
+            throw .postgres(error)
+        }
+        let slot: (position: LSN, created: Bool)
+        do {
+            // A slot may be created only when Swallow starts: one that disappears while it runs would
+            // otherwise be re-created at the current position, silently skipping everything in between.
+            let mayCreate = settings.createSlot && firstSession
+            if mayCreate {
+                logger.info("checking replication slot (creating one waits for transactions in progress to end)",
+                            metadata: ["slot": "\(settings.slotName)"])
+            }
+            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate)
+        } catch {
+            if error.code == .slotMissing && !firstSession {
+                throw PipelineError(code: .slotLost,
+                                    message: "replication slot \"\(settings.slotName)\" disappeared while Swallow was streaming (dropped, or a failover to a server without it); changes after \(confirmedLSN) may not be in Kafka. Swallow does not re-create it silently: restart Swallow to create the slot and snapshot the tables again (or set snapshot.mode: when_needed to have it do so)",
+                                    isRetriable: false)
+            }
+            if error.code == .slotInvalidated && !firstSession {
+                throw PipelineError(code: .slotLost,
+                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming: the server removed WAL it still needed (max_slot_wal_keep_size), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed; raise max_slot_wal_keep_size to avoid this",
+                                    isRetriable: false)
+            }
+            throw .postgres(error)
+        }
+        logger.info(slot.created ? "created replication slot" : "reusing replication slot",
+                    metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
+                               "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
+
+        let adopt = !progress.positionAdopted
+        let confirmed = adopt ? deliveryState.restartStream(adopting: slot.position) : confirmedLSN
+        progress.slotEstablished = true
+        progress.positionAdopted = true
+        if slot.position > confirmed {
+            // We never confirm past our own position, so somebody else advanced the slot.
+            throw PipelineError(code: .postgres,
+                                message: "replication slot \"\(settings.slotName)\" was advanced to \(slot.position) by another client while Swallow had confirmed only \(confirmed); the changes in between were not delivered. Give Swallow a slot of its own, then re-snapshot",
+                                isRetriable: false)
+        }
+        do {
+            try connection.startLogicalReplication(slot: settings.slotName, from: confirmed,
+                                                   publication: settings.publicationName)
+        } catch {
+            throw .postgres(error)
+        }
+        return (connection, confirmed)
+    }
+
+    /// A walsender connection to the configured server, checked to be the same cluster as before.
+    func connectWalsender(systemID: inout String?) throws(PipelineError) -> (PostgresConnection, SystemIdentification) {
+        logger.info("connecting to PostgreSQL", metadata: ["target": "\(settings.connection.redactedDescription)"])
+        let connection: PostgresConnection
+        let system: SystemIdentification
+        do {
+            connection = try PostgresConnection(settings.connection, replication: true)
+            system = try connection.identifySystem()
+        } catch {
+            throw .postgres(error)
+        }
+        if let known = systemID, known != system.systemID {
+            throw PipelineError(code: .postgres,
+                                message: "the server's system identifier changed from \(known) to \(system.systemID) (a different cluster, e.g. after a failover); its slot does not continue this stream. Check what happened, then restart Swallow (a new snapshot may be needed)",
+                                isRetriable: false)
+        }
+        systemID = system.systemID
+        return (connection, system)
+    }
+
+    /// Checks the publication, and creates it when `publication.create` and `mayCreate` allow.
+    func preparePublication(_ connection: PostgresConnection, mayCreate: Bool = true) throws(ReplicationError) {
+        var tables = settings.tables
+        if let signal = settings.signalTable {
+            if try !connection.tableExists(signal) {
+                throw ReplicationError(
+                    code: .tableMissing, message: "the signal table \(signal) (snapshot.signal_table) does not exist",
+                    hint: "CREATE TABLE \(signal) (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)), or remove snapshot.signal_table")
+            }
+            // Signals arrive through the stream, so the publication must carry the signal table.
+            if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
+        }
+        if try connection.preparePublication(named: settings.publicationName, tables: tables,
+                                             create: settings.createPublication && mayCreate) {
+            logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
+                "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import ChangeEvent
+import Foundation
+import Kafka
+import Logging
+import PGOutput
+import PGReplication
+import SwallowCore
+
+/// The I/O around one replication connection's `StreamSessionMachine`: reads CopyData frames, carries
+/// out the machine's actions (catalog look-ups, produce through the delivery path, units in the ledger,
+/// status updates, the incremental snapshot's hooks), and ends on a stop request or a failure.
+struct StreamSession {
+    let pipeline: ReplicationPipeline
+    let connection: PostgresConnection
+    let delivery: DeliveryPath
+    var machine: StreamSessionMachine
+    /// Catalog lookups the decoder must not do go through a plain SQL connection: the replication
+    /// connection is busy streaming.
+    let catalog: CatalogReader
+    /// Snapshots on demand through the signal table, when one is configured.
+    let incremental: IncrementalSnapshotter?
+    var actions: [StreamSessionMachine.Action] = []
+    var lastConfirmedSent = LSN.invalid
+    /// Unix milliseconds of the last event produced, for the status.
+    var lastEventMillis: Int64 = 0
+    var counters = EventCounters()
+    /// Topics whose metadata this session fetched ahead of librdkafka.
+    var preparedTopics: Set<String> = []
+
+    init(pipeline: ReplicationPipeline, connection: PostgresConnection, delivery: DeliveryPath,
+         incremental: IncrementalSnapshotter?) {
+        let settings = pipeline.settings
+        self.pipeline = pipeline
+        self.connection = connection
+        self.delivery = delivery
+        self.incremental = incremental
+        catalog = CatalogReader(parameters: settings.connection)
+        machine = StreamSessionMachine(translator: StreamTranslator(settings: settings), signalTable: settings.signalTable,
+                                       statusIntervalMilliseconds: settings.statusIntervalMilliseconds,
+                                       flushTimeoutMilliseconds: settings.flushTimeoutMilliseconds,
+                                       statusRefreshInterval: pipeline.monitor.statusRefreshInterval, now: .now)
+    }
+
+    var settings: PipelineSettings { pipeline.settings }
+    var state: DeliveryState { delivery.state }
+    var logger: Logger { pipeline.logger }
+
+    mutating func run() throws(PipelineError) {
+        defer { catalog.close() }
+        // An incremental snapshot in progress continues from its last delivered chunk.
+        if let incremental, incremental.wantsChunkRead {
+            try incremental.readNextChunk(translator: &machine.translator, catalog: catalog)
+        }
+        while true {
+            try delivery.checkHealth(snapshot: false)
+            if case .stop(let budget) = decideOnStop(waiting: false) {
+                finish(flushBudgetMilliseconds: budget)
+                return
+            }
+            try keepStatus(waiting: false)
+            let frame: PostgresConnection.CopyDataResult
+            do {
+                frame = try connection.readCopyData(timeoutMilliseconds: 100)
+            } catch {
+                // The walsender reports a dropped publication when it decodes the next change.
+                if error.code == .publicationMissing {
+                    throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
+                                           confirmed: state.confirmedLSN, cause: error)
+                }
+                throw .postgres(error)
+            }
+            guard case .data(let bytes) = frame else { continue }
+            actions.removeAll(keepingCapacity: true)
+            try machine.receive(bytes[...], arrivalMillis: WallClock.millis(), into: &actions)
+            for action in actions { try perform(action) }
+        }
+    }
+
+    private mutating func perform(_ action: StreamSessionMachine.Action) throws(PipelineError) {
+        switch action {
+        case .reportServerPosition(let position):
+            state.serverPositionReported(position)
+        case .sendStatus:
+            try sendStatus()
+        case .describe(let relation):
+            counters.forget(relationID: relation.relationID)
+            logger.debug("relation described", metadata: [
+                "table": "\(relation.namespace).\(relation.name)", "oid": "\(relation.relationID)",
+                "replica_identity": "\(relation.replicaIdentity)", "columns": "\(relation.columns.count)"])
+            // The decoder does no I/O: what the Relation message cannot say (key order, keys of FULL
+            // tables, arrays, enums, domains, extension types) comes from the catalog here.
+            try machine.describe(relation, catalog: try catalog.catalog(of: relation))
+        case .openUnit(let commitTime):
+            state.openUnit(commitTimeMicros: commitTime)
+        case .closeUnit(let end):
+            state.closeUnit(endLSN: end)
+        case .produce(let record, let sourceLSN):
+            try produce(record, sourceLSN: sourceLSN)
+        case .signal(let insert, let sourceLSN):
+            guard let incremental else { return }
+            for record in try incremental.handleSignal(insert, translator: machine.translator) {
+                try produce(record, sourceLSN: sourceLSN)
+            }
+        case .observe(let message):
+            if case .relation(let relation) = message { incremental?.observe(relation) } else { incremental?.observe(message) }
+        case .transactionCommitted(let end):
+            guard let incremental else { return }
+            incremental.transactionCommitted(at: end)
+            if incremental.wantsChunkRead { try incremental.readNextChunk(translator: &machine.translator, catalog: catalog) }
+        }
+    }
+
+    /// One record through the delivery path, into the open unit; while there is no room, waits for
+    /// acknowledgements here, where status updates and stop requests are still served.
+    private mutating func produce(_ record: OutgoingRecord, sourceLSN: LSN) throws(PipelineError) {
+        let limit = settings.maxInFlightEvents
+        while state.streamEventsInFlight >= limit {
+            guard try waitForAcknowledgements() else { break }
+        }
+        let id = state.registerStreamEvent()
+        let table = record.kind.relationID.flatMap { machine.translator.tableName(of: $0) }
+        let queued = try delivery.produce(record, id: id, origin: .init(table: table, sourceLSN: sourceLSN)) { () throws(PipelineError) -> Bool in
+            try waitForAcknowledgements()
+        }
+        guard queued else { return }
+        lastEventMillis = WallClock.millis()
+        let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
+        if !counters.count(record.kind, bytes: bytes) {
+            counters.register(record.kind, table: table)
+            _ = counters.count(record.kind, bytes: bytes)
+            // The first record to a topic in this session: have its partitions now. Waits at most once per
+            // topic per session.
+            if preparedTopics.insert(record.topic).inserted { delivery.prepareTopic(record.topic) }
+        }
+    }
+
+    /// Waits a little for delivery reports, sending status when due. Returns false when a stop was
+    /// requested (and no transaction is being read to its end); throws on producer failure.
+    private mutating func waitForAcknowledgements() throws(PipelineError) -> Bool {
+        _ = state.waitForReports(until: Date().addingTimeInterval(0.1), evenWhenStopping: machine.stopDeadline != nil)
+        try delivery.checkHealth(snapshot: false)
+        if case .stop = decideOnStop(waiting: true) { return false }
+        try keepStatus(waiting: true)
+        return true
+    }
+
+    /// The machine's stop decision, logged the first time it reads on to the end of a transaction.
+    private mutating func decideOnStop(waiting: Bool) -> StreamSessionMachine.StopDecision {
+        let wasFinishing = machine.stopDeadline != nil
+        let decision = machine.stopDecision(stopRequested: state.stopRequested, deliveryFailed: state.streamDeliveryFailed,
+                                            now: .now)
+        if decision == .finishTransaction, !wasFinishing {
+            logger.info("stopping after the transaction being read", metadata: ["timeout_ms": "\(settings.flushTimeoutMilliseconds)"])
+        }
+        return decision
+    }
+
+    /// Refreshes the status and sends a standby status update when they are due.
+    private mutating func keepStatus(waiting: Bool) throws(PipelineError) {
+        let now = ContinuousClock.now
+        if machine.statusRefreshDue(at: now) {
+            pipeline.refreshStatus(delivery: delivery, stream: .init(receivedLSN: machine.receivedLSN, serverLSN: machine.serverLSN,
+                                                                     lastEventMillis: lastEventMillis))
+        }
+        if machine.statusUpdateDue(at: now, waiting: waiting) { try sendStatus() }
+    }
+
+    private mutating func sendStatus() throws(PipelineError) {
+        let confirmed = state.confirmedLSN
+        let update = StandbyStatusUpdate(written: max(machine.receivedLSN, confirmed), flushed: confirmed, applied: confirmed,
+                                         clientTime: PostgresTime.postgresMicros(fromUnixMicros: WallClock.micros()),
+                                         replyRequested: false)
+        do { try connection.sendCopyData(update.encode()) } catch { throw .postgres(error) }
+        machine.statusSent(at: .now)
+        try incremental?.confirmed(confirmed)
+        if confirmed != lastConfirmedSent {
+            logger.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
+            lastConfirmedSent = confirmed
+        }
+        watchConfirmedPosition(confirmed)
+    }
+
+    /// Warns (and says so in the metrics) when the confirmed position stands still while the server's
+    /// moves on: the slot then holds WAL without bound.
+    private func watchConfirmedPosition(_ confirmed: LSN) {
+        let server = machine.receivedLSN
+        let observation = pipeline.positionWatch.withLock { $0.observe(confirmed: confirmed, server: server, at: ContinuousClock.now) }
+        pipeline.positionGauges.record(observation)
+        let seconds = observation.unchangedFor.components.seconds
+        if observation.warn {
+            logger.warning("the confirmed position has not moved while the server's has; the slot retains WAL until it does (check the broker, in-flight deliveries and long transactions)",
+                           metadata: ["confirmed_lsn": "\(confirmed)", "server_lsn": "\(server)",
+                                      "unchanged_s": "\(seconds)", "slot": "\(settings.slotName)"])
+        } else if observation.recovered {
+            logger.notice("the confirmed position moves again", metadata: ["confirmed_lsn": "\(confirmed)",
+                                                                           "slot": "\(settings.slotName)"])
+        }
+    }
+
+    /// Clean stop: wait (within the budget) for what is in flight, confirm what was acknowledged, end the
+    /// stream.
+    private mutating func finish(flushBudgetMilliseconds budget: Int) {
+        let remaining = delivery.flush(timeoutMilliseconds: budget) {}
+        if remaining > 0 {
+            logger.warning("deliveries still in flight at shutdown; they will be sent again on restart",
+                           metadata: ["in_flight": "\(remaining)"])
+        }
+        do {
+            try sendStatus()
+            connection.endCopy()
+        } catch {
+            logger.warning("could not send the final status", metadata: ["error": "\(error)"])
+        }
+        logger.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
+    }
+}
+
+extension StreamTranslator {
+    /// The translator the configuration asks for, recognising this slot's heartbeat messages.
+    init(settings: PipelineSettings) {
+        let heartbeat = settings.heartbeat
+        let records = heartbeat.intervalMilliseconds > 0 && heartbeat.emitRecord
+            ? HeartbeatRecords(topicPrefix: settings.topicPrefix,
+                               encoder: ChangeEventEncoder(options: EncoderOptions(events: settings.events,
+                                                                                   topicPrefix: settings.topicPrefix)))
+            : nil
+        self.init(topicPrefix: settings.topicPrefix, database: settings.connection.database,
+                  capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
+                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records))
+    }
+}

@@ -1,0 +1,13 @@
+import ChangeEvent
+import SwallowConfig
+
+extension EncoderOptions {
+    /// The encoder options the `events` section asks for; schema names start with the topic prefix.
+    public init(events: SwallowConfiguration.Events, topicPrefix: String) {
+        self.init(toastPlaceholder: events.unavailableValuePlaceholder, decimalHandling: events.decimalHandling,
+                  timePrecision: events.timePrecision, binaryHandling: events.binaryHandling,
+                  intervalHandling: events.intervalHandling, hstoreHandling: events.hstoreHandling,
+                  unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas,
+                  schemaNamePrefix: topicPrefix)
+    }
+}

@@ -1,0 +1,458 @@
+import ChangeEvent
+import PGOutput
+import SwallowConfig
+
+/// Turns pgoutput messages into Kafka records: pure apart from the caller-visible relation cache, so the
+/// translation of a whole stream is testable without Postgres or Kafka.
+public struct StreamTranslator: Sendable {
+    /// A class, not a struct: every event looks its relation up, and copying a `TableSchema` (about
+    /// twenty arrays and strings) out of the dictionary would retain and release each of them per event.
+    final class CapturedRelation: Sendable {
+        let relationID: UInt32
+        let schema: TableSchema
+        let topic: String
+        let isCaptured: Bool
+        /// `schema.table`, Debezium's data collection name (counted per event with transaction metadata).
+        let dataCollection: String
+
+        init(relationID: UInt32, schema: TableSchema, topic: String, isCaptured: Bool, dataCollection: String) {
+            self.relationID = relationID
+            self.schema = schema
+            self.topic = topic
+            self.isCaptured = isCaptured
+            self.dataCollection = dataCollection
+        }
+    }
+
+    struct OpenTransaction {
+        var xid: UInt32
+        var commitTimeMicros: Int64
+        /// provide.transaction.metadata: events so far, and per table in first-seen order.
+        var eventCount: Int64 = 0
+        var tableEventCounts: [(name: String, eventCount: Int64)] = []
+        var tableIndexes: [String: Int] = [:]
+
+        /// Counts one more event of `table` and returns its transaction block.
+        mutating func count(_ table: String) -> TransactionBlock {
+            eventCount += 1
+            let index: Int
+            if let known = tableIndexes[table] {
+                index = known
+            } else {
+                index = tableEventCounts.count
+                tableIndexes[table] = index
+                tableEventCounts.append((table, 0))
+            }
+            tableEventCounts[index].eventCount += 1
+            return TransactionBlock(id: String(xid), totalOrder: eventCount,
+                                    dataCollectionOrder: tableEventCounts[index].eventCount)
+        }
+    }
+
+    public let topicPrefix: String
+    public let database: String
+    public let connectorVersion: String
+    private let capturedTables: Set<QualifiedTableName>
+    private let tableFilter: NameFilter
+    private let columnFilter: NameFilter
+    private let messagePrefixFilter: NameFilter
+    private let keyColumnOverrides: [(table: NameFilter, columns: [String])]
+    private let encoder: ChangeEventEncoder
+    /// Types outside the encoder's built-in table, as the caller read them from the catalog.
+    private var types = TypeCatalog()
+    /// Key candidates by relation OID, as the caller read them from the catalog.
+    private var relationDetails: [UInt32: RelationDetails] = [:]
+    /// Relation messages by OID, as the server last described them. The server sends a Relation before
+    /// the first change of a table in each session and again whenever the table's shape changes.
+    private var relations: [UInt32: CapturedRelation] = [:]
+    private var transaction: OpenTransaction?
+    /// Debezium's `sequence` pairs the previous commit's LSN with the event's own.
+    private var lastCommitLSN: LSN?
+    public let messageTopic: String
+    /// provide.transaction.metadata: BEGIN/END records go here.
+    public let transactionTopic: String
+
+    private let options: SwallowConfiguration.Events
+    /// Whether a logical decoding message prefix passes the include/exclude lists, by prefix: the
+    /// patterns are compiled once per distinct prefix (there are few).
+    private var prefixDecisions: [String: Bool] = [:]
+
+    /// What heartbeat messages become.
+    private let heartbeat: HeartbeatMessages
+
+    public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
+                options: SwallowConfiguration.Events = .init(),
+                heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil)) {
+        self.heartbeat = heartbeat
+        self.topicPrefix = topicPrefix
+        self.database = database
+        self.capturedTables = Set(capturedTables)
+        self.connectorVersion = connectorVersion
+        self.options = options
+        self.tableFilter = NameFilter(include: options.tableIncludeList, exclude: options.tableExcludeList, ignoringCase: true)
+        self.columnFilter = NameFilter(include: options.columnIncludeList, exclude: options.columnExcludeList, ignoringCase: true)
+        self.messagePrefixFilter = NameFilter(include: options.messagePrefixIncludeList, exclude: options.messagePrefixExcludeList, ignoringCase: false)
+        self.keyColumnOverrides = options.messageKeyColumns.map { (NameFilter(include: [$0.table], exclude: nil, ignoringCase: true), $0.columns) }
+        self.encoder = ChangeEventEncoder(options: EncoderOptions(events: options, topicPrefix: topicPrefix))
+        self.messageTopic = "\(topicPrefix).message"
+        self.transactionTopic = "\(topicPrefix).transaction"
+    }
+
+    private func skips(_ operation: SwallowConfiguration.Events.Operation) -> Bool {
+        options.skippedOperations.contains(operation)
+    }
+
+    /// Debezium's message.prefix.include.list / exclude.list, decided once per distinct prefix (there are few).
+    private mutating func publishesMessages(withPrefix prefix: String) -> Bool {
+        if let known = prefixDecisions[prefix] { return known }
+        let decision = messagePrefixFilter.accepts(prefix)
+        prefixDecisions[prefix] = decision
+        return decision
+    }
+
+    /// Takes a Relation message together with what the catalog says about its table: the only way a
+    /// relation reaches the translator, so the catalog's answer cannot arrive after the message it
+    /// completes. (An uncaptured table needs no catalog: pass `RelationCatalog()`.)
+    public mutating func describe(_ relation: RelationMessage, catalog: RelationCatalog) throws(PipelineError) {
+        relationDetails[relation.relationID] = catalog.details
+        for info in catalog.types { types.insert(info) }
+        try translateRelation(relation)
+    }
+
+    /// The type OIDs of a Relation message whose descriptions its `RelationCatalog` must carry (again: a
+    /// changed Relation message may follow an `ALTER TYPE`).
+    public static func typeOIDsToDescribe(_ relation: RelationMessage) -> [UInt32] {
+        Array(Set(relation.columns.map(\.typeOID).filter(TypeCatalog.needsLookup)))
+    }
+
+    /// Whether changes of the table a Relation message describes are emitted.
+    public func captures(_ relation: RelationMessage) -> Bool {
+        captures(QualifiedTableName(schema: relation.namespace, table: relation.name))
+    }
+
+    /// Whether changes of `table` are emitted: it is among `tables` (or no list was given) and the
+    /// table include/exclude lists let it through.
+    public func captures(_ table: QualifiedTableName) -> Bool {
+        (capturedTables.isEmpty || capturedTables.contains(table)) && tableFilter.accepts(table.description)
+    }
+
+    /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`.
+    public func topic(of table: QualifiedTableName) -> String { "\(topicPrefix).\(table)" }
+
+    /// The key columns `events.message.key.columns` sets for `table`; nil when it sets none.
+    public func keyColumnOverride(for table: QualifiedTableName) -> [String]? {
+        keyColumnOverrides.first { $0.table.accepts(table.description) }?.columns
+    }
+
+    /// The column names of relation `relationID` as last described (by the server or, for snapshots, the
+    /// catalog); nil when no Relation message described it yet.
+    public func columnNames(of relationID: UInt32) -> [String]? {
+        relations[relationID]?.schema.columns.map(\.name)
+    }
+
+    /// `schema.table` of relation `relationID` as last described; nil when no Relation message described it.
+    public func tableName(of relationID: UInt32) -> String? {
+        relations[relationID]?.dataCollection
+    }
+
+    /// Whether a transaction is open (between Begin and Commit).
+    public var isInTransaction: Bool { transaction != nil }
+
+    /// Appends the actions for `message`, which the server sent at `walStart`, to `actions`.
+    public mutating func translate(_ message: PGOutputMessage, walStart: LSN, eventTimeMillis: Int64,
+                                   into actions: inout [StreamAction]) throws(PipelineError) {
+        switch message {
+        case .begin(let begin):
+            guard transaction == nil else { throw protocolViolation("Begin inside an open transaction") }
+            let opened = OpenTransaction(xid: begin.xid,
+                                         commitTimeMicros: PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime))
+            transaction = opened
+            actions.append(.openUnit)
+            // Debezium sends BEGIN as soon as the transaction starts (and END even if nothing was captured).
+            if options.provideTransactionMetadata {
+                let id = String(opened.xid)
+                actions.append(.produce(OutgoingRecord(
+                    topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
+                    value: encoder.encodeTransactionBegin(id: id, timestampMillis: Self.millis(opened.commitTimeMicros)),
+                    headers: [], kind: .transactionMetadata)))
+            }
+
+        case .commit(let commit):
+            guard let closing = transaction else { throw protocolViolation("Commit without Begin") }
+            transaction = nil
+            if options.provideTransactionMetadata {
+                let id = String(closing.xid)
+                actions.append(.produce(OutgoingRecord(
+                    topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
+                    value: encoder.encodeTransactionEnd(id: id, eventCount: closing.eventCount,
+                                                        dataCollections: closing.tableEventCounts,
+                                                        timestampMillis: Self.millis(closing.commitTimeMicros)),
+                    headers: [], kind: .transactionMetadata)))
+            }
+            lastCommitLSN = commit.commitLSN
+            actions.append(.closeUnit(commit.endLSN))
+
+        case .origin, .type:
+            // Origins name where a replicated change came from. Type messages name non-built-in types;
+            // the caller describes those from the catalog before the Relation message that uses them.
+            break
+
+        case .relation:
+            throw PipelineError(code: .protocolViolation,
+                                message: "a Relation message reached the translator without its catalog details (use describe(_:catalog:))",
+                                isRetriable: false)
+
+        case .insert(let insert):
+            guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
+            let after = try rowImage(insert.newTuple, relation, "Insert")
+            let source = try eventSource(walStart, relation)
+            let key = try encodeKey(relation, after)
+            let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .create))))
+
+        case .update(let update):
+            guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
+            let before = try update.oldTuple.map { tuple throws(PipelineError) in try rowImage(tuple, relation, "Update") }
+            let after = try rowImage(update.newTuple, relation, "Update")
+            let newKey = try encodeKey(relation, after)
+            // The server sends the old key only when it changed (or the full old row for REPLICA
+            // IDENTITY FULL). A changed key moves the row to another Kafka key: like Debezium, delete the
+            // old key (with its tombstone) and create the new one, so per-key consumers stay correct.
+            if let before, let oldKey = try encodeKey(relation, before), let newKey, oldKey != newKey {
+                let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
+                                                 try eventSource(walStart, relation), eventTimeMillis)
+                let moved = [RecordHeader(key: "__debezium.newkey", value: newKey)]
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
+                                                       kind: .change(relationID: relation.relationID, operation: .delete))))
+                if options.tombstonesOnDelete {
+                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved,
+                                                           kind: .tombstone(relationID: relation.relationID))))
+                }
+                let create = try encodeRowChange(.create, relation, before: nil, after: after,
+                                                 try eventSource(walStart, relation), eventTimeMillis)
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
+                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: oldKey)],
+                                                       kind: .change(relationID: relation.relationID, operation: .create))))
+            } else {
+                let value = try encodeRowChange(.update, relation, before: before, after: after,
+                                                try eventSource(walStart, relation), eventTimeMillis)
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .update))))
+            }
+
+        case .delete(let delete):
+            guard let relation = try capturedRelation(delete.relationID, "Delete"), !skips(.delete) else { return }
+            let before = try rowImage(delete.oldTuple, relation, "Delete")
+            let source = try eventSource(walStart, relation)
+            let key = try encodeKey(relation, before)
+            let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                                                   kind: .change(relationID: relation.relationID, operation: .delete))))
+            // tombstones.on.delete: a null value lets log compaction drop the key.
+            if key != nil, options.tombstonesOnDelete {
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [],
+                                                       kind: .tombstone(relationID: relation.relationID))))
+            }
+
+        case .truncate(let truncate):
+            // Debezium skips truncates unless skipped.operations leaves them out.
+            guard !skips(.truncate) else { return }
+            for relationID in truncate.relationIDs {
+                guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
+                let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
+                                                   eventTimeMillis: eventTimeMillis)
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [],
+                                                       kind: .change(relationID: relation.relationID, operation: .truncate))))
+            }
+
+        case .message(let message) where message.prefix == HeartbeatMessages.prefix:
+            guard !message.isTransactional, transaction == nil else { return }
+            actions.append(.openUnit)
+            if let records = heartbeat.records, message.content.elementsEqual(heartbeat.content) {
+                actions.append(.produce(records.record(timestampMillis: eventTimeMillis)))
+            }
+            actions.append(.closeUnit(message.lsn))
+        case .message(let message):
+            if message.isTransactional && transaction == nil {
+                throw protocolViolation("a transactional logical decoding message outside a transaction")
+            }
+            guard publishesMessages(withPrefix: message.prefix) else { return }
+            // A non-transactional message stands alone: it is its own unit, confirmed at its LSN.
+            let standalone = !message.isTransactional && transaction == nil
+            if standalone { actions.append(.openUnit) }
+            var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
+                                    commitTimeMicros: transaction?.commitTimeMicros ?? eventTimeMillis * 1000,
+                                    transactionID: message.isTransactional ? transaction?.xid : nil,
+                                    lsn: message.lsn.value, lastCommitLSN: lastCommitLSN?.value)
+            // Transactional messages are events of their transaction, counted under Debezium's
+            // LogicalDecodingMessageId identifier.
+            if options.provideTransactionMetadata, message.isTransactional {
+                source.transaction = transaction?.count("LOGICAL_DECODING_MESSAGE")
+            }
+            let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
+                                                     isTransactional: message.isTransactional, source: source,
+                                                     eventTimeMillis: eventTimeMillis)
+            actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
+                                                   value: value, headers: [], kind: .logicalMessage)))
+            if standalone { actions.append(.closeUnit(message.lsn)) }
+        }
+    }
+
+    private mutating func translateRelation(_ relation: RelationMessage) throws(PipelineError) {
+        let qualified = "\(relation.namespace).\(relation.name)"
+        let isCaptured = captures(relation)
+        let notNull = relationDetails[relation.relationID]?.notNullColumns ?? []
+        var columns = relation.columns.map {
+            ColumnSchema(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: $0.isKey,
+                         isOptional: !notNull.contains($0.name))
+        }
+        let keyNames = keyColumnNames(relation, qualified)
+        if let keyNames {
+            for index in columns.indices { columns[index].isKey = keyNames.contains(columns[index].name) }
+        }
+        // column.include/exclude.list shape the value; the key keeps its columns so that a table's
+        // events stay on their partitions.
+        let excluded = Set(columns.filter { !$0.isKey && !columnFilter.accepts("\(qualified).\($0.name)") }.map(\.name))
+        let schema = TableSchema(schema: relation.namespace, table: relation.name, columns: columns,
+                                 keyColumnNames: keyNames, types: types, options: encoder.options,
+                                 excludedColumns: excluded)
+        if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
+        relations[relation.relationID] = CapturedRelation(
+            relationID: relation.relationID, schema: schema, topic: topic(of: QualifiedTableName(schema: relation.namespace, table: relation.name)), isCaptured: isCaptured, dataCollection: qualified)
+    }
+
+    // MARK: Snapshots
+
+    /// The `op: "r"` record of one snapshot row of relation `relationID`, which a Relation message (built
+    /// from the catalog for snapshots) has described; nil when the table is not captured. Keys, topics,
+    /// filters and conversions are those of streamed changes.
+    public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
+                               eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
+        guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
+        return snapshotRecord(relation, key: key, value: value)
+    }
+
+    /// The `source` block of relation `relationID`'s snapshot records, formatted once: in an initial
+    /// snapshot it differs between records only by its marker. Nil when the table is not captured.
+    public func snapshotSourceBlock(relationID: UInt32, source: SourceInfo) throws(PipelineError) -> [UInt8]? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        return encoder.encodeSource(source, table: relation.schema)
+    }
+
+    /// `snapshotRecord` with a `source` block from `snapshotSourceBlock`.
+    public func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: [UInt8],
+                        eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
+        guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        let value: [UInt8]
+        do {
+            value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
+                                                sourceBlock: sourceBlock, eventTimeMillis: eventTimeMillis)
+        } catch { throw .encoding(error) }
+        return snapshotRecord(relation, key: key, value: value)
+    }
+
+    /// A snapshot row's relation (nil when not captured), checked against the row's width, and its key.
+    private func snapshotRow(_ relationID: UInt32, _ row: [ColumnValue]) throws(PipelineError) -> (CapturedRelation, key: [UInt8]?)? {
+        guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
+        guard row.count == relation.schema.columns.count else {
+            throw protocolViolation("a snapshot row of \(relation.dataCollection) has \(row.count) columns, the table \(relation.schema.columns.count)")
+        }
+        return (relation, try encodeKey(relation, row))
+    }
+
+    private func snapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, value: [UInt8]) -> OutgoingRecord {
+        OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+                       kind: .change(relationID: relation.relationID, operation: .read))
+    }
+
+    // MARK: Helpers
+
+    /// The Kafka key's columns in key order; nil keeps pgoutput's identity flags in column order.
+    ///
+    /// `message.key.columns` wins. Otherwise the key is the replica identity as pgoutput flags it (the
+    /// primary key for DEFAULT, the index for USING INDEX), ordered like the index as Debezium orders
+    /// primary-key fields. FULL and NOTHING flag every column or none, so the catalog decides: the
+    /// primary key, else (FULL) the narrowest unique index on NOT NULL columns, else no key.
+    private func keyColumnNames(_ relation: RelationMessage, _ qualified: String) -> [String]? {
+        if let override = keyColumnOverride(for: QualifiedTableName(schema: relation.namespace, table: relation.name)) {
+            return override
+        }
+        let keys = relationDetails[relation.relationID] ?? RelationDetails()
+        let flagged = relation.columns.filter(\.isKey).map(\.name)
+        switch relation.replicaIdentity {
+        case .full, .nothing:
+            if !keys.primaryKey.isEmpty { return keys.primaryKey }
+            if relation.replicaIdentity == .full, !keys.uniqueIndex.isEmpty { return keys.uniqueIndex }
+            return []
+        default:
+            // The catalog is read later than the WAL was written: trust its order only for the same columns.
+            for candidate in [keys.primaryKey, keys.replicaIdentityIndex]
+            where !candidate.isEmpty && Set(candidate) == Set(flagged) {
+                return candidate
+            }
+            return nil
+        }
+    }
+
+    private func capturedRelation(_ id: UInt32, _ messageName: String) throws(PipelineError) -> CapturedRelation? {
+        guard let relation = relations[id] else {
+            throw protocolViolation("\(messageName) for relation OID \(id), which no Relation message described")
+        }
+        return relation.isCaptured ? relation : nil
+    }
+
+    private func rowImage(_ tuple: TupleData, _ relation: CapturedRelation, _ messageName: String) throws(PipelineError) -> [ColumnValue] {
+        guard tuple.columns.count == relation.schema.columns.count else {
+            throw protocolViolation("\(messageName) for \(relation.schema.schema).\(relation.schema.table) has \(tuple.columns.count) columns, its Relation message \(relation.schema.columns.count)")
+        }
+        var values: [ColumnValue] = []
+        values.reserveCapacity(tuple.columns.count)
+        for (index, column) in tuple.columns.enumerated() {
+            switch column {
+            case .null: values.append(.null)
+            case .unchangedToast: values.append(.unchangedToast)
+            case .text(let bytes): values.append(.text(bytes))
+            case .binary:
+                // We never ask for binary (proto_version 1 has no `binary` option), so this is a protocol error.
+                throw protocolViolation("\(messageName) column \(relation.schema.columns[index].name) of \(relation.schema.schema).\(relation.schema.table) arrived in binary format")
+            }
+        }
+        return values
+    }
+
+    /// The source block of the next event of `relation` (with its transaction block, when enabled).
+    private mutating func eventSource(_ walStart: LSN, _ relation: CapturedRelation) throws(PipelineError) -> SourceInfo {
+        guard transaction != nil else { throw protocolViolation("a row change outside a transaction") }
+        var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
+                                commitTimeMicros: transaction!.commitTimeMicros, transactionID: transaction!.xid,
+                                lsn: walStart.value, lastCommitLSN: lastCommitLSN?.value)
+        if options.provideTransactionMetadata {
+            source.transaction = transaction!.count(relation.dataCollection)
+        }
+        return source
+    }
+
+    private static func millis(_ micros: Int64) -> Int64 {
+        micros >= 0 ? micros / 1000 : -((-micros + 999) / 1000)
+    }
+
+    private func encodeKey(_ relation: CapturedRelation, _ row: [ColumnValue]) throws(PipelineError) -> [UInt8]? {
+        do { return try encoder.encodeKey(table: relation.schema, row: row) } catch { throw .encoding(error) }
+    }
+
+    private func encodeRowChange(_ op: Operation, _ relation: CapturedRelation, before: [ColumnValue]?, after: [ColumnValue]?,
+                                 _ source: SourceInfo, _ eventTimeMillis: Int64) throws(PipelineError) -> [UInt8] {
+        do {
+            return try encoder.encodeRowChange(op: op, table: relation.schema, before: before, after: after,
+                                               source: source, eventTimeMillis: eventTimeMillis)
+        } catch { throw .encoding(error) }
+    }
+
+    private func protocolViolation(_ what: String) -> PipelineError {
+        PipelineError(code: .protocolViolation,
+                      message: "replication stream out of order: \(what); Swallow stops rather than guess (nothing after the last confirmed position is lost). Report this with the PostgreSQL version.",
+                      isRetriable: false)
+    }
+}

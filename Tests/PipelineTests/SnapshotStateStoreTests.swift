@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+@testable import Pipeline
+
+@Suite struct SnapshotStateStoreTests {
+    @Test func savesAtomicallyAndLoadsBack() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)/nested").path
+        defer { try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent) }
+        let store = SnapshotStateStore(directory: directory, slot: "s1")
+        #expect(try store.load() == nil)
+        var state = SnapshotState(slot: "s1", systemID: "42", database: "app", slotCreatedForSnapshot: true, startedAt: Date())
+        state.chunks = [.init(table: 0, index: 0, isLastOfTable: false, lowerKey: nil, upperKey: ["10", "a'b"]),
+                        .init(table: 0, index: 1, isLastOfTable: true, lowerKey: ["10", "a'b"])]
+        state.doneChunks = [1]
+        try store.save(state)
+        #expect(try store.load() == state)
+        state.status = .completed
+        try store.save(state)
+        #expect(try store.load()?.status == .completed)
+        #expect(!FileManager.default.fileExists(atPath: store.path + ".tmp"))
+    }
+
+    @Test func aCorruptFileIsAnErrorNamingTheFix() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = SnapshotStateStore(directory: directory, slot: "s1")
+        try "{not json".write(toFile: store.path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: PipelineError.self) { try store.load() }
+        #expect(error?.code == .state)
+        #expect(error?.message.contains(store.path) == true)
+        #expect(error?.message.contains("remove it") == true)
+    }
+
+    @Test func anUnwritableDirectoryIsAnErrorNamingStateDir() throws {
+        let store = SnapshotStateStore(directory: "/proc/swallow-cannot-exist", slot: "s1")
+        let state = SnapshotState(slot: "s1", systemID: "1", database: "d", slotCreatedForSnapshot: true, startedAt: Date())
+        let error = #expect(throws: PipelineError.self) { try store.save(state) }
+        #expect(error?.message.contains("state_dir") == true)
+    }
+}
