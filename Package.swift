@@ -65,6 +65,10 @@ let package = Package(
             "Pipeline", "SwallowCore", .product(name: "Logging", package: "swift-log"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
         ]),
+        // The executable's process concerns: the JSON log handler and service-manager notifications.
+        .testTarget(name: "SwallowCLITests", dependencies: [
+            "SwallowCLI", "Pipeline", "PGOutput", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Pipeline", "SwallowCore", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
             .product(name: "Logging", package: "swift-log"),

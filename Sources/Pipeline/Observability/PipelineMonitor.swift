@@ -21,7 +21,7 @@ public final class PipelineMonitor: @unchecked Sendable {
     private var snapshotGauges: [String: SnapshotTableGauges] = [:]
     private var commitToAckWindow = RotatingLatencyWindow(nowMicros: WallClock.micros())
 
-    let notifier: ServiceNotifier?
+    let notifier: (any ServiceManagerNotifier)?
     let startedAt = Date()
     /// How often the loops call `refreshStatus`: every second, or more often if the watchdog needs it.
     let statusRefreshInterval: Duration
@@ -62,7 +62,7 @@ public final class PipelineMonitor: @unchecked Sendable {
     }
 
     /// `notifier`: where READY/STATUS/WATCHDOG/STOPPING go; nil when not run by a service manager.
-    public init(slot: String, notifier: ServiceNotifier? = nil) {
+    public init(slot: String, notifier: (any ServiceManagerNotifier)? = nil) {
         current = PipelineStatus(slot: slot)
         self.notifier = notifier
         statusRefreshInterval = min(.seconds(1), notifier?.watchdogInterval ?? .seconds(1))

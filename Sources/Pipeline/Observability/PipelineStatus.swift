@@ -202,8 +202,8 @@ public struct PipelineStatus: Sendable, Equatable {
 
 /// UTC timestamps with milliseconds, formatted without Foundation's formatters (which allocate and
 /// lock): log lines are formatted on every call.
-enum ISO8601Timestamp {
-    static func format(unixMilliseconds: Int64) -> String {
+public enum ISO8601Timestamp {
+    public static func format(unixMilliseconds: Int64) -> String {
         var seconds = time_t(unixMilliseconds / 1000)
         let millis = Int(unixMilliseconds % 1000)
         var parts = tm()

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 
 /// Tells systemd (or any service manager speaking its protocol) how the service is doing, without
 /// libsystemd: `sd_notify(3)` is one datagram to the AF_UNIX socket named by `$NOTIFY_SOCKET`, holding
@@ -13,7 +14,7 @@ import Foundation
 /// Linux abstract namespace (the `@` stands for a leading NUL byte). `$WATCHDOG_USEC` is the watchdog
 /// timeout; pings are due every half of it. When `$WATCHDOG_PID` is set it must be this process's pid,
 /// otherwise the watchdog is meant for another process.
-public final class ServiceNotifier: Sendable {
+public final class ServiceNotifier: ServiceManagerNotifier {
     /// The socket address as given in `$NOTIFY_SOCKET`.
     public let address: String
     /// How often `WATCHDOG=1` is due (half of `$WATCHDOG_USEC`); nil when no watchdog is configured.

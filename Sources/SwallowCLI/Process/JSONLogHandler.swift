@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Pipeline
 
 /// A swift-log handler writing one JSON object per line (`log_format: json`), for log collectors:
 ///
