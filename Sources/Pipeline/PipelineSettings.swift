@@ -1,5 +1,5 @@
-import PGOutput
 import ChangeEvent
+import PGOutput
 import PGReplication
 import SwallowConfig
 

@@ -1,5 +1,5 @@
-@testable import ChangeEvent
 import Testing
+@testable import ChangeEvent
 
 /// The encoder's byte buffer and the word-at-a-time string scan, against their byte-wise definitions.
 @Suite struct JSONOutputTests {

@@ -2,10 +2,10 @@ import Foundation
 import Kafka
 import PGOutput
 import PGReplication
-@testable import Pipeline
 import SwallowConfig
 import Synchronization
 import Testing
+@testable import Pipeline
 
 /// Snapshots on demand while streaming: requested through the signal table (by `swallow snapshot`),
 /// read in watermark windows, correct under concurrent writes and across a restart.

@@ -1,11 +1,11 @@
-import Foundation
 import ChangeEvent
+import Foundation
 import Kafka
 import PGOutput
 import PGReplication
-@testable import Pipeline
 import SwallowConfig
 import Testing
+@testable import Pipeline
 
 /// Snapshot rows read on the exported snapshot become `op: "r"` records shaped exactly like the
 /// streamed records of the same rows (key, topic, every value), with Debezium's markers.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Synchronization
+import Testing
 @testable import Kafka
 
 /// Reconnect quickly after a broker comes back (librdkafka backs off exponentially up to 10 s by default).

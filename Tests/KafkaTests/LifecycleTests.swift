@@ -1,5 +1,5 @@
-import Testing
 import Synchronization
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif

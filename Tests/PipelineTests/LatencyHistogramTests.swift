@@ -1,6 +1,6 @@
 import Foundation
-@testable import Pipeline
 import Testing
+@testable import Pipeline
 
 @Suite struct LatencyHistogramTests {
     @Test func smallValuesAreExactAndQuantilesFollowTheRanks() {

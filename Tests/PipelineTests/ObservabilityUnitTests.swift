@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PGOutput
-@testable import Pipeline
 import Testing
+@testable import Pipeline
 
 @Suite struct PipelineStatusTests {
     @Test func readyOnlyWhileStreamingOrSnapshottingWithTheReasonOtherwise() {

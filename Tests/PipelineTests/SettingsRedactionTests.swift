@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import PGReplication
 import SwallowConfig
+import Testing
 @testable import Pipeline
 
 /// Whatever prints the pipeline's settings or connection parameters (interpolation, `dump`, the

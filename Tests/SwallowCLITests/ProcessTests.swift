@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PGOutput
-@testable import Pipeline
 import Testing
+@testable import Pipeline
 @testable import SwallowCLI
 
 @Suite struct JSONLogHandlerTests {

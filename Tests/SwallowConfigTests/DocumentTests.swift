@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct DocumentTests {
     @Test(arguments: ["", "\n\n", "# only a comment\n", "---\n", "~\n"])

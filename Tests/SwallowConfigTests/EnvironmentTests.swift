@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct EnvironmentSubstitutionTests {
     @Test func substitutionHappensBeforeTypeChecking() throws {

@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 /// The `events` section: Debezium's option names and defaults.
 @Suite struct EventsTests {

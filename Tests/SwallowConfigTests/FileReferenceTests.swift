@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SwallowConfig
+import Testing
 
 /// A private directory of files for `${file:...}` references, removed when the test ends.
 final class SecretFiles {

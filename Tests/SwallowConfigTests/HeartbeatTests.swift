@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 /// The `heartbeat` section.
 @Suite struct HeartbeatTests {

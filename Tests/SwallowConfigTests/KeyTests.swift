@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct UnknownKeyTests {
     @Test func misspeltKeySuggestsTheAllowedOne() throws {

@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 /// `http` (the metrics/health/status listener) and `log_format`.
 @Suite struct ObservabilityConfigTests {

@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 /// `kafka.oversized_events` and `kafka.dead_letter_topic`.
 @Suite struct OversizedEventsConfigTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct PostgresTLSTests {
     @Test func certificateKeysAreReadWithTheirFiles() throws {

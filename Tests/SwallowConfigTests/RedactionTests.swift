@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct RedactionTests {
     static let secrets = ["pg-s3cret", "k-pass", "ok-secret", "oauth-cfg", "KEY-PEM"]

@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 /// The `snapshot` section and `state_dir`.
 @Suite struct SnapshotTests {

@@ -1,5 +1,5 @@
-import Testing
 import SwallowConfig
+import Testing
 
 @Suite struct TableNameTests {
     func tables(_ flow: String) throws -> [Config.TableName] {

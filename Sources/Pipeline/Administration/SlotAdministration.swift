@@ -1,6 +1,6 @@
-import SwallowCore
 import Foundation
 import PGReplication
+import SwallowCore
 
 /// A replication slot as PostgreSQL reports it (`pg_replication_slots`, joined with
 /// `pg_stat_replication` while a client streams from it), with the server's current WAL position.

@@ -1,10 +1,10 @@
-import SwallowCore
 import ChangeEvent
 import Foundation
 import Logging
 import PGOutput
 import PGReplication
 import SwallowConfig
+import SwallowCore
 
 /// Writes a signal for a running Swallow: what `swallow snapshot` does.
 public enum SnapshotRequest {

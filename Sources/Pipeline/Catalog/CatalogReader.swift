@@ -1,8 +1,8 @@
-import SwallowCore
 import ChangeEvent
 import Foundation
 import PGOutput
 import PGReplication
+import SwallowCore
 
 /// The catalog queries the decoder and the translator must not make themselves, on a plain SQL
 /// connection beside the replication one (which is busy streaming). Relation messages are rare (one per

@@ -1,7 +1,7 @@
-import SwallowCore
 import ChangeEvent
 import PGOutput
 import PGReplication
+import SwallowCore
 
 /// A primary key in SQL, for the key ranges both kinds of snapshot read: the key compares as one value
 /// (`(k1, k2) > ('1', 'a')`, PostgreSQL's row comparison, which is the key's sort order), and key values

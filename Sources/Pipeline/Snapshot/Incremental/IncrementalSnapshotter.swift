@@ -1,10 +1,10 @@
-import SwallowCore
 import ChangeEvent
 import Foundation
 import Logging
 import PGOutput
 import PGReplication
 import SwallowConfig
+import SwallowCore
 
 /// Snapshots on demand while streaming (Debezium's incremental snapshots, the DBLog watermark method).
 ///

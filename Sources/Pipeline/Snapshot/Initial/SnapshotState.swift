@@ -1,6 +1,6 @@
-import SwallowCore
 import Foundation
 import Glibc
+import SwallowCore
 
 /// What Swallow remembers about a slot's snapshot between runs, in `<state_dir>/snapshot-<slot>.json`.
 ///

@@ -1,0 +1,117 @@
+import Foundation
+import Kafka
+import PGOutput
+import PGReplication
+import SwallowConfig
+import SwallowCore
+
+/// The Kafka half of the checks: a metadata request answered in time, and the events' topics.
+struct KafkaPreflight {
+    let settings: PipelineSettings
+    let bootstrap: SwallowConfiguration.KafkaBootstrap
+    let topics: [String]
+    let timeoutMilliseconds: Int32
+
+    func run() -> [PreflightCheck] {
+        guard case .servers(let servers) = bootstrap else {
+            return [PreflightCheck(name: "kafka", outcome: .pass,
+                                   found: "embedded (an in-memory mock cluster started by `swallow run`, which creates topics on first use; nothing is kept)")]
+        }
+        let admin: KafkaAdmin
+        do {
+            admin = try KafkaAdmin(bootstrapServers: servers, properties: settings.kafkaProperties,
+                                   secretProperties: settings.kafkaSecretProperties)
+        } catch {
+            return [PreflightCheck(name: "kafka", outcome: .fail, found: "the client rejected the configuration: \(error.message)",
+                                   fix: "correct kafka.properties")]
+        }
+        defer { admin.close() }
+        let metadata: KafkaClusterMetadata
+        do {
+            metadata = try admin.metadata(timeoutMilliseconds: timeoutMilliseconds)
+        } catch {
+            let cause = admin.recentErrors.first.map { ": \($0)" } ?? ""
+            return [PreflightCheck(name: "kafka", outcome: .fail,
+                                   found: "no broker at \(servers) answered within \(timeoutMilliseconds) ms\(cause)",
+                                   fix: "check kafka.bootstrap_servers, that the brokers run and are reachable from here, and the security settings in kafka.properties")]
+        }
+        let brokers = metadata.brokers.map { "\($0.id) at \($0.host):\($0.port)" }
+        var checks = [PreflightCheck(name: "kafka", outcome: .pass,
+                                     found: "\(servers) answered: \(brokers.count) broker\(brokers.count == 1 ? "" : "s") (\(Preflight.list(brokers)))")]
+        checks.append(checkTopics(admin, metadata))
+        return checks
+    }
+
+    /// Which topics exist; for the missing ones, whether the broker will create them when Swallow first
+    /// produces to them (`auto.create.topics.enable`) and would allow it (CreateTopics, validate only).
+    private func checkTopics(_ admin: KafkaAdmin, _ metadata: KafkaClusterMetadata) -> PreflightCheck {
+        let name = "kafka topics"
+        guard !topics.isEmpty else {
+            return PreflightCheck(name: name, outcome: .pass, found: "no tables to check topics for")
+        }
+        let existing = Set(metadata.topics.filter { $0.partitionCount > 0 }.map(\.name))
+        let present = topics.filter { existing.contains($0) }
+        let missing = topics.filter { !existing.contains($0) }
+        let presentText = present.isEmpty ? "" : "present: \(Preflight.list(present))"
+        guard !missing.isEmpty else {
+            return PreflightCheck(name: name, outcome: .pass, found: presentText)
+        }
+        let missingText = (present.isEmpty ? "" : presentText + "; ") + "missing: \(Preflight.list(missing))"
+        let createFix = "create them (kafka-topics.sh --create --topic NAME, with the partitions and retention you want), or set auto.create.topics.enable=true on the brokers"
+
+        // auto.create.topics.enable, from the broker that answered.
+        var autoCreate: Bool?
+        var unknownBecause: String?
+        var describeUnsupported = false
+        do {
+            let config = try admin.brokerConfiguration(brokerID: metadata.originatingBrokerID,
+                                                       timeoutMilliseconds: timeoutMilliseconds)
+            if let value = config["auto.create.topics.enable"] ?? nil {
+                autoCreate = value == "true"
+            } else {
+                unknownBecause = "broker \(metadata.originatingBrokerID) did not report auto.create.topics.enable"
+            }
+        } catch {
+            describeUnsupported = error.code == .unsupportedFeature
+            unknownBecause = "reading broker \(metadata.originatingBrokerID)'s auto.create.topics.enable failed (\(error.code.name): \(error.message))"
+        }
+        if autoCreate == false {
+            return PreflightCheck(name: name, outcome: .fail,
+                                  found: "\(missingText); the brokers do not create topics (auto.create.topics.enable=false)",
+                                  fix: createFix)
+        }
+
+        // Whether creating them would be allowed (authorization, name, defaults): the broker validates
+        // without creating. A broker too old for DescribeConfigs has no CreateTopics with defaults either.
+        var refused: [String] = []
+        var validated = false
+        if !describeUnsupported {
+            do {
+                let results = try admin.validateTopicCreation(missing, timeoutMilliseconds: timeoutMilliseconds)
+                refused = results.compactMap { result in
+                    result.error.map { "\(result.topic) (\($0.code.name): \($0.message))" }
+                }
+                validated = true
+            } catch {
+                let reason = "validating their creation failed (\(error.code.name): \(error.message))"
+                unknownBecause = unknownBecause.map { "\($0); \(reason)" } ?? reason
+            }
+        }
+        if !refused.isEmpty {
+            return PreflightCheck(name: name, outcome: .fail,
+                                  found: "\(missingText); the cluster would refuse to create \(Preflight.list(refused))",
+                                  fix: "create them as an administrator, or grant Swallow's principal CREATE on them")
+        }
+        if autoCreate == true && validated {
+            return PreflightCheck(name: name, outcome: .pass,
+                                  found: "\(missingText); the brokers create topics on first use (auto.create.topics.enable=true) and validated creating these")
+        }
+        var verified: [String] = []
+        if autoCreate == true { verified.append("the brokers create topics on first use (auto.create.topics.enable=true)") }
+        if validated { verified.append("the cluster validated creating them") }
+        let verifiedText = verified.isEmpty ? "" : "; \(verified.joined(separator: " and "))"
+        return PreflightCheck(name: name, outcome: .warn,
+                              found: "\(missingText)\(verifiedText); not verified that they will be created: \(unknownBecause ?? "unknown")",
+                              fix: createFix)
+    }
+}
