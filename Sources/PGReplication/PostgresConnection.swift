@@ -1,5 +1,9 @@
 import CLibPQ
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PGOutput
 
 /// Where and how to connect. Secrets stay in here and are never part of a description.

@@ -1,7 +1,7 @@
 /// A configuration problem, always naming the key path at fault and what is expected there.
 ///
-/// Messages never contain the value of `postgres.password` or of secret-looking Kafka properties
-/// (see ``SwallowConfiguration/redactedDescription``).
+/// Messages never contain a secret value: the passwords, secret-looking Kafka properties, or anything
+/// read through `${file:...}` (the rule is in SecretValues.swift).
 public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The file is missing, a directory, unreadable or not UTF-8.

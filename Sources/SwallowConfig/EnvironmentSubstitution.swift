@@ -67,14 +67,14 @@ enum EnvironmentSubstitution {
             // `${ ... }`
             var close = index + 2
             while close < scalars.count, scalars[close] != "}" { close += 1 }
-            let context = secret ? "" : " in \(Echo.quoted(text))"
+            let context = SecretValue.shown(" in \(Echo.quoted(text))", secret: secret, placeholder: "")
             guard close < scalars.count else {
                 throw ConfigurationError(
                     code: .invalidValue, path: path,
                     message: "unterminated `${` reference\(context); close it with `}`, or write `$${` for a literal `${`")
             }
             let inner = String(String.UnicodeScalarView(scalars[(index + 2)..<close]))
-            let reference = secret ? "" : " `${\(inner)}`"
+            let reference = SecretValue.shown(" `${\(inner)}`", secret: secret, placeholder: "")
             if inner.contains("${") {
                 throw ConfigurationError(
                     code: .invalidValue, path: path,
@@ -193,35 +193,5 @@ enum ReferencedFile {
         case EACCES, EPERM: "permission denied; make it readable by the user Swallow runs as (e.g. `chgrp swallow FILE; chmod 0640 FILE`)"
         default: "\(String(cString: strerror(code)))"
         }
-    }
-}
-
-/// Quoting of user values inside error messages.
-enum Echo {
-    /// `"value"` with quotes/backslashes/control characters escaped, truncated to 80 characters.
-    static func quoted(_ value: String) -> String {
-        var text = value
-        var suffix = ""
-        if text.count > 80 {
-            text = String(text.prefix(77))
-            suffix = "..."
-        }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\t": escaped += "\\t"
-            case "\r": escaped += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    escaped += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return "\"\(escaped)\(suffix)\""
     }
 }

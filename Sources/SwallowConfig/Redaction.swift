@@ -1,56 +1,60 @@
 extension SwallowConfiguration {
-    /// Substrings (matched case-insensitively) that make a Kafka property's value secret.
-    public static let secretPropertyKeyPatterns: [String] = ["password", "secret", "sasl.oauthbearer", "ssl.key"]
-
-    /// Whether the value of librdkafka property `key` must never be logged or echoed in errors.
-    public static func isSecretPropertyKey(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return secretPropertyKeyPatterns.contains { lowered.contains($0) }
-    }
-
     /// A single-line description safe to log, using the YAML key names: the password and
     /// `sslpassword` are shown as `***` (or `(none)`), as are Kafka properties whose key contains
     /// `password`, `secret`, `sasl.oauthbearer` or `ssl.key`, and every value read through `${file:...}`.
     public var redactedDescription: String {
-        func masked(_ path: String, _ value: String) -> String {
+        func field(_ path: String, _ value: String) -> String {
             SwallowConfiguration.field(path, value, fileValued: fileValuedKeyPaths)
         }
         let tableList = "[" + tables.enumerated().map { index, table in
-            fileValuedKeyPaths.contains("tables[\(index)]") ? "***" : table.description
+            Self.described(table.description, at: "tables[\(index)]", fileValued: fileValuedKeyPaths)
         }.joined(separator: ", ") + "]"
         return [
             postgres.redactedDescription,
-            masked("slot.name", slot.name),
-            masked("slot.create", "\(slot.create)"),
-            masked("publication.name", publication.name),
-            masked("publication.create", "\(publication.create)"),
+            field("slot.name", slot.name),
+            field("slot.create", "\(slot.create)"),
+            field("publication.name", publication.name),
+            field("publication.create", "\(publication.create)"),
             "tables=\(tableList)",
-            masked("topic_prefix", topicPrefix),
+            field("topic_prefix", topicPrefix),
             kafka.redactedDescription,
-            masked("status_interval_ms", "\(statusIntervalMilliseconds)"),
-            masked("max_in_flight_events", "\(maxInFlightEvents)"),
-            masked("max_in_flight_bytes", "\(maxInFlightBytes)"),
-            masked("log_level", logLevel),
-            masked("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
-            masked("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),
-            masked("snapshot.mode", snapshot.mode.rawValue),
-            masked("snapshot.max_threads", "\(snapshot.maxThreads)"),
-            masked("snapshot.chunk_rows", "\(snapshot.chunkRows)"),
-            masked("snapshot.signal_table", snapshot.signalTable.map(\.description) ?? "(none)"),
-            masked("snapshot.incremental_chunk_rows", "\(snapshot.incrementalChunkRows)"),
-            masked("state_dir", Self.shown(stateDirectory)),
+            field("status_interval_ms", "\(statusIntervalMilliseconds)"),
+            field("max_in_flight_events", "\(maxInFlightEvents)"),
+            field("max_in_flight_bytes", "\(maxInFlightBytes)"),
+            field("log_level", logLevel),
+            field("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
+            field("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),
+            field("snapshot.mode", snapshot.mode.rawValue),
+            field("snapshot.max_threads", "\(snapshot.maxThreads)"),
+            field("snapshot.chunk_rows", "\(snapshot.chunkRows)"),
+            field("snapshot.signal_table", snapshot.signalTable.map(\.description) ?? "(none)"),
+            field("snapshot.incremental_chunk_rows", "\(snapshot.incrementalChunkRows)"),
+            field("state_dir", Self.quotedIfAmbiguous(stateDirectory)),
             // The action query is the operator's SQL: shown only as set or not.
-            masked("heartbeat.interval_ms", "\(heartbeat.intervalMilliseconds)"),
+            field("heartbeat.interval_ms", "\(heartbeat.intervalMilliseconds)"),
             "heartbeat.action_query=\(heartbeat.actionQuery == nil ? "(none)" : "(set)")",
-            masked("heartbeat.emit_record", "\(heartbeat.emitRecord)"),
-            masked("heartbeat.stall_warning_s", "\(heartbeat.stallWarningSeconds)"),
-            masked("log_format", logFormat.rawValue),
-            masked("http.listen", http.listen.map(\.description) ?? "(off)"),
+            field("heartbeat.emit_record", "\(heartbeat.emitRecord)"),
+            field("heartbeat.stall_warning_s", "\(heartbeat.stallWarningSeconds)"),
+            field("log_format", logFormat.rawValue),
+            field("http.listen", http.listen.map(\.description) ?? "(off)"),
         ].joined(separator: " ")
     }
 
+    /// `path=value` for a redacted description, the value as ``described(_:at:fileValued:)`` shows it.
+    static func field(_ path: String, _ value: String?, fileValued: Set<String>) -> String {
+        "\(path)=\(described(value, at: path, fileValued: fileValued))"
+    }
+
+    /// The value at key path `path` as redacted descriptions show it: ``SecretValue/masked`` for a
+    /// secret, `(none)` for an absent value. A value secret by its key shows only whether it is set;
+    /// one read through `${file:...}` (listed in `fileValued`) is masked even when the file was empty.
+    static func described(_ value: String?, at path: String, fileValued: Set<String>) -> String {
+        let secret = isSecretByKey(path: path) ? value != nil : fileValued.contains(path)
+        return SecretValue.shown(value ?? "(none)", secret: secret, placeholder: SecretValue.masked)
+    }
+
     /// Quotes values that contain spaces or characters that would make the line ambiguous.
-    static func shown(_ value: String) -> String {
+    static func quotedIfAmbiguous(_ value: String) -> String {
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy {
             $0.value > 0x20 && $0.value != 0x7F && !"\"'=,{}[]\\".unicodeScalars.contains($0)
         }
@@ -67,23 +71,22 @@ extension SwallowConfiguration: CustomStringConvertible, CustomDebugStringConver
 extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStringConvertible {
     /// The `postgres.*` part of ``SwallowConfiguration/redactedDescription``.
     var redactedDescription: String {
-        func masked(_ key: String, _ value: String) -> String {
+        func field(_ key: String, _ value: String?) -> String {
             SwallowConfiguration.field("postgres.\(key)", value, fileValued: fileValuedKeyPaths)
         }
-        func secret(_ value: String?) -> String { value == nil ? "(none)" : "***" }
-        func file(_ value: String?) -> String { value.map(SwallowConfiguration.shown) ?? "(none)" }
+        let quotedIfAmbiguous = SwallowConfiguration.quotedIfAmbiguous
         return [
-            masked("host", SwallowConfiguration.shown(host)),
-            masked("port", "\(port)"),
-            masked("dbname", SwallowConfiguration.shown(dbname)),
-            masked("user", SwallowConfiguration.shown(user)),
-            "postgres.password=\(secret(password))",
-            masked("sslmode", sslmode.rawValue),
-            masked("sslrootcert", file(tls.rootCertificateFile)),
-            masked("sslcert", file(tls.certificateFile)),
-            masked("sslkey", file(tls.keyFile)),
-            "postgres.sslpassword=\(secret(tls.keyPassword))",
-            masked("connect_timeout_s", "\(connectTimeoutSeconds)"),
+            field("host", quotedIfAmbiguous(host)),
+            field("port", "\(port)"),
+            field("dbname", quotedIfAmbiguous(dbname)),
+            field("user", quotedIfAmbiguous(user)),
+            field("password", password),
+            field("sslmode", sslmode.rawValue),
+            field("sslrootcert", tls.rootCertificateFile.map(quotedIfAmbiguous)),
+            field("sslcert", tls.certificateFile.map(quotedIfAmbiguous)),
+            field("sslkey", tls.keyFile.map(quotedIfAmbiguous)),
+            field("sslpassword", tls.keyPassword),
+            field("connect_timeout_s", "\(connectTimeoutSeconds)"),
         ].joined(separator: " ")
     }
 
@@ -95,7 +98,8 @@ extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStr
 extension SwallowConfiguration.Postgres.TLS: CustomStringConvertible, CustomDebugStringConvertible {
     /// Redacted: the key's passphrase is shown as `***`.
     public var description: String {
-        "TLS(sslrootcert: \(rootCertificateFile ?? "nil"), sslcert: \(certificateFile ?? "nil"), sslkey: \(keyFile ?? "nil"), sslpassword: \(keyPassword == nil ? "nil" : "***"))"
+        let passphrase = SecretValue.shown(keyPassword ?? "nil", secret: keyPassword != nil, placeholder: SecretValue.masked)
+        return "TLS(sslrootcert: \(rootCertificateFile ?? "nil"), sslcert: \(certificateFile ?? "nil"), sslkey: \(keyFile ?? "nil"), sslpassword: \(passphrase))"
     }
     public var debugDescription: String { description }
 }
@@ -107,29 +111,24 @@ extension SwallowConfiguration.Kafka: CustomStringConvertible, CustomDebugString
         case .embedded: servers = "embedded"
         case .servers(let list): servers = list  // validated: no whitespace
         }
-        let secrets = secretPropertyNames
+        let quotedIfAmbiguous = SwallowConfiguration.quotedIfAmbiguous
         let props = properties.keys.sorted().map { key in
-            let value = secrets.contains(key) ? "***" : SwallowConfiguration.shown(properties[key] ?? "")
-            return "\(SwallowConfiguration.shown(key))=\(value)"
+            let value = SwallowConfiguration.described(quotedIfAmbiguous(properties[key] ?? ""),
+                                                       at: SwallowConfiguration.kafkaPropertyPathPrefix + key,
+                                                       fileValued: fileValuedKeyPaths)
+            return "\(quotedIfAmbiguous(key))=\(value)"
         }
-        func masked(_ key: String, _ value: String) -> String {
+        func field(_ key: String, _ value: String) -> String {
             SwallowConfiguration.field("kafka.\(key)", value, fileValued: fileValuedKeyPaths)
         }
         return [
-            masked("bootstrap_servers", servers),
+            field("bootstrap_servers", servers),
             "kafka.properties={\(props.joined(separator: ", "))}",
-            masked("flush_timeout_ms", "\(flushTimeoutMilliseconds)"),
+            field("flush_timeout_ms", "\(flushTimeoutMilliseconds)"),
         ].joined(separator: " ")
     }
 
     /// Redacted: secret-looking properties and values read from files are shown as `***`.
     public var description: String { redactedDescription }
     public var debugDescription: String { redactedDescription }
-}
-
-extension SwallowConfiguration {
-    /// `path=value` for a redacted description, with `***` for a value read through `${file:...}`.
-    static func field(_ path: String, _ value: String, fileValued: Set<String>) -> String {
-        "\(path)=\(fileValued.contains(path) ? "***" : value)"
-    }
 }

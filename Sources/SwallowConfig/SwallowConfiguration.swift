@@ -172,7 +172,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// (``SwallowConfiguration/isSecretPropertyKey(_:)``) or read from a file.
         public var secretPropertyNames: Set<String> {
             Set(properties.keys.filter {
-                SwallowConfiguration.isSecretPropertyKey($0) || fileValuedKeyPaths.contains("kafka.properties.\($0)")
+                SwallowConfiguration.isSecret(path: SwallowConfiguration.kafkaPropertyPathPrefix + $0,
+                                              fileValued: fileValuedKeyPaths)
             })
         }
     }

@@ -1,0 +1,95 @@
+/// The `slot` and `publication` sections and the `tables` list, with PostgreSQL's identifier rules.
+extension ConfigurationReader {
+    func readSlot(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Slot {
+        let slot = try requiredSection(top, "slot", allowed: Keys.slot, required: ["name"])
+        let value = try requiredString(slot, "name", expected: "a replication slot name ([a-z0-9_]{1,63})",
+                                       example: "name: swallow")
+        let name = value.text
+        guard !name.isEmpty, name.utf8.count <= Limits.identifierBytes,
+              name.unicodeScalars.allSatisfy({ Self.isLowerAlnumOrUnderscore($0) }) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: slot.path("name"),
+                message: "expected a replication slot name of 1 to 63 lowercase letters, digits or underscores ([a-z0-9_]{1,63}, PostgreSQL's rule), got \(value.shown)")
+        }
+        let create = try boolean(slot, "create", default: true)
+        return SwallowConfiguration.Slot(name: name, create: create)
+    }
+
+    func readPublication(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Publication {
+        let publication = try requiredSection(top, "publication", allowed: Keys.publication, required: ["name"])
+        let value = try requiredString(publication, "name",
+                                       expected: "a publication name (a lowercase identifier, [a-z_][a-z0-9_$]*)",
+                                       example: "name: swallow")
+        let name = value.text
+        guard Self.isIdentifier(name) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: publication.path("name"),
+                message: "expected a publication name that is an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes), got \(value.shown)")
+        }
+        let create = try boolean(publication, "create", default: true)
+        return SwallowConfiguration.Publication(name: name, create: create)
+    }
+
+    func readTables(_ top: Section) throws(ConfigurationError) -> [SwallowConfiguration.TableName] {
+        let path = top.path("tables")
+        let expected = "a sequence of table names (`schema.table` or `table`), e.g. `tables: [public.orders, order_items]`"
+        guard let node = top["tables"], !Self.isNull(node) else { return [] }
+        guard case .sequence(let sequence) = node else {
+            throw wrongType(path: path, expected: expected, found: node, secret: false)
+        }
+        try Self.rejectTag(sequence.tag, isPlain: true, path: path)
+        var tables: [SwallowConfiguration.TableName] = []
+        var firstIndex: [SwallowConfiguration.TableName: Int] = [:]
+        for (index, item) in sequence.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            guard let value = try scalar(item, path: itemPath, expected: "a table name (`schema.table` or `table`)") else {
+                throw ConfigurationError(
+                    code: .wrongType, path: itemPath,
+                    message: "expected a table name (`schema.table` or `table`), got null")
+            }
+            let table = try Self.tableName(value, path: itemPath)
+            if let first = firstIndex[table] {
+                throw ConfigurationError(
+                    code: .invalidValue, path: itemPath,
+                    message: "duplicate table \(table) (already listed as \(path)[\(first)]); list each table once")
+            }
+            firstIndex[table] = index
+            tables.append(table)
+        }
+        return tables
+    }
+
+    static func tableName(_ value: ScalarValue, path: String) throws(ConfigurationError) -> SwallowConfiguration.TableName {
+        let text = value.text, shown = value.shown
+        let rule = "each part an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes); quoted identifiers are not supported yet"
+        guard !text.isEmpty else {
+            throw ConfigurationError(code: .invalidValue, path: path,
+                                     message: "empty table name; expected `schema.table` or `table` (meaning public.table)")
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else {
+            throw ConfigurationError(
+                code: .invalidValue, path: path,
+                message: "expected `schema.table` or `table` (meaning public.table), got \(shown) with \(parts.count) dot-separated parts")
+        }
+        guard parts.allSatisfy(isIdentifier) else {
+            throw ConfigurationError(
+                code: .invalidValue, path: path,
+                message: "expected `schema.table` or `table` (meaning public.table), \(rule); got \(shown)")
+        }
+        return parts.count == 2
+            ? SwallowConfiguration.TableName(schema: parts[0], table: parts[1])
+            : SwallowConfiguration.TableName(schema: "public", table: parts[0])
+    }
+
+    /// Unquoted lowercase PostgreSQL identifier: `[a-z_][a-z0-9_$]*`, 1...63 bytes.
+    static func isIdentifier(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, text.utf8.count <= Limits.identifierBytes,
+              ("a"..."z").contains(first) || first == "_" else { return false }
+        return text.unicodeScalars.allSatisfy { isLowerAlnumOrUnderscore($0) || $0 == "$" }
+    }
+
+    static func isLowerAlnumOrUnderscore(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_"
+    }
+}
