@@ -56,7 +56,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"]),
+        .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
