@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .executableTarget(name: "SwallowCLI", dependencies: [
-            "Pipeline", "SwallowConfig", "Kafka",
+            "Pipeline", "SwallowConfig", "Kafka", "PGReplication",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -14,18 +14,6 @@ public struct SystemIdentification: Sendable {
     public var database: String?
 }
 
-/// A row of `pg_replication_slots`, the part Swallow cares about.
-public struct SlotState: Sendable {
-    public var plugin: String?
-    public var slotType: String
-    public var database: String?
-    public var isActive: Bool
-    public var activePID: Int?
-    public var confirmedFlushLSN: LSN?
-    /// `reserved`, `extended`, `unreserved` or `lost` (slot invalidated by max_slot_wal_keep_size).
-    public var walStatus: String?
-}
-
 extension PostgresConnection {
     /// `IDENTIFY_SYSTEM` (walsender connections only).
     public func identifySystem() throws(ReplicationError) -> SystemIdentification {
@@ -37,19 +25,6 @@ extension PostgresConnection {
         }
         return SystemIdentification(systemID: systemID, timeline: timeline, walPosition: position,
                                     database: result[0, "dbname"])
-    }
-
-    public func slotState(named name: String) throws(ReplicationError) -> SlotState? {
-        let result = try execute("""
-            SELECT plugin, slot_type, database, active, active_pid, confirmed_flush_lsn, wal_status
-            FROM pg_catalog.pg_replication_slots WHERE slot_name = \(try literal(name))
-            """)
-        guard result.rows.count == 1 else { return nil }
-        return SlotState(plugin: result[0, "plugin"], slotType: result[0, "slot_type"] ?? "",
-                         database: result[0, "database"], isActive: result[0, "active"] == "t",
-                         activePID: result[0, "active_pid"].flatMap { Int($0) },
-                         confirmedFlushLSN: result[0, "confirmed_flush_lsn"].flatMap { LSN(string: $0) },
-                         walStatus: result[0, "wal_status"])
     }
 
     /// Creates a logical slot for pgoutput without exporting a snapshot; returns its consistent point,
@@ -108,7 +83,7 @@ extension PostgresConnection {
     /// Checks that a slot can serve Swallow, or creates it when `create` allows.
     /// Returns the slot's confirmed position (the consistent point for a new slot).
     public func prepareSlot(named name: String, create: Bool) throws(ReplicationError) -> (position: LSN, created: Bool) {
-        guard let state = try slotState(named: name) else {
+        guard let state = try slotStatus(named: name) else {
             guard create else {
                 throw ReplicationError(code: .slotMissing, message: "replication slot \"\(name)\" does not exist",
                                        hint: "set slot.create: true, or create it: SELECT pg_create_logical_replication_slot('\(name)', 'pgoutput')")
@@ -130,12 +105,12 @@ extension PostgresConnection {
                                    message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") are gone",
                                    hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
         }
-        if state.isActive {
+        if state.active {
             throw ReplicationError(code: .slotInUse,
                                    message: "replication slot \"\(name)\" is in use by process \(state.activePID.map(String.init) ?? "?")",
                                    hint: "stop the other consumer of this slot, or give Swallow its own slot.name")
         }
-        return (state.confirmedFlushLSN ?? .invalid, false)
+        return (state.confirmedFlushLSN.flatMap { LSN(string: $0) } ?? .invalid, false)
     }
 
     /// Makes sure the publication exists and covers `tables` (all tables when empty), creating it when

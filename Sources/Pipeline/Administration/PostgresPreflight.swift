@@ -80,7 +80,7 @@ struct PostgresPreflight {
                 fix: "ALTER SYSTEM SET wal_level = logical (or set it in postgresql.conf), then restart PostgreSQL")
         }
 
-        let slot = try SlotStatus.read(sql, slot: settings.slotName)
+        let slot = try sql.slotStatus(named: settings.slotName)
         let maxSlots = Int(server[0, "max_slots"] ?? "") ?? 0
         let usedSlots = Int(server[0, "used_slots"] ?? "") ?? 0
         let slotsInUse = "\(usedSlots) of \(maxSlots) (max_replication_slots) in use"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PGReplication
 import Pipeline
 import SwallowConfig
 

@@ -52,7 +52,12 @@ public final class ServiceNotifier: ServiceManagerNotifier {
         self.socketAddress = socketAddress
         self.address = address
 
+        #if canImport(Glibc)
         let descriptor = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #else
+        // sd_notify exists only on Linux; elsewhere NOTIFY_SOCKET is never set by a service manager.
+        let descriptor = Darwin.socket(AF_UNIX, SOCK_DGRAM, 0)
+        #endif
         guard descriptor >= 0 else {
             throw PipelineError(code: .serviceNotification, message: "cannot create the notification socket: \(String(cString: strerror(errno)))", isRetriable: false)
         }

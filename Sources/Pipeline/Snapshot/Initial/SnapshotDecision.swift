@@ -52,10 +52,10 @@ extension ReplicationPipeline {
         }
         let unfinished = previous?.status == .running ? previous : nil
 
-        let slotState: SlotState?
+        let slotState: SlotStatus?
         do {
             try preparePublication(walsender)
-            slotState = try walsender.slotState(named: settings.slotName)
+            slotState = try walsender.slotStatus(named: settings.slotName)
         } catch { throw .postgres(error) }
 
         let plan: SnapshotPlan?

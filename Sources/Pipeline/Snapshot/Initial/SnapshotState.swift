@@ -1,5 +1,9 @@
-import Foundation
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
 import SwallowCore
 
 /// What Swallow remembers about a slot's snapshot between runs, in `<state_dir>/snapshot-<slot>.json`.
