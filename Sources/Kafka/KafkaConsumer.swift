@@ -244,7 +244,8 @@ public final class KafkaConsumer: Sendable {
     }
 }
 
-/// Sole owner of a consumer `rd_kafka_t`.
+/// Sole owner of a consumer `rd_kafka_t`. `@unchecked Sendable`: an immutable pointer, and librdkafka's
+/// consumer APIs may be called from any thread.
 final class ConsumerHandle: @unchecked Sendable {
     let rk: OpaquePointer
 

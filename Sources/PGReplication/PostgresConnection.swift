@@ -101,7 +101,8 @@ public struct QueryResult: Sendable {
 /// which speaks both SQL (simple protocol only) and replication commands.
 ///
 /// Not thread-safe: exactly one thread uses a connection at a time; the pipeline gives it a dedicated
-/// thread because libpq calls block.
+/// thread because libpq calls block. `@unchecked Sendable` only so that a connection can be handed to
+/// the thread that uses it (snapshot readers, the heartbeat): it is never used by two at once.
 public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     public let parameters: ConnectionParameters

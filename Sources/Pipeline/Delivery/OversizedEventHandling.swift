@@ -3,6 +3,7 @@ import Kafka
 import Logging
 import PGOutput
 import SwallowConfig
+import Synchronization
 
 /// What to do with a record the producer refused as larger than its `message.max.bytes`
 /// (`kafka.oversized_events`): the one rule every produce path applies — the stream, the incremental
@@ -13,7 +14,7 @@ import SwallowConfig
 /// `dead_letter` puts a record with the same key, a null value (the event itself is what does not fit)
 /// and `swallow.error.*` headers on the dead-letter topic in its place; it is produced under the same
 /// delivery id, so the slot moves past the event only once the broker acknowledged the dead letter.
-struct OversizedEventHandling: Sendable {
+final class OversizedEventHandling: Sendable {
     /// Header names, in the spirit of Kafka Connect's `__connect.errors.*`.
     enum Header {
         static let reason = "swallow.error.reason"
@@ -41,7 +42,11 @@ struct OversizedEventHandling: Sendable {
         maxBytes = kafkaProperties["message.max.bytes"].flatMap { Int($0) } ?? Self.defaultMaxBytes
     }
 
-    init(settings: PipelineSettings) {
+    /// `swallow_dead_letter_events_total` by table, made once per table (swift-metrics looks labels up
+    /// only at creation).
+    private let deadLetterCounters = Mutex<[String: Counter]>([:])
+
+    convenience init(settings: PipelineSettings) {
         self.init(mode: settings.oversizedEvents, deadLetterTopic: settings.deadLetterTopic,
                   kafkaProperties: settings.kafkaProperties)
     }
@@ -74,7 +79,13 @@ struct OversizedEventHandling: Sendable {
                        metadata: ["table": "\(table ?? "-")", "op": "\(operation)", "topic": "\(record.topic)",
                                   "dead_letter_topic": "\(deadLetterTopic)", "bytes": "\(size)", "max_bytes": "\(maxBytes)",
                                   "lsn": "\(sourceLSN.map(\.description) ?? "-")"])
-        Counter(label: "swallow_dead_letter_events_total", dimensions: [("table", table ?? "")]).increment()
+        deadLetterCounters.withLock { counters in
+            let name = table ?? ""
+            if let counter = counters[name] { return counter }
+            let counter = Counter(label: "swallow_dead_letter_events_total", dimensions: [("table", name)])
+            counters[name] = counter
+            return counter
+        }.increment()
         return OutgoingRecord(topic: deadLetterTopic, key: record.key, value: nil, headers: headers, kind: record.kind)
     }
 

@@ -12,6 +12,8 @@ import PGOutput
 /// whose handles are cached by the caller (``EventCounters``). Everything else — positions, lag, ages,
 /// snapshot progress, the watchdog — is refreshed by ``ReplicationPipeline/refreshStatus`` from the
 /// pipeline's own loops about once a second, so a hung loop freezes the figures and stops the watchdog.
+/// `@unchecked Sendable`: every mutable property is read and written only with `lock` held; metric
+/// handles are thread-safe.
 public final class PipelineMonitor: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()

@@ -16,6 +16,9 @@ import PGReplication
 /// Threads: a thread of its own, because libpq calls block (they stay off Swift's shared executor), on
 /// a plain SQL connection of its own, so a slow or failing heartbeat never holds up the reader. A failed
 /// heartbeat is a warning; the next one reconnects.
+///
+/// `@unchecked Sendable`: the mutable state (stop flag, last position) is read and written only with
+/// `condition` locked; the rest is immutable.
 final class HeartbeatEmitter: @unchecked Sendable {
     /// The prefix of heartbeat messages (`HeartbeatMessages.prefix`).
     static let messagePrefix = HeartbeatMessages.prefix

@@ -199,7 +199,8 @@ struct MockKafka: ParsableCommand {
     }
 }
 
-/// SIGTERM/SIGINT start a clean stop; a second one exits at once.
+/// SIGTERM/SIGINT start a clean stop; a second one exits at once. `@unchecked Sendable`: the dispatch
+/// sources are immutable after `init` and thread-safe.
 final class SignalHandlers: @unchecked Sendable {
     private let sources: [DispatchSourceSignal]
 

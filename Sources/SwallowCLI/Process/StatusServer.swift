@@ -132,6 +132,7 @@ struct SwiftLogBridge: FlyingSocks.Logging {
 }
 
 /// Hands one value from a task to a thread that blocks for it (the executable's main thread is not async).
+/// `@unchecked Sendable`: `value` is read and written only with `condition` locked.
 final class BlockingWait<Value: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var value: Value?

@@ -17,6 +17,10 @@ import Synchronization
 ///
 /// Markers follow Debezium: one record is held back globally so that the very last record produced is
 /// marked `last`; each reader holds back its chunk's last row so that a table's last row can be marked.
+///
+/// `@unchecked Sendable`: while readers run, they only read `tables`, `translator`, `sourceBlocks`,
+/// `eventCounters` and their own copy of the chunk list, all set before the threads start; everything
+/// both sides change lives in `runState` (its own lock) or the delivery state (its methods).
 final class InitialSnapshot: @unchecked Sendable {
     /// Where the snapshot comes from: a new slot's exported snapshot or one exported by a transaction.
     struct Source {
@@ -41,9 +45,6 @@ final class InitialSnapshot: @unchecked Sendable {
         var isLastInTable: Bool
     }
 
-    // @unchecked Sendable: while readers run, they only read `tables`, `translator`, `sourceBlocks`,
-    // `eventCounters` and their own copy of the chunk list, all set before the threads start; everything
-    // both sides change lives in `runState` (its own lock) or the delivery state (its methods).
 
     /// Reader and coordinator state of one attempt.
     struct RunState {
