@@ -10,13 +10,19 @@ import CRdKafka
 /// - it answers InitProducerId, so acks=all + enable.idempotence=true producers work against it
 ///   (retries after `pushRequestErrors` are then deduplicated by the producer's sequence numbers);
 /// - destroying a cluster takes up to ~1 s (librdkafka joins the mock thread, which polls with a 1 s
-///   timeout).
+///   timeout);
+/// - a command (`setBrokerUp`, `createTopic`, ...) sent right after another one returned sometimes
+///   waits for that 1 s timeout too (seen with `setBrokerUp` straight after `setBrokerDown`, with or
+///   without the port hold of `setBrokerDown`): the mock thread apparently consumes the second
+///   command's wake-up while it finishes serving the first.
 public final class MockKafkaCluster: Sendable {
     /// ApiKey of the Produce request, for `pushRequestErrors`.
     public static let produceAPIKey: Int16 = 0
 
     private let handle: MockClusterHandle
     public let bootstrapServers: String
+    /// Broker id i's port is `brokerPorts[i - 1]`.
+    private let brokerPorts: [UInt16]
 
     public init(brokers: Int = 1) throws(KafkaError) {
         precondition(brokers >= 1, "a mock cluster needs at least one broker")
@@ -31,6 +37,16 @@ public final class MockKafkaCluster: Sendable {
         }
         handle = MockClusterHandle(host: rk, cluster: cluster)
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        // "127.0.0.1:port,..." with one entry per broker in the order the brokers were created, which is
+        // the order of their ids 1...brokers (rd_kafka_mock_cluster_new, librdkafka 2.0.2).
+        brokerPorts = bootstrapServers.split(separator: ",").map { UInt16($0.split(separator: ":").last ?? "") ?? 0 }
+        precondition(brokerPorts.count == brokers && !brokerPorts.contains(0),
+                     "unexpected mock cluster bootstrap servers '\(bootstrapServers)'")
+    }
+
+    /// The TCP port (on 127.0.0.1) of broker `brokerID`, nil for an id that is not 1...brokers.
+    func port(ofBroker brokerID: Int32) -> UInt16? {
+        brokerPorts.indices.contains(Int(brokerID) - 1) ? brokerPorts[Int(brokerID) - 1] : nil
     }
 
     /// Creates a topic with the given partition count. Throws `TOPIC_ALREADY_EXISTS` if it exists
@@ -41,11 +57,52 @@ public final class MockKafkaCluster: Sendable {
     }
 
     /// Disconnects the broker and refuses new connections (no leader change happens: partitions it
-    /// leads become unavailable until `setBrokerUp`). Broker ids are 1...brokers.
+    /// leads become unavailable until `setBrokerUp`). Broker ids are 1...brokers, -1 means all of them.
+    /// Does nothing to a broker that is down.
+    ///
+    /// Safe with any number of other sockets being opened meanwhile, in this process or another, which
+    /// `rd_kafka_mock_broker_set_down` alone is not. librdkafka 2.0.2 (rdkafka_mock.c,
+    /// `rd_kafka_mock_broker_cmd`, RD_KAFKA_MOCK_CMD_BROKER_SET_UPDOWN, lines 2092-2102) closes the
+    /// broker's listening socket, then creates a new socket, sets SO_REUSEADDR on it and binds it to the
+    /// same 127.0.0.1:port (`rd_kafka_mock_broker_new_listener`) without listening, so that connections
+    /// are refused, and asserts that the bind worked; only then does it close the broker's connections.
+    /// The port is an ephemeral one (the broker bound port 0 when the cluster was created), and between
+    /// the close and the bind it may belong to no socket at all. If the kernel gives it to another socket
+    /// in that moment (an outgoing connection, another mock broker binding port 0, ...), the bind fails
+    /// with EADDRINUSE (SO_REUSEADDR only helps against sockets that set it too and do not listen) and
+    /// the process aborts ("Failed to-create mock broker listener").
+    ///
+    /// So before asking librdkafka, this opens a connection to the broker and waits until the mock has
+    /// accepted it (`MockBrokerPortHold`), and closes it once the broker is down. The broker's side of
+    /// that connection is a socket on the broker's port that librdkafka closes only after the new socket
+    /// is bound, so the port is never free: Linux gives an outgoing connection no port that a socket
+    /// holds through bind() or accept() (`__inet_hash_connect` skips every port whose bind bucket was
+    /// not created by connect()), gives bind() to port 0 no port with a conflicting socket
+    /// (`inet_csk_find_open_port`), and refuses a bind() of that very port without SO_REUSEADDR. While
+    /// the broker is down, the new socket (bound, not listening) holds the port in the same way, so
+    /// `setBrokerUp`, which only calls listen() on it, needs no such care. What clients observe does not
+    /// change: the extra connection sends one byte, no request, and is closed with the broker's others.
+    ///
+    /// Rejected alternatives. Emulating an outage while the listener stays open (a huge round trip
+    /// time, errors injected for every request type, leadership moved elsewhere) changes what tests rely
+    /// on: connections stay up and requests are sent and answered late or with errors, where a down
+    /// broker refuses connections (librdkafka logs the failures, reports all brokers down, and keeps
+    /// messages queued unsent until message.timeout.ms or the broker's return). Listening outside the
+    /// ephemeral port range is not possible: 2.0.2 always binds its brokers to 127.0.0.1 port 0
+    /// (`rd_kafka_mock_broker_new`) and offers no setting for it, and ip_local_port_range is the whole
+    /// machine's.
     public func setBrokerDown(_ brokerID: Int32) throws(KafkaError) {
-        try check(rd_kafka_mock_broker_set_down(handle.cluster, brokerID), "setBrokerDown(\(brokerID))")
+        let down = { () throws(KafkaError) in
+            try self.check(rd_kafka_mock_broker_set_down(self.handle.cluster, brokerID), "setBrokerDown(\(brokerID))")
+        }
+        // -1 is every broker; for an unknown id librdkafka reports BROKER_NOT_AVAILABLE and touches no socket.
+        let ports = brokerID == -1 ? brokerPorts : port(ofBroker: brokerID).map { [$0] } ?? []
+        try MockBrokerPortHold.whileHeld(ports: ports, down)
     }
 
+    /// Lets a broker set down with `setBrokerDown` accept connections again (librdkafka 2.0.2 calls
+    /// listen() on the socket bound to its port all along; see `setBrokerDown`). Clients reconnect after
+    /// their reconnect.backoff.ms. Does nothing to a broker that is up.
     public func setBrokerUp(_ brokerID: Int32) throws(KafkaError) {
         try check(rd_kafka_mock_broker_set_up(handle.cluster, brokerID), "setBrokerUp(\(brokerID))")
     }
