@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import PGOutput
+import Synchronization
 
 /// Watches the pipeline for the outside world: keeps the ``PipelineStatus`` that `/status` and `/readyz`
 /// read, the metrics (through swift-metrics; the executable bootstraps the Prometheus backend), and the
@@ -12,16 +13,17 @@ import PGOutput
 /// whose handles are cached by the caller (``EventCounters``). Everything else — positions, lag, ages,
 /// snapshot progress, the watchdog — is refreshed by ``ReplicationPipeline/refreshStatus`` from the
 /// pipeline's own loops about once a second, so a hung loop freezes the figures and stops the watchdog.
-/// `@unchecked Sendable`: every mutable property is read and written only with `lock` held; metric
-/// handles are thread-safe.
-public final class PipelineMonitor: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var current: PipelineStatus
-    private var readySent = false
-    private var nextWatchdog = ContinuousClock.now
-    private var snapshotGauges: [String: SnapshotTableGauges] = [:]
-    private var commitToAckWindow = RotatingLatencyWindow(nowMicros: WallClock.micros())
+public final class PipelineMonitor: Sendable {
+    /// What changes, behind one lock.
+    private struct State {
+        var current: PipelineStatus
+        var readySent = false
+        var nextWatchdog = ContinuousClock.now
+        var snapshotGauges: [String: SnapshotTableGauges] = [:]
+        var commitToAckWindow = RotatingLatencyWindow(nowMicros: WallClock.micros())
+    }
+
+    private let state: Mutex<State>
 
     let notifier: (any ServiceManagerNotifier)?
     let startedAt = Date()
@@ -48,7 +50,7 @@ public final class PipelineMonitor: @unchecked Sendable {
     let snapshotChunksDone = Gauge(label: "swallow_snapshot_chunks_done")
     let snapshotChunksTotal = Gauge(label: "swallow_snapshot_chunks_total")
 
-    struct SnapshotTableGauges {
+    struct SnapshotTableGauges: Sendable {
         let rowsRead: Gauge
         let estimatedRows: Gauge
         let rowsPerSecond: Gauge
@@ -65,40 +67,36 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// `notifier`: where READY/STATUS/WATCHDOG/STOPPING go; nil when not run by a service manager.
     public init(slot: String, notifier: (any ServiceManagerNotifier)? = nil) {
-        current = PipelineStatus(slot: slot)
+        state = Mutex(State(current: PipelineStatus(slot: slot)))
         self.notifier = notifier
         statusRefreshInterval = min(.seconds(1), notifier?.watchdogInterval ?? .seconds(1))
         stateGauges[.starting]?.record(1)
     }
 
     /// A copy of the current status.
-    public var status: PipelineStatus {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
-    }
+    public var status: PipelineStatus { state.withLock { $0.current } }
 
     /// Records a state change and tells the service manager: `READY=1` the first time the pipeline is
     /// snapshotting or streaming (a snapshot can take hours — longer than any start-up timeout — and is
     /// already the service doing its work), `STOPPING=1` when a stop begins, `STATUS=` always.
     /// `error`: the failure that caused the change, if any.
     func transition(to state: PipelineStatus.State, error: String? = nil) {
-        lock.lock()
-        let previous = current.state
-        // Once stopping, only the end counts: a stream that opens meanwhile is closing anyway.
-        let changed = previous != state && (previous != .stopping || state == .stopped || state == .failed)
-        if changed {
-            current.state = state
-            current.stateSince = Date()
+        let (previous, changed, sendReady, statusText) = self.state.withLock { locked in
+            let previous = locked.current.state
+            // Once stopping, only the end counts: a stream that opens meanwhile is closing anyway.
+            let changed = previous != state && (previous != .stopping || state == .stopped || state == .failed)
+            if changed {
+                locked.current.state = state
+                locked.current.stateSince = Date()
+            }
+            if let error {
+                locked.current.lastError = error
+                locked.current.lastErrorTime = Date()
+            }
+            let sendReady = !locked.readySent && (state == .streaming || state == .snapshotting)
+            if sendReady { locked.readySent = true }
+            return (previous, changed, sendReady, Self.statusText(locked.current))
         }
-        if let error {
-            current.lastError = error
-            current.lastErrorTime = Date()
-        }
-        let sendReady = !readySent && (state == .streaming || state == .snapshotting)
-        if sendReady { readySent = true }
-        let statusText = Self.statusText(current)
-        lock.unlock()
         guard changed else { return }
         stateGauges[previous]?.record(0)
         stateGauges[state]?.record(1)
@@ -114,20 +112,16 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// A stop was requested: `stopping`, unless the pipeline already ended.
     func beginStopping() {
-        let ended = { () -> Bool in
-            lock.lock()
-            defer { lock.unlock() }
-            return current.state == .stopped || current.state == .failed
-        }()
+        let ended = state.withLock { $0.current.state == .stopped || $0.current.state == .failed }
         if !ended { transition(to: .stopping) }
     }
 
     /// Notes a failure that did not change the state (e.g. a retried delivery failure).
     func recordError(_ error: String) {
-        lock.lock()
-        current.lastError = error
-        current.lastErrorTime = Date()
-        lock.unlock()
+        state.withLock {
+            $0.current.lastError = error
+            $0.current.lastErrorTime = Date()
+        }
     }
 
     /// `systemctl status` text for a state.
@@ -153,36 +147,39 @@ public final class PipelineMonitor: @unchecked Sendable {
                  snapshot: PipelineStatus.Snapshot??) {
         let now = Date()
         let clock = ContinuousClock.now
-        lock.lock()
-        if confirmed > current.confirmedLSN {
-            // The first adoption of the slot's position is not progress.
-            if current.confirmedLSN != .invalid { current.lastConfirmedTime = now }
-            current.confirmedLSN = confirmed
-        }
-        current.inFlightEvents = inFlight
-        current.inFlightBytes = inFlightBytes
-        current.commitToAck = commitToAckWindow.summary(nowMicros: WallClock.micros())
-        if let stream {
-            if stream.receivedLSN > current.receivedLSN { current.receivedLSN = stream.receivedLSN }
-            if stream.serverLSN > current.serverLSN { current.serverLSN = stream.serverLSN }
-            if stream.lastEventMillis > 0 { current.lastEventTime = Date(timeIntervalSince1970: Double(stream.lastEventMillis) / 1000) }
-        }
-        if let snapshot { current.snapshot = snapshot }
-        let status = current
-        var pingWatchdog = false
-        if let interval = notifier?.watchdogInterval, clock >= nextWatchdog {
-            pingWatchdog = true
-            nextWatchdog = clock + interval
-        }
-        let tableGauges = status.snapshot.map { snapshot in
-            snapshot.tables.map { table in
-                if let known = snapshotGauges[table.name] { return known }
-                let made = SnapshotTableGauges(table: table.name)
-                snapshotGauges[table.name] = made
-                return made
+        let watchdogInterval = notifier?.watchdogInterval
+        let (status, pingWatchdog, tableGauges) = state.withLock { locked in
+            if confirmed > locked.current.confirmedLSN {
+                // The first adoption of the slot's position is not progress.
+                if locked.current.confirmedLSN != .invalid { locked.current.lastConfirmedTime = now }
+                locked.current.confirmedLSN = confirmed
             }
+            locked.current.inFlightEvents = inFlight
+            locked.current.inFlightBytes = inFlightBytes
+            locked.current.commitToAck = locked.commitToAckWindow.summary(nowMicros: WallClock.micros())
+            if let stream {
+                if stream.receivedLSN > locked.current.receivedLSN { locked.current.receivedLSN = stream.receivedLSN }
+                if stream.serverLSN > locked.current.serverLSN { locked.current.serverLSN = stream.serverLSN }
+                if stream.lastEventMillis > 0 {
+                    locked.current.lastEventTime = Date(timeIntervalSince1970: Double(stream.lastEventMillis) / 1000)
+                }
+            }
+            if let snapshot { locked.current.snapshot = snapshot }
+            var pingWatchdog = false
+            if let watchdogInterval, clock >= locked.nextWatchdog {
+                pingWatchdog = true
+                locked.nextWatchdog = clock + watchdogInterval
+            }
+            let tableGauges = locked.current.snapshot.map { snapshot in
+                snapshot.tables.map { table in
+                    if let known = locked.snapshotGauges[table.name] { return known }
+                    let made = SnapshotTableGauges(table: table.name)
+                    locked.snapshotGauges[table.name] = made
+                    return made
+                }
+            }
+            return (locked.current, pingWatchdog, tableGauges)
         }
-        lock.unlock()
 
         if pingWatchdog { notifier?.send(["WATCHDOG": "1"]) }
         inFlightGauge.record(status.inFlightEvents)
@@ -214,13 +211,13 @@ public final class PipelineMonitor: @unchecked Sendable {
 
     /// Commit-to-acknowledgement latency of transactions that became fully acknowledged.
     func recordCommitsAcknowledged(_ commitTimesMicros: [Int64], nowMicros: Int64) {
-        lock.lock()
-        for commitTime in commitTimesMicros {
-            let micros = max(0, nowMicros - commitTime)
-            commitToAckWindow.record(micros, nowMicros: nowMicros)
-            commitToAckLatency.recordMicroseconds(micros)
+        state.withLock { locked in
+            for commitTime in commitTimesMicros {
+                let micros = max(0, nowMicros - commitTime)
+                locked.commitToAckWindow.record(micros, nowMicros: nowMicros)
+                commitToAckLatency.recordMicroseconds(micros)
+            }
         }
-        lock.unlock()
     }
 }
 
