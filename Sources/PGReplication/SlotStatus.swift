@@ -18,7 +18,7 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     public var confirmedFlushLSN: String?
     /// The oldest WAL the slot keeps on the server.
     public var restartLSN: String?
-    /// `pg_current_wal_lsn()`.
+    /// `pg_current_wal_lsn()` (on a standby, `pg_last_wal_replay_lsn()`).
     public var serverLSN: String
     /// Server position minus confirmed position: the changes not yet confirmed.
     public var lagBytes: Int64?
@@ -74,17 +74,21 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
 
 extension PostgresConnection {
     /// Reads slot `name` (on a plain SQL or a walsender connection); nil if there is no such slot.
+    /// The server's position is its WAL insert position, or on a standby (where `pg_current_wal_lsn()`
+    /// fails) the last position replayed.
     public func slotStatus(named name: String) throws(ReplicationError) -> SlotStatus? {
         let result = try execute("""
             SELECT s.slot_type, s.plugin, s.database, s.active, s.active_pid,
                    s.confirmed_flush_lsn::text AS confirmed, s.restart_lsn::text AS restart, s.wal_status,
-                   s.safe_wal_size, pg_catalog.pg_current_wal_lsn()::text AS server,
-                   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint AS lag,
-                   pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint AS retained,
+                   s.safe_wal_size, w.lsn::text AS server,
+                   pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint AS lag,
+                   pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint AS retained,
                    host(r.client_addr) AS client, r.application_name,
                    extract(epoch FROM r.flush_lag)::float8 AS lag_seconds
             FROM pg_catalog.pg_replication_slots s
             LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid
+            CROSS JOIN (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                                    ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
             WHERE s.slot_name = \(try literal(name))
             """)
         guard result.rows.count == 1 else { return nil }

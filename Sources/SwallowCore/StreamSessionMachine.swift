@@ -14,8 +14,9 @@ import PGOutput
 ///
 /// Stopping: the slot is confirmed only at transaction ends, so a stop requested mid-transaction reads on
 /// to its commit (within the flush timeout) instead of leaving it half produced: after a restart it would
-/// be sent again whole, and its first events twice. Not after a failed delivery: that transaction is read
-/// again anyway.
+/// be sent again whole, and its first events twice. The rest of it is already decoded on the server
+/// (pgoutput protocol 1 sends a transaction after its commit), so that reading is bounded. Not after a
+/// failed delivery: that transaction is read again anyway.
 public struct StreamSessionMachine: Sendable {
     public enum Action: Sendable, Equatable {
         /// The server reported its WAL end (a keepalive): confirmable once everything before it is acknowledged.

@@ -88,17 +88,22 @@ final class DeliveryPath: Sendable {
     }
 
     /// Produces `record` under `id` (registered with its owner). While there is no room — the in-flight
-    /// byte bound, or librdkafka's queue — calls `wait`, which waits a little for reports and returns
-    /// false to give up (the record is then abandoned and false returned). A record the producer refuses
-    /// as too large is replaced as `kafka.oversized_events` says, under the same id. Returns true once
-    /// the record (or its replacement) is queued.
-    func produce(_ record: OutgoingRecord, id: DeliveryID, origin: Origin,
+    /// byte bound (unless the caller applied it before registering: `byteBoundApplied`), or librdkafka's
+    /// queue — calls `wait`, which waits a little for reports and returns
+    /// false to give up (the record is then abandoned and false returned); an error `wait` throws is
+    /// passed on with the record still registered (a restart forgets it). A record the producer refuses
+    /// as too large is replaced as `kafka.oversized_events` says, under the same id: `origin` names it in
+    /// the dead letter and the error (asked only then). Returns true once the record (or its
+    /// replacement) is queued.
+    func produce(_ record: OutgoingRecord, id: DeliveryID, origin: () -> Origin, byteBoundApplied: Bool = false,
                  wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
         var record = record
         var headers = record.kafkaHeaders
-        let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: headers)
-        while !Self.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: maxInFlightBytes) {
-            guard try waitOrAbandon(id, wait) else { return false }
+        while !byteBoundApplied, !hasRoom(for: record, headers: headers) {
+            guard try wait() else {
+                state.abandon(id)
+                return false
+            }
         }
         while true {
             do {
@@ -107,9 +112,13 @@ final class DeliveryPath: Sendable {
                 return true
             } catch where error.code == .queueFull {
                 // librdkafka's own bound is reached before ours: wait for acknowledgements.
-                guard try waitOrAbandon(id, wait) else { return false }
+                guard try wait() else {
+                    state.abandon(id)
+                    return false
+                }
             } catch where OversizedEventHandling.isOversized(error) {
                 do throws(PipelineError) {
+                    let origin = origin()
                     record = try oversized.replacement(for: record, refusal: error, table: origin.table,
                                                        sourceLSN: origin.sourceLSN, logger: logger)
                     headers = record.kafkaHeaders
@@ -125,15 +134,12 @@ final class DeliveryPath: Sendable {
         }
     }
 
-    private func waitOrAbandon(_ id: DeliveryID, _ wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
-        do {
-            if try wait() { return true }
-        } catch {
-            state.abandon(id)
-            throw error
-        }
-        state.abandon(id)
-        return false
+    /// Whether `record` fits under the in-flight byte bound now (`hasByteRoom`).
+    func hasRoom(for record: OutgoingRecord) -> Bool { hasRoom(for: record, headers: record.kafkaHeaders) }
+
+    private func hasRoom(for record: OutgoingRecord, headers: [KafkaHeader]) -> Bool {
+        let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: headers)
+        return Self.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: maxInFlightBytes)
     }
 
     /// Whether an event of `adding` bytes may be produced with `inFlight` bytes awaiting acknowledgement:
@@ -155,22 +161,28 @@ final class DeliveryPath: Sendable {
     /// confirmed position when the failure is retriable, a stop naming the cause when it is not.
     func checkHealth(snapshot: Bool) throws(PipelineError) {
         let (fatal, failure) = state.failures
-        if let fatal { throw Self.producerFatal(fatal) }
-        guard let failure else { return }
-        if OversizedEventHandling.isOversized(failure) { throw oversized.brokerRefusal(failure, snapshot: snapshot) }
+        if let error = error(fatal: fatal, failure: failure, snapshot: snapshot) { throw error }
+    }
+
+    /// The error a fatal producer error or a failed delivery (as read from `state.failures`) stands for;
+    /// nil when there is neither.
+    func error(fatal: KafkaError?, failure: KafkaError?, snapshot: Bool) -> PipelineError? {
+        if let fatal { return Self.producerFatal(fatal) }
+        guard let failure else { return nil }
+        if OversizedEventHandling.isOversized(failure) { return oversized.brokerRefusal(failure, snapshot: snapshot) }
         if snapshot {
             guard failure.isRetriable else {
-                throw PipelineError(code: .deliveryFailed,
-                                    message: "Kafka refused a snapshot record (\(failure)). Fix the cause (topic permissions, message.max.bytes...) and restart; the snapshot continues or starts over",
-                                    isRetriable: false, underlying: failure)
+                return PipelineError(code: .deliveryFailed,
+                                     message: "Kafka refused a snapshot record (\(failure)). Fix the cause (topic permissions, message.max.bytes...) and restart; the snapshot continues or starts over",
+                                     isRetriable: false, underlying: failure)
             }
-            throw PipelineError(code: .deliveryFailed, message: "\(failure)", isRetriable: true, underlying: failure)
+            return PipelineError(code: .deliveryFailed, message: "\(failure)", isRetriable: true, underlying: failure)
         }
-        throw PipelineError(code: .deliveryFailed,
-                            message: failure.isRetriable
-                                ? "a delivery to Kafka failed (\(failure)); resuming from the confirmed position"
-                                : "Kafka refused an event (\(failure)); nothing past the confirmed position is lost. Fix the cause (topic permissions, message.max.bytes...) and restart",
-                            isRetriable: failure.isRetriable, underlying: failure)
+        return PipelineError(code: .deliveryFailed,
+                             message: failure.isRetriable
+                                 ? "a delivery to Kafka failed (\(failure)); resuming from the confirmed position"
+                                 : "Kafka refused an event (\(failure)); nothing past the confirmed position is lost. Fix the cause (topic permissions, message.max.bytes...) and restart",
+                             isRetriable: failure.isRetriable, underlying: failure)
     }
 
     static func producerFatal(_ error: KafkaError) -> PipelineError {

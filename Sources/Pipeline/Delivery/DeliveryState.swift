@@ -169,12 +169,16 @@ final class DeliveryState: @unchecked Sendable {
         }
     }
 
-    /// The attempt is over: reports still arriving for its records are ignored.
+    /// The attempt is over: reports still arriving for its records are ignored. Its failure, if any,
+    /// stays until `clearFailure` (a retry clears it once the attempt's last reports are in, so that they
+    /// do not count as a new failure).
     func endSnapshot() {
-        locked {
-            ledger.snapshot = nil
-            firstFailure = nil
-        }
+        locked { ledger.snapshot = nil }
+    }
+
+    /// Forgets the first failed delivery: every report of the attempt it ended has arrived.
+    func clearFailure() {
+        locked { firstFailure = nil }
     }
 
     /// Registers `count` records of `chunk`, waiting while more than `limit` snapshot records (and at least

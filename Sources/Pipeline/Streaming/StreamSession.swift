@@ -21,7 +21,9 @@ struct StreamSession {
     let incremental: IncrementalSnapshotter?
     var actions: [StreamSessionMachine.Action] = []
     var lastConfirmedSent = LSN.invalid
-    /// Unix milliseconds of the last event produced, for the status.
+    /// When the frame being handled arrived (Unix ms): its events' `ts_ms`, and the last event's time.
+    var frameMillis: Int64 = 0
+    /// Unix milliseconds of the frame of the last event produced, for the status.
     var lastEventMillis: Int64 = 0
     var counters = EventCounters()
     /// Topics whose metadata this session fetched ahead of librdkafka.
@@ -53,7 +55,7 @@ struct StreamSession {
         }
         while true {
             try delivery.checkHealth(snapshot: false)
-            if case .stop(let budget) = decideOnStop(waiting: false) {
+            if case .stop(let budget) = decideOnStop() {
                 finish(flushBudgetMilliseconds: budget)
                 return
             }
@@ -71,7 +73,8 @@ struct StreamSession {
             }
             guard case .data(let bytes) = frame else { continue }
             actions.removeAll(keepingCapacity: true)
-            try machine.receive(bytes[...], arrivalMillis: WallClock.millis(), into: &actions)
+            frameMillis = WallClock.millis()
+            try machine.receive(bytes[...], arrivalMillis: frameMillis, into: &actions)
             for action in actions { try perform(action) }
         }
     }
@@ -110,23 +113,27 @@ struct StreamSession {
         }
     }
 
-    /// One record through the delivery path, into the open unit; while there is no room, waits for
-    /// acknowledgements here, where status updates and stop requests are still served.
+    /// One record through the delivery path, into the open unit. Backpressure: while too many events,
+    /// or too many bytes for this one more, await acknowledgement, stop reading (the server buffers in
+    /// its WAL) but keep serving status updates and stop requests, so the server does not time the
+    /// connection out. A stop while waiting here still produces the record (its transaction is being
+    /// read to its end, or the stop ends the session right after).
     private mutating func produce(_ record: OutgoingRecord, sourceLSN: LSN) throws(PipelineError) {
         let limit = settings.maxInFlightEvents
-        while state.streamEventsInFlight >= limit {
+        while state.streamEventsInFlight >= limit || !delivery.hasRoom(for: record) {
             guard try waitForAcknowledgements() else { break }
         }
         let id = state.registerStreamEvent()
-        let table = record.kind.relationID.flatMap { machine.translator.tableName(of: $0) }
-        let queued = try delivery.produce(record, id: id, origin: .init(table: table, sourceLSN: sourceLSN)) { () throws(PipelineError) -> Bool in
+        func table() -> String? { record.kind.relationID.flatMap { machine.translator.tableName(of: $0) } }
+        let queued = try delivery.produce(record, id: id, origin: { .init(table: table(), sourceLSN: sourceLSN) },
+                                          byteBoundApplied: true) { () throws(PipelineError) -> Bool in
             try waitForAcknowledgements()
         }
         guard queued else { return }
-        lastEventMillis = WallClock.millis()
+        lastEventMillis = frameMillis
         let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
         if !counters.count(record.kind, bytes: bytes) {
-            counters.register(record.kind, table: table)
+            counters.register(record.kind, table: table())
             _ = counters.count(record.kind, bytes: bytes)
             // The first record to a topic in this session: have its partitions now. Waits at most once per
             // topic per session.
@@ -139,16 +146,18 @@ struct StreamSession {
     private mutating func waitForAcknowledgements() throws(PipelineError) -> Bool {
         _ = state.waitForReports(until: Date().addingTimeInterval(0.1), evenWhenStopping: machine.stopDeadline != nil)
         try delivery.checkHealth(snapshot: false)
-        if case .stop = decideOnStop(waiting: true) { return false }
+        if case .stop = decideOnStop() { return false }
         try keepStatus(waiting: true)
         return true
     }
 
     /// The machine's stop decision, logged the first time it reads on to the end of a transaction.
-    private mutating func decideOnStop(waiting: Bool) -> StreamSessionMachine.StopDecision {
+    private mutating func decideOnStop() -> StreamSessionMachine.StopDecision {
         let wasFinishing = machine.stopDeadline != nil
-        let decision = machine.stopDecision(stopRequested: state.stopRequested, deliveryFailed: state.streamDeliveryFailed,
-                                            now: .now)
+        // The delivery state is asked about failures only once a stop was requested: one lock per frame.
+        let stopRequested = state.stopRequested
+        let decision = machine.stopDecision(stopRequested: stopRequested,
+                                            deliveryFailed: stopRequested && state.streamDeliveryFailed, now: .now)
         if decision == .finishTransaction, !wasFinishing {
             logger.info("stopping after the transaction being read", metadata: ["timeout_ms": "\(settings.flushTimeoutMilliseconds)"])
         }

@@ -12,14 +12,14 @@ import Synchronization
 extension InitialSnapshot {
     struct Aborted: Error {}
 
-    var aborted: Bool { runState.withLock { $0.abort } }
+    var aborted: Bool { abortFlag.load(ordering: .sequentiallyConsistent) }
 
     /// One reader thread: takes chunks until none is left or the attempt is aborted.
     func readChunks(on connection: PostgresConnection, chunks: [SnapshotState.Chunk], threads: Int) {
         let translator = self.translator
         while true {
             let next: Int? = runState.withLock { run in
-                run.abort || run.pendingChunks.isEmpty ? nil : run.pendingChunks.removeFirst()
+                aborted || run.pendingChunks.isEmpty ? nil : run.pendingChunks.removeFirst()
             }
             guard let chunkNumber = next else { return }
             let chunk = chunks[chunkNumber]
@@ -52,7 +52,7 @@ extension InitialSnapshot {
                 deliveryState.closeChunk(chunkNumber)
                 let tableDone = runState.withLock { run -> Bool in
                     run.chunksLeftPerTable[chunk.table] -= 1
-                    return run.chunksLeftPerTable[chunk.table] == 0 && !run.abort
+                    return run.chunksLeftPerTable[chunk.table] == 0 && !aborted
                 }
                 if tableDone { logTableDone(chunk.table) }
             } catch is Aborted {
@@ -68,8 +68,8 @@ extension InitialSnapshot {
                     if run.readerError == nil {
                         run.readerError = failure.prefixed("reading \(table.name) for the snapshot failed")
                     }
-                    run.abort = true
                 }
+                abortFlag.store(true, ordering: .sequentiallyConsistent)
                 deliveryState.wakeWaiters()
                 return
             }
@@ -128,10 +128,11 @@ extension InitialSnapshot {
             return
         }
         // The event bound is kept by `push`; the byte bound (max_in_flight_bytes) by the delivery path.
-        let queued = try delivery.produce(record, id: row.id, origin: .init(table: "\(tables[row.table].name)", sourceLSN: source.consistentPoint)) {
+        let queued = try delivery.produce(record, id: row.id, origin: { .init(table: "\(tables[row.table].name)", sourceLSN: source.consistentPoint) }) {
             // Waits up to 50 ms for delivery reports; gives the record up on an abort or a stop request.
-            _ = deliveryState.waitForReports(until: Date().addingTimeInterval(0.05))
-            return !aborted && !deliveryState.stopRequested
+            if aborted { return false }
+            let stopping = deliveryState.waitForReports(until: Date().addingTimeInterval(0.05))
+            return !aborted && !stopping
         }
         guard queued else { throw Aborted() }
         let counters = eventCounters[row.table]

@@ -51,7 +51,6 @@ final class InitialSnapshot: @unchecked Sendable {
         var pendingChunks: [Int] = []
         var held: HeldRow?
         var readerError: PipelineError?
-        var abort = false
         var activeReaders = 0
         var rowsRead: [Int] = []
         var chunksLeftPerTable: [Int] = []
@@ -77,6 +76,9 @@ final class InitialSnapshot: @unchecked Sendable {
     /// once, since nothing else in it changes within a snapshot.
     var sourceBlocks: [[[UInt8]]] = []
     let runState = Mutex(RunState())
+    /// The attempt is being given up: readers stop at their next row. An atomic of its own, because
+    /// `DeliveryState` asks for it under its lock (nothing is locked inside that lock).
+    let abortFlag = Atomic<Bool>(false)
     var startedAt = ContinuousClock.now
 
     init(settings: PipelineSettings, logger: Logger, pipeline: ReplicationPipeline, delivery: DeliveryPath,
@@ -130,7 +132,7 @@ final class InitialSnapshot: @unchecked Sendable {
                                metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
                                           "chunks_done": "\(state.doneChunks.count)/\(state.chunks.count)"])
                 waitForInFlight()
-                deliveryState.endSnapshot()
+                deliveryState.clearFailure()
                 if deliveryState.waitUnlessStopped(milliseconds: delay, refresh: refreshStatus) { return false }
             }
         }
@@ -165,12 +167,12 @@ final class InitialSnapshot: @unchecked Sendable {
 
         let chunks = state.chunks
         deliveryState.beginSnapshot(progress)
+        abortFlag.store(false, ordering: .sequentiallyConsistent)
         let tableCount = tables.count
         runState.withLock { run in
             run.pendingChunks = pending
             run.held = nil
             run.readerError = nil
-            run.abort = false
             run.activeReaders = readers.count
             run.chunksLeftPerTable = Array(repeating: 0, count: tableCount)
             for chunk in pending { run.chunksLeftPerTable[chunks[chunk].table] += 1 }
@@ -199,7 +201,13 @@ final class InitialSnapshot: @unchecked Sendable {
             let stop = deliveryState.stopRequested
             if !newlyDone.isEmpty {
                 state.doneChunks += newlyDone
-                try store.save(state)
+                do {
+                    try store.save(state)
+                } catch {
+                    stopReaders(finished)
+                    deliveryState.endSnapshot()
+                    throw error
+                }
             }
             if active == 0, !complete, readerError == nil, failure == nil, fatal == nil, !stop {
                 // Every reader finished: the held-back record is the snapshot's very last one.
@@ -214,14 +222,10 @@ final class InitialSnapshot: @unchecked Sendable {
                 // A retriable failure (a dropped reader connection, say) retries on the same snapshot; if the
                 // snapshot is no longer held, opening the readers says so and the snapshot starts over.
                 if readerError.isRetriable { outcome = .retry(readerError) } else { throw readerError }
-            } else if failure != nil {
+            } else if let error = delivery.error(fatal: nil, failure: failure, snapshot: true) {
                 stopReaders(finished)
-                do {
-                    try delivery.checkHealth(snapshot: true)
-                } catch {
-                    guard error.isRetriable else { throw error }
-                    outcome = .retry(error)
-                }
+                guard error.isRetriable else { throw error }
+                outcome = .retry(error)
             } else if stop {
                 stopReaders(finished)
                 let left = delivery.flush(timeoutMilliseconds: settings.flushTimeoutMilliseconds) {}
@@ -247,7 +251,7 @@ final class InitialSnapshot: @unchecked Sendable {
     }
 
     func stopReaders(_ finished: DispatchGroup) {
-        runState.withLock { $0.abort = true }
+        abortFlag.store(true, ordering: .sequentiallyConsistent)
         deliveryState.wakeWaiters()
         finished.wait()
     }
