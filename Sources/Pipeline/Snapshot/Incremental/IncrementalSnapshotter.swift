@@ -325,9 +325,9 @@ final class IncrementalSnapshotter {
 
     private func finishTable() {
         guard let entry = state.queue.first else { return }
-        let seconds = InitialSnapshot.seconds(since: tableStartedAt)
+        let rate = ReadRate(rows: rowsEmitted, since: tableStartedAt)
         logger.info("incremental snapshot of table completed", metadata: [
-            "table": "\(entry.name)", "rows": "\(rowsEmitted)", "seconds": "\(String(format: "%.1f", seconds))"])
+            "table": "\(entry.name)", "rows": "\(rowsEmitted)", "seconds": "\(rate.secondsText)"])
         state.queue.removeFirst()
         state.lastKey = nil
         state.maximumKey = nil

@@ -136,11 +136,10 @@ final class InitialSnapshot: @unchecked Sendable {
                 if deliveryState.waitUnlessStopped(milliseconds: delay, refresh: refreshStatus) { return false }
             }
         }
-        let rows = runState.withLock { $0.rowsRead.reduce(0, +) }
-        let seconds = Self.seconds(since: startedAt)
+        let rate = ReadRate(rows: runState.withLock { $0.rowsRead.reduce(0, +) }, since: startedAt)
         logger.info("snapshot completed", metadata: [
-            "tables": "\(tables.count)", "rows": "\(rows)", "seconds": "\(String(format: "%.1f", seconds))",
-            "rows_per_second": "\(seconds > 0 ? Int(Double(rows) / seconds) : rows)"])
+            "tables": "\(tables.count)", "rows": "\(rate.rows)", "seconds": "\(rate.secondsText)",
+            "rows_per_second": "\(rate.wholeRowsPerSecond)"])
         return true
     }
 
@@ -278,13 +277,13 @@ final class InitialSnapshot: @unchecked Sendable {
         let (rows, left, starts) = runState.withLock { ($0.rowsRead, $0.chunksLeftPerTable, $0.tableStartedAt) }
         let tableStatus = tables.enumerated().map { index, table -> PipelineStatus.SnapshotTable in
             let rowsRead = index < rows.count ? rows[index] : 0
-            let seconds = (index < starts.count ? starts[index] : nil).map(Self.seconds(since:)) ?? 0
-            let rate = seconds > 0 ? Double(rowsRead) / seconds : 0
+            let started = index < starts.count ? starts[index] : nil
+            let rate = started.map { ReadRate(rows: rowsRead, since: $0) } ?? ReadRate(rows: rowsRead, seconds: 0)
             let estimate = table.state.estimatedRows > 0 ? Int(table.state.estimatedRows) : nil
             return PipelineStatus.SnapshotTable(
                 name: "\(table.name)", rowsRead: rowsRead, estimatedRows: estimate,
-                rowsPerSecond: rate,
-                etaSeconds: estimate.flatMap { rate > 0 ? max(0, Double($0 - rowsRead)) / rate : nil },
+                rowsPerSecond: rate.rowsPerSecond,
+                etaSeconds: estimate.flatMap { rate.secondsLeft(estimatedRows: Double($0)) },
                 isDone: index < left.count && left[index] == 0)
         }
         return PipelineStatus.Snapshot(chunksDone: state.doneChunks.count, chunkCount: state.chunks.count, tables: tableStatus)
@@ -292,11 +291,10 @@ final class InitialSnapshot: @unchecked Sendable {
 
     func logTableDone(_ table: Int) {
         let (rows, started) = runState.withLock { ($0.rowsRead[table], $0.tableStartedAt[table]) }
-        let seconds = started.map(Self.seconds(since:)) ?? 0
+        let rate = started.map { ReadRate(rows: rows, since: $0) } ?? ReadRate(rows: rows, seconds: 0)
         logger.info("snapshot of table completed", metadata: [
-            "table": "\(tables[table].name)", "rows": "\(rows)",
-            "seconds": "\(String(format: "%.1f", seconds))",
-            "rows_per_second": "\(seconds > 0 ? Int(Double(rows) / seconds) : rows)"])
+            "table": "\(tables[table].name)", "rows": "\(rows)", "seconds": "\(rate.secondsText)",
+            "rows_per_second": "\(rate.wholeRowsPerSecond)"])
     }
 
     /// One line per table being read: rows so far, rows/s, and the time left from `pg_class.reltuples`.
@@ -304,24 +302,16 @@ final class InitialSnapshot: @unchecked Sendable {
         let (rows, left, starts) = runState.withLock { ($0.rowsRead, $0.chunksLeftPerTable, $0.tableStartedAt) }
         for (index, table) in tables.enumerated() {
             guard let started = starts[index], left[index] > 0 else { continue }
-            let seconds = Self.seconds(since: started)
-            let rate = seconds > 0 ? Double(rows[index]) / seconds : 0
+            let rate = ReadRate(rows: rows[index], since: started)
             var metadata: Logger.Metadata = [
                 "table": "\(table.name)", "rows": "\(rows[index])",
-                "rows_per_second": "\(Int(rate))"]
+                "rows_per_second": "\(Int(rate.rowsPerSecond))"]
             let estimate = table.state.estimatedRows
             if estimate > 0 {
                 metadata["estimated_rows"] = "\(Int(estimate))"
-                if rate > 0 {
-                    metadata["eta_seconds"] = "\(Int(max(0, estimate - Double(rows[index])) / rate))"
-                }
+                if let left = rate.secondsLeft(estimatedRows: estimate) { metadata["eta_seconds"] = "\(Int(left))" }
             }
             logger.info("snapshot progress", metadata: metadata)
         }
-    }
-
-    static func seconds(since instant: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - instant
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
