@@ -8,11 +8,11 @@ import Testing
 
 /// With the broker away, Swallow stops reading at its in-flight bounds (events, then bytes) while staying
 /// connected and reporting status; once the broker is back everything arrives and the slot catches up.
-@Suite(.serialized) struct BackpressureTests {
+@Suite(.integrationTest) struct BackpressureTests {
     static let maxEvents = 100
     static let maxBytes = 65_536
 
-    @Test func aDownBrokerStopsReadingAtTheBoundsAndEverythingArrivesWhenItReturns() throws {
+    @Test(.longRunning) func aDownBrokerStopsReadingAtTheBoundsAndEverythingArrivesWhenItReturns() throws {
         let database = try TestPostgres.shared.makeDatabase("backpressure")
         defer { TestPostgres.shared.dropSlots(of: database) }
         let sql = try TestPostgres.shared.connect(database)
