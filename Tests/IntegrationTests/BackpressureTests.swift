@@ -90,8 +90,9 @@ import Testing
         #expect(try running.stop().isSuccess)
     }
 
-    /// Waits for the reader to stop, then watches it for three seconds: the bounds hold at every sample,
-    /// the received position stands still short of the server's, and the walsender keeps getting status
+    /// Waits for the reader to stop at a bound (events or bytes in flight at it, the received position
+    /// still for half a second), then watches it for three seconds: the bounds hold at every sample, the
+    /// received position stands still short of the server's, and the walsender keeps getting status
     /// updates on the same connection. Returns the last status.
     private func observeStall(_ pipeline: ReplicationPipeline, sql: PostgresConnection) throws -> PipelineStatus {
         var previous = pipeline.status.receivedLSN
@@ -102,7 +103,8 @@ import Testing
                 previous = status.receivedLSN
                 unchangedSince = Date()
             }
-            return Date().timeIntervalSince(unchangedSince) > 2
+            let atABound = status.inFlightEvents >= Self.maxEvents || status.inFlightBytes > Self.maxBytes - 3_000
+            return atABound && Date().timeIntervalSince(unchangedSince) > 0.5
         }
         let before = try walsender(sql)
         var status = pipeline.status
