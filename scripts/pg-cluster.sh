@@ -23,10 +23,24 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# A port that is free now, below the kernel's ephemeral range: the kernel never hands those out to
+# connections or to port-0 listeners (the tests' mock Kafka brokers), so it stays free until the server
+# binds it, and again across `restart`.
 free_port() {
   python3 - <<'PY'
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(max(1024, low - 10000), low) if low > 2024 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
 PY
 }
 
@@ -35,6 +49,7 @@ case "$cmd" in
     shift 2
     port=""
     if [ $# -gt 0 ] && [[ "$1" != *=* ]]; then port=$1; shift; fi
+    chosen=$port
     [ -n "$port" ] || port=$(free_port)
     extra=""
     for setting in "$@"; do
@@ -52,9 +67,22 @@ case "$cmd" in
       as_owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC$extra" \
-      start >"$dir/pg_ctl.log" 2>&1 || { cat "$dir/pg_ctl.log" "$dir/server.log" >&2; exit 1; }
+    # A port chosen here can still be taken before the server binds it (by another cluster starting at
+    # the same moment): then another port, a few times.
+    for attempt in 1 2 3 4 5; do
+      rm -f "$dir/server.log"
+      if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC$extra" \
+        start >"$dir/pg_ctl.log" 2>&1; then
+        break
+      fi
+      if [ -z "$chosen" ] && [ "$attempt" -lt 5 ] && grep -q "Address already in use" "$dir/server.log" 2>/dev/null; then
+        port=$(free_port)
+        continue
+      fi
+      cat "$dir/pg_ctl.log" "$dir/server.log" >&2
+      exit 1
+    done
     echo "$port" >"$dir/port"
     echo "$port"
     ;;

@@ -69,7 +69,7 @@ private struct TestRole {
 }
 
 /// `swallow check` against the real PostgreSQL, with each prerequisite broken in turn.
-@Suite struct CheckCommandTests {
+@Suite(.integrationTest) struct CheckCommandTests {
     @Test func aReadySetupPassesEveryCheckAndChangesNothing() throws {
         let database = try TestPostgres.shared.makeDatabase("check_ready")
         let sql = try TestPostgres.shared.connect(database)
@@ -366,7 +366,7 @@ private struct TestRole {
 }
 
 /// `swallow status` and `swallow slot drop` against the real PostgreSQL.
-@Suite struct SlotCommandTests {
+@Suite(.integrationTest) struct SlotCommandTests {
     @Test func statusReportsAnInactiveSlotsPositionsAndLag() throws {
         let database = try TestPostgres.shared.makeDatabase("status_slot")
         defer { TestPostgres.shared.dropSlots(of: database) }

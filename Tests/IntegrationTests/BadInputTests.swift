@@ -10,7 +10,7 @@ import Testing
 /// meets it again; `events.unknown.type.handling.mode: string` (the designed fallback) passes it as text.
 /// (Corrupt or unknown replication messages and values that do not parse cannot come from a real server:
 /// `StreamStopTests` in PipelineTests drives those through the same decoder, translator and tracker.)
-@Suite(.serialized) struct BadInputTests {
+@Suite(.integrationTest) struct BadInputTests {
     @Test func aColumnOfAnUnmappedTypeStopsTheStreamAndARestartInStringModeDeliversIt() throws {
         let database = try TestPostgres.shared.makeDatabase("badtype")
         defer { TestPostgres.shared.dropSlots(of: database) }

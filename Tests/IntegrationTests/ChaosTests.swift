@@ -21,7 +21,7 @@ import Testing
 ///   Swallow 0.5 s later —, `pg_ctl restart` returned, the walsender terminated, the broker back up, the
 ///   RTT reset, the injected errors' window over) until the slot's `confirmed_flush_lsn` reaches the
 ///   server's WAL insert position taken at that moment: everything committed before the heal is in Kafka.
-@Suite(.serialized) struct ChaosTests {
+@Suite(.integrationTest) struct ChaosTests {
     enum Fault: String, CaseIterable {
         case kill9 = "kill -9"
         case sigterm = "SIGTERM"
@@ -47,7 +47,7 @@ import Testing
     static let requestTimeoutMilliseconds = 1000
     static let faultRoundTripMilliseconds: Int32 = 2500
 
-    @Test func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents() throws {
+    @Test(.longRunning) func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents() throws {
         let roundsPerFault = Int(ProcessInfo.processInfo.environment["SWALLOW_CHAOS_ROUNDS"] ?? "") ?? 1
         #expect(roundsPerFault >= 1, "SWALLOW_CHAOS_ROUNDS must be a positive number")
 
@@ -115,7 +115,13 @@ import Testing
                 try waitUntil(timeoutSeconds: 90, "Swallow to stream before \(fault.rawValue) (round \(round))") {
                     sql.once { try isStreaming($0) } ?? false
                 }
-                Thread.sleep(forTimeInterval: Double.random(in: 1.0...2.0))   // let changes flow
+                // Let changes flow (the workload commits while Swallow streams), then inject at a random
+                // moment of the stream.
+                let completedBefore = workload.transactionsCompleted
+                try waitUntil(timeoutSeconds: 60, "the workload to go on before \(fault.rawValue) (round \(round))") {
+                    workload.transactionsCompleted >= completedBefore + 25
+                }
+                Thread.sleep(forTimeInterval: Double.random(in: 0...0.5))
                 let injectedAt = Date()
                 switch fault {
                 case .kill9:

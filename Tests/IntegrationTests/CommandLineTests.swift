@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The executable as an operator meets it: exit codes and messages.
-@Suite struct CommandLineTests {
+@Suite(.integrationTest) struct CommandLineTests {
     @Test func aBadConfigurationExitsWithTwoNamingTheKeyAndTheFix() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -4,7 +4,7 @@ import Testing
 
 /// COPY TO STDOUT, the snapshot read path, against a real server: decoded rows hold exactly the text
 /// the type output functions print (what pgoutput sends while streaming).
-@Suite struct CopyOutTests {
+@Suite(.integrationTest) struct CopyOutTests {
     @Test func copiedRowsDecodeToTheOutputFunctionsText() throws {
         let database = try TestPostgres.shared.makeDatabase("copyout")
         let sql = try TestPostgres.shared.connect(database)
@@ -49,7 +49,7 @@ import Testing
 }
 
 /// The exported snapshot of a new slot and the changes streamed from its consistent point meet exactly.
-@Suite struct ExportedSnapshotTests {
+@Suite(.integrationTest) struct ExportedSnapshotTests {
     @Test func aReaderOnTheExportedSnapshotSeesExactlyTheRowsBeforeTheConsistentPoint() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("exported")

@@ -7,8 +7,8 @@ import Testing
 /// Nothing committed is lost: `kill -9` mid-stream, and a broker that goes away and comes back.
 /// The service runs as a child process, as systemd runs it; the mock Kafka cluster lives in the test
 /// process so it outlives every Swallow process.
-@Suite(.serialized) struct DurabilityTests {
-    @Test func killNineMidStreamThenRestartLosesNothing() throws {
+@Suite(.integrationTest) struct DurabilityTests {
+    @Test(.longRunning) func killNineMidStreamThenRestartLosesNothing() throws {
         let scenario = try DurabilityScenario("crash")
         defer { scenario.cleanUp() }
         let (sql, cluster) = (scenario.sql, scenario.cluster)
@@ -50,7 +50,7 @@ import Testing
         print("kill -9: \(committed.count) transactions, \(finalRecords.count) records, \(check.duplicates) redelivered duplicates")
     }
 
-    @Test func brokerOutageIsRetriedAndLosesNothing() throws {
+    @Test(.longRunning) func brokerOutageIsRetriedAndLosesNothing() throws {
         // Deliveries give up after 2 s so the outage exercises the failure path: the stream restarts from
         // the confirmed position rather than waiting in librdkafka's queue.
         let scenario = try DurabilityScenario("outage", kafkaProperties: ["message.timeout.ms": "2000"])
@@ -61,9 +61,12 @@ import Testing
         let workload = Workload(database: scenario.database, transactions: 2000)
         workload.start()
         try waitUntil(timeoutSeconds: 120, "some of the workload") { workload.committed >= 300 }
+        let resumptionsBeforeOutage = swallow.resumptions
         try cluster.setBrokerDown(1)
         let confirmedAtOutage = try confirmedFlushLSN(sql)
-        Thread.sleep(forTimeInterval: 5)
+        // Down until the outage reached the pipeline: a delivery timed out (message.timeout.ms) and the
+        // stream resumed from the confirmed position.
+        try waitUntil("the outage to reach the pipeline") { swallow.resumptions > resumptionsBeforeOutage }
         // While the broker is away nothing can be acknowledged, so the slot must not move past what
         // Kafka held when it went down. Kill the service during the outage to freeze the evidence.
         swallow.kill9()
@@ -78,8 +81,14 @@ import Testing
         swallow = try scenario.restartSwallow()
         // A second outage with the service left running: it must ride it out by itself.
         try waitUntil(timeoutSeconds: 120, "more of the workload") { workload.committed >= 1200 }
+        let streamsResumedBeforeSecondOutage = swallow.streamsResumed
         try cluster.setBrokerDown(1)
-        Thread.sleep(forTimeInterval: 4)
+        // Down until this outage reached the pipeline too and the stream started again from the confirmed
+        // position; the service must then recover by itself once the broker is back. Not up as soon as the
+        // failure is logged: the pipeline then still drains events it produced after the failed one, and a
+        // broker back during that drain takes them ahead of the failed one's second copy, out of key order
+        // (a product race, reported with issue 13, item 6).
+        try waitUntil("the second outage to reach the pipeline") { swallow.streamsResumed > streamsResumedBeforeSecondOutage }
         try cluster.setBrokerUp(1)
         try workload.wait()
         let committed = try committedTransactions(sql)
@@ -89,7 +98,6 @@ import Testing
         #expect(missing.isEmpty, "committed transactions missing from Kafka: \(missing.prefix(5))")
         let check = try verifyPerKeyOrderAndFinalState(records: finalRecords, sql: sql)
         #expect(check.problems.isEmpty, "\(check.problems.prefix(5))")
-        #expect(swallow.log.contains("resuming from the confirmed position"), "the outage never reached the pipeline")
     }
 
     /// A database with the workload's tables, its publication and an audit slot, topics in a mock
@@ -143,7 +151,7 @@ import Testing
         repeat {
             records = try readAll(cluster, ["app.public.accounts", "app.public.ledger"])
             if try transactionsLostBelow(LSN(UInt64.max), committed: committed, records: records).isEmpty { break }
-            Thread.sleep(forTimeInterval: 1)
+            usleep(100_000)
         } while Date() < deadline
         return records
     }

@@ -8,7 +8,7 @@ import Testing
 /// to run (timestamps of the run, LSNs, transaction ids, version), with the expected files in `Golden/`.
 /// The expected files were checked value by value against Debezium's documented PostgreSQL mappings
 /// (see docs/events.md, "Event format"). Set SWALLOW_UPDATE_GOLDEN=1 to rewrite them after a deliberate change.
-@Suite struct GoldenTests {
+@Suite(.integrationTest) struct GoldenTests {
     static let topics = ["all_types", "docs", "ident_full", "ident_full_unique", "ident_index", "ident_nothing", "pk_order",
                          "nokey", "evolve", "evolved"].map { "app.public.\($0)" } + ["app.message", "app.transaction"]
 

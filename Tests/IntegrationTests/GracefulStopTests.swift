@@ -9,7 +9,7 @@ import Testing
 /// A stop requested in the middle of a transaction reads that transaction to its commit first. The slot
 /// can only be confirmed at transaction ends, so stopping half-way would send the whole transaction again
 /// after the restart, its first events twice: only a crash may cause duplicates.
-@Suite(.serialized) struct GracefulStopTests {
+@Suite(.integrationTest) struct GracefulStopTests {
     @Test func aStopMidTransactionFinishesItAndTheRestartSendsNothingTwice() throws {
         let database = try TestPostgres.shared.makeDatabase("midtx_stop")
         defer { TestPostgres.shared.dropSlots(of: database) }

@@ -12,10 +12,10 @@ import Testing
 /// Every check of "exactly" replays the topic the way a consumer (or a compacted topic) would: in offset
 /// order, `r`/`c`/`u` set the key's row, `d` removes it, tombstones are skipped; the result must equal
 /// `SELECT id, v, note FROM items`.
-@Suite(.serialized) struct InitialSnapshotTests {
+@Suite(.integrationTest) struct InitialSnapshotTests {
     static let markers: Set<String> = ["first", "true", "last", "first_in_data_collection", "last_in_data_collection"]
 
-    @Test func snapshotThenStreamUnderConcurrentWritesReplaysExactly() throws {
+    @Test(.longRunning) func snapshotThenStreamUnderConcurrentWritesReplaysExactly() throws {
         let fixture = try SnapshotFixture("snapcw", rows: 120_000, partitions: 32)
         defer { fixture.cleanUp() }
         let writer = ItemsWriter(database: fixture.database, initialRows: 120_000)
@@ -215,7 +215,7 @@ import Testing
         #expect(state.startedAt != firstStartedAt, "the state file does not describe the second snapshot")
     }
 
-    @Test func killNineMidSnapshotThenRestartReplaysExactly() throws {
+    @Test(.longRunning) func killNineMidSnapshotThenRestartReplaysExactly() throws {
         let fixture = try SnapshotFixture("snapkill", rows: 200_000, partitions: 64)
         defer { fixture.cleanUp() }
         let cluster = fixture.cluster

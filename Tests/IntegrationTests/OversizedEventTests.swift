@@ -10,7 +10,7 @@ import Testing
 /// the mock cluster: `fail` stops naming the event and confirms nothing past it (and a restart with a
 /// higher limit delivers it), `dead_letter` puts a headed record on the dead-letter topic and goes on —
 /// on the stream and in the initial snapshot.
-@Suite(.serialized) struct OversizedEventTests {
+@Suite(.integrationTest) struct OversizedEventTests {
     static let schema = "CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL)"
     /// librdkafka's lowest allowed `message.max.bytes` is 1000; a 20 kB row is well above this one.
     static let lowLimit = "10000"

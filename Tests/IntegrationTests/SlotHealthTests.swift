@@ -10,7 +10,7 @@ import Testing
 
 /// Keeping the slot moving (heartbeats), noticing when it does not (the stall warning), and losing the
 /// slot or the publication while streaming: detected and reported, never silently re-created.
-@Suite struct SlotHealthTests {
+@Suite(.integrationTest) struct SlotHealthTests {
     /// A test database streamed by a pipeline whose configuration has a `heartbeat` section.
     struct Scenario {
         let database: String
@@ -99,7 +99,17 @@ import Testing
             "beatfail", schema: "CREATE TABLE t (id int PRIMARY KEY)", tables: ["public.t"],
             heartbeat: #"{interval_ms: 100, action_query: "UPDATE no_such_table SET x = 1"}"#)
         defer { scenario.cleanUp() }
-        usleep(500_000)   // several failed heartbeats
+        // Several failed heartbeats: the action query (failing, its table does not exist) has run at three
+        // moments, as its session's query_start in pg_stat_activity shows.
+        var attempts = Set<String>()
+        try waitUntil("three failed heartbeats") {
+            let sessions = try scenario.sql.execute("""
+                SELECT query_start::text AS started FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = 'UPDATE no_such_table SET x = 1'
+                """)
+            attempts.formUnion(sessions.rows.compactMap { $0[0] })
+            return attempts.count >= 3
+        }
         try scenario.sql.execute("INSERT INTO t VALUES (1)")
         let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers,
                                          topics: ["app.public.t"], waitForTopicsMilliseconds: 60_000)
@@ -121,7 +131,7 @@ import Testing
         defer { scenario.cleanUp() }
         let dimensions = [("slot", scenario.database)]
         try scenario.sql.execute("INSERT INTO t VALUES (1)")
-        try waitUntil("the insert to be confirmed") { try confirmedFlushLSN(scenario.sql) >= walInsertLSN(scenario.sql) }
+        try waitUntilEverythingIsConfirmed(scenario.sql)
         try waitUntil("the gauge to say the position moves") {
             try metrics.expectGauge("swallow_confirmed_position_stalled", dimensions).lastValue == 0
         }

@@ -9,7 +9,7 @@ import Testing
 
 /// Snapshot rows read on the exported snapshot become `op: "r"` records shaped exactly like the
 /// streamed records of the same rows (key, topic, every value), with Debezium's markers.
-@Suite struct SnapshotReadTests {
+@Suite(.integrationTest) struct SnapshotReadTests {
     @Test func snapshotRecordsMatchStreamedRecordsOfTheSameRows() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("snapread")

@@ -7,7 +7,7 @@ import Testing
 
 /// End to end: a real Postgres, the pipeline, and librdkafka's mock cluster speaking Kafka over TCP;
 /// what was produced is read back with a Kafka consumer.
-@Suite struct StreamingTests {
+@Suite(.integrationTest) struct StreamingTests {
     @Test func changesAcrossTwoTablesArriveWithKeysTopicsEnvelopesAndOrder() throws {
         let scenario = try StreamingScenario("stream", schema: """
             CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(10,2),

@@ -70,7 +70,9 @@ private func connectionError(_ parameters: ConnectionParameters, replication: Bo
     }
 }
 
-@Suite("TLS to PostgreSQL (a cluster of its own with ssl=on)", .serialized)
+// Serialized: the first test starts the shared TLS cluster (several seconds) and the others are quick;
+// side by side they would only hold their turns waiting for that start.
+@Suite("TLS to PostgreSQL (a cluster of its own with ssl=on)", .serialized, .integrationTest)
 struct TLSConnectionTests {
     let cluster = TLSTestCluster.shared
 

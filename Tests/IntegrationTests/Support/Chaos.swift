@@ -125,6 +125,9 @@ final class ChaosWorkload: @unchecked Sendable {
         }
     }
 
+    /// Transactions that ran to their COMMIT or ROLLBACK (not interrupted by a fault).
+    var transactionsCompleted: Int { state.withLock { $0.transactions - $0.connectionErrors } }
+
     func start() {
         Thread { [self] in
             run()

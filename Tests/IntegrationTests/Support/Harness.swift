@@ -100,12 +100,21 @@ final class RunningPipeline: Sendable {
 
 /// Polls until `condition` holds or the timeout passes.
 func waitUntil(timeoutSeconds: Double = 30, _ what: String, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    guard try holdsWithin(seconds: timeoutSeconds, condition) else { throw TestFailure("timed out waiting for \(what)") }
+}
+
+/// Polls `condition` until it holds (true) or `seconds` pass (false, after a last look). The first polls
+/// come quickly, since most conditions hold within milliseconds; later ones every 50 ms, so that a long
+/// wait does not load PostgreSQL or the broker with queries.
+func holdsWithin(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    var pause: useconds_t = 2_000
     while Date() < deadline {
-        if try condition() { return }
-        usleep(50_000)
+        if try condition() { return true }
+        usleep(pause)
+        pause = min(pause * 2, 50_000)
     }
-    throw TestFailure("timed out waiting for \(what)")
+    return try condition()
 }
 
 /// The state of Swallow's slot, as Postgres reports it. Slots are cluster-wide, so each test database
@@ -175,6 +184,28 @@ final class SwallowProcess {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// How often the log says the stream resumes from the confirmed position (after a failed delivery,
+    /// a lost connection...), counting every process that wrote to `logPath`.
+    var resumptions: Int { log.split(separator: "\n").filter { $0.contains(Self.resuming) }.count }
+
+    /// How many streams started after such a resumption: each starts once what was in flight when the
+    /// previous one failed has been delivered or has failed.
+    var streamsResumed: Int {
+        var resuming = false
+        var count = 0
+        for line in log.split(separator: "\n") {
+            if line.contains(Self.resuming) {
+                resuming = true
+            } else if resuming && line.contains("[Pipeline] streaming") {
+                count += 1
+                resuming = false
+            }
+        }
+        return count
+    }
+
+    private static let resuming = "resuming from the confirmed position"
 }
 
 /// The usual set-up of a streaming test: a database of its own with `schema`, a mock Kafka cluster, and

@@ -8,8 +8,9 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
 
 /// A throwaway PostgreSQL 15 cluster (`wal_level=logical`) shared by the tests of this process.
 ///
-/// `scripts/test.sh` starts one and passes its port in `SWALLOW_TEST_PGPORT`; a bare `swift test` starts
-/// its own through the same script and stops it when the process exits. Each test works in a database
+/// `scripts/test.sh` starts one and passes its port in `SWALLOW_TEST_PGPORT`; without that variable
+/// (`SWALLOW_INTEGRATION_TESTS=1 swift test`) the tests start their own through the same script and stop it
+/// when the process exits. A bare `swift test` has no IntegrationTests target at all (see Package.swift). Each test works in a database
 /// of its own, so tests run in parallel without seeing each other's slots or tables.
 final class TestPostgres: Sendable {
     let port: Int
@@ -78,8 +79,6 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Runs a repository script and returns its standard output; throws with its output on failure.
-/// Uses posix_spawn and waitpid: Foundation's Process.waitUntilExit can hang on Linux when called off the
-/// main thread.
 @discardableResult
 func runScript(_ script: String, _ arguments: [String]) throws -> String {
     let (status, text) = try runToCompletion(repositoryRoot.appendingPathComponent(script).path, arguments)
@@ -100,55 +99,4 @@ func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (sta
 /// Runs the `swallow` executable to completion.
 func runSwallow(_ arguments: [String]) throws -> (status: Int32, text: String) {
     try runToCompletion(try swallowExecutable(), arguments)
-}
-
-/// A child process with stdout and stderr appended to a file.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
-    private var exitStatus: Int32?
-
-    /// `environment`: variables to set (or override) in the child, on top of this process's.
-    init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        var variables = ProcessInfo.processInfo.environment
-        variables.merge(environment) { _, new in new }
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard result == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(result)))") }
-        self.pid = pid
-    }
-
-    /// Waits for the child and returns its exit status (128 + signal when killed).
-    @discardableResult
-    func wait() -> Int32 {
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return finish(status)
-    }
-
-    /// The exit status if the child has ended (reaping it), else nil; never blocks.
-    func exitStatusIfEnded() -> Int32? {
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        return finish(status)
-    }
-
-    /// Decodes and remembers a wait status: the exit code, or 128 + the signal that killed the child.
-    private func finish(_ status: Int32) -> Int32 {
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        exitStatus = code
-        return code
-    }
-
-    func signal(_ number: Int32) { kill(pid, number) }
 }
