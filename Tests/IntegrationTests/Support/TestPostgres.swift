@@ -9,9 +9,10 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
 /// A throwaway PostgreSQL 15 cluster (`wal_level=logical`) shared by the tests of this process.
 ///
 /// `scripts/test.sh` starts one and passes its port in `SWALLOW_TEST_PGPORT`; without that variable
-/// (`SWALLOW_INTEGRATION_TESTS=1 swift test`) the tests start their own through the same script and stop it
-/// when the process exits. A bare `swift test` has no IntegrationTests target at all (see Package.swift). Each test works in a database
-/// of its own, so tests run in parallel without seeing each other's slots or tables.
+/// (`SWALLOW_INTEGRATION_TESTS=1 swift test`, as `scripts/chaos.sh` runs) the tests start their own through
+/// the same script and stop it when the process exits. A bare `swift test` has no IntegrationTests target
+/// at all (see Package.swift). Each test works in a database of its own, so tests run in parallel without
+/// seeing each other's slots or tables.
 final class TestPostgres: Sendable {
     let port: Int
     private let ownedDirectory: String?
