@@ -24,6 +24,8 @@ public struct PipelineSettings: Sendable {
     /// Where `dead_letter` sends such events (`kafka.dead_letter_topic`, resolved).
     public var deadLetterTopic: String
     public var statusIntervalMilliseconds: Int
+    public var confirmIntervalMilliseconds: Int
+    public var delivery: SwallowConfiguration.Delivery
     public var maxInFlightEvents: Int
     /// Key, value and header bytes produced and not yet acknowledged; see `KafkaProducer.inFlightBytes`.
     public var maxInFlightBytes: Int
@@ -59,6 +61,8 @@ public struct PipelineSettings: Sendable {
         oversizedEvents = configuration.kafka.oversizedEvents
         deadLetterTopic = configuration.kafka.resolvedDeadLetterTopic(topicPrefix: configuration.topicPrefix)
         statusIntervalMilliseconds = configuration.statusIntervalMilliseconds
+        confirmIntervalMilliseconds = configuration.confirmIntervalMilliseconds
+        delivery = configuration.delivery
         maxInFlightEvents = configuration.maxInFlightEvents
         maxInFlightBytes = configuration.maxInFlightBytes
         self.connectorVersion = connectorVersion

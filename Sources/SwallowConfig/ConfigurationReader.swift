@@ -22,7 +22,7 @@ struct ConfigurationReader {
 
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
-                           "status_interval_ms", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
+                           "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                "sslrootcert", "sslcert", "sslkey", "sslpassword"]
@@ -51,6 +51,7 @@ struct ConfigurationReader {
         static let connectTimeoutSeconds = 1...3_600
         static let flushTimeoutMilliseconds = 0...3_600_000
         static let statusIntervalMilliseconds = 100...600_000
+        static let confirmIntervalMilliseconds = 10...600_000
         static let maxInFlightEvents = 1...100_000_000
         /// At least 64 KiB (a few events); at most 64 GiB.
         static let maxInFlightBytes = 65_536...68_719_476_736
@@ -90,6 +91,9 @@ struct ConfigurationReader {
         var kafka = try readKafka(top)
         let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
                                          default: 10_000)
+        let confirmInterval = try integer(top, "confirm_interval_ms", range: Limits.confirmIntervalMilliseconds,
+                                          default: SwallowConfiguration.defaultConfirmIntervalMilliseconds)
+        let delivery = try enumeration(top, "delivery", default: SwallowConfiguration.Delivery.atLeastOnce)
         let maxInFlight = try integer(top, "max_in_flight_events", range: Limits.maxInFlightEvents, default: 20_000)
         let maxInFlightBytes = try integer(top, "max_in_flight_bytes", range: Limits.maxInFlightBytes,
                                            default: SwallowConfiguration.defaultMaxInFlightBytes)
@@ -113,7 +117,7 @@ struct ConfigurationReader {
         return SwallowConfiguration(
             postgres: postgres, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
-            maxInFlightEvents: maxInFlight, maxInFlightBytes: maxInFlightBytes, logLevel: logLevel, events: events, snapshot: snapshot,
+            confirmIntervalMilliseconds: confirmInterval, delivery: delivery, maxInFlightEvents: maxInFlight, maxInFlightBytes: maxInFlightBytes, logLevel: logLevel, events: events, snapshot: snapshot,
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
     }

@@ -328,6 +328,16 @@ public struct SwallowConfiguration: Sendable, Equatable {
     }
 
     /// How log lines are written (`log_format`).
+    /// `delivery`: what a consumer may see after a crash, a restart or a fault.
+    public enum Delivery: String, Sendable, Hashable, CaseIterable {
+        /// Every change reaches Kafka; after a crash or a failed delivery, the changes after the last
+        /// confirmed position are sent again (see `confirm_interval_ms`).
+        case atLeastOnce = "at_least_once"
+        /// Every change reaches its topic once: a transactional producer fences earlier instances, and a
+        /// resume skips what the topics already hold (docs/exactly-once.md).
+        case exactlyOnce = "exactly_once"
+    }
+
     public enum LogFormat: String, Sendable, Hashable, CaseIterable {
         /// One human-readable line per message (swift-log's stream format).
         case text
@@ -367,7 +377,12 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var tables: [TableName]
     public var topicPrefix: String
     public var kafka: Kafka
+    /// `status_interval_ms`: the longest time between two standby status updates (the keepalive).
     public var statusIntervalMilliseconds: Int
+    /// `confirm_interval_ms`: how soon an acknowledged position is confirmed to PostgreSQL (at most one
+    /// status update per interval while it moves). What a crash repeats in `at_least_once`.
+    public var confirmIntervalMilliseconds: Int
+    public var delivery: Delivery
     public var maxInFlightEvents: Int
     /// `max_in_flight_bytes`: bound on the key, value and header bytes produced and not yet acknowledged.
     public var maxInFlightBytes: Int
@@ -389,6 +404,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// its own per-message overhead, so this keeps a default process well under 64 MB at steady state.
     public static let defaultMaxInFlightBytes = 16 * 1024 * 1024
 
+    /// The default `confirm_interval_ms`.
+    public static let defaultConfirmIntervalMilliseconds = 200
+
     /// The default `state_dir`.
     public static let defaultStateDirectory = "/var/lib/swallow"
 
@@ -403,6 +421,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         topicPrefix: String,
         kafka: Kafka,
         statusIntervalMilliseconds: Int = 10_000,
+        confirmIntervalMilliseconds: Int = defaultConfirmIntervalMilliseconds,
+        delivery: Delivery = .atLeastOnce,
         maxInFlightEvents: Int = 20_000,
         maxInFlightBytes: Int = defaultMaxInFlightBytes,
         logLevel: String = "info",
@@ -423,6 +443,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.topicPrefix = topicPrefix
         self.kafka = kafka
         self.statusIntervalMilliseconds = statusIntervalMilliseconds
+        self.confirmIntervalMilliseconds = confirmIntervalMilliseconds
+        self.delivery = delivery
         self.maxInFlightEvents = maxInFlightEvents
         self.maxInFlightBytes = maxInFlightBytes
         self.logLevel = logLevel

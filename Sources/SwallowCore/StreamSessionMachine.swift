@@ -68,18 +68,25 @@ public struct StreamSessionMachine: Sendable {
 
     /// Status intervals and the stop budget, in milliseconds.
     let statusIntervalMilliseconds: Int
+    let confirmIntervalMilliseconds: Int
     let flushTimeoutMilliseconds: Int
     private var lastStatusSentAt: ContinuousClock.Instant
+    /// The position the last status update confirmed, and when the confirmed position is next looked at.
+    private var lastConfirmedSent: LSN?
+    private var nextConfirmCheckAt: ContinuousClock.Instant
     private var nextStatusRefreshAt: ContinuousClock.Instant
     private let statusRefreshInterval: Duration
     /// Set at a stop request that came mid-transaction: until when the transaction may still be read.
     public private(set) var stopDeadline: ContinuousClock.Instant?
 
     public init(translator: StreamTranslator, signalTable: QualifiedTableName?, statusIntervalMilliseconds: Int,
-                flushTimeoutMilliseconds: Int, statusRefreshInterval: Duration, now: ContinuousClock.Instant) {
+                confirmIntervalMilliseconds: Int, flushTimeoutMilliseconds: Int, statusRefreshInterval: Duration,
+                now: ContinuousClock.Instant) {
         self.translator = translator
         self.signalTable = signalTable
         self.statusIntervalMilliseconds = statusIntervalMilliseconds
+        self.confirmIntervalMilliseconds = confirmIntervalMilliseconds
+        nextConfirmCheckAt = now + .milliseconds(confirmIntervalMilliseconds)
         self.flushTimeoutMilliseconds = flushTimeoutMilliseconds
         self.statusRefreshInterval = statusRefreshInterval
         lastStatusSentAt = now
@@ -175,17 +182,26 @@ public struct StreamSessionMachine: Sendable {
         return true
     }
 
-    /// Whether a standby status update is due. While the reader waits for acknowledgements (`waiting`),
-    /// one goes out at least every 5 s whatever the configured interval, so the server's
-    /// wal_sender_timeout (60 s by default) never fires on a live connection.
-    public func statusUpdateDue(at now: ContinuousClock.Instant, waiting: Bool) -> Bool {
+    /// Whether a standby status update is due: every `statusIntervalMilliseconds` (the keepalive), and
+    /// whenever the confirmed position moved, at most every `confirmIntervalMilliseconds`. A prompt
+    /// confirmation is what bounds the repeats after a crash: the server resends everything after the
+    /// position it was last told. `confirmed` reads the confirmed position (a lock): it is called at most
+    /// once per confirm interval. While the reader waits for acknowledgements (`waiting`), the keepalive
+    /// goes out at least every 5 s whatever the configured interval, so the server's wal_sender_timeout
+    /// (60 s by default) never fires on a live connection.
+    public mutating func statusUpdateDue(at now: ContinuousClock.Instant, waiting: Bool, confirmed: () -> LSN) -> Bool {
         let interval = waiting ? min(statusIntervalMilliseconds, 5000) : statusIntervalMilliseconds
-        return now - lastStatusSentAt >= .milliseconds(interval)
+        if now - lastStatusSentAt >= .milliseconds(interval) { return true }
+        guard now >= nextConfirmCheckAt else { return false }
+        nextConfirmCheckAt = now + .milliseconds(confirmIntervalMilliseconds)
+        return confirmed() != lastConfirmedSent
     }
 
-    /// A standby status update went out.
-    public mutating func statusSent(at now: ContinuousClock.Instant) {
+    /// A standby status update confirming `confirmed` went out at `now`.
+    public mutating func statusSent(at now: ContinuousClock.Instant, confirmed: LSN) {
         lastStatusSentAt = now
+        lastConfirmedSent = confirmed
+        nextConfirmCheckAt = now + .milliseconds(confirmIntervalMilliseconds)
     }
 
     /// What to do about a stop request (`stopRequested`) at `now`; `deliveryFailed`: a delivery failed

@@ -11,14 +11,14 @@ import Testing
     static let ordersID = StreamStopTests.ordersID
 
     static func machine(signalTable: QualifiedTableName? = nil, heartbeat: HeartbeatMessages? = nil,
-                        statusMillis: Int = 10_000, flushMillis: Int = 2_000) -> StreamSessionMachine {
+                        statusMillis: Int = 10_000, confirmMillis: Int = 200, flushMillis: Int = 2_000) -> StreamSessionMachine {
         var captured = [QualifiedTableName(schema: "public", table: "orders")]
         if let signalTable { captured.append(signalTable) }
         let translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: captured,
                                           connectorVersion: "test", options: .init(),
                                           heartbeat: heartbeat ?? HeartbeatMessages(slotName: "s1", records: nil))
         return StreamSessionMachine(translator: translator, signalTable: signalTable, statusIntervalMilliseconds: statusMillis,
-                                    flushTimeoutMilliseconds: flushMillis, statusRefreshInterval: .seconds(1), now: start)
+                                    confirmIntervalMilliseconds: confirmMillis, flushTimeoutMilliseconds: flushMillis, statusRefreshInterval: .seconds(1), now: start)
     }
 
     static func receive(_ frame: [UInt8], _ machine: inout StreamSessionMachine) throws -> [StreamSessionMachine.Action] {
@@ -146,14 +146,45 @@ import Testing
                 == .stop(flushBudgetMilliseconds: 2_000))
     }
 
+    @Test func aMovedConfirmedPositionGoesOutWithinTheConfirmInterval() {
+        var machine = Self.machine(statusMillis: 10_000, confirmMillis: 200)
+        var confirmed = LSN(0x1000)
+        var reads = 0
+        func due(_ millis: Int) -> Bool {
+            machine.statusUpdateDue(at: Self.start + .milliseconds(millis), waiting: false,
+                                    confirmed: { reads += 1; return confirmed })
+        }
+        // Nothing confirmed yet: the first look sends the starting position once.
+        #expect(!due(199))
+        #expect(due(200))
+        machine.statusSent(at: Self.start + .milliseconds(200), confirmed: confirmed)
+        // Unmoved: no update, and the position is read once per interval, not per frame.
+        #expect(!due(400))
+        #expect(!due(450))
+        #expect(!due(599))
+        #expect(reads == 2)
+        confirmed = LSN(0x2000)
+        #expect(due(600))
+        machine.statusSent(at: Self.start + .milliseconds(600), confirmed: confirmed)
+        confirmed = LSN(0x3000)
+        #expect(!due(799))
+        #expect(due(800))
+        #expect(reads == 4)
+    }
+
     @Test func statusUpdatesFollowTheIntervalAndAtMostFiveSecondsWhileWaiting() {
         var machine = Self.machine(statusMillis: 10_000)
-        #expect(!machine.statusUpdateDue(at: Self.start + .seconds(4), waiting: true))
-        #expect(machine.statusUpdateDue(at: Self.start + .seconds(5), waiting: true))
-        #expect(!machine.statusUpdateDue(at: Self.start + .seconds(9), waiting: false))
-        #expect(machine.statusUpdateDue(at: Self.start + .seconds(10), waiting: false))
-        machine.statusSent(at: Self.start + .seconds(10))
-        #expect(!machine.statusUpdateDue(at: Self.start + .seconds(14), waiting: true))
+        let confirmed = LSN(0x1000)
+        machine.statusSent(at: Self.start, confirmed: confirmed)
+        func due(_ seconds: Int, waiting: Bool) -> Bool {
+            machine.statusUpdateDue(at: Self.start + .seconds(seconds), waiting: waiting, confirmed: { confirmed })
+        }
+        #expect(!due(4, waiting: true))
+        #expect(due(5, waiting: true))
+        #expect(!due(9, waiting: false))
+        #expect(due(10, waiting: false))
+        machine.statusSent(at: Self.start + .seconds(10), confirmed: confirmed)
+        #expect(!due(14, waiting: true))
         let refreshes = [Self.start, Self.start + .milliseconds(999), Self.start + .seconds(1)].map {
             machine.statusRefreshDue(at: $0)
         }

@@ -23,7 +23,7 @@ import Testing
             translator: StreamTranslator(topicPrefix: "app", database: "shop",
                                          capturedTables: [QualifiedTableName(schema: "public", table: "orders")],
                                          connectorVersion: "test", options: .init()),
-            signalTable: nil, statusIntervalMilliseconds: 1000, flushTimeoutMilliseconds: 1000,
+            signalTable: nil, statusIntervalMilliseconds: 1000, confirmIntervalMilliseconds: 200, flushTimeoutMilliseconds: 1000,
             statusRefreshInterval: .seconds(1), now: .now)
         var tracker = AcknowledgementTracker(confirmedLSN: LSN(0x1000))
         var produced = 0

@@ -39,6 +39,7 @@ struct StreamSession {
         catalog = CatalogReader(parameters: settings.connection)
         machine = StreamSessionMachine(translator: StreamTranslator(settings: settings), signalTable: settings.signalTable,
                                        statusIntervalMilliseconds: settings.statusIntervalMilliseconds,
+                                       confirmIntervalMilliseconds: settings.confirmIntervalMilliseconds,
                                        flushTimeoutMilliseconds: settings.flushTimeoutMilliseconds,
                                        statusRefreshInterval: pipeline.monitor.statusRefreshInterval, now: .now)
     }
@@ -171,7 +172,8 @@ struct StreamSession {
             pipeline.refreshStatus(delivery: delivery, stream: .init(receivedLSN: machine.receivedLSN, serverLSN: machine.serverLSN,
                                                                      lastEventMillis: lastEventMillis))
         }
-        if machine.statusUpdateDue(at: now, waiting: waiting) { try sendStatus() }
+        let state = self.state
+        if machine.statusUpdateDue(at: now, waiting: waiting, confirmed: { state.confirmedLSN }) { try sendStatus() }
     }
 
     private mutating func sendStatus() throws(PipelineError) {
@@ -180,7 +182,7 @@ struct StreamSession {
                                          clientTime: PostgresTime.postgresMicros(fromUnixMicros: WallClock.micros()),
                                          replyRequested: false)
         do { try connection.sendCopyData(update.encode()) } catch { throw .postgres(error) }
-        machine.statusSent(at: .now)
+        machine.statusSent(at: .now, confirmed: confirmed)
         try incremental?.confirmed(confirmed)
         if confirmed != lastConfirmedSent {
             logger.debug("confirmed position", metadata: ["lsn": "\(confirmed)"])
