@@ -55,9 +55,26 @@ extension ConfigurationReader {
             }
             deadLetterTopic = value.text
         }
+        if properties["transactional.id"] != nil {
+            throw ConfigurationError(
+                code: .invalidValue, path: kafka.path("properties.transactional.id"),
+                message: "Swallow sets librdkafka's transactional.id itself (with delivery: exactly_once); name it with kafka.transactional_id instead")
+        }
+        var transactionalID: String?
+        let idPath = kafka.path("transactional_id")
+        if let value = try scalar(kafka["transactional_id"], path: idPath, expected: "a Kafka transactional id") {
+            // Kafka allows any string; spaces and control characters only make ACLs and logs hard to read.
+            guard !value.text.isEmpty, value.text.utf8.count <= 249,
+                  value.text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                throw ConfigurationError(
+                    code: .invalidValue, path: idPath,
+                    message: "expected a transactional id of 1 to 249 characters without spaces or control characters, got \(value.shown); remove the key for the default `swallow.<topic_prefix>.<slot.name>`")
+            }
+            transactionalID = value.text
+        }
         return SwallowConfiguration.Kafka(bootstrapServers: bootstrap, properties: properties,
                                           flushTimeoutMilliseconds: flush, oversizedEvents: oversized,
-                                          deadLetterTopic: deadLetterTopic)
+                                          deadLetterTopic: deadLetterTopic, transactionalID: transactionalID)
     }
 
     func readKafkaProperties(_ kafka: Section) throws(ConfigurationError) -> [String: String] {

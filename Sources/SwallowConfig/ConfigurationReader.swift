@@ -29,7 +29,7 @@ struct ConfigurationReader {
         static let slot = ["name", "create"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",
-                            "dead_letter_topic"]
+                            "dead_letter_topic", "transactional_id"]
         /// Debezium's own option names, so its documentation applies as it is.
         static let events = ["tombstones.on.delete", "skipped.operations", "unavailable.value.placeholder",
                              "message.prefix.include.list", "message.prefix.exclude.list",

@@ -143,6 +143,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var oversizedEvents: OversizedEvents
         /// Where `dead_letter` sends oversized events; nil means `<topic_prefix>.dead-letter`.
         public var deadLetterTopic: String?
+        /// `transactional_id` (with `delivery: exactly_once`); nil means `swallow.<topic_prefix>.<slot.name>`.
+        public var transactionalID: String?
         /// Key paths of this section (`kafka.properties.sasl.username`...) whose values were read through
         /// `${file:...}`; descriptions show them as `***`.
         public var fileValuedKeyPaths: Set<String>
@@ -153,14 +155,23 @@ public struct SwallowConfiguration: Sendable, Equatable {
             flushTimeoutMilliseconds: Int = 30_000,
             oversizedEvents: OversizedEvents = .fail,
             deadLetterTopic: String? = nil,
+            transactionalID: String? = nil,
             fileValuedKeyPaths: Set<String> = []
         ) {
+            self.transactionalID = transactionalID
             self.bootstrapServers = bootstrapServers
             self.properties = properties
             self.flushTimeoutMilliseconds = flushTimeoutMilliseconds
             self.oversizedEvents = oversizedEvents
             self.deadLetterTopic = deadLetterTopic
             self.fileValuedKeyPaths = fileValuedKeyPaths
+        }
+
+        /// The transactional id of a slot's producer: the configured one, or `swallow.<topic_prefix>.<slot>`.
+        /// The same for every instance of one configuration, so a new one fences the old; different for two
+        /// deployments that share a cluster.
+        public func resolvedTransactionalID(topicPrefix: String, slotName: String) -> String {
+            transactionalID ?? "swallow.\(topicPrefix).\(slotName)"
         }
 
         /// The dead-letter topic for `topicPrefix`: the configured one, or `<topic_prefix>.dead-letter`.

@@ -43,3 +43,36 @@ import Testing
         #expect(error.path == "confirm_interval_ms")
     }
 }
+
+/// `kafka.transactional_id`.
+@Suite struct TransactionalIDConfigTests {
+    @Test func theDefaultBelongsToThePrefixAndTheSlot() throws {
+        let config = try Config.parse(yaml: ConfigDocument().yaml, environment: [:])
+        #expect(config.kafka.transactionalID == nil)
+        #expect(config.kafka.resolvedTransactionalID(topicPrefix: config.topicPrefix, slotName: config.slot.name)
+                == "swallow.\(config.topicPrefix).\(config.slot.name)")
+    }
+
+    @Test func aConfiguredIDIsUsed() throws {
+        var document = ConfigDocument()
+        document.kafka["transactional_id"] = "orders-cdc"
+        let config = try Config.parse(yaml: document.yaml, environment: [:])
+        #expect(config.kafka.resolvedTransactionalID(topicPrefix: "app", slotName: "s") == "orders-cdc")
+    }
+
+    @Test(arguments: ["\"\"", "\"a b\"", "\"tab\\there\""])
+    func aBadIDIsAnError(text: String) throws {
+        var document = ConfigDocument()
+        document.kafka["transactional_id"] = text
+        let error = try #require(parseError(document))
+        #expect(error.path == "kafka.transactional_id")
+    }
+
+    @Test func transactionalIDInThePropertiesPointsToTheKey() throws {
+        var document = ConfigDocument()
+        document.kafka["properties"] = "{transactional.id: x}"
+        let error = try #require(parseError(document))
+        #expect(error.path == "kafka.properties.transactional.id")
+        #expect(error.message.contains("kafka.transactional_id"))
+    }
+}

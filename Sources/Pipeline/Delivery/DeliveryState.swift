@@ -17,9 +17,17 @@ final class DeliveryState: @unchecked Sendable {
     private var stopped = false
     /// Commit times the delivery thread collected, reused from one batch of reports to the next.
     private var commitTimes: [Int64] = []
+    /// `delivery: exactly_once`: a record counts as delivered only once the Kafka transaction holding it
+    /// committed (an aborted one is invisible to read_committed consumers), so successful reports wait
+    /// here until then and every owner — stream units, snapshot chunks — sees commits, not writes.
+    private let holdsReportsUntilCommit: Bool
+    private var uncommitted: [DeliveryID] = []
+    /// Reports (of either outcome) received since the open Kafka transaction began.
+    private var reportsInTransaction = 0
 
-    init(confirmedLSN: LSN) {
+    init(confirmedLSN: LSN, holdsReportsUntilCommit: Bool = false) {
         ledger = DeliveryLedger(confirmedLSN: confirmedLSN)
+        self.holdsReportsUntilCommit = holdsReportsUntilCommit
     }
 
     private func locked<R>(_ body: () throws -> R) rethrows -> R {
@@ -82,7 +90,10 @@ final class DeliveryState: @unchecked Sendable {
         locked {
             for report in reports {
                 let id = DeliveryID(rawValue: report.id)
+                reportsInTransaction += 1
                 switch report.result {
+                case .success where holdsReportsUntilCommit:
+                    uncommitted.append(id)
                 case .success:
                     ledger.settle(id, delivered: true)
                 case .failure(let error):
@@ -98,6 +109,45 @@ final class DeliveryState: @unchecked Sendable {
             condition.broadcast()
         }
         return (newFailure, failures)
+    }
+
+    // MARK: Kafka transactions (exactly_once)
+
+    /// Waits until `count` reports arrived since the transaction began (the producer's commit returns
+    /// once librdkafka has them; our poll thread may still be handing them over) or until `deadline`.
+    /// Returns whether they all arrived.
+    func waitForTransactionReports(_ count: Int, until deadline: Date) -> Bool {
+        locked {
+            while reportsInTransaction < count {
+                if !condition.wait(until: deadline) { return reportsInTransaction >= count }
+            }
+            return true
+        }
+    }
+
+    /// The Kafka transaction committed: its records are delivered, and their owners settle them.
+    /// Returns how many records it held.
+    @discardableResult
+    func transactionCommitted(completedCommitTimes: inout [Int64]) -> Int {
+        locked {
+            let count = uncommitted.count
+            for id in uncommitted { ledger.settle(id, delivered: true) }
+            uncommitted.removeAll(keepingCapacity: true)
+            reportsInTransaction = 0
+            ledger.stream.takeCompletedCommitTimes(into: &completedCommitTimes)
+            condition.broadcast()
+            return count
+        }
+    }
+
+    /// The Kafka transaction was aborted: its records were not delivered. Their owners learn it when the
+    /// stream restarts (`restartStream`) or the snapshot attempt ends, which forget them.
+    func transactionAborted() {
+        locked {
+            uncommitted.removeAll(keepingCapacity: true)
+            reportsInTransaction = 0
+            condition.broadcast()
+        }
     }
 
     /// The producer failed fatally (e.g. fenced): nothing it sends any more can be trusted.
