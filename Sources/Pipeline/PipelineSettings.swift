@@ -18,6 +18,8 @@ public struct PipelineSettings: Sendable {
     public var kafkaProperties: [String: String]
     /// Names among `kafkaProperties` whose values are secret: never quoted in errors or descriptions.
     public var kafkaSecretProperties: Set<String>
+    /// The producer's `transactional.id` with `delivery: exactly_once`.
+    public var transactionalID: String
     public var flushTimeoutMilliseconds: Int
     /// What happens to an event above the producer's `message.max.bytes` (`kafka.oversized_events`).
     public var oversizedEvents: SwallowConfiguration.Kafka.OversizedEvents
@@ -57,6 +59,8 @@ public struct PipelineSettings: Sendable {
         self.bootstrapServers = bootstrapServers
         kafkaProperties = configuration.kafka.properties
         kafkaSecretProperties = configuration.kafka.secretPropertyNames
+        transactionalID = configuration.kafka.resolvedTransactionalID(topicPrefix: configuration.topicPrefix,
+                                                                      slotName: configuration.slot.name)
         flushTimeoutMilliseconds = configuration.kafka.flushTimeoutMilliseconds
         oversizedEvents = configuration.kafka.oversizedEvents
         deadLetterTopic = configuration.kafka.resolvedDeadLetterTopic(topicPrefix: configuration.topicPrefix)

@@ -23,7 +23,7 @@ public final class ReplicationPipeline: Sendable {
     public let settings: PipelineSettings
     let logger: Logger
     /// Records in flight by owner, delivery failures and the stop request: what every thread shares.
-    let deliveryState = DeliveryState(confirmedLSN: .invalid)
+    let deliveryState: DeliveryState
     /// Status, metrics and service-manager notifications.
     public let monitor: PipelineMonitor
     /// Writes heartbeats while streaming, when `heartbeat.interval_ms` is set.
@@ -39,7 +39,8 @@ public final class ReplicationPipeline: Sendable {
                 metricsFactory: MetricsFactory = MetricsSystem.factory) {
         self.settings = settings
         self.logger = logger
-        self.monitor = monitor ?? PipelineMonitor(slot: settings.slotName)
+        deliveryState = DeliveryState(confirmedLSN: .invalid, holdsReportsUntilCommit: settings.delivery == .exactlyOnce)
+        self.monitor = monitor ?? PipelineMonitor(slot: settings.slotName, delivery: settings.delivery)
         heartbeat = settings.heartbeat.intervalMilliseconds > 0 ? HeartbeatEmitter(settings: settings, logger: logger) : nil
         positionGauges = ConfirmedPositionGauges(slot: settings.slotName, factory: metricsFactory)
         let threshold = settings.heartbeat.stallWarningSeconds
@@ -72,7 +73,10 @@ public final class ReplicationPipeline: Sendable {
         deliveryState.takeCompletedCommitTimes(into: &commitTimes)
         if !commitTimes.isEmpty { monitor.recordCommitsAcknowledged(commitTimes, nowMicros: WallClock.micros()) }
         monitor.refresh(confirmed: deliveryState.confirmedLSN, inFlight: deliveryState.inFlightEvents,
-                        inFlightBytes: delivery?.inFlightBytes ?? 0, stream: stream, snapshot: snapshot)
+                        inFlightBytes: delivery?.inFlightBytes ?? 0, stream: stream, snapshot: snapshot,
+                        exactlyOnce: delivery?.exactlyOnce.map { eos in
+                            (eos.lastCommitted.withLock { $0?.commitLSN } ?? .invalid, eos.skipped.load(ordering: .relaxed))
+                        })
     }
 
     /// Runs until `stop()` (returns normally) or a non-retriable error (throws). Retriable failures —
@@ -161,6 +165,7 @@ public final class ReplicationPipeline: Sendable {
     /// and the stream's units forgotten, since the new stream sends everything after the confirmed
     /// position again.
     private func resetForNewStream(_ delivery: DeliveryPath) throws(PipelineError) {
+        delivery.prepareForReplay()
         delivery.drain(untilEmpty: true) { refreshStatus(delivery: delivery) }
         if let fatal = deliveryState.failures.fatal { throw DeliveryPath.producerFatal(fatal) }
         deliveryState.restartStream()
@@ -170,6 +175,8 @@ public final class ReplicationPipeline: Sendable {
     private func streamSession(delivery: DeliveryPath, progress: inout StreamProgress) throws(PipelineError) {
         let (connection, startPosition) = try openStream(progress: &progress)
         defer { connection.close() }
+        // The slot is ours now: what the topics hold is read again before the first record to each.
+        delivery.prepareForReplay()
         monitor.transition(to: .streaming)
         logger.info("streaming", metadata: ["slot": "\(settings.slotName)", "from": "\(startPosition)"])
         heartbeat?.start()

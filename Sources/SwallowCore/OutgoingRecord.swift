@@ -22,13 +22,18 @@ public struct OutgoingRecord: Sendable, Equatable {
     public var headers: [RecordHeader]
     /// What the record stands for; the metrics count records by it.
     public var kind: RecordKind
+    /// Where the record comes from in the source's order (`delivery: exactly_once` compares it with what
+    /// a partition holds); nil for records a replay never skips.
+    public var position: RecordPosition?
 
-    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], kind: RecordKind) {
+    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], kind: RecordKind,
+                position: RecordPosition? = nil) {
         self.topic = topic
         self.key = key
         self.value = value
         self.headers = headers
         self.kind = kind
+        self.position = position
     }
 }
 

@@ -65,6 +65,8 @@ public struct StreamSessionMachine: Sendable {
     /// A Relation message waiting for its catalog details.
     private var awaitingCatalog: RelationMessage?
     private var translated: [StreamAction] = []
+    /// Each record's place in the source's order.
+    private var positions = StreamPositions()
 
     /// Status intervals and the stop budget, in milliseconds.
     let statusIntervalMilliseconds: Int
@@ -152,12 +154,15 @@ public struct StreamSessionMachine: Sendable {
         }
         translated.removeAll(keepingCapacity: true)
         try translator.translate(message, walStart: walStart, eventTimeMillis: arrivalMillis, into: &translated)
+        positions.message(message, walStart: walStart)
         for action in translated {
             switch action {
             case .openUnit:
                 actions.append(.openUnit(commitTimeMicros: beginCommitMicros))
                 beginCommitMicros = nil
-            case .produce(let record): actions.append(.produce(record, sourceLSN: walStart))
+            case .produce(var record):
+                record.position = positions.next()
+                actions.append(.produce(record, sourceLSN: walStart))
             case .closeUnit(let end): actions.append(.closeUnit(end))
             }
         }
@@ -222,5 +227,55 @@ extension Duration {
     /// The duration in whole milliseconds, truncated toward zero.
     public var wholeMilliseconds: Int {
         Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// Gives each record of the stream its `RecordPosition`, from WAL positions alone, so that a replay of
+/// the same WAL gives every record the same position whatever the configuration filters out: the
+/// transaction's commit LSN (pgoutput's Begin `final_lsn`); the change's own WAL position (the XLogData
+/// start PostgreSQL sends each change at: `change->lsn`), `0/0` for the BEGIN record and all ones for END;
+/// the change's ordinal among changes at the same WAL position (a multi-row insert logs one record);
+/// the record's ordinal among those of one message. A non-transactional message is its own transaction.
+struct StreamPositions {
+    private var commitLSN: LSN?
+    private var lastChangeLSN: LSN?
+    private var index: UInt32 = 0
+    private var base = RecordPosition(commitLSN: LSN(0), changeLSN: LSN(0), index: 0, part: 0)
+    private var part: UInt16 = 0
+
+    /// `message` arrived at `walStart`: the records it produces share its position but for `part`.
+    mutating func message(_ message: PGOutputMessage, walStart: LSN) {
+        part = 0
+        switch message {
+        case .begin(let begin):
+            commitLSN = begin.finalLSN
+            lastChangeLSN = nil
+            base = RecordPosition(commitLSN: begin.finalLSN, changeLSN: LSN(0), index: 0, part: 0)
+        case .commit(let commit):
+            base = RecordPosition(commitLSN: commitLSN ?? commit.commitLSN, changeLSN: LSN(UInt64.max), index: 0, part: 0)
+            commitLSN = nil
+        case .message(let logical) where commitLSN == nil:
+            base = RecordPosition(commitLSN: logical.lsn, changeLSN: logical.lsn, index: 0, part: 0)
+        case .insert, .update, .delete, .truncate, .message:
+            if walStart == lastChangeLSN {
+                index &+= 1
+            } else {
+                index = 0
+                lastChangeLSN = walStart
+            }
+            base = RecordPosition(commitLSN: commitLSN ?? walStart, changeLSN: walStart, index: index, part: 0)
+        default:
+            // Relation, Type and Origin messages produce no record, and a new session sends Relation and
+            // Type messages before other changes than the last one did: they must not count.
+            break
+        }
+    }
+
+    /// The next record's position.
+    mutating func next() -> RecordPosition {
+        var position = base
+        position.part = part
+        part &+= 1
+        return position
     }
 }

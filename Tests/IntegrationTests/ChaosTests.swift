@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import PGOutput
 import PGReplication
+import SwallowConfig
 import Testing
 
 /// The durability suite (also `scripts/chaos.sh`): a mixed workload runs while, in rounds, Swallow is
@@ -47,7 +48,9 @@ import Testing
     static let requestTimeoutMilliseconds = 1000
     static let faultRoundTripMilliseconds: Int32 = 2500
 
-    @Test(.longRunning) func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents() throws {
+    /// Both delivery modes: `at_least_once` may repeat what was in flight at a fault; `exactly_once` may not.
+    @Test(.longRunning, arguments: [SwallowConfiguration.Delivery.atLeastOnce, .exactlyOnce])
+    func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents(delivery: SwallowConfiguration.Delivery) throws {
         let roundsPerFault = Int(ProcessInfo.processInfo.environment["SWALLOW_CHAOS_ROUNDS"] ?? "") ?? 1
         #expect(roundsPerFault >= 1, "SWALLOW_CHAOS_ROUNDS must be a positive number")
 
@@ -80,7 +83,7 @@ import Testing
                                    "request.timeout.ms": "\(Self.requestTimeoutMilliseconds)",
                                    "max.in.flight.requests.per.connection": "1",
                                    "reconnect.backoff.ms": "50", "reconnect.backoff.max.ms": "250"],
-            postgresPort: postgres.port)
+            postgresPort: postgres.port, delivery: delivery)
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).log").path
         let supervisor = SwallowSupervisor(configPath: configPath, logPath: logPath)
         supervisor.start()
@@ -217,6 +220,8 @@ import Testing
 
         let report = analysis.report(roundsPerFault: roundsPerFault)
         let details = """
+            delivery: \(delivery.rawValue)
+
             \(report)
             workload: \(workload.summary); \(committed.count) committed transactions with \(committed.reduce(0) { $0 + $1.rowChanges }) row changes
             Swallow: \(supervisor.starts) starts, exit statuses \(Dictionary(grouping: supervisor.exits.map(\.status), by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
@@ -226,10 +231,21 @@ import Testing
         print(details)
         defer { print("chaos: cleaning up") }
         if let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty {
-            try (details + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            // Both modes write to the same report, one after the other.
+            let handle = FileHandle(forWritingAtPath: path)
+            if let handle {
+                handle.seekToEndOfFile()
+                handle.write(Data((details + "\n\n").utf8))
+                handle.closeFile()
+            } else {
+                try (details + "\n\n").write(toFile: path, atomically: true, encoding: .utf8)
+            }
         }
 
         #expect(analysis.lost.isEmpty, "committed changes missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
+        if delivery == .exactlyOnce {
+            #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates: \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")
+        }
         #expect(analysis.contentMismatches.isEmpty, "events whose values differ from what was committed (\(analysis.contentMismatches.count)): \(analysis.contentMismatches.prefix(5).joined(separator: "; "))")
         #expect(analysis.uncommitted.isEmpty, "events of transactions that did not commit (\(analysis.uncommitted.count)): \(analysis.uncommitted.prefix(5).joined(separator: "; "))")
         #expect(analysis.orderViolations.isEmpty, "per-key order differs from commit order (\(analysis.orderViolations.count)): \(analysis.orderViolations.prefix(5).joined(separator: "; "))")
@@ -282,6 +298,8 @@ struct ChaosAnalysis {
     var confirmedTooFar: [String] = []
     var totalEvents = 0
     var totalDuplicates = 0
+    /// Where the first duplicates are (both copies), for the report of a failure.
+    var duplicateExamples: [String] = []
 
     static let warmUp = "warm-up"
 
@@ -340,9 +358,12 @@ struct ChaosAnalysis {
             // A consumer replays every record as it comes, redelivered copies included.
             if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
 
-            if firstCopy[id] != nil {
+            if let first = firstCopy[id] {
                 buckets[bucket, default: Bucket()].duplicates += 1
                 totalDuplicates += 1
+                if duplicateExamples.count < 20 {
+                    duplicateExamples.append("xid \(xid) lsn \(lsn): \(first.tp) @\(first.offset) and \(record.topic) [\(record.partition)] @\(record.offset)")
+                }
                 continue
             }
             firstCopy[id] = (TopicPartition(topic: record.topic, partition: record.partition), record.offset)

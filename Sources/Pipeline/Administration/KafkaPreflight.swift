@@ -10,6 +10,8 @@ struct KafkaPreflight {
     let settings: PipelineSettings
     let bootstrap: SwallowConfiguration.KafkaBootstrap
     let topics: [String]
+    /// A client streams from the slot now: its transactional id must not be initialised from here.
+    let slotInUse: Bool
     let timeoutMilliseconds: Int32
 
     func run() -> [PreflightCheck] {
@@ -39,7 +41,51 @@ struct KafkaPreflight {
         var checks = [PreflightCheck(name: "kafka", outcome: .pass,
                                      found: "\(servers) answered: \(brokers.count) broker\(brokers.count == 1 ? "" : "s") (\(Preflight.list(brokers)))")]
         checks.append(checkTopics(admin, metadata))
+        if settings.delivery == .exactlyOnce { checks.append(checkTransactions(servers)) }
         return checks
+    }
+
+    /// `delivery: exactly_once`: the broker supports transactions and lets this principal use the
+    /// transactional id (`initTransactions`). Not while the slot is in use: initialising the id would
+    /// fence the instance streaming from it.
+    private func checkTransactions(_ servers: String) -> PreflightCheck {
+        let name = "kafka transactions"
+        let id = settings.transactionalID
+        guard !slotInUse else {
+            return PreflightCheck(name: name, outcome: .warn,
+                                  found: "not checked: slot \(settings.slotName) is in use, and initialising transactional id \(id) from here would fence the instance streaming from it",
+                                  fix: "run swallow check while Swallow is stopped, or see the running instance's /status (delivery, kafka_committed_lsn)")
+        }
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(bootstrapServers: servers, properties: settings.kafkaProperties,
+                                         secretProperties: settings.kafkaSecretProperties,
+                                         onDeliveryReports: { _ in }, onFatalError: { _ in },
+                                         transactionalID: id)
+        } catch {
+            return PreflightCheck(name: name, outcome: .fail, found: "the client rejected the configuration: \(error.message)",
+                                  fix: "correct kafka.properties")
+        }
+        defer { producer.close() }
+        do {
+            try producer.initTransactions(timeoutMilliseconds: max(timeoutMilliseconds, 10_000))
+            return PreflightCheck(name: name, outcome: .pass, found: "the broker supports transactions and accepted transactional id \(id)")
+        } catch {
+            return PreflightCheck(name: name, outcome: .fail, found: "initialising transactional id \(id) failed: \(error.message)",
+                                  fix: Self.transactionFix(error, id: id))
+        }
+    }
+
+    /// What to do about a failed `initTransactions`, by its cause.
+    static func transactionFix(_ error: KafkaError, id: String) -> String {
+        let text = "\(error.code.name) \(error.message)".uppercased()
+        if text.contains("AUTHORIZATION") {
+            return "grant the principal Write and Describe on TransactionalId \(id) (kafka-acls.sh --add --allow-principal User:... --operation Write --operation Describe --transactional-id \(id)), and IdempotentWrite on the cluster for brokers before 3.0"
+        }
+        if text.contains("UNSUPPORTED") {
+            return "use a broker with transactions (Kafka 0.11 or later), or set delivery: at_least_once"
+        }
+        return "the transaction coordinator did not answer: check that the brokers' transaction.state.log.replication.factor and transaction.state.log.min.isr can be met by the running brokers (a single broker needs both at 1), or set delivery: at_least_once"
     }
 
     /// Which topics exist; for the missing ones, whether the broker will create them when Swallow first

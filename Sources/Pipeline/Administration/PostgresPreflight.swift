@@ -13,6 +13,8 @@ struct PostgresPreflight {
     let translator: StreamTranslator
     /// The topics the checked tables' events go to, for the Kafka half.
     private(set) var topics: [String] = []
+    /// Whether a client streams from the slot now (a running Swallow, most likely).
+    private(set) var slotInUse = false
     private var checks: [PreflightCheck] = []
 
     init(settings: PipelineSettings) {
@@ -81,6 +83,7 @@ struct PostgresPreflight {
         }
 
         let slot = try sql.slotStatus(named: settings.slotName)
+        slotInUse = slot?.active == true
         let maxSlots = Int(server[0, "max_slots"] ?? "") ?? 0
         let usedSlots = Int(server[0, "used_slots"] ?? "") ?? 0
         let slotsInUse = "\(usedSlots) of \(maxSlots) (max_replication_slots) in use"

@@ -55,7 +55,7 @@ public enum Preflight {
         var postgres = PostgresPreflight(settings: settings)
         var checks = postgres.run()
         checks += KafkaPreflight(settings: settings, bootstrap: kafka, topics: postgres.topics,
-                                 timeoutMilliseconds: kafkaTimeoutMilliseconds).run()
+                                 slotInUse: postgres.slotInUse, timeoutMilliseconds: kafkaTimeoutMilliseconds).run()
         return checks
     }
 

@@ -18,10 +18,14 @@ final class DeliveryPath: Sendable {
     private let maxInFlightBytes: Int
     private let flushTimeoutMilliseconds: Int
     private let logger: Logger
+    private let monitor: PipelineMonitor
+    /// With `delivery: exactly_once`: the transactions, partitions and resume skips.
+    let exactlyOnce: ExactlyOnceDelivery?
 
     init(settings: PipelineSettings, state: DeliveryState, monitor: PipelineMonitor, logger: Logger) throws(PipelineError) {
         self.state = state
         self.logger = logger
+        self.monitor = monitor
         oversized = OversizedEventHandling(settings: settings)
         maxInFlightBytes = settings.maxInFlightBytes
         flushTimeoutMilliseconds = settings.flushTimeoutMilliseconds
@@ -59,10 +63,14 @@ final class DeliveryPath: Sendable {
                 },
                 // Everything after a failed delivery is sent again from the confirmed position: nothing
                 // queued behind it may reach Kafka first, or a key's events would arrive out of order.
-                purgeUnsentAfterFailure: true)
+                purgeUnsentAfterFailure: true,
+                transactionalID: settings.delivery == .exactlyOnce ? settings.transactionalID : nil)
         } catch {
             throw .kafka(error)
         }
+        exactlyOnce = settings.delivery == .exactlyOnce
+            ? try ExactlyOnceDelivery(producer: producer, streamID: settings.transactionalID, settings: settings, logger: logger)
+            : nil
     }
 
     /// Buffers the delivery thread reuses from one batch of reports to the next.
@@ -72,7 +80,10 @@ final class DeliveryPath: Sendable {
         var commitTimes: [Int64] = []
     }
 
-    func close() { producer.close() }
+    func close() {
+        exactlyOnce?.close()
+        producer.close()
+    }
 
     /// Bytes handed to the producer and not yet reported on.
     var inFlightBytes: Int { producer.inFlightBytes }
@@ -99,6 +110,25 @@ final class DeliveryPath: Sendable {
                  wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
         var record = record
         var headers = record.kafkaHeaders
+        var partition: Int32?
+        if let exactlyOnce, let position = record.position {
+            let placement: ExactlyOnceDelivery.Placement
+            do {
+                placement = try exactlyOnce.place(record, at: position)
+            } catch {
+                state.abandon(id)
+                throw error
+            }
+            switch placement {
+            case .alreadyDelivered:
+                // The partition it goes to holds it (a replay after a restart): its owner settles it now.
+                state.settleWithoutDelivery(id)
+                return true
+            case .produce(let chosen, let header):
+                partition = chosen
+                headers.append(header)
+            }
+        }
         while !byteBoundApplied, !hasRoom(for: record, headers: headers) {
             guard try wait() else {
                 state.abandon(id)
@@ -107,8 +137,15 @@ final class DeliveryPath: Sendable {
         }
         while true {
             do {
-                try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
-                                     id: id.rawValue, blockWhenQueueFull: false)
+                if let exactlyOnce {
+                    try exactlyOnce.inTransaction(position: record.position) { () throws(KafkaError) in
+                        try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
+                                             id: id.rawValue, blockWhenQueueFull: false, partition: partition)
+                    }
+                } else {
+                    try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
+                                         id: id.rawValue, blockWhenQueueFull: false)
+                }
                 return true
             } catch where error.code == .queueFull {
                 // librdkafka's own bound is reached before ours: wait for acknowledgements.
@@ -121,6 +158,11 @@ final class DeliveryPath: Sendable {
                     let origin = origin()
                     record = try oversized.replacement(for: record, refusal: error, table: origin.table,
                                                        sourceLSN: origin.sourceLSN, logger: logger)
+                    // The dead letter takes the event's place on another topic; librdkafka partitions it. It
+                    // carries no position, so a replay never skips it: a dead letter may repeat, an event
+                    // may not be lost.
+                    record.position = nil
+                    partition = nil
                     headers = record.kafkaHeaders
                 } catch {
                     state.abandon(id)
@@ -191,11 +233,39 @@ final class DeliveryPath: Sendable {
                       isRetriable: false, underlying: error)
     }
 
+    // MARK: Transactions
+
+    /// With `delivery: exactly_once`, commits the open Kafka transaction once it is due (`force`: now);
+    /// nothing otherwise. Whoever produces calls it while producing and while waiting.
+    func commitIfDue(force: Bool = false) throws(PipelineError) {
+        try exactlyOnce?.commitIfDue(force: force, state: state, monitor: monitor)
+    }
+
+    /// Before a stream replays from the confirmed position: the open transaction aborted, and what the
+    /// topics hold read again before the first record to each.
+    func prepareForReplay() {
+        exactlyOnce?.abort(state: state)
+        exactlyOnce?.forgetTopics()
+    }
+
     // MARK: Flushing
 
     /// `producer.flush` in slices of at most a second, calling `refresh` between them (status and
-    /// watchdog); returns what is still in flight after `timeoutMilliseconds`.
+    /// watchdog); returns what is still in flight after `timeoutMilliseconds`. With `delivery:
+    /// exactly_once` the open transaction is committed instead (which flushes it); a failed commit
+    /// leaves its records unsettled, so they count as in flight.
     func flush(timeoutMilliseconds: Int, refresh: () -> Void) -> Int {
+        if let exactlyOnce {
+            do {
+                try exactlyOnce.commitIfDue(force: true, state: state, monitor: monitor)
+            } catch {
+                logger.warning("the last Kafka transaction did not commit; its records are sent again on restart",
+                               metadata: ["error": "\(error)"])
+                return max(1, state.inFlightEvents)
+            }
+            refresh()
+            return 0
+        }
         let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
         while true {
             let left = deadline - ContinuousClock.now

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import PGOutput
+import SwallowConfig
 import Synchronization
 
 /// Watches the pipeline for the outside world: keeps the ``PipelineStatus`` that `/status` and `/readyz`
@@ -47,6 +48,8 @@ public final class PipelineMonitor: Sendable {
     let stateGauges: [PipelineStatus.State: Gauge] = Dictionary(uniqueKeysWithValues: PipelineStatus.State.allCases.map {
         ($0, Gauge(label: "swallow_state", dimensions: [("state", $0.rawValue)]))
     })
+    let kafkaCommittedGauge = Gauge(label: "swallow_kafka_committed_lsn")
+    let resumeSkippedGauge = Gauge(label: "swallow_resume_skipped_events")
     let snapshotChunksDone = Gauge(label: "swallow_snapshot_chunks_done")
     let snapshotChunksTotal = Gauge(label: "swallow_snapshot_chunks_total")
 
@@ -66,8 +69,10 @@ public final class PipelineMonitor: Sendable {
     }
 
     /// `notifier`: where READY/STATUS/WATCHDOG/STOPPING go; nil when not run by a service manager.
-    public init(slot: String, notifier: (any ServiceManagerNotifier)? = nil) {
-        state = Mutex(State(current: PipelineStatus(slot: slot)))
+    public init(slot: String, delivery: SwallowConfiguration.Delivery = .atLeastOnce,
+                notifier: (any ServiceManagerNotifier)? = nil) {
+        state = Mutex(State(current: PipelineStatus(slot: slot, delivery: delivery.rawValue)))
+        Gauge(label: "swallow_delivery_mode", dimensions: [("mode", delivery.rawValue)]).record(1)
         self.notifier = notifier
         statusRefreshInterval = min(.seconds(1), notifier?.watchdogInterval ?? .seconds(1))
         stateGauges[.starting]?.record(1)
@@ -144,7 +149,7 @@ public final class PipelineMonitor: Sendable {
     /// Refreshes the status and gauges and pings the watchdog when due. Called by the pipeline's loops
     /// only (see the type's comment); `confirmed`/`inFlight` come from the shared state.
     func refresh(confirmed: LSN, inFlight: Int, inFlightBytes: Int, stream: StreamFigures?,
-                 snapshot: PipelineStatus.Snapshot??) {
+                 snapshot: PipelineStatus.Snapshot??, exactlyOnce: (committed: LSN, skipped: Int)? = nil) {
         let now = Date()
         let clock = ContinuousClock.now
         let watchdogInterval = notifier?.watchdogInterval
@@ -156,6 +161,10 @@ public final class PipelineMonitor: Sendable {
             }
             locked.current.inFlightEvents = inFlight
             locked.current.inFlightBytes = inFlightBytes
+            if let exactlyOnce {
+                locked.current.kafkaCommittedLSN = max(locked.current.kafkaCommittedLSN, exactlyOnce.committed)
+                locked.current.resumeSkippedEvents = exactlyOnce.skipped
+            }
             locked.current.commitToAck = locked.commitToAckWindow.summary(nowMicros: WallClock.micros())
             if let stream {
                 if stream.receivedLSN > locked.current.receivedLSN { locked.current.receivedLSN = stream.receivedLSN }
@@ -184,6 +193,10 @@ public final class PipelineMonitor: Sendable {
         if pingWatchdog { notifier?.send(["WATCHDOG": "1"]) }
         inFlightGauge.record(status.inFlightEvents)
         inFlightBytesGauge.record(status.inFlightBytes)
+        if exactlyOnce != nil {
+            if status.kafkaCommittedLSN != .invalid { kafkaCommittedGauge.record(Double(status.kafkaCommittedLSN.value)) }
+            resumeSkippedGauge.record(status.resumeSkippedEvents)
+        }
         if status.confirmedLSN != .invalid { confirmedGauge.record(Double(status.confirmedLSN.value)) }
         if status.receivedLSN != .invalid { receivedGauge.record(Double(status.receivedLSN.value)) }
         if status.serverLSN != .invalid { serverGauge.record(Double(status.serverLSN.value)) }

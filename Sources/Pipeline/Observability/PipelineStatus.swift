@@ -85,6 +85,14 @@ public struct PipelineStatus: Sendable, Equatable {
 
     public var state: State
     public var slot: String
+    /// `delivery`: `at_least_once` or `exactly_once`.
+    public var delivery: String
+    /// With `exactly_once`: the commit position of the last record in a committed Kafka transaction
+    /// (what a read_committed consumer can see); invalid before the first, and with `at_least_once`.
+    public var kafkaCommittedLSN: LSN
+    /// With `exactly_once`: records a replay skipped because their partition already held them, since
+    /// the process started.
+    public var resumeSkippedEvents: Int
     /// The slot is confirmed (or will be at the next status update) up to here: everything before it is
     /// acknowledged by Kafka.
     public var confirmedLSN: LSN
@@ -110,9 +118,12 @@ public struct PipelineStatus: Sendable, Equatable {
     public var lastError: String?
     public var lastErrorTime: Date?
 
-    public init(slot: String, state: State = .starting, since: Date = Date()) {
+    public init(slot: String, delivery: String = "at_least_once", state: State = .starting, since: Date = Date()) {
         self.state = state
         self.slot = slot
+        self.delivery = delivery
+        kafkaCommittedLSN = .invalid
+        resumeSkippedEvents = 0
         confirmedLSN = .invalid
         receivedLSN = .invalid
         serverLSN = .invalid
@@ -144,7 +155,8 @@ public struct PipelineStatus: Sendable, Equatable {
     /// The `/status` document, one JSON object (keys sorted):
     ///
     ///     {"commit_to_ack_ms":{"count":120,"max":9.1,"p50":3.2,"p99":8.7,"p999":9.1,"window_s":75.2},
-    ///      "confirmed_lsn":"0/1A2B3C8","in_flight_bytes":0,"in_flight_events":0,"lag_bytes":0,"last_confirmed_time":"…Z",
+    ///      "confirmed_lsn":"0/1A2B3C8","delivery":"exactly_once","kafka_committed_lsn":"0/1A2B3C0",
+    ///      "resume_skipped_events":0,"in_flight_bytes":0,"in_flight_events":0,"lag_bytes":0,"last_confirmed_time":"…Z",
     ///      "last_error":null,"last_error_time":null,"last_event_time":"…Z","received_lsn":"0/1A2B3C8",
     ///      "server_lsn":"0/1A2B3C8","slot":"swallow","snapshot":null,"state":"streaming",
     ///      "state_since":"2025-01-01T00:00:00.000Z"}
@@ -156,6 +168,9 @@ public struct PipelineStatus: Sendable, Equatable {
             "state_since": Self.iso8601(stateSince),
             "ready": readiness.isReady,
             "slot": slot,
+            "delivery": delivery,
+            "kafka_committed_lsn": lsn(kafkaCommittedLSN),
+            "resume_skipped_events": resumeSkippedEvents,
             "confirmed_lsn": lsn(confirmedLSN),
             "received_lsn": lsn(receivedLSN),
             "server_lsn": lsn(serverLSN),

@@ -172,6 +172,8 @@ struct StreamSession {
             pipeline.refreshStatus(delivery: delivery, stream: .init(receivedLSN: machine.receivedLSN, serverLSN: machine.serverLSN,
                                                                      lastEventMillis: lastEventMillis))
         }
+        // With delivery: exactly_once, acknowledgements are commits: the open transaction commits when due.
+        try delivery.commitIfDue()
         let state = self.state
         if machine.statusUpdateDue(at: now, waiting: waiting, confirmed: { state.confirmedLSN }) { try sendStatus() }
     }

@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
                 "notify_socket": "\(notifier.address)",
                 "watchdog_interval_ms": "\(notifier.watchdogInterval.map { "\($0.wholeMilliseconds)" } ?? "off")"])
         }
-        let monitor = PipelineMonitor(slot: configuration.slot.name, notifier: notifier)
+        let monitor = PipelineMonitor(slot: configuration.slot.name, delivery: configuration.delivery, notifier: notifier)
 
         // The embedded cluster lives as long as this process and keeps nothing: for trying Swallow out.
         var embedded: MockKafkaCluster?

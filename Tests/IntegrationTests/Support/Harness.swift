@@ -18,7 +18,7 @@ func testStateDirectory(_ database: String) -> String {
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
                            extraKafkaProperties: [String: String] = [:],
                            events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil,
-                           postgresPort: Int? = nil) -> String {
+                           postgresPort: Int? = nil, delivery: SwallowConfiguration.Delivery = .atLeastOnce) -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
         postgres: {host: 127.0.0.1, port: \(postgresPort ?? TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
@@ -28,6 +28,7 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
         topic_prefix: app
         kafka: {bootstrap_servers: "\(bootstrapServers)", properties: \(properties), flush_timeout_ms: 10000}
         status_interval_ms: 200
+        delivery: \(delivery.rawValue)
         \(maxInFlightEvents.map { "max_in_flight_events: \($0)" } ?? "")
         log_level: info
         events: \(events)
@@ -38,20 +39,23 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
 
 /// A test configuration, through the same YAML path users take.
 func testConfiguration(database: String, bootstrapServers: String, tables: [String],
-                       events: String = "{}", snapshot: String = "{}") throws -> SwallowConfiguration {
+                       events: String = "{}", snapshot: String = "{}",
+                       delivery: SwallowConfiguration.Delivery = .atLeastOnce) throws -> SwallowConfiguration {
     try SwallowConfiguration.parse(
         yaml: testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                                    events: events, snapshot: snapshot),
+                                    events: events, snapshot: snapshot, delivery: delivery),
         environment: [:])
 }
 
 /// Writes a test configuration to a temporary file, for the `swallow` executable.
 func writeConfigurationFile(database: String, bootstrapServers: String, tables: [String],
                             extraKafkaProperties: [String: String] = [:], snapshot: String = "{}",
-                            maxInFlightEvents: Int? = nil, postgresPort: Int? = nil) throws -> String {
+                            maxInFlightEvents: Int? = nil, postgresPort: Int? = nil,
+                            delivery: SwallowConfiguration.Delivery = .atLeastOnce) throws -> String {
     let yaml = testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
                                      extraKafkaProperties: extraKafkaProperties, snapshot: snapshot,
-                                     maxInFlightEvents: maxInFlightEvents, postgresPort: postgresPort)
+                                     maxInFlightEvents: maxInFlightEvents, postgresPort: postgresPort,
+                                     delivery: delivery)
     _ = try SwallowConfiguration.parse(yaml: yaml, environment: [:])   // fail here, not in the child
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(database).yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)

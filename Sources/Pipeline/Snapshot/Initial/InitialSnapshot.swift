@@ -193,7 +193,20 @@ final class InitialSnapshot: @unchecked Sendable {
         var lastLog = ContinuousClock.now
         var outcome: Outcome?
         while outcome == nil {
-            deliveryState.waitForSnapshotProgress(until: Date().addingTimeInterval(1))
+            // With delivery: exactly_once a chunk is done once its Kafka transaction commits, which this
+            // loop does when due.
+            deliveryState.waitForSnapshotProgress(until: Date().addingTimeInterval(delivery.exactlyOnce == nil ? 1 : 0.025))
+            do {
+                try delivery.commitIfDue()
+            } catch {
+                stopReaders(finished)
+                guard error.isRetriable else {
+                    deliveryState.endSnapshot()
+                    throw error
+                }
+                outcome = .retry(error)
+                break
+            }
             let (active, readerError) = runState.withLock { ($0.activeReaders, $0.readerError) }
             let (newlyDone, complete) = deliveryState.takeDoneChunks()
             let (fatal, failure) = deliveryState.failures
@@ -260,6 +273,8 @@ final class InitialSnapshot: @unchecked Sendable {
     /// Before another attempt: every record sent must be acknowledged or failed, so that no late report
     /// of the previous attempt is mistaken for a new one.
     func waitForInFlight() {
+        // An open Kafka transaction (delivery: exactly_once) is aborted: the attempt's records are not delivered.
+        delivery.prepareForReplay()
         var remaining = delivery.flush(timeoutMilliseconds: 1000) {}
         while remaining > 0, !deliveryState.stopRequested {
             refreshStatus()

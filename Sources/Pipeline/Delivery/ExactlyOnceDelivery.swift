@@ -1,0 +1,268 @@
+import Foundation
+import Kafka
+import Logging
+import PGOutput
+import Synchronization
+import SwallowCore
+
+/// `delivery: exactly_once` on the delivery path (docs/exactly-once.md): the Kafka transactions records
+/// are written in, where each record goes, and which replayed records the topics already hold.
+///
+/// - The producer is transactional. `initTransactions` runs once, before the first record, when this
+///   instance holds the slot: it fences earlier instances and aborts their open transaction, so the
+///   tails read afterwards are final.
+/// - Before the first record to a topic in a stream, the committed tail of each of its partitions is
+///   read (`TailScan`): the highest position of this stream's records there. A replayed record at or
+///   below it is settled without producing (`DeliveredPositions`).
+/// - Every positioned record goes to the partition its key (or, without key, its position) hashes to,
+///   with its position in the `swallow.position` header.
+/// - A transaction commits every `commitInterval` (or when a producer waits for room); then, and only
+///   then, its records count as delivered (`DeliveryState.transactionCommitted`).
+///
+/// Producing and committing exclude each other (`transaction`'s lock): a commit flushes what was produced
+/// before it, and nothing produced during it could belong to it.
+final class ExactlyOnceDelivery: Sendable {
+    /// The stream id in every position header: the transactional id.
+    let streamID: String
+    private let producer: KafkaProducer
+    private let reader: KafkaLogReader
+    private let logger: Logger
+    private let metadataTimeoutMilliseconds: Int32 = 10_000
+    private let commitTimeoutMilliseconds: Int32
+    /// How long a transaction stays open while records keep coming: what a consumer waits at most for a
+    /// record (plus the commit), and how often the transaction's round trips are paid.
+    static let commitInterval: Duration = .milliseconds(25)
+
+    private struct Transaction {
+        var initialized = false
+        var isOpen = false
+        var produced = 0
+        var openedAt = ContinuousClock.now
+        var lastPosition: RecordPosition?
+    }
+
+    /// What this stream learnt about the topics it writes; forgotten at each new stream.
+    private struct Topics {
+        var partitionCounts: [String: Int32] = [:]
+        var delivered = DeliveredPositions()
+        /// Topics whose partition count changed since records were written: nothing is skipped there.
+        var unskippable: Set<String> = []
+    }
+
+    private let transaction = Mutex(Transaction())
+    private let topics = Mutex(Topics())
+    /// Records a resume skipped as already delivered, since the process started.
+    let skipped = Atomic<Int>(0)
+    /// The position of the last record in a committed Kafka transaction.
+    let lastCommitted = Mutex<RecordPosition?>(nil)
+
+    init(producer: KafkaProducer, streamID: String, settings: PipelineSettings, logger: Logger) throws(PipelineError) {
+        self.producer = producer
+        self.streamID = streamID
+        self.logger = logger
+        commitTimeoutMilliseconds = Int32(clamping: max(settings.flushTimeoutMilliseconds, 1_000))
+        do {
+            reader = try KafkaLogReader(bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
+                                        secretProperties: settings.kafkaSecretProperties)
+        } catch {
+            throw PipelineError(code: .kafka, message: "cannot create the reader of the topics' tails (delivery: exactly_once): \(error)",
+                                isRetriable: error.isRetriable, underlying: error)
+        }
+    }
+
+    func close() { reader.close() }
+
+    // MARK: Placing a record
+
+    /// Where a positioned record goes, or that its partition already holds it.
+    enum Placement {
+        case produce(partition: Int32, header: KafkaHeader)
+        case alreadyDelivered
+    }
+
+    /// Decides where `record` at `position` goes, reading its topic's tails first if this stream has not.
+    func place(_ record: OutgoingRecord, at position: RecordPosition) throws(PipelineError) -> Placement {
+        try initializeIfNeeded()
+        let count = try partitionCount(of: record.topic)
+        let partition = record.key.map { KafkaPartitioner.murmur2(key: $0, partitionCount: count) }
+            ?? KafkaPartitioner.murmur2(key: position.partitionSeed, partitionCount: count)
+        let delivered = topics.withLock { topics in
+            !topics.unskippable.contains(record.topic)
+                && topics.delivered.isDelivered(topic: record.topic, partition: partition, position: position)
+        }
+        if delivered {
+            skipped.add(1, ordering: .relaxed)
+            return .alreadyDelivered
+        }
+        return .produce(partition: partition,
+                        header: KafkaHeader(key: RecordPosition.headerName,
+                                            value: position.encode(stream: streamID, partitionCount: count)))
+    }
+
+    /// `initTransactions`, once: fences every earlier producer with this transactional id and aborts its
+    /// open transaction.
+    private func initializeIfNeeded() throws(PipelineError) {
+        try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) in
+            guard !transaction.initialized else { return }
+            do {
+                try producer.initTransactions(timeoutMilliseconds: metadataTimeoutMilliseconds)
+            } catch {
+                throw Self.transactionsUnavailable(error, streamID: streamID)
+            }
+            transaction.initialized = true
+        }
+    }
+
+    static func transactionsUnavailable(_ error: KafkaError, streamID: String) -> PipelineError {
+        PipelineError(code: .kafka,
+                      message: "cannot start the transactional producer (delivery: exactly_once, transactional id \(streamID)): \(error). The broker must support transactions (Kafka 0.11+, with transaction.state.log.replication.factor and transaction.state.log.min.isr the cluster can satisfy) and allow Write and Describe on the transactional id; or set delivery: at_least_once",
+                      isRetriable: error.isRetriable && !error.isFatal, underlying: error)
+    }
+
+    /// The topic's partition count, learnt (with its tails) on the first record of this stream to it.
+    private func partitionCount(of topic: String) throws(PipelineError) -> Int32 {
+        if let known = topics.withLock({ $0.partitionCounts[topic] }) { return known }
+        let count: Int32
+        do {
+            guard let found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds),
+                  found > 0 else {
+                throw PipelineError(code: .kafka,
+                                    message: "topic \(topic) does not exist and was not created on request: create it (delivery: exactly_once chooses each record's partition, so it needs the topic's partition count), or allow auto.create.topics.enable on the broker",
+                                    isRetriable: true)
+            }
+            count = found
+        } catch let error as KafkaError {
+            throw PipelineError(code: .kafka, message: "cannot read the partitions of topic \(topic): \(error)",
+                                isRetriable: error.isRetriable, underlying: error)
+        }
+        let tails = try readTails(of: topic, partitionCount: count)
+        topics.withLock { topics in
+            topics.partitionCounts[topic] = count
+            for (partition, position) in tails.highest { topics.delivered.observe(topic: topic, partition: partition, position: position) }
+            if let written = tails.writtenWithPartitionCount, written != count {
+                topics.unskippable.insert(topic)
+                logger.warning("the partition count of a topic changed since Swallow last wrote to it: its records now hash to other partitions, so the records after the confirmed position are sent again to it (duplicates possible, nothing lost)",
+                               metadata: ["topic": "\(topic)", "partitions_then": "\(written)", "partitions_now": "\(count)"])
+            }
+        }
+        return count
+    }
+
+    /// What the committed tails of a topic's partitions hold.
+    struct Tails {
+        var highest: [(Int32, RecordPosition)] = []
+        /// The partition count the last records were written with, when they say one.
+        var writtenWithPartitionCount: Int32?
+    }
+
+    private func readTails(of topic: String, partitionCount: Int32) throws(PipelineError) -> Tails {
+        var tails = Tails()
+        for partition in 0..<partitionCount {
+            let watermarks: PartitionWatermarks
+            do {
+                watermarks = try reader.offsets(topic: topic, partition: partition, timeoutMilliseconds: metadataTimeoutMilliseconds)
+            } catch {
+                throw PipelineError(code: .kafka, message: "cannot read the end offsets of \(topic) [\(partition)] (delivery: exactly_once reads the topics' tails at each start; the reader needs Read and Describe on the topic): \(error)",
+                                    isRetriable: error.isRetriable, underlying: error)
+            }
+            var scan = TailScan(stream: streamID, low: watermarks.low, end: watermarks.high)
+            while case .read(let window) = scan.step {
+                let records: [KafkaRecord]
+                do {
+                    records = try reader.records(topic: topic, partition: partition, from: window.lowerBound, to: window.upperBound,
+                                                 timeoutMilliseconds: metadataTimeoutMilliseconds)
+                } catch {
+                    throw PipelineError(code: .kafka, message: "cannot read the tail of \(topic) [\(partition)] (delivery: exactly_once): \(error)",
+                                        isRetriable: error.isRetriable, underlying: error)
+                }
+                scan.receive(window: records.map { record in
+                    TailScan.Record(offset: record.offset, headers: record.headers.map { RecordHeader(key: $0.key, value: $0.value) })
+                })
+            }
+            switch scan.step {
+            case .found(let position, _, let writtenWith):
+                tails.highest.append((partition, position))
+                if let writtenWith { tails.writtenWithPartitionCount = writtenWith }
+            case .notFound, .read:
+                break
+            case .malformedPosition(let offset, _):
+                throw PipelineError(code: .kafka,
+                                    message: "the record at offset \(offset) of \(topic) [\(partition)] has a \(RecordPosition.headerName) header Swallow cannot read, so it cannot tell what was delivered there (delivery: exactly_once). Was it written by another tool or another version? Remove the header's producer, or set delivery: at_least_once",
+                                    isRetriable: false)
+            }
+            logger.debug("read a partition's tail", metadata: ["topic": "\(topic)", "partition": "\(partition)",
+                                                              "records_examined": "\(scan.recordsExamined)"])
+        }
+        return tails
+    }
+
+    /// A new stream replays from the confirmed position: what the tails hold is read again.
+    func forgetTopics() {
+        topics.withLock { $0 = Topics() }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `produce` (one record, handed to the producer without blocking) inside the open transaction,
+    /// beginning one if needed. `position`: the record's, for the status.
+    func inTransaction(position: RecordPosition?, _ produce: () throws(KafkaError) -> Void) throws(KafkaError) {
+        try transaction.withLock { (transaction: inout Transaction) throws(KafkaError) in
+            if !transaction.initialized {
+                try producer.initTransactions(timeoutMilliseconds: metadataTimeoutMilliseconds)
+                transaction.initialized = true
+            }
+            if !transaction.isOpen {
+                try producer.beginTransaction()
+                transaction.isOpen = true
+                transaction.produced = 0
+                transaction.openedAt = .now
+            }
+            try produce()
+            transaction.produced += 1
+            if let position { transaction.lastPosition = position }
+        }
+    }
+
+    /// Commits the open transaction when it has been open `commitInterval` (or at once with `force`);
+    /// its records' owners then settle them. Throws when the commit fails: the stream restarts and the
+    /// transaction is aborted (`abort`).
+    func commitIfDue(force: Bool, state: DeliveryState, monitor: PipelineMonitor) throws(PipelineError) {
+        var commitTimes: [Int64] = []
+        let committed: RecordPosition? = try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) -> RecordPosition? in
+            guard transaction.isOpen, force || ContinuousClock.now - transaction.openedAt >= Self.commitInterval else { return nil }
+            do {
+                try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
+            } catch {
+                throw PipelineError(code: .kafka,
+                                    message: "committing a Kafka transaction failed (nothing in it counts as delivered; the stream resumes from the confirmed position): \(error)",
+                                    isRetriable: !error.isFatal, underlying: error)
+            }
+            // librdkafka has every report once the commit returns; the poll thread may still be handing
+            // the last ones over.
+            if !state.waitForTransactionReports(transaction.produced, until: Date().addingTimeInterval(10)) {
+                throw PipelineError(code: .kafka, message: "a committed Kafka transaction's delivery reports did not all arrive within 10 s",
+                                    isRetriable: true)
+            }
+            state.transactionCommitted(completedCommitTimes: &commitTimes)
+            transaction.isOpen = false
+            return transaction.lastPosition
+        }
+        if !commitTimes.isEmpty { monitor.recordCommitsAcknowledged(commitTimes, nowMicros: WallClock.micros()) }
+        if let committed { lastCommitted.withLock { $0 = committed } }
+    }
+
+    /// Aborts the open transaction, if any (after a failure: its records are resent or, where the broker
+    /// keeps aborted records visible, found in the tails and skipped).
+    func abort(state: DeliveryState) {
+        transaction.withLock { transaction in
+            guard transaction.isOpen else { return }
+            do {
+                try producer.abortTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
+            } catch {
+                logger.warning("aborting the Kafka transaction failed; the next start fences it", metadata: ["error": "\(error)"])
+            }
+            transaction.isOpen = false
+            state.transactionAborted()
+        }
+    }
+}
