@@ -61,50 +61,54 @@ extension RecordPosition {
 
     /// The header value: ASCII fields separated by one space each,
     ///
-    ///     <commit> <change> <index> <part> <stream>
-    ///     0/16B3748 0/16B36D0 0 1 swallow-orders
+    ///     <commit> <change> <index> <part> <partitions> <stream>
+    ///     0/16B3748 0/16B36D0 0 1 8 swallow-orders
     ///
-    /// LSNs in PostgreSQL's `X/X` form (upper-case hex, no leading zeros: how `LSN` prints), `index` and
-    /// `part` in decimal, and `stream` the stream id (the transactional id): everything after the fourth
-    /// space, so it may hold spaces itself. `stream` must not be empty.
-    public func encode(stream: String) -> [UInt8] {
+    /// LSNs in PostgreSQL's `X/X` form (upper-case hex, no leading zeros: how `LSN` prints), `index`,
+    /// `part` and `partitions` in decimal, and `stream` the stream id (the transactional id): everything
+    /// after the fifth space, so it may hold spaces itself. `partitions` is the topic's partition count
+    /// when the record was placed (1 or more): a resume that finds another count knows the keys moved.
+    /// `stream` must not be empty.
+    public func encode(stream: String, partitionCount: Int32) -> [UInt8] {
         precondition(!stream.isEmpty, "a position header needs a stream id")
-        return Array("\(description) \(stream)".utf8)
+        precondition(partitionCount > 0, "a topic has at least one partition")
+        return Array("\(description) \(partitionCount) \(stream)".utf8)
     }
 
-    /// The header carrying this position for `stream`.
-    public func header(stream: String) -> RecordHeader {
-        RecordHeader(key: Self.headerName, value: encode(stream: stream))
+    /// The header carrying this position for `stream`, placed among `partitionCount` partitions.
+    public func header(stream: String, partitionCount: Int32) -> RecordHeader {
+        RecordHeader(key: Self.headerName, value: encode(stream: stream, partitionCount: partitionCount))
     }
 
-    /// Reads a header value written by `encode(stream:)`: the position and the stream id, or nil for
-    /// anything else. Strict: only the exact bytes `encode` writes are accepted (no lower-case hex, no
+    /// Reads a header value written by `encode(stream:partitionCount:)`: the position, the partition
+    /// count and the stream id, or nil for anything else. Strict: only the exact bytes `encode` writes are accepted (no lower-case hex, no
     /// leading zeros, no sign, one space between fields, a non-empty stream id in valid UTF-8), so every
     /// value that decodes encodes back to the same bytes. Total: no input traps.
-    public static func decode(_ bytes: [UInt8]) -> (RecordPosition, stream: Substring)? {
+    public static func decode(_ bytes: [UInt8]) -> (RecordPosition, partitionCount: Int32, stream: Substring)? {
         var fields: [Range<Int>] = []
         var fieldStart = 0
         var cursor = 0
-        while fields.count < 4, cursor < bytes.count {
+        while fields.count < 5, cursor < bytes.count {
             if bytes[cursor] == UInt8(ascii: " ") {
                 fields.append(fieldStart..<cursor)
                 fieldStart = cursor + 1
             }
             cursor += 1
         }
-        guard fields.count == 4, fieldStart < bytes.count,
+        guard fields.count == 5, fieldStart < bytes.count,
               let commit = lsn(bytes[fields[0]]), let change = lsn(bytes[fields[1]]),
               let index = decimal(bytes[fields[2]], max: UInt64(UInt32.max)),
               let part = decimal(bytes[fields[3]], max: UInt64(UInt16.max)),
+              let partitions = decimal(bytes[fields[4]], max: UInt64(Int32.max)), partitions > 0,
               let text = String(validating: bytes, as: UTF8.self)
         else { return nil }
-        // The first four fields are ASCII, so the stream starts at the same offset in the text's UTF-8.
+        // The first five fields are ASCII, so the stream starts at the same offset in the text's UTF-8.
         // Sliced by scalars, not characters: a stream id that starts with a combining mark would
         // otherwise form one character with the space before it and take the space along.
         let start = text.utf8.index(text.utf8.startIndex, offsetBy: fieldStart)
         let stream = Substring(text.unicodeScalars[start...])
         return (RecordPosition(commitLSN: commit, changeLSN: change, index: UInt32(index), part: UInt16(part)),
-                stream)
+                Int32(partitions), stream)
     }
 
     /// `X/X`: two halves of 1...8 upper-case hex digits, no leading zeros.

@@ -31,8 +31,9 @@ public struct TailScan: Sendable {
     public enum Step: Sendable, Equatable {
         /// Read the records at these offsets, feed them with `receive`, then call `endWindow`.
         case read(Range<Int64>)
-        /// The stream's highest position in the partition, and the offset of the record carrying it.
-        case found(RecordPosition, offset: Int64)
+        /// The stream's highest position in the partition, the offset of the record carrying it, and
+        /// the topic's partition count when that record was placed.
+        case found(RecordPosition, offset: Int64, partitionCount: Int32)
         /// No record of the stream between `low` and `end`: the partition has delivered nothing of it.
         case notFound
         /// The record at `offset` has a `swallow.position` header that does not parse: the value (nil for
@@ -53,7 +54,7 @@ public struct TailScan: Sendable {
     private var nextWindowSize: Int64
     /// The current window's highest position of the stream, and its malformed record with the highest
     /// offset (the first a reader going backwards would meet).
-    private var windowHighest: (position: RecordPosition, offset: Int64)?
+    private var windowHighest: (position: RecordPosition, offset: Int64, partitionCount: Int32)?
     private var windowMalformed: (offset: Int64, value: [UInt8]?)?
 
     /// `low ..< end`: the partition's offsets. `firstWindow`: how many offsets the first window covers.
@@ -83,7 +84,7 @@ public struct TailScan: Sendable {
         let positionHeaders = record.headers.filter { $0.key == RecordPosition.headerName }
         guard let header = positionHeaders.first else { return }
         guard positionHeaders.count == 1, let value = header.value,
-              let (position, stream) = RecordPosition.decode(value)
+              let (position, partitionCount, stream) = RecordPosition.decode(value)
         else {
             if record.offset >= windowMalformed?.offset ?? Int64.min {
                 windowMalformed = (record.offset, positionHeaders.count == 1 ? header.value : nil)
@@ -92,7 +93,7 @@ public struct TailScan: Sendable {
         }
         guard stream == self.stream else { return }
         if windowHighest.map({ $0.position < position }) ?? true {
-            windowHighest = (position, record.offset)
+            windowHighest = (position, record.offset, partitionCount)
         }
     }
 
@@ -106,7 +107,7 @@ public struct TailScan: Sendable {
         if let malformed = windowMalformed {
             step = .malformedPosition(offset: malformed.offset, value: malformed.value)
         } else if let found = windowHighest {
-            step = .found(found.position, offset: found.offset)
+            step = .found(found.position, offset: found.offset, partitionCount: found.partitionCount)
         } else if window.lowerBound <= low {
             step = .notFound
         } else {

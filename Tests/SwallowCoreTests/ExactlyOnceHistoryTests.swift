@@ -198,9 +198,9 @@ import Testing
             switch Int.random(in: 0..<7, using: &generator) {
             case 0, 1: _ = logs[log].append([], visible: true)
             case 2: _ = logs[log].append([RecordHeader(key: "content-type", value: Array("json".utf8))], visible: true)
-            case 3: _ = logs[log].append([position.header(stream: "other-stream")], visible: true)
-            case 4: _ = logs[log].append([position.header(stream: stream + " 2")], visible: true)
-            case 5: _ = logs[log].append([position.header(stream: "other-stream")], visible: false)
+            case 3: _ = logs[log].append([position.header(stream: "other-stream", partitionCount: 1)], visible: true)
+            case 4: _ = logs[log].append([position.header(stream: stream + " 2", partitionCount: 1)], visible: true)
+            case 5: _ = logs[log].append([position.header(stream: "other-stream", partitionCount: 1)], visible: false)
             default: logs[log].skip(Int64.random(in: 1...5, using: &generator))
             }
         }
@@ -226,7 +226,7 @@ import Testing
             }
             let expected = log.positions(of: stream).max()
             switch scan.step {
-            case .found(let position, let offset):
+            case .found(let position, let offset, _):
                 #expect(position == expected, "\(partition)")
                 #expect(log.entries.contains { $0.offset == offset && $0.visible }, "\(partition)")
                 delivered.observe(topic: partition.topic, partition: partition.partition, position: position)
@@ -293,7 +293,7 @@ import Testing
                 guard configuration.emits(record), !skip(delivered, record) else { continue }
                 let log = cluster.index(record)
                 let headers = [RecordHeader(key: "content-type", value: Array("json".utf8)),
-                               record.position.header(stream: stream)]
+                               record.position.header(stream: stream, partitionCount: 1)]
                 inFlight.append((log, cluster.logs[log].append(headers, visible: false)))
                 last = kafkaTransaction
                 if inFlight.count >= kafkaTransactionSize { commit() }

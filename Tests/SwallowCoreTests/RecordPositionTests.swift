@@ -7,8 +7,19 @@ import Testing
         RecordPosition(commitLSN: LSN(commit), changeLSN: LSN(change), index: index, part: part)
     }
 
-    private func decode(_ text: String) -> (RecordPosition, stream: Substring)? {
-        RecordPosition.decode(Array(text.utf8))
+    /// Decodes `text` written without the partition count: `1` is put in after the fourth space (the
+    /// other fields' cases stay as written; `partitionCountField` covers that field).
+    private func decode(_ text: String) -> (RecordPosition, partitionCount: Int32, stream: Substring)? {
+        var spaces = 0
+        var withCount = ""
+        for character in text {
+            withCount.append(character)
+            if character == " " {
+                spaces += 1
+                if spaces == 4 { withCount += "1 " }
+            }
+        }
+        return RecordPosition.decode(Array(withCount.utf8))
     }
 
     // MARK: Order
@@ -43,12 +54,12 @@ import Testing
     // MARK: Header
 
     @Test func encodesFieldsSeparatedBySpacesWithLSNsAsPostgresPrintsThem() {
-        let value = position(0x16B_3748, 0x16B_36D0, 0, 1).encode(stream: "swallow-orders")
-        #expect(String(decoding: value, as: UTF8.self) == "0/16B3748 0/16B36D0 0 1 swallow-orders")
+        let value = position(0x16B_3748, 0x16B_36D0, 0, 1).encode(stream: "swallow-orders", partitionCount: 8)
+        #expect(String(decoding: value, as: UTF8.self) == "0/16B3748 0/16B36D0 0 1 8 swallow-orders")
         let extreme = RecordPosition.transactionEnd(commitLSN: LSN(0x1_0000_0000))
-        #expect(String(decoding: extreme.encode(stream: "s"), as: UTF8.self) == "1/0 FFFFFFFF/FFFFFFFF 0 0 s")
-        let header = position(1, 2, 4_294_967_295, 65535).header(stream: "a b")
-        #expect(header == RecordHeader(key: "swallow.position", value: Array("0/1 0/2 4294967295 65535 a b".utf8)))
+        #expect(String(decoding: extreme.encode(stream: "s", partitionCount: Int32.max), as: UTF8.self) == "1/0 FFFFFFFF/FFFFFFFF 0 0 2147483647 s")
+        let header = position(1, 2, 4_294_967_295, 65535).header(stream: "a b", partitionCount: 1)
+        #expect(header == RecordHeader(key: "swallow.position", value: Array("0/1 0/2 4294967295 65535 1 a b".utf8)))
     }
 
     @Test func decodesWhatItEncodesWithTheStreamIDAsTheRest() throws {
@@ -71,8 +82,10 @@ import Testing
             let part = round % 11 == 0 ? UInt16.max : UInt16(truncatingIfNeeded: generator.next() >> (generator.next() % 64))
             let original = position(commit, change, index, part)
             let stream = streams[round % streams.count]
-            let decoded = try #require(RecordPosition.decode(original.encode(stream: stream)))
+            let partitions = Int32(truncatingIfNeeded: generator.next() % UInt64(Int32.max)) + 1
+            let decoded = try #require(RecordPosition.decode(original.encode(stream: stream, partitionCount: partitions)))
             #expect(decoded.0 == original)
+            #expect(decoded.partitionCount == partitions)
             #expect(decoded.stream == stream)
             #expect(decoded.stream.unicodeScalars.elementsEqual(stream.unicodeScalars))
         }
@@ -108,10 +121,18 @@ import Testing
         #expect(decode(text) == nil, "\(text)")
     }
 
+    @Test(arguments: ["0/1 0/2 0 0 0 s", "0/1 0/2 0 0 01 s", "0/1 0/2 0 0 2147483648 s", "0/1 0/2 0 0 -1 s",
+                      "0/1 0/2 0 0 s", "0/1 0/2 0 0 8"])
+    func partitionCountField(_ text: String) {
+        // Zero, a leading zero, above Int32.max, a sign, missing (the stream taken for it), no stream.
+        #expect(RecordPosition.decode(Array(text.utf8)) == nil, "\(text)")
+        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 8 s".utf8))?.partitionCount == 8)
+    }
+
     @Test func rejectsAStreamIDThatIsNotUTF8() {
-        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 ".utf8) + [0xFF]) == nil)
-        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 a".utf8) + [0xC3]) == nil)
-        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 ".utf8) + [0xC3, 0xA9]) != nil)
+        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 1 ".utf8) + [0xFF]) == nil)
+        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 1 a".utf8) + [0xC3]) == nil)
+        #expect(RecordPosition.decode(Array("0/1 0/2 0 0 1 ".utf8) + [0xC3, 0xA9]) != nil)
     }
 
     /// Never traps on any bytes, and accepts only the exact bytes `encode` writes: whatever decodes
@@ -121,9 +142,9 @@ import Testing
         let alphabet = Array("0123456789ABCDEFabcdef/ -+".utf8) + [0, 0x80, 0xC3, 0xA9, 0xFF]
         var accepted = 0
         func check(_ bytes: [UInt8]) {
-            guard let (position, stream) = RecordPosition.decode(bytes) else { return }
+            guard let (position, partitions, stream) = RecordPosition.decode(bytes) else { return }
             accepted += 1
-            #expect(position.encode(stream: String(stream)) == bytes, "\(bytes)")
+            #expect(position.encode(stream: String(stream), partitionCount: partitions) == bytes, "\(bytes)")
         }
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 40)
@@ -136,7 +157,8 @@ import Testing
         // Valid values with one byte changed, inserted or removed, and every truncation.
         for _ in 0..<3_000 {
             let valid = position(generator.next() >> (generator.next() % 64), generator.next() >> (generator.next() % 64),
-                                 UInt32(generator.next() % 1000), UInt16(generator.next() % 3)).encode(stream: "st ream")
+                                 UInt32(generator.next() % 1000), UInt16(generator.next() % 3))
+                .encode(stream: "st ream", partitionCount: Int32(generator.next() % 64) + 1)
             let at = Int(generator.next() % UInt64(valid.count))
             let byte = alphabet[Int(generator.next() % UInt64(alphabet.count))]
             var changed = valid
@@ -148,7 +170,7 @@ import Testing
             var removed = valid
             removed.remove(at: at)
             check(removed)
-            // "<4 fields> st ream": a truncation decodes exactly when it keeps at least the stream's first byte.
+            // "<5 fields> st ream": a truncation decodes exactly when it keeps at least the stream's first byte.
             let streamStart = valid.count - "st ream".utf8.count
             for length in 0..<valid.count {
                 let truncated = Array(valid[..<length])

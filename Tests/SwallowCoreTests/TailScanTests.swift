@@ -12,7 +12,7 @@ import Testing
     /// A record of `stream` at `position`, with another header beside it.
     private static func ours(_ offset: Int64, _ position: RecordPosition, stream: String = stream) -> TailScan.Record {
         TailScan.Record(offset: offset, headers: [RecordHeader(key: "content-type", value: Array("json".utf8)),
-                                                  position.header(stream: stream)])
+                                                  position.header(stream: stream, partitionCount: 1)])
     }
 
     private static func foreign(_ offset: Int64) -> TailScan.Record {
@@ -62,14 +62,14 @@ import Testing
             + (5..<20).map { Self.foreign($0) }
         let result = Self.scan(records, low: 0, end: 20)
         #expect(result.windows == [18..<20, 14..<18, 6..<14, 0..<6])
-        #expect(result.step == .found(Self.position(60), offset: 4))
+        #expect(result.step == .found(Self.position(60), offset: 4, partitionCount: 1))
     }
 
     @Test func theWindowReachingLowFindsARecordAtLow() {
         let result = Self.scan([Self.ours(10, Self.position(5))] + (11..<100).map { Self.foreign($0) },
                                low: 10, end: 100, firstWindow: 5)
         #expect(result.windows.last == 10..<25)
-        #expect(result.step == .found(Self.position(5), offset: 10))
+        #expect(result.step == .found(Self.position(5), offset: 10, partitionCount: 1))
     }
 
     @Test func stopsAtTheFirstWindowWithOneOfOurs() {
@@ -77,7 +77,7 @@ import Testing
                        Self.foreign(8), Self.foreign(9)]
         let result = Self.scan(records, low: 0, end: 10)
         #expect(result.windows == [8..<10, 4..<8])
-        #expect(result.step == .found(Self.position(3), offset: 7))
+        #expect(result.step == .found(Self.position(3), offset: 7, partitionCount: 1))
     }
 
     @Test func missingOffsetsInsideWindowsChangeNothing() {
@@ -85,7 +85,7 @@ import Testing
         let records = [Self.ours(2, Self.position(7)), Self.foreign(40), Self.foreign(97)]
         let result = Self.scan(records, low: 0, end: 100, firstWindow: 3)
         #expect(result.windows == [97..<100, 91..<97, 79..<91, 55..<79, 7..<55, 0..<7])
-        #expect(result.step == .found(Self.position(7), offset: 2))
+        #expect(result.step == .found(Self.position(7), offset: 2, partitionCount: 1))
     }
 
     @Test func takesTheHighestPositionInTheWindowWhateverOrderTheRecordsCameIn() {
@@ -94,7 +94,7 @@ import Testing
         scan.receive(Self.ours(8, Self.position(3)))
         scan.receive(Self.ours(6, Self.position(5)))
         scan.endWindow()
-        #expect(scan.step == .found(Self.position(9), offset: 4))
+        #expect(scan.step == .found(Self.position(9), offset: 4, partitionCount: 1))
         #expect(scan.recordsExamined == 3)
     }
 
@@ -109,7 +109,7 @@ import Testing
         scan.receive(Self.ours(5, Self.position(98)))
         scan.receive(Self.ours(6, Self.position(97)))     // the previous window's
         scan.endWindow()
-        #expect(scan.step == .found(Self.position(98), offset: 5))
+        #expect(scan.step == .found(Self.position(98), offset: 5, partitionCount: 1))
     }
 
     @Test func aPositionHeaderThatDoesNotParseEndsTheScanNamingTheRecord() {
@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func twoPositionHeadersOnOneRecordAreMalformed() {
-        let header = Self.position(5).header(stream: Self.stream)
+        let header = Self.position(5).header(stream: Self.stream, partitionCount: 1)
         var scan = TailScan(stream: Self.stream, low: 0, end: 1)
         scan.receive(window: [TailScan.Record(offset: 0, headers: [header, header])])
         #expect(scan.step == .malformedPosition(offset: 0, value: nil))
