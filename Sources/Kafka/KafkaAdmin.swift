@@ -58,7 +58,7 @@ public struct TopicCreationCheck: Sendable {
 /// (`recentErrors`), instead of librdkafka printing them to stderr from its own threads.
 public final class KafkaAdmin: Sendable {
     private let handle: Mutex<ClientHandle?>
-    private let errors = Mutex<[String]>([])
+    private let errors = ConnectionErrors()
 
     /// - Parameters:
     ///   - properties: librdkafka properties applied verbatim (the producer's `kafka.properties`, so that
@@ -71,7 +71,7 @@ public final class KafkaAdmin: Sendable {
         let config = KafkaConfiguration(secretProperties: secretProperties)
         try config.set("bootstrap.servers", bootstrapServers)
         try config.set(properties)
-        // Log lines are queued (and dropped by collectErrors, which drains the main queue) rather than
+        // Log lines are queued (and dropped by errors.collect, which drains the main queue) rather than
         // printed to stderr by librdkafka's threads in the middle of `swallow check`'s output.
         handle = Mutex(try config.makeProducerHandle(events: RD_KAFKA_EVENT_ERROR))
     }
@@ -88,9 +88,9 @@ public final class KafkaAdmin: Sendable {
     /// without repeats.
     public var recentErrors: [String] {
         handle.withLock { handle in
-            if let handle { collectErrors(handle) }
+            if let handle { errors.collect(from: handle) }
         }
-        return errors.withLock { $0 }
+        return errors.all
     }
 
     /// A Metadata request for the whole cluster (which, unlike one naming topics, never makes a broker
@@ -101,8 +101,8 @@ public final class KafkaAdmin: Sendable {
             var pointer: UnsafePointer<rd_kafka_metadata>?
             let err = rd_kafka_metadata(handle.rk, 1, nil, &pointer, timeoutMilliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else {
-                collectErrors(handle)
-                throw KafkaError.fromResponse(err, message: failureMessage(
+                errors.collect(from: handle)
+                throw KafkaError.fromResponse(err, message: errors.failureMessage(
                     "no broker answered a metadata request within \(timeoutMilliseconds) ms (\(String(cString: rd_kafka_err2str(err))))"))
             }
             defer { rd_kafka_metadata_destroy(pointer) }
@@ -136,8 +136,8 @@ public final class KafkaAdmin: Sendable {
             var high: Int64 = 0
             let err = rd_kafka_query_watermark_offsets(handle.rk, topic, partition, &low, &high, timeoutMilliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                collectErrors(handle)
-                throw KafkaError.fromResponse(err, message: failureMessage(
+                errors.collect(from: handle)
+                throw KafkaError.fromResponse(err, message: errors.failureMessage(
                     "no watermarks for \(topic) [\(partition)] within \(timeoutMilliseconds) ms (\(String(cString: rd_kafka_err2str(err))))"))
             }
             return PartitionWatermarks(low: low, high: high)
@@ -270,30 +270,39 @@ public final class KafkaAdmin: Sendable {
         start(options, queue)
         // librdkafka always delivers a result (an error one on timeout); the margin covers its own timer.
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 2_000) else {
-            collectErrors(handle)
-            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__TIMED_OUT, message: failureMessage("no answer within \(timeoutMilliseconds) ms"))
+            errors.collect(from: handle)
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__TIMED_OUT, message: errors.failureMessage("no answer within \(timeoutMilliseconds) ms"))
         }
         let err = rd_kafka_event_error(event)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let text = handle.mask(rd_kafka_event_error_string(event).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err)))
             rd_kafka_event_destroy(event)
-            collectErrors(handle)
-            throw KafkaError.fromResponse(err, message: failureMessage(text))
+            errors.collect(from: handle)
+            throw KafkaError.fromResponse(err, message: errors.failureMessage(text))
         }
         return event
     }
+}
+
+/// The connection problems librdkafka reported on a client's main queue (error events, e.g.
+/// `127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused`), oldest first, without
+/// repeats, so that a failed request can say why instead of librdkafka printing them to stderr.
+final class ConnectionErrors: Sendable {
+    private let texts = Mutex<[String]>([])
+
+    var all: [String] { texts.withLock { $0 } }
 
     /// `what`, followed by the first connection problem librdkafka reported, if any: the later ones
     /// tend to be its consequences ("1/1 brokers are down").
-    private func failureMessage(_ what: String) -> String {
-        guard let first = errors.withLock({ $0.first }) else { return what }
+    func failureMessage(_ what: String) -> String {
+        guard let first = texts.withLock({ $0.first }) else { return what }
         return "\(what); first error: \(first)"
     }
 
     /// Drains the main queue, keeping the text of error events (log lines are dropped: the errors
     /// repeat what matters). librdkafka's timing suffix, e.g. " (after 0ms in state CONNECT)", is cut
     /// so that the same failure reads the same every time.
-    private func collectErrors(_ handle: ClientHandle) {
+    func collect(from handle: ClientHandle) {
         while let event = rd_kafka_queue_poll(handle.mainQueue, 0) {
             defer { rd_kafka_event_destroy(event) }
             guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_ERROR,
@@ -301,8 +310,12 @@ public final class KafkaAdmin: Sendable {
             if text.hasSuffix(")"), let suffix = text.firstRange(of: " (after ") {
                 text = String(text[..<suffix.lowerBound])
             }
-            errors.withLock { list in if !list.contains(text) { list.append(text) } }
+            add(text)
         }
     }
-}
 
+    /// Keeps a problem reported some other way (e.g. a consumer error about no partition in particular).
+    func add(_ text: String) {
+        texts.withLock { list in if !list.contains(text) { list.append(text) } }
+    }
+}

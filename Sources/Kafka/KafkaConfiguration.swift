@@ -87,9 +87,16 @@ final class KafkaConfiguration {
     /// main queue) arrive on its main queue, for the owner's own loop to serve: nothing is printed to
     /// stderr from librdkafka's threads. Consumes the configuration.
     func makeProducerHandle(events: Int32) throws(KafkaError) -> ClientHandle {
+        try makeQueuedHandle(RD_KAFKA_PRODUCER, events: events)
+    }
+
+    /// As `makeProducerHandle`, for a client of either type. For a consumer, fetched records and
+    /// partition-level errors still go to the consumer queue (`rd_kafka_consumer_poll`); the main queue gets
+    /// the client-wide events and the log lines.
+    func makeQueuedHandle(_ type: rd_kafka_type_t, events: Int32) throws(KafkaError) -> ClientHandle {
         try set("log.queue", "true")
         setEvents(events | RD_KAFKA_EVENT_LOG)
-        let rk = try makeClient(RD_KAFKA_PRODUCER)
+        let rk = try makeClient(type)
         guard let mainQueue = rd_kafka_queue_get_main(rk) else {
             rd_kafka_destroy(rk)
             throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "librdkafka returned no main queue")

@@ -181,7 +181,7 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    private static func record(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {
+    static func record(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaRecord {
         let m = message.pointee
         func bytes(_ pointer: UnsafeMutableRawPointer?, _ count: Int) -> [UInt8]? {
             guard let pointer else { return nil }

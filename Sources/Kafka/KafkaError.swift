@@ -4,8 +4,9 @@ import CRdKafka
 ///
 /// `code` says what failed (a librdkafka error code, or one of the few conditions this module detects
 /// itself), `message` is human-readable and names the property/topic involved where there is one.
-/// `isRetriable` answers "may the same operation succeed if simply tried again later?" and `isFatal`
-/// "is the producer/consumer that raised this unusable from now on?".
+/// `isRetriable` answers "may the same operation succeed if simply tried again later?", `isFatal`
+/// "is the producer/consumer that raised this unusable from now on?" and `requiresAbort` "must the
+/// current Kafka transaction be aborted before the producer can go on?".
 public struct KafkaError: Error, Sendable, CustomStringConvertible {
     /// What failed. Mostly a librdkafka `rd_kafka_resp_err_t`, kept as its number so this module's public
     /// API never exposes C types; `name` is librdkafka's own symbolic name for it (`rd_kafka_err2name`).
@@ -58,23 +59,46 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let topicAuthorizationFailed = Code.librdkafka(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED.rawValue)
         /// The broker does not implement the request (e.g. DescribeConfigs on librdkafka's mock cluster).
         public static let unsupportedFeature = Code.librdkafka(RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE.rawValue)
+        public static let timedOut = Code.librdkafka(RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue)
+        public static let state = Code.librdkafka(RD_KAFKA_RESP_ERR__STATE.rawValue)
+        public static let unknownPartition = Code.librdkafka(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION.rawValue)
+        public static let unknownTopicOrPartition = Code.librdkafka(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue)
+        /// Another producer with the same `transactional.id` has initialized transactions since (librdkafka
+        /// reports the broker's `PRODUCER_FENCED` and `INVALID_PRODUCER_EPOCH` as this): always fatal.
+        public static let fenced = Code.librdkafka(RD_KAFKA_RESP_ERR__FENCED.rawValue)
+        public static let producerFenced = Code.librdkafka(RD_KAFKA_RESP_ERR_PRODUCER_FENCED.rawValue)
+        public static let invalidProducerEpoch = Code.librdkafka(RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH.rawValue)
+        public static let coordinatorNotAvailable = Code.librdkafka(RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE.rawValue)
+        public static let transactionalIDAuthorizationFailed =
+            Code.librdkafka(RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED.rawValue)
+        public static let groupAuthorizationFailed = Code.librdkafka(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED.rawValue)
+        /// The fetch offset is outside the partition's log and `auto.offset.reset` is `error`.
+        public static let autoOffsetReset = Code.librdkafka(RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue)
     }
 
     public var code: Code
     public var message: String
     public var isRetriable: Bool
     public var isFatal: Bool
+    /// From a transactional call (`KafkaProducer.commitTransaction` etc.), librdkafka's
+    /// `rd_kafka_error_txn_requires_abort`: "the application must call rd_kafka_abort_transaction() and
+    /// start a new transaction with rd_kafka_begin_transaction() if it wishes to proceed with
+    /// transactions" — the transaction failed (e.g. a message of it could not be delivered) but the
+    /// producer is still usable. Always false outside the transactional API.
+    public var requiresAbort: Bool
 
-    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool) {
+    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool = false) {
         self.code = code
         self.message = message
         self.isRetriable = isRetriable
         self.isFatal = isFatal
+        self.requiresAbort = requiresAbort
     }
 
     public var description: String {
         var flags: [String] = []
         if isFatal { flags.append("fatal") }
+        if requiresAbort { flags.append("requires abort") }
         if isRetriable { flags.append("retriable") }
         let suffix = flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"
         return "Kafka error \(code): \(message)\(suffix)"
@@ -95,15 +119,20 @@ extension KafkaError {
     }
 
     /// From an `rd_kafka_error_t` object (e.g. from `rd_kafka_produceva`), which knows whether it is
-    /// retriable/fatal itself; the mapping only widens `isRetriable` for codes librdkafka leaves
-    /// unflagged. Consumes (destroys) the error object.
-    static func consuming(_ error: OpaquePointer) -> KafkaError {
+    /// retriable/fatal/abortable itself; the mapping only widens `isRetriable` for codes librdkafka leaves
+    /// unflagged — except with `transactional`: for the transactional API librdkafka's flags are the
+    /// contract ("retriable" means "call the same function again", which for `commit_transaction` after
+    /// e.g. a `_MSG_TIMED_OUT` delivery failure would be wrong), so they are taken as they are.
+    /// Consumes (destroys) the error object.
+    static func consuming(_ error: OpaquePointer, transactional: Bool = false) -> KafkaError {
         defer { rd_kafka_error_destroy(error) }
         let raw = rd_kafka_error_code(error).rawValue
         let fatal = rd_kafka_error_is_fatal(error) != 0
-        let retriable = !fatal && (rd_kafka_error_is_retriable(error) != 0 || isRetriable(code: raw))
+        let requiresAbort = !fatal && rd_kafka_error_txn_requires_abort(error) != 0
+        let flagged = rd_kafka_error_is_retriable(error) != 0
+        let retriable = !fatal && !requiresAbort && (flagged || (!transactional && isRetriable(code: raw)))
         return KafkaError(code: .librdkafka(raw), message: String(cString: rd_kafka_error_string(error)),
-                          isRetriable: retriable, isFatal: fatal)
+                          isRetriable: retriable, isFatal: fatal, requiresAbort: requiresAbort)
     }
 
     static func configuration(_ message: String) -> KafkaError {

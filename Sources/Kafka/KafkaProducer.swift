@@ -6,7 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// An idempotent (acks=all, enable.idempotence=true) librdkafka producer.
+/// An idempotent (acks=all, enable.idempotence=true) librdkafka producer; with a `transactionalID`, a
+/// transactional one (see KafkaProducer+Transactions.swift).
 ///
 /// Threading model:
 /// - `produce` is synchronous and blocks its caller while librdkafka's local queue is full (backpressure);
@@ -36,7 +37,9 @@ public final class KafkaProducer: Sendable {
     /// gives up and destroys the handle regardless.
     static let closeDrainMilliseconds: Int64 = 10_000
 
-    private let shared: ProducerShared
+    let shared: ProducerShared
+    /// The `transactional.id` given to init, nil for an idempotent producer.
+    public let transactionalID: String?
 
     /// - Parameters:
     ///   - properties: librdkafka properties, applied verbatim after `defaultProperties`.
@@ -44,6 +47,14 @@ public final class KafkaProducer: Sendable {
     ///     `log.queue` is always forced to `true` (logs are delivered through the poll thread).
     ///   - secretProperties: names among `properties` whose values are secret (passwords, keys): errors
     ///     name these properties but never quote their values, even where librdkafka's message does.
+    ///   - transactionalID: sets `transactional.id`, making this a transactional producer: `produce` is
+    ///     then only allowed inside a transaction (`initTransactions` once, then `beginTransaction` …
+    ///     `commitTransaction`/`abortTransaction`; librdkafka refuses it otherwise with `_STATE`). It must
+    ///     stay the same across restarts of the same logical producer: initializing transactions with it
+    ///     fences every earlier producer instance that used it (see `initTransactions`). `properties` must
+    ///     not set `transactional.id` themselves. The default `message.timeout.ms` (300 s) is not applied
+    ///     to a transactional producer: librdkafka requires `message.timeout.ms` <= `transaction.timeout.ms`
+    ///     (default 60 s) and, when it is not set, makes it equal to it.
     ///   - onDeliveryReports: called on the producer's poll thread, once per librdkafka delivery-report
     ///     event (a batch). Must not block for long, and must not call `flush` (it would wait for itself).
     ///   - onFatalError: called at most once, on the poll thread, if librdkafka raises a fatal error;
@@ -61,13 +72,27 @@ public final class KafkaProducer: Sendable {
     public init(bootstrapServers: String,
                 properties: [String: String],
                 secretProperties: Set<String> = [],
+                transactionalID: String? = nil,
                 onDeliveryReports: @escaping @Sendable ([DeliveryReport]) -> Void,
                 onFatalError: @escaping @Sendable (KafkaError) -> Void,
                 logHandler: (@Sendable (Int32, String, String) -> Void)? = nil,
                 purgeUnsentAfterFailure: Bool = false) throws(KafkaError) {
+        if properties["transactional.id"] != nil {
+            throw .configuration("Kafka property 'transactional.id' is not allowed in the producer's properties: "
+                + "Swallow sets it itself for delivery: exactly_once (and a producer given one by accident "
+                + "could not produce outside a transaction); remove it")
+        }
         let config = KafkaConfiguration(secretProperties: secretProperties)
         try config.set("bootstrap.servers", bootstrapServers)
-        try config.set(Self.defaultProperties)
+        if let transactionalID {
+            guard !transactionalID.isEmpty else {
+                throw .configuration("the producer's transactional.id must not be empty")
+            }
+            try config.set(Self.defaultProperties.filter { $0.0 != "message.timeout.ms" })
+            try config.set("transactional.id", transactionalID)
+        } else {
+            try config.set(Self.defaultProperties)
+        }
         try config.set(properties)
         try Self.checkEnforcedProperties(config, userProperties: properties)
         // Delivery reports, errors and log lines all arrive on the main queue, which our poll thread serves.
@@ -80,6 +105,7 @@ public final class KafkaProducer: Sendable {
         let thread = try startThread(name: "kafka-producer") { loop.run() }
         shared.state.withLock { $0.pollThread = thread }
         self.shared = shared
+        self.transactionalID = transactionalID
     }
 
     deinit {
@@ -92,6 +118,10 @@ public final class KafkaProducer: Sendable {
     ///
     /// - Parameters:
     ///   - key: nil for a null key (partitioned randomly by murmur2_random); `[]` is an empty key.
+    ///   - partition: the partition to write to; nil lets librdkafka's partitioner choose
+    ///     (`RD_KAFKA_PARTITION_UA`: murmur2_random, `KafkaPartitioner.murmur2` of the key for a non-null
+    ///     key). A partition the topic does not have fails with `_UNKNOWN_PARTITION`: thrown here when
+    ///     librdkafka already knows the topic's partitions (see `prepareTopic`), else in the delivery report.
     ///   - value: nil for a tombstone (null value); `[]` is an empty value.
     ///   - id: any value except `UInt64.max`, which is reserved (ids travel in librdkafka's per-message
     ///     opaque pointer as `id + 1`, because a pointer of 0 would be NULL).
@@ -101,7 +131,7 @@ public final class KafkaProducer: Sendable {
     ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
-                        id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
+                        partition: Int32? = nil, id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
         guard id != UInt64.max else {
             throw KafkaError(code: .invalidArgument,
                              message: "delivery id UInt64.max is reserved (ids are carried as id + 1)",
@@ -113,8 +143,8 @@ public final class KafkaProducer: Sendable {
         // Counted before the enqueue: the delivery report (which subtracts) may come before it returns.
         let bytes = Self.messageBytes(key: key, value: value, headers: headers)
         shared.inFlightBytes.add(bytes, ordering: .relaxed)
-        if let error = Self.enqueue(rk: handle.rk, topic: topic, key: key, value: value, headers: headers,
-                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
+        if let error = Self.enqueue(rk: handle.rk, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA,
+                                    key: key, value: value, headers: headers, opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
             failure.message = handle.mask(failure.message)
@@ -236,7 +266,7 @@ public final class KafkaProducer: Sendable {
 
     /// Builds the `rd_kafka_vu_t` array for `rd_kafka_produceva` (the array form of the variadic
     /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
-    private static func enqueue(rk: OpaquePointer, topic: String, key: [UInt8]?, value: [UInt8]?,
+    private static func enqueue(rk: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?, value: [UInt8]?,
                                 headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
         var cHeaders: OpaquePointer?
         if !headers.isEmpty {
@@ -250,7 +280,7 @@ public final class KafkaProducer: Sendable {
         let error = topic.withCString { topicName in
             withBytes(key) { keyPointer, keyCount in
                 withBytes(value) { valuePointer, valueCount in
-                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6) { vus in
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { vus in
                         var count = 0
                         func append(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
                             var vu = rd_kafka_vu_t()
@@ -260,6 +290,9 @@ public final class KafkaProducer: Sendable {
                             count += 1
                         }
                         append(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicName }
+                        if partition != RD_KAFKA_PARTITION_UA {
+                            append(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition }
+                        }
                         append(RD_KAFKA_VTYPE_KEY) { $0.u.mem.ptr = keyPointer; $0.u.mem.size = keyCount }
                         // A NULL pointer is a null value (tombstone); a non-NULL one with size 0 is empty.
                         append(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = valuePointer; $0.u.mem.size = valueCount }
