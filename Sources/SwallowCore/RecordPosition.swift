@@ -56,6 +56,10 @@ public struct RecordPosition: Sendable, Hashable, Comparable, CustomStringConver
 // MARK: The header
 
 extension RecordPosition {
+    /// The bytes a record without key is placed by (hashed like a key): the same for the same position,
+    /// so a replayed record without key goes to the partition its first copy went to.
+    public var partitionSeed: [UInt8] { Array(description.utf8) }
+
     /// The name of the record header carrying the position.
     public static let headerName = "swallow.position"
 

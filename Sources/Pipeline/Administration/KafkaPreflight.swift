@@ -59,9 +59,8 @@ struct KafkaPreflight {
         let producer: KafkaProducer
         do {
             producer = try KafkaProducer(bootstrapServers: servers, properties: settings.kafkaProperties,
-                                         secretProperties: settings.kafkaSecretProperties,
-                                         onDeliveryReports: { _ in }, onFatalError: { _ in },
-                                         transactionalID: id)
+                                         secretProperties: settings.kafkaSecretProperties, transactionalID: id,
+                                         onDeliveryReports: { _ in }, onFatalError: { _ in })
         } catch {
             return PreflightCheck(name: name, outcome: .fail, found: "the client rejected the configuration: \(error.message)",
                                   fix: "correct kafka.properties")

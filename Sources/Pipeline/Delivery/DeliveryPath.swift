@@ -34,6 +34,7 @@ final class DeliveryPath: Sendable {
             producer = try KafkaProducer(
                 bootstrapServers: settings.bootstrapServers, properties: settings.kafkaProperties,
                 secretProperties: settings.kafkaSecretProperties,
+                transactionalID: settings.delivery == .exactlyOnce ? settings.transactionalID : nil,
                 onDeliveryReports: { reports in
                     scratch.latencies.removeAll(keepingCapacity: true)
                     for report in reports {
@@ -63,8 +64,7 @@ final class DeliveryPath: Sendable {
                 },
                 // Everything after a failed delivery is sent again from the confirmed position: nothing
                 // queued behind it may reach Kafka first, or a key's events would arrive out of order.
-                purgeUnsentAfterFailure: true,
-                transactionalID: settings.delivery == .exactlyOnce ? settings.transactionalID : nil)
+                purgeUnsentAfterFailure: true)
         } catch {
             throw .kafka(error)
         }
@@ -140,7 +140,7 @@ final class DeliveryPath: Sendable {
                 if let exactlyOnce {
                     try exactlyOnce.inTransaction(position: record.position) { () throws(KafkaError) in
                         try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
-                                             id: id.rawValue, blockWhenQueueFull: false, partition: partition)
+                                             partition: partition, id: id.rawValue, blockWhenQueueFull: false)
                     }
                 } else {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,

@@ -104,7 +104,7 @@ final class ExactlyOnceDelivery: Sendable {
     private func initializeIfNeeded() throws(PipelineError) {
         try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) in
             guard !transaction.initialized else { return }
-            do {
+            do throws(KafkaError) {
                 try producer.initTransactions(timeoutMilliseconds: metadataTimeoutMilliseconds)
             } catch {
                 throw Self.transactionsUnavailable(error, streamID: streamID)
@@ -122,24 +122,23 @@ final class ExactlyOnceDelivery: Sendable {
     /// The topic's partition count, learnt (with its tails) on the first record of this stream to it.
     private func partitionCount(of topic: String) throws(PipelineError) -> Int32 {
         if let known = topics.withLock({ $0.partitionCounts[topic] }) { return known }
-        let count: Int32
+        let found: Int32?
         do {
-            guard let found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds),
-                  found > 0 else {
-                throw PipelineError(code: .kafka,
-                                    message: "topic \(topic) does not exist and was not created on request: create it (delivery: exactly_once chooses each record's partition, so it needs the topic's partition count), or allow auto.create.topics.enable on the broker",
-                                    isRetriable: true)
-            }
-            count = found
-        } catch let error as KafkaError {
+            found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds)
+        } catch {
             throw PipelineError(code: .kafka, message: "cannot read the partitions of topic \(topic): \(error)",
                                 isRetriable: error.isRetriable, underlying: error)
+        }
+        guard let count = found, count > 0 else {
+            throw PipelineError(code: .kafka,
+                                message: "topic \(topic) does not exist and was not created on request: create it (delivery: exactly_once chooses each record's partition, so it needs the topic's partition count), or allow auto.create.topics.enable on the broker",
+                                isRetriable: true)
         }
         let tails = try readTails(of: topic, partitionCount: count)
         topics.withLock { topics in
             topics.partitionCounts[topic] = count
             for (partition, position) in tails.highest { topics.delivered.observe(topic: topic, partition: partition, position: position) }
-            if let written = tails.writtenWithPartitionCount, written != count {
+            if let written = tails.writtenWithPartitionCounts.first(where: { $0 != count }) {
                 topics.unskippable.insert(topic)
                 logger.warning("the partition count of a topic changed since Swallow last wrote to it: its records now hash to other partitions, so the records after the confirmed position are sent again to it (duplicates possible, nothing lost)",
                                metadata: ["topic": "\(topic)", "partitions_then": "\(written)", "partitions_now": "\(count)"])
@@ -151,8 +150,8 @@ final class ExactlyOnceDelivery: Sendable {
     /// What the committed tails of a topic's partitions hold.
     struct Tails {
         var highest: [(Int32, RecordPosition)] = []
-        /// The partition count the last records were written with, when they say one.
-        var writtenWithPartitionCount: Int32?
+        /// The partition counts the last records of the partitions were placed with.
+        var writtenWithPartitionCounts: Set<Int32> = []
     }
 
     private func readTails(of topic: String, partitionCount: Int32) throws(PipelineError) -> Tails {
@@ -182,7 +181,7 @@ final class ExactlyOnceDelivery: Sendable {
             switch scan.step {
             case .found(let position, _, let writtenWith):
                 tails.highest.append((partition, position))
-                if let writtenWith { tails.writtenWithPartitionCount = writtenWith }
+                tails.writtenWithPartitionCounts.insert(writtenWith)
             case .notFound, .read:
                 break
             case .malformedPosition(let offset, _):
@@ -230,7 +229,7 @@ final class ExactlyOnceDelivery: Sendable {
         var commitTimes: [Int64] = []
         let committed: RecordPosition? = try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) -> RecordPosition? in
             guard transaction.isOpen, force || ContinuousClock.now - transaction.openedAt >= Self.commitInterval else { return nil }
-            do {
+            do throws(KafkaError) {
                 try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
             } catch {
                 throw PipelineError(code: .kafka,
