@@ -48,8 +48,9 @@ import Testing
     static let requestTimeoutMilliseconds = 1000
     static let faultRoundTripMilliseconds: Int32 = 2500
 
-    /// Both delivery modes: `at_least_once` may repeat what was in flight at a fault; `exactly_once` may not.
-    @Test(.longRunning, arguments: [SwallowConfiguration.Delivery.atLeastOnce, .exactlyOnce])
+    /// Both delivery modes, one after the other (each loads the machine, and recovery times are measured):
+    /// `at_least_once` may repeat what was in flight at a fault; `exactly_once` may not.
+    @Test(.longRunning, .serialized, arguments: [SwallowConfiguration.Delivery.atLeastOnce, .exactlyOnce])
     func everyFaultLosesNothingAndConfirmsOnlyAcknowledgedEvents(delivery: SwallowConfiguration.Delivery) throws {
         let roundsPerFault = Int(ProcessInfo.processInfo.environment["SWALLOW_CHAOS_ROUNDS"] ?? "") ?? 1
         #expect(roundsPerFault >= 1, "SWALLOW_CHAOS_ROUNDS must be a positive number")

@@ -15,7 +15,7 @@ final class PrivatePostgres: Sendable {
     let port: Int
 
     init(_ name: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(name)-\(getpid())").path
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         let output = try runScript("scripts/pg-cluster.sh", ["start", directory])
         guard let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
             _ = try? runScript("scripts/pg-cluster.sh", ["stop", directory])
