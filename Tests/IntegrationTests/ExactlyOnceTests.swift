@@ -180,6 +180,26 @@ import Testing
         #expect(accounts.count == 3 + 2)
     }
 
+    /// Another instance initialising the same transactional id fences this one; on a real broker its
+    /// next request fails with PRODUCER_FENCED. The mock does not fence, so the broker's answer is injected:
+    /// EndTxn (API key 26) refused with PRODUCER_FENCED (90).
+    @Test func aFencedProducerStopsSayingAnotherInstanceTookOver() throws {
+        let replay = try Replay("eos_fenced")
+        defer { replay.cleanUp() }
+        try replay.sql.execute("INSERT INTO accounts VALUES (1, 'ada', 100)")
+        let running = RunningPipeline(configuration: try replay.configuration(slot: "a"), bootstrapServers: replay.cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 30, "the first row to be confirmed") { [sql = replay.sql, database = replay.database] in
+            try slotConfirmedLSN(sql, "\(database)_a") >= (try walInsertLSN(sql))
+        }
+        let confirmed = try slotConfirmedLSN(replay.sql, "\(replay.database)_a")
+        replay.cluster.pushRequestErrors(apiKey: 26, errors: Array(repeating: .librdkafka(90), count: 20))
+        try replay.sql.execute("INSERT INTO accounts VALUES (2, 'bob', 50)")
+        try waitUntil(timeoutSeconds: 30, "the pipeline to stop") { running.pipeline.status.state == .failed }
+        _ = try expectNonRetriableStop(running, code: .producerFatal, mentioning: ["took over", "fenced", "kafka.transactional_id"],
+                                       otherwise: "the pipeline went on after it was fenced")
+        #expect(try slotConfirmedLSN(replay.sql, "\(replay.database)_a") == confirmed)
+    }
+
     @Test func aBrokerRefusingTheTransactionalIDStopsNamingItAndTheFix() throws {
         let replay = try Replay("eos_acl")
         defer { replay.cleanUp() }

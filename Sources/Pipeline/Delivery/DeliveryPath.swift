@@ -170,6 +170,7 @@ final class DeliveryPath: Sendable {
                 }
             } catch {
                 state.abandon(id)
+                if error.isFatal { throw Self.producerFatal(error) }
                 throw PipelineError(code: .kafka, message: "producing to topic \(record.topic) failed: \(error)",
                                     isRetriable: error.isRetriable, underlying: error)
             }
@@ -228,7 +229,12 @@ final class DeliveryPath: Sendable {
     }
 
     static func producerFatal(_ error: KafkaError) -> PipelineError {
-        PipelineError(code: .producerFatal,
+        if error.code == .fenced || error.code == .producerFenced {
+            return PipelineError(code: .producerFatal,
+                                 message: "another producer with this transactional id took over (fenced: \(error)): another Swallow instance with the same configuration streams now. This one stops; nothing it sent after that counts, and nothing past the confirmed position is lost. If no other instance should run, find it (the slot's active_pid in pg_replication_slots) and stop it, or give each deployment its own kafka.transactional_id",
+                                 isRetriable: false, underlying: error)
+        }
+        return PipelineError(code: .producerFatal,
                       message: "Kafka producer failed fatally: \(error). Nothing past the confirmed position is lost; fix the cause and restart.",
                       isRetriable: false, underlying: error)
     }

@@ -232,6 +232,7 @@ final class ExactlyOnceDelivery: Sendable {
             do throws(KafkaError) {
                 try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
             } catch {
+                if error.isFatal { throw DeliveryPath.producerFatal(error) }
                 throw PipelineError(code: .kafka,
                                     message: "committing a Kafka transaction failed (nothing in it counts as delivered; the stream resumes from the confirmed position): \(error)",
                                     isRetriable: !error.isFatal, underlying: error)
