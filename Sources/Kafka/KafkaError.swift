@@ -72,6 +72,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let transactionalIDAuthorizationFailed =
             Code.librdkafka(RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED.rawValue)
         public static let groupAuthorizationFailed = Code.librdkafka(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED.rawValue)
+        public static let clusterAuthorizationFailed = Code.librdkafka(RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED.rawValue)
+        public static let unsupportedVersion = Code.librdkafka(RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION.rawValue)
         /// The fetch offset is outside the partition's log and `auto.offset.reset` is `error`.
         public static let autoOffsetReset = Code.librdkafka(RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue)
     }

@@ -83,13 +83,45 @@ public final class ReplicationPipeline: Sendable {
     /// Postgres going away, deliveries failing during a broker outage — restart the stream from the
     /// confirmed position after a backoff.
     public func run() throws(PipelineError) {
-        do {
-            try runPipeline()
-            monitor.transition(to: .stopped)
-        } catch {
-            monitor.transition(to: .failed, error: error.message)
-            throw error
+        var backoff = Backoff()
+        while true {
+            do {
+                try runPipeline()
+                monitor.transition(to: .stopped)
+                return
+            } catch where replacesProducer(after: error) {
+                // librdkafka before 2.3.0 can turn a disconnect into a fatal idempotence error (#4438):
+                // with transactions, a new producer under the same transactional id is the routine way
+                // on (its initTransactions fences the old one's epoch), and the stream resumes from the
+                // confirmed position as after any failure.
+                let delay = backoff.next()
+                monitor.transition(to: .reconnecting, error: error.message)
+                monitor.streamRetries.increment()
+                logger.warning("the Kafka producer failed; starting a new one and resuming from the confirmed position",
+                               metadata: ["error": "\(error)", "retry_in_ms": "\(delay)", "confirmed_lsn": "\(confirmedLSN)"])
+                deliveryState.producerReplaced()
+                if deliveryState.waitUnlessStopped(milliseconds: delay, refresh: { refreshStatus(delivery: nil) }) {
+                    monitor.transition(to: .stopped)
+                    return
+                }
+            } catch {
+                monitor.transition(to: .failed, error: error.message)
+                throw error
+            }
         }
+    }
+
+    /// Whether `error` is a fatal producer error a new producer gets past: with `delivery: exactly_once`,
+    /// any but being fenced (another instance took over, and must be left to work) and a refusal a new
+    /// producer would meet again (authorization, an unsupported broker), which must stop with its fix.
+    private func replacesProducer(after error: PipelineError) -> Bool {
+        guard settings.delivery == .exactlyOnce, error.code == .producerFatal, !stopRequested,
+              let kafka = error.underlying as? KafkaError else { return false }
+        let refusals: Set<KafkaError.Code> = [
+            .transactionalIDAuthorizationFailed, .clusterAuthorizationFailed, .topicAuthorizationFailed,
+            .unsupportedVersion, .fenced, .producerFenced,
+        ]
+        return !refusals.contains(kafka.code)
     }
 
     private func runPipeline() throws(PipelineError) {

@@ -200,6 +200,29 @@ import Testing
         #expect(try slotConfirmedLSN(replay.sql, "\(replay.database)_a") == confirmed)
     }
 
+    /// A fatal producer error that is not a fencing (librdkafka 2.0.2 can raise one after a disconnect):
+    /// a new producer takes over and the stream goes on, sending nothing twice. EndTxn (26) answered
+    /// once with INVALID_TXN_STATE (48), which librdkafka treats as fatal.
+    @Test func aFatalProducerErrorGetsANewProducerAndNothingTwice() throws {
+        let replay = try Replay("eos_fatal")
+        defer { replay.cleanUp() }
+        try replay.sql.execute("INSERT INTO accounts VALUES (1, 'ada', 100)")
+        let running = RunningPipeline(configuration: try replay.configuration(slot: "a"), bootstrapServers: replay.cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 30, "the first row to be confirmed") { [sql = replay.sql, database = replay.database] in
+            try slotConfirmedLSN(sql, "\(database)_a") >= (try walInsertLSN(sql))
+        }
+        replay.cluster.pushRequestErrors(apiKey: 26, errors: [.librdkafka(48)])
+        try replay.sql.execute("INSERT INTO accounts SELECT g, 'o', g FROM generate_series(2, 40) g")
+        let end = try walInsertLSN(replay.sql)
+        try waitUntil(timeoutSeconds: 60, "the rest to be confirmed") { [sql = replay.sql, database = replay.database] in
+            try slotConfirmedLSN(sql, "\(database)_a") >= end
+        }
+        #expect(try running.stop().isSuccess)
+        let accounts = try replay.readAll().filter { $0.topic == "app.public.accounts" }
+        #expect(accounts.count == 40)
+        #expect(Set(accounts.map { $0.key ?? [] }).count == 40)
+    }
+
     @Test func aBrokerRefusingTheTransactionalIDStopsNamingItAndTheFix() throws {
         let replay = try Replay("eos_acl")
         defer { replay.cleanUp() }

@@ -158,6 +158,19 @@ final class DeliveryState: @unchecked Sendable {
         }
     }
 
+    /// A new producer replaces the one that failed: its fatal error, the failure and every outstanding
+    /// record are forgotten (the stream resumes from the confirmed position).
+    func producerReplaced() {
+        locked {
+            fatalError = nil
+            firstFailure = nil
+            uncommitted.removeAll(keepingCapacity: true)
+            reportsInTransaction = 0
+            ledger.stream.restart(from: nil)
+            ledger.snapshot = nil
+        }
+    }
+
     /// The fatal producer error and the first failed delivery since the stream (re)started.
     var failures: (fatal: KafkaError?, delivery: KafkaError?) { locked { (fatalError, firstFailure) } }
 
