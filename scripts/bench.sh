@@ -9,14 +9,17 @@
 # (max_in_flight_events 20000, max_in_flight_bytes 16 MiB); a fresh process per measurement, so peak
 # RSS (VmHWM) and the /status latency window belong to that measurement alone.
 #
-# drain   Rows of ~100 B, ~1 KB and ~10 KB as text (md5-hex payload stored uncompressed), committed in
+# drain   (Also drained a second time, from a slot made at the same point, with delivery: exactly_once into
+#         bench_eos.* topics: the rate is given as a fraction of at_least_once's on the same WAL.)
+#         Rows of ~100 B, ~1 KB and ~10 KB as text (md5-hex payload stored uncompressed), committed in
 #         1,000-row transactions while nothing reads; pg_recvlogical drains the backlog into /dev/null
 #         (the raw decoding rate, faster of a run before and one after Swallow) and Swallow drains it
 #         into the broker until its slot is confirmed at the end position (see scripts/bench-drain.sh).
 #         Row counts: DRAIN_ROWS_100 (1000000), DRAIN_ROWS_1K (600000), DRAIN_ROWS_10K (100000): each
 #         drain lasts a few seconds, so Swallow's start-up (connecting, the catalog, the first metadata
 #         request; pg_recvlogical has none of it) weighs little.
-# steady  pgbench offers 1k, 10k and 50k rows/s (STEADY_RATES) for STEADY_SECONDS (30) s: transactions of
+# steady  pgbench offers 1k, 10k and 50k rows/s for STEADY_SECONDS (30) s, with delivery at_least_once and
+#         then exactly_once (STEADY_RUNS: "MODE:RATE ..."; exactly_once writes to bench_eos.* topics): transactions of
 #         one INSERT of 10 rows of ~100 B (`-R` = rate / 10 transactions per second, 4 clients, 2
 #         threads; synchronous_commit on for these sessions, see below). Achieved rows/s counts the rows
 #         committed. Commit-to-ack p50/p99/max are Swallow's
@@ -47,13 +50,16 @@ fmt() { printf "%'d" "$1"; }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_streaming_swallow TABLE: a slot and a Swallow with /status streaming TABLE (publication TABLE);
+# start_streaming_swallow TABLE [DELIVERY]: a slot and a Swallow with /status streaming TABLE (publication
+# TABLE), with `delivery: DELIVERY` (at_least_once by default; exactly_once writes to bench_eos.* topics);
 # sets $http and $swallow_pid.
 start_streaming_swallow() {
-  local table=$1
+  local table=$1 delivery=${2:-at_least_once} prefix=bench
+  [ "$delivery" = exactly_once ] && prefix=bench_eos
   $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow', 'pgoutput')" >/dev/null
   http="127.0.0.1:$(free_port)"
-  write_swallow_config "$work/$table.yaml" "public.$table" "${table}_swallow" "$table" "http: {listen: \"$http\"}"
+  write_swallow_config "$work/$table.yaml" "public.$table" "${table}_swallow" "$table" "http: {listen: \"$http\"}
+delivery: $delivery" "$prefix"
   start_swallow "$work/$table.yaml" "$work/swallow.log"
   for _ in $(seq 1 300); do
     curl -sf "http://$http/readyz" >/dev/null 2>&1 && return 0
@@ -78,6 +84,8 @@ if [[ " ${sections[*]} " == *" drain "* ]]; then
     drain_run "$n" "$size"
     row drain "backlog of $(fmt "$n") rows of ${drain_row_bytes} B" "$(fmt "$swallow_rate") (${swallow_seconds} s)" \
       "$(fmt "$raw_rate") (${raw_seconds} s)" "$ratio" "—" "—" "$peak_mb MB" "slot confirmed at the end"
+    row "drain, exactly_once" "the same WAL from a second slot" "$(fmt "$eos_rate") (${eos_seconds} s)" \
+      "—" "$eos_ratio of at_least_once" "—" "—" "$eos_peak_mb MB" "slot confirmed at the end"
   done
 fi
 
@@ -90,8 +98,9 @@ INSERT INTO steady (account, kind, amount, payload)
 SELECT (random() * 1000)::int, 'purchase', (random() * 10000)::int / 100.0, md5(random()::text) FROM generate_series(1, 10);
 SQL
   seconds=${STEADY_SECONDS:-30}
-  for rate in ${STEADY_RATES:-1000 10000 50000}; do
-    start_streaming_swallow steady
+  for mode_rate in ${STEADY_RUNS:-at_least_once:1000 at_least_once:10000 at_least_once:50000 exactly_once:1000 exactly_once:10000 exactly_once:50000}; do
+    mode=${mode_rate%%:*} rate=${mode_rate##*:}
+    start_streaming_swallow steady "$mode"
     # Steady state: one warm-up row, confirmed before the load starts. librdkafka learns a new topic's
     # partitions only on its once-a-second scan, so the first records to a topic wait up to 1 s; this
     # transaction takes that wait (it counts in the window: the max may be it, p99 is not).
@@ -99,7 +108,7 @@ SQL
     wait_confirmed steady_swallow "$($psql -tAc "SELECT pg_current_wal_insert_lsn()")"
     before=$($psql -tAc "SELECT coalesce(max(id), 0) FROM steady")
     cpu_before=$(cpu_ticks "$swallow_pid")
-    echo "steady: offering $rate rows/s for $seconds s..." >&2
+    echo "steady: offering $rate rows/s for $seconds s ($mode)..." >&2
     # synchronous_commit on for the load (fsync stays off): with it off, the walsender sees a commit only
     # once the WAL writer flushes it (wal_writer_delay, up to hundreds of ms when it hibernates), which
     # would be measured as Swallow's latency.
@@ -122,7 +131,7 @@ SQL
     produced=$(produced_events steady)
     peak=$(rss_peak_mb "$swallow_pid")
     stop_swallow steady
-    row steady "offered $(fmt "$rate") rows/s (10-row transactions)" "$(fmt $((events / seconds)))" "—" "—" \
+    row "steady, $mode" "offered $(fmt "$rate") rows/s (10-row transactions)" "$(fmt $((events / seconds)))" "—" "—" \
       "$latency" "$cpu_ms" "$peak MB" "$(fmt $((produced - 1)))/$(fmt "$events") events produced (+1 warm-up), slot confirmed at the end"
   done
 fi

@@ -15,14 +15,15 @@ start_mock() {
   [ -n "$bootstrap" ] || { echo "mock-kafka did not start:" >&2; cat "$work/mock.err" >&2; exit 1; }
 }
 
-# write_swallow_config FILE TABLE SLOT PUBLICATION [EXTRA_YAML]: the configuration every benchmark uses.
+# write_swallow_config FILE TABLE SLOT PUBLICATION [EXTRA_YAML [TOPIC_PREFIX]]: the configuration every
+# benchmark uses.
 write_swallow_config() {
   cat >"$1" <<YAML
 postgres: {host: 127.0.0.1, port: $port, dbname: bench, user: postgres, sslmode: disable}
 slot: {name: $3, create: false}
 publication: {name: $4, create: false}
 tables: [$2]
-topic_prefix: bench
+topic_prefix: ${6:-bench}
 kafka: {bootstrap_servers: "$bootstrap", properties: {}}
 status_interval_ms: 100
 log_level: warning
@@ -97,7 +98,8 @@ drain_run() {
   create_events_table "$table" "$target"
   $psql -c "SELECT pg_create_logical_replication_slot('${table}_raw', 'pgoutput'),
                    pg_create_logical_replication_slot('${table}_raw_after', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_swallow', 'pgoutput')" >/dev/null
+                   pg_create_logical_replication_slot('${table}_swallow', 'pgoutput'),
+                   pg_create_logical_replication_slot('${table}_swallow_eos', 'pgoutput')" >/dev/null
   echo "drain: committing $rows rows of ~$target B in 1000-row transactions..." >&2
   $psql -c "
 DO \$\$
@@ -133,11 +135,21 @@ END \$\$;"
   swallow_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
   peak_mb=$(rss_peak_mb "$swallow_pid")
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  # The same WAL again with delivery: exactly_once, into topics of its own (bench_eos.*).
+  write_swallow_config "$work/$table-eos.yaml" "public.$table" "${table}_swallow_eos" "$table" "delivery: exactly_once" bench_eos
+  start=$(now)
+  start_swallow "$work/$table-eos.yaml" "$work/swallow-eos.log"
+  wait_confirmed "${table}_swallow_eos" "$end_lsn"
+  eos_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
+  eos_peak_mb=$(rss_peak_mb "$swallow_pid")
+  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
   raw_after=$(raw_drain "${table}_raw_after")
   raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")
   raw_rate=$(awk "BEGIN {printf \"%d\", $rows / $raw_seconds}")
   swallow_rate=$(awk "BEGIN {printf \"%d\", $rows / $swallow_seconds}")
   ratio=$(awk "BEGIN {printf \"%.2f\", $swallow_rate / $raw_rate}")
+  eos_rate=$(awk "BEGIN {printf \"%d\", $rows / $eos_seconds}")
+  eos_ratio=$(awk "BEGIN {printf \"%.2f\", $eos_rate / $swallow_rate}")
   # Free the WAL for the next run.
   $psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${table}_%';
             DROP TABLE $table; DROP PUBLICATION $table; CHECKPOINT" >/dev/null
