@@ -87,12 +87,18 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     /// producer is still usable. Always false outside the transactional API.
     public var requiresAbort: Bool
 
-    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool = false) {
+    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool) {
         self.code = code
         self.message = message
         self.isRetriable = isRetriable
         self.isFatal = isFatal
         self.requiresAbort = requiresAbort
+    }
+
+    /// An error outside the transactional API (`requiresAbort` false). A separate initializer rather than a
+    /// default argument, so that code built against the earlier four-argument one still links.
+    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool) {
+        self.init(code: code, message: message, isRetriable: isRetriable, isFatal: isFatal, requiresAbort: false)
     }
 
     public var description: String {
