@@ -84,7 +84,7 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     /// `rd_kafka_error_txn_requires_abort`: "the application must call rd_kafka_abort_transaction() and
     /// start a new transaction with rd_kafka_begin_transaction() if it wishes to proceed with
     /// transactions" — the transaction failed (e.g. a message of it could not be delivered) but the
-    /// producer is still usable. Always false outside the transactional API.
+    /// producer is still usable. Only librdkafka's transactional calls flag errors so.
     public var requiresAbort: Bool
 
     public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool) {

@@ -329,6 +329,28 @@ struct TransactionTests {
         #expect(notConfigured.message.contains("create the producer with a transactionalID"))
     }
 
+    @Test("close with a transaction open: every record is reported, the transaction is left to the broker")
+    func closeInTransaction() throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("txn", partitions: 1)
+        let collector = ReportCollector()
+        let fatalErrors = FatalCollector()
+        let producer = try transactionalProducer(cluster, collector, fatalErrors: fatalErrors)
+        try producer.initTransactions(timeoutMilliseconds: 10_000)
+        try producer.beginTransaction()
+        // Partitions are never added to the transaction, so every record is still queued at the close.
+        cluster.pushRequestErrors(apiKey: MockKafkaCluster.addPartitionsToTxnAPIKey,
+                                  errors: Array(repeating: .librdkafka(RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS.rawValue),
+                                                count: 1_000))
+        try produce(producer, topic: "txn", ids: 0 ..< 20, partitions: 1)
+        producer.close()
+        #expect(collector.count == 20)
+        #expect(Set(collector.failures.map(\.1.code)) == [.purgedFromQueue])
+        #expect(fatalErrors.all.isEmpty)
+        let closed = try #require(throws: KafkaError.self) { try producer.commitTransaction(timeoutMilliseconds: 1_000) }
+        #expect(closed.code == .closed)
+    }
+
     @Test("a transactional call from the poll thread is refused instead of waiting for itself")
     func refusedOnPollThread() throws {
         let cluster = try MockKafkaCluster()
