@@ -86,15 +86,21 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     /// `rd_kafka_error_txn_requires_abort`: "the application must call rd_kafka_abort_transaction() and
     /// start a new transaction with rd_kafka_begin_transaction() if it wishes to proceed with
     /// transactions" — the transaction failed (e.g. a message of it could not be delivered) but the
-    /// producer is still usable. Always false outside the transactional API.
+    /// producer is still usable. Only librdkafka's transactional calls flag errors so.
     public var requiresAbort: Bool
 
-    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool = false) {
+    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool, requiresAbort: Bool) {
         self.code = code
         self.message = message
         self.isRetriable = isRetriable
         self.isFatal = isFatal
         self.requiresAbort = requiresAbort
+    }
+
+    /// An error outside the transactional API (`requiresAbort` false). A separate initializer rather than a
+    /// default argument, so that code built against the earlier four-argument one still links.
+    public init(code: Code, message: String, isRetriable: Bool, isFatal: Bool) {
+        self.init(code: code, message: message, isRetriable: isRetriable, isFatal: isFatal, requiresAbort: false)
     }
 
     public var description: String {

@@ -72,16 +72,33 @@ public final class KafkaLogReader: Sendable {
         _ = handle  // destroyed here, outside the lock
     }
 
-    /// The partition ids of `topic`, sorted; nil if the topic does not exist. A Metadata request naming
-    /// the topic with AllowAutoTopicCreation = false, so the topic is never created, and a topic the
-    /// principal may not describe throws `TOPIC_AUTHORIZATION_FAILED` instead of looking absent (as it would
-    /// in a whole-cluster request). That field exists from Metadata v4 (Kafka 0.11, which transactions
-    /// need anyway); older brokers would apply their own auto-creation setting. A topic being created
-    /// (`LEADER_NOT_AVAILABLE`) is asked for again every 100 ms until the timeout.
+    /// Problems librdkafka reported since the reader was created, oldest first, without repeats: its
+    /// connection errors, and consumer errors that stopped no read (transient ones, and those about no
+    /// partition in particular, e.g. `GROUP_AUTHORIZATION_FAILED: FindCoordinator response error: …`).
+    public var recentErrors: [String] {
+        handle.withLock { handle in
+            if let handle { errors.collect(from: handle) }
+        }
+        return errors.all
+    }
+
+    /// The partition ids of `topic`, sorted; nil if the topic does not exist. From a Metadata request for
+    /// every topic (as `KafkaConsumer` does), which never creates a topic: one naming the topic would
+    /// carry AllowAutoTopicCreation = false, but only from Metadata v4 on, and librdkafka 2.0.2's mock
+    /// (Metadata up to v2) creates every topic such a request names. Brokers list only the topics the
+    /// principal may describe, so a topic it may not describe reads as absent; Write and Read both imply
+    /// Describe, so it cannot have written to such a topic. A listed topic with an error
+    /// (`TOPIC_AUTHORIZATION_FAILED`, …) throws it; one being created (`LEADER_NOT_AVAILABLE`, no
+    /// partitions yet) is asked for again every 100 ms until the timeout.
+    ///
+    /// Call this before `offsets` and `records` for a topic that may not exist: those name the topic in
+    /// their requests for its leader, which brokers before Kafka 0.11 and the 2.0.2 mock answer by
+    /// creating it.
     public func partitions(of topic: String, timeoutMilliseconds: Int32) throws(KafkaError) -> [Int32]? {
         try withHandle { handle throws(KafkaError) -> [Int32]? in
             do throws(KafkaError) {
-                return try topicPartitions(handle.rk, topic: topic, timeoutMilliseconds: timeoutMilliseconds)
+                return try topicPartitions(handle.rk, topic: topic, wholeCluster: true,
+                                           timeoutMilliseconds: timeoutMilliseconds)
             } catch {
                 throw failure(error, handle)
             }

@@ -22,31 +22,43 @@ extension KafkaProducer {
     public func partitionCount(topic: String, timeoutMilliseconds: Int32) throws(KafkaError) -> Int32? {
         guard let handle = shared.acquire() else { throw .closed("KafkaProducer") }
         defer { shared.release() }
-        return try topicPartitions(handle.rk, topic: topic, timeoutMilliseconds: timeoutMilliseconds)
+        return try topicPartitions(handle.rk, topic: topic, wholeCluster: false, timeoutMilliseconds: timeoutMilliseconds)
             .map { Int32($0.count) }
     }
 }
 
-/// The partition ids of `topic` (sorted), from Metadata requests naming it, sent through `rk` until the
-/// broker knows the topic's partitions or the timeout passes; nil if the broker says the topic does not
-/// exist (`UNKNOWN_TOPIC_OR_PART`). Whether the request lets the broker create the topic is the client's
-/// `allow.auto.create.topics` (librdkafka's `rd_kafka_metadata` sends it as AllowAutoTopicCreation).
-/// Unlike a whole-cluster request, one naming the topic gets `TOPIC_AUTHORIZATION_FAILED` for a topic
-/// the principal may not describe (a whole-cluster answer leaves such topics out, as if they did not
-/// exist), which is thrown.
-func topicPartitions(_ rk: OpaquePointer, topic: String, timeoutMilliseconds: Int32) throws(KafkaError) -> [Int32]? {
-    guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
-        let err = rd_kafka_last_error()
-        throw KafkaError.fromResponse(err, message: "topic '\(topic)': \(String(cString: rd_kafka_err2str(err)))")
+/// The partition ids of `topic` (sorted), from Metadata requests sent through `rk` until the broker knows
+/// the topic's partitions or the timeout passes; nil if the topic does not exist. `TOPIC_AUTHORIZATION_FAILED`
+/// for the topic is thrown.
+///
+/// - Parameter wholeCluster: false: requests naming the topic, which a broker with
+///   `auto.create.topics.enable=true` answers by creating it if the request allows that (librdkafka's
+///   `rd_kafka_metadata` sends the client's `allow.auto.create.topics` as AllowAutoTopicCreation, a field
+///   of Metadata v4+: brokers before Kafka 0.11, and librdkafka 2.0.2's mock cluster, whose Metadata stops
+///   at v2, create the topic regardless); an absent topic is one the broker answers
+///   `UNKNOWN_TOPIC_OR_PART` for. true: requests for every topic, which never create one; an absent topic
+///   is one the answer does not list. Brokers list only the topics the principal may describe, but Write
+///   and Read each imply Describe, so a topic that is absent from the list cannot have been written by
+///   this principal either.
+func topicPartitions(_ rk: OpaquePointer, topic: String, wholeCluster: Bool,
+                     timeoutMilliseconds: Int32) throws(KafkaError) -> [Int32]? {
+    var rkt: OpaquePointer?
+    if !wholeCluster {
+        rkt = rd_kafka_topic_new(rk, topic, nil)
+        guard rkt != nil else {
+            let err = rd_kafka_last_error()
+            throw KafkaError.fromResponse(err, message: "topic '\(topic)': \(String(cString: rd_kafka_err2str(err)))")
+        }
     }
-    defer { rd_kafka_topic_destroy(rkt) }
+    defer { if let rkt { rd_kafka_topic_destroy(rkt) } }
     let deadline = monotonicMilliseconds() + Int64(max(0, timeoutMilliseconds))
     while true {
         var pointer: UnsafePointer<rd_kafka_metadata>?
         let remaining = Int32(clamping: max(1, deadline - monotonicMilliseconds()))
-        let err = rd_kafka_metadata(rk, 0, rkt, &pointer, remaining)
+        let err = rd_kafka_metadata(rk, wholeCluster ? 1 : 0, rkt, &pointer, remaining)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else {
-            throw KafkaError.fromResponse(err, message: "no broker answered a metadata request for topic '\(topic)' "
+            let request = wholeCluster ? "a metadata request (all topics, for '\(topic)')" : "a metadata request for topic '\(topic)'"
+            throw KafkaError.fromResponse(err, message: "no broker answered \(request) "
                 + "within \(timeoutMilliseconds) ms (\(String(cString: rd_kafka_err2str(err)))): check "
                 + "bootstrap.servers and that the brokers are reachable")
         }

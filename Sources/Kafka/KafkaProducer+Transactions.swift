@@ -29,9 +29,10 @@ import Darwin
 /// Fencing. `initTransactions` on a real broker bumps the producer epoch of the transactional id, aborts
 /// the transaction an earlier instance left open and fences that instance: its next request to the
 /// transaction coordinator (AddPartitionsToTxn when it writes to a partition new to its transaction,
-/// EndTxn on commit/abort) or to a partition leader that learnt the new epoch (Produce) is refused with
-/// `PRODUCER_FENCED` (newer brokers) or `INVALID_PRODUCER_EPOCH`. librdkafka 2.0.2 maps both to the fatal
-/// error `_FENCED` (`rd_kafka_txn_normalize_err`, `rd_kafka_idemp_check_error`, and for Produce
+/// EndTxn on commit/abort) is refused with `PRODUCER_FENCED` (newer brokers) or `INVALID_PRODUCER_EPOCH`,
+/// and a Produce to a partition whose leader learnt the new epoch with `INVALID_PRODUCER_EPOCH`.
+/// librdkafka 2.0.2 turns each of these into the fatal error `_FENCED` (`rd_kafka_txn_normalize_err` in
+/// rd_kafka_txn_handle_AddPartitionsToTxn/EndTxn, `rd_kafka_idemp_check_error`, and for Produce
 /// `rd_kafka_handle_Produce_error`): `onFatalError` is called with code `_FENCED`, the pending or next
 /// `commitTransaction` throws it with `isFatal`, and `produce` throws it too. librdkafka 2.0.2's mock
 /// cluster does not fence: its InitProducerId hands every caller a new producer id without touching the
@@ -57,8 +58,9 @@ extension KafkaProducer {
     /// `rd_kafka_begin_transaction`: starts a transaction; every record produced until the commit or abort
     /// belongs to it. Local and immediate (no broker request). One transaction at a time: throws `_STATE`
     /// while one is open or an abort is required. librdkafka: within `transaction.timeout.ms` of this the
-    /// transaction must be committed or aborted, or the coordinator aborts it (and, on current brokers,
-    /// bumps the epoch, which fences this producer: the next call fails with the fatal `_FENCED`).
+    /// transaction must be committed or aborted, or the coordinator aborts it; a real coordinator then
+    /// also bumps the epoch, so this producer's next transactional request is likely refused as fenced
+    /// (fatal `_FENCED`). librdkafka 2.0.2's mock ignores the transaction timeout.
     public func beginTransaction() throws(KafkaError) {
         try transactionCall("beginTransaction") { rd_kafka_begin_transaction($0) }
     }

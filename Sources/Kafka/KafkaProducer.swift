@@ -118,11 +118,11 @@ public final class KafkaProducer: Sendable {
     ///
     /// - Parameters:
     ///   - key: nil for a null key (partitioned randomly by murmur2_random); `[]` is an empty key.
+    ///   - value: nil for a tombstone (null value); `[]` is an empty value.
     ///   - partition: the partition to write to; nil lets librdkafka's partitioner choose
     ///     (`RD_KAFKA_PARTITION_UA`: murmur2_random, `KafkaPartitioner.murmur2` of the key for a non-null
     ///     key). A partition the topic does not have fails with `_UNKNOWN_PARTITION`: thrown here when
     ///     librdkafka already knows the topic's partitions (see `prepareTopic`), else in the delivery report.
-    ///   - value: nil for a tombstone (null value); `[]` is an empty value.
     ///   - id: any value except `UInt64.max`, which is reserved (ids travel in librdkafka's per-message
     ///     opaque pointer as `id + 1`, because a pointer of 0 would be NULL).
     ///   - blockWhenQueueFull: true waits inside librdkafka for queue space (RD_KAFKA_MSG_F_BLOCK); false
@@ -144,7 +144,8 @@ public final class KafkaProducer: Sendable {
         let bytes = Self.messageBytes(key: key, value: value, headers: headers)
         shared.inFlightBytes.add(bytes, ordering: .relaxed)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA,
-                                    key: key, value: value, headers: headers, opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
+                                    key: key, value: value, headers: headers,
+                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
             failure.message = handle.mask(failure.message)
@@ -211,6 +212,9 @@ public final class KafkaProducer: Sendable {
     /// are released (their message is purged too). Later calls throw `.closed`. Idempotent; also run by
     /// deinit. A concurrent second `close()` returns immediately. If called from a callback on the poll
     /// thread, it does not wait for the thread (which finishes and destroys the handle by itself).
+    /// A transaction still open is neither committed nor aborted here: the broker aborts it after
+    /// `transaction.timeout.ms`, or as soon as the next producer with the same transactional id calls
+    /// `initTransactions`.
     public func close() {
         let (handle, thread) = shared.state.withLock { state -> (ClientHandle?, pthread_t?) in
             if state.closing { return (nil, nil) }
@@ -266,8 +270,9 @@ public final class KafkaProducer: Sendable {
 
     /// Builds the `rd_kafka_vu_t` array for `rd_kafka_produceva` (the array form of the variadic
     /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
-    private static func enqueue(rk: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?, value: [UInt8]?,
-                                headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
+    private static func enqueue(rk: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?,
+                                value: [UInt8]?, headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?,
+                                flags: Int32) -> OpaquePointer? {
         var cHeaders: OpaquePointer?
         if !headers.isEmpty {
             cHeaders = rd_kafka_headers_new(headers.count)

@@ -42,7 +42,7 @@ public struct KafkaHeader: Sendable, Equatable {
     }
 }
 
-/// A record read by `KafkaConsumer`. `key`/`value` are nil for null (a nil value is a tombstone),
+/// A record read by `KafkaConsumer` or `KafkaLogReader`. `key`/`value` are nil for null (a nil value is a tombstone),
 /// which is distinct from empty.
 public struct KafkaRecord: Sendable, Equatable {
     public var topic: String

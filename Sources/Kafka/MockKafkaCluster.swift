@@ -9,6 +9,13 @@ import CRdKafka
 ///   replication factor min(3, brokers) (`createTopic` to choose otherwise);
 /// - it answers InitProducerId, so acks=all + enable.idempotence=true producers work against it
 ///   (retries after `pushRequestErrors` are then deduplicated by the producer's sequence numbers);
+/// - it answers the transactional requests (FindCoordinator, InitProducerId, AddPartitionsToTxn, EndTxn)
+///   but keeps no transaction state: a second InitProducerId for the same transactional.id gets a new
+///   producer id and fences nobody, EndTxn writes no commit/abort markers (aborted records stay readable,
+///   offsets stay contiguous), and the last stable offset is always the high watermark
+///   (TransactionTests, LogReaderTests); fencing can only be simulated with `pushRequestErrors`;
+/// - its Metadata stops at v2, before AllowAutoTopicCreation: it creates every topic a Metadata request
+///   names, whatever the client's `allow.auto.create.topics`;
 /// - destroying a cluster takes up to ~1 s (librdkafka joins the mock thread, which polls with a 1 s
 ///   timeout);
 /// - a command (`setBrokerUp`, `createTopic`, ...) sent right after another one returned sometimes
@@ -18,6 +25,13 @@ import CRdKafka
 public final class MockKafkaCluster: Sendable {
     /// ApiKey of the Produce request, for `pushRequestErrors`.
     public static let produceAPIKey: Int16 = 0
+    /// ApiKeys of the requests behind transactions, for `pushRequestErrors`: FindCoordinator (group and
+    /// transaction coordinators), InitProducerId (`initTransactions`), AddPartitionsToTxn (sent before a
+    /// transaction's first record to a partition may go), EndTxn (commit and abort).
+    public static let findCoordinatorAPIKey: Int16 = 10
+    public static let initProducerIdAPIKey: Int16 = 22
+    public static let addPartitionsToTxnAPIKey: Int16 = 24
+    public static let endTxnAPIKey: Int16 = 26
 
     private let handle: MockClusterHandle
     public let bootstrapServers: String
@@ -128,6 +142,19 @@ public final class MockKafkaCluster: Sendable {
         codes.withUnsafeBufferPointer {
             rd_kafka_mock_push_request_errors_array(handle.cluster, apiKey, $0.count, $0.baseAddress)
         }
+    }
+
+    /// Drops the errors `pushRequestErrors` queued for this ApiKey that no request has taken yet.
+    public func clearRequestErrors(apiKey: Int16) {
+        rd_kafka_mock_clear_request_errors(handle.cluster, apiKey)
+    }
+
+    /// Makes the mock answer this error for `topic` in every later Metadata response (and, in librdkafka
+    /// 2.0.2, AddPartitionsToTxn; not Produce, ListOffsets or Fetch), e.g. `.topicAuthorizationFailed` as
+    /// a broker does for a principal without Describe on it. Creates the topic (with the mock's
+    /// default 4 partitions) if it does not exist. `.librdkafka(0)` (NO_ERROR) clears it.
+    public func setTopicError(_ topic: String, _ error: KafkaError.Code) {
+        rd_kafka_mock_topic_set_error(handle.cluster, topic, rd_kafka_resp_err_t(rawValue: error.rawValue))
     }
 
     private func check(_ result: rd_kafka_resp_err_t, _ what: String) throws(KafkaError) {
