@@ -101,6 +101,28 @@ private struct TestRole {
         #expect(try slotRow(sql) == nil)
     }
 
+    @Test func exactlyOnceChecksTheTransactionalID() throws {
+        let database = try TestPostgres.shared.makeDatabase("check_eos")
+        let sql = try TestPostgres.shared.connect(database)
+        defer { sql.close() }
+        try sql.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric)")
+        let (result, lines) = try runCheck(database: database, tables: ["public.orders"], moreYAML: "delivery: exactly_once")
+        #expect(result.status == 0, "\(result.text)")
+        let expected = "ok   kafka transactions: the broker supports transactions and accepted transactional id swallow.app.\(database)"
+        #expect(lines.contains(expected), "missing line \(expected) in:\n\(result.text)")
+
+        // A broker refusing the id: InitProducerId (22) answered with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53).
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.orders", partitions: 1)
+        cluster.pushRequestErrors(apiKey: 22, errors: Array(repeating: .librdkafka(53), count: 10))
+        let config = try adminConfigurationFile(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                tables: ["public.orders"], moreYAML: "delivery: exactly_once")
+        let refused = try runSwallow(["check", "--config", config])
+        #expect(refused.status != 0)
+        let line = outputLines(refused).first { $0.hasPrefix("FAIL kafka transactions:") } ?? ""
+        #expect(line.contains("swallow.app.\(database)") && line.contains("--transactional-id"), "\(refused.text)")
+    }
+
     @Test func walLevelReplicaFailsTheWalLevelAndSlotChecks() throws {
         // A throwaway cluster of its own: wal_level needs a restart, and the shared one must stay logical.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-replica-\(UUID().uuidString)").path
