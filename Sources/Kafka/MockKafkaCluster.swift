@@ -16,6 +16,8 @@ import CRdKafka
 ///   (TransactionTests, LogReaderTests); fencing can only be simulated with `pushRequestErrors`;
 /// - its Metadata stops at v2, before AllowAutoTopicCreation: it creates every topic a Metadata request
 ///   names, whatever the client's `allow.auto.create.topics`;
+/// - it leaves Nagle's algorithm on for the connections it accepts, which delays back-to-back responses
+///   by the client's delayed ACK (40 ms): `MockBrokerNoDelay` sets TCP_NODELAY on them, as a real broker does;
 /// - destroying a cluster takes up to ~1 s (librdkafka joins the mock thread, which polls with a 1 s
 ///   timeout);
 /// - a command (`setBrokerUp`, `createTopic`, ...) sent right after another one returned sometimes
@@ -56,6 +58,11 @@ public final class MockKafkaCluster: Sendable {
         brokerPorts = bootstrapServers.split(separator: ",").map { UInt16($0.split(separator: ":").last ?? "") ?? 0 }
         precondition(brokerPorts.count == brokers && !brokerPorts.contains(0),
                      "unexpected mock cluster bootstrap servers '\(bootstrapServers)'")
+        MockBrokerNoDelay.register(brokerPorts)
+    }
+
+    deinit {
+        MockBrokerNoDelay.unregister(brokerPorts)
     }
 
     /// The TCP port (on 127.0.0.1) of broker `brokerID`, nil for an id that is not 1...brokers.

@@ -16,7 +16,7 @@ start_mock() {
 }
 
 # write_swallow_config FILE TABLE SLOT PUBLICATION [EXTRA_YAML [TOPIC_PREFIX]]: the configuration every
-# benchmark uses.
+# benchmark uses (BENCH_KAFKA_PROPERTIES: extra kafka.properties entries, YAML flow style, to try one).
 write_swallow_config() {
   cat >"$1" <<YAML
 postgres: {host: 127.0.0.1, port: $port, dbname: bench, user: postgres, sslmode: disable}
@@ -24,7 +24,7 @@ slot: {name: $3, create: false}
 publication: {name: $4, create: false}
 tables: [$2]
 topic_prefix: ${6:-bench}
-kafka: {bootstrap_servers: "$bootstrap", properties: {}}
+kafka: {bootstrap_servers: "$bootstrap", properties: {${BENCH_KAFKA_PROPERTIES:-}}}
 status_interval_ms: 100
 log_level: warning
 ${5:-}
