@@ -241,10 +241,10 @@ final class DeliveryPath: Sendable {
 
     // MARK: Transactions
 
-    /// With `delivery: exactly_once`, commits the open Kafka transaction once it is due (`force`: now);
+    /// With `delivery: exactly_once`, commits the open Kafka transaction once it is due (`urgency`);
     /// nothing otherwise. Whoever produces calls it while producing and while waiting.
-    func commitIfDue(force: Bool = false) throws(PipelineError) {
-        try exactlyOnce?.commitIfDue(force: force, state: state, monitor: monitor)
+    func commitIfDue(_ urgency: ExactlyOnceDelivery.CommitUrgency = .busy) throws(PipelineError) {
+        try exactlyOnce?.commitIfDue(urgency, state: state, monitor: monitor)
     }
 
     /// Before a stream replays from the confirmed position: the open transaction aborted, and what the
@@ -263,7 +263,7 @@ final class DeliveryPath: Sendable {
     func flush(timeoutMilliseconds: Int, refresh: () -> Void) -> Int {
         if let exactlyOnce {
             do {
-                try exactlyOnce.commitIfDue(force: true, state: state, monitor: monitor)
+                try exactlyOnce.commitIfDue(.now, state: state, monitor: monitor)
             } catch {
                 logger.warning("the last Kafka transaction did not commit; its records are sent again on restart",
                                metadata: ["error": "\(error)"])

@@ -16,8 +16,9 @@ import SwallowCore
 ///   below it is settled without producing (`DeliveredPositions`).
 /// - Every positioned record goes to the partition its key (or, without key, its position) hashes to,
 ///   with its position in the `swallow.position` header.
-/// - A transaction commits every `commitInterval` (or when a producer waits for room); then, and only
-///   then, its records count as delivered (`DeliveryState.transactionCommitted`).
+/// - A transaction commits every 250 ms while a backlog is read, 25 ms after the reader caught up or
+///   started waiting for room (`CommitUrgency`); then, and only then, its records count as delivered
+///   (`DeliveryState.transactionCommitted`).
 ///
 /// Producing and committing exclude each other (`transaction`'s lock): a commit flushes what was produced
 /// before it, and nothing produced during it could belong to it.
@@ -29,9 +30,26 @@ final class ExactlyOnceDelivery: Sendable {
     private let logger: Logger
     private let metadataTimeoutMilliseconds: Int32 = 10_000
     private let commitTimeoutMilliseconds: Int32
-    /// How long a transaction stays open while records keep coming: what a consumer waits at most for a
-    /// record (plus the commit), and how often the transaction's round trips are paid.
-    static let commitInterval: Duration = .milliseconds(25)
+    /// When the open transaction commits. A commit stops the producing thread until the broker
+    /// acknowledged everything in flight and answered EndTxn, so while a backlog is read it commits
+    /// seldom (`busy`: the drain rate stays within a few percent of at_least_once's), and once the reader
+    /// has caught up it commits soon (`idle`: what a read_committed consumer waits for a record).
+    enum CommitUrgency {
+        /// Records keep coming: commit after 250 ms.
+        case busy
+        /// The reader caught up with the server, or waits for room: commit after 25 ms.
+        case idle
+        /// Commit now (a stop, a flush).
+        case now
+
+        var interval: Duration {
+            switch self {
+            case .busy: .milliseconds(250)
+            case .idle: .milliseconds(25)
+            case .now: .zero
+            }
+        }
+    }
 
     private struct Transaction {
         var initialized = false
@@ -222,13 +240,13 @@ final class ExactlyOnceDelivery: Sendable {
         }
     }
 
-    /// Commits the open transaction when it has been open `commitInterval` (or at once with `force`);
+    /// Commits the open transaction when it has been open as long as `urgency` allows;
     /// its records' owners then settle them. Throws when the commit fails: the stream restarts and the
     /// transaction is aborted (`abort`).
-    func commitIfDue(force: Bool, state: DeliveryState, monitor: PipelineMonitor) throws(PipelineError) {
+    func commitIfDue(_ urgency: CommitUrgency, state: DeliveryState, monitor: PipelineMonitor) throws(PipelineError) {
         var commitTimes: [Int64] = []
         let committed: RecordPosition? = try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) -> RecordPosition? in
-            guard transaction.isOpen, force || ContinuousClock.now - transaction.openedAt >= Self.commitInterval else { return nil }
+            guard transaction.isOpen, ContinuousClock.now - transaction.openedAt >= urgency.interval else { return nil }
             do throws(KafkaError) {
                 try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
             } catch {

@@ -61,16 +61,12 @@ struct StreamSession {
                 return
             }
             try keepStatus(waiting: false)
-            let frame: PostgresConnection.CopyDataResult
-            do {
-                frame = try connection.readCopyData(timeoutMilliseconds: 100)
-            } catch {
-                // The walsender reports a dropped publication when it decodes the next change.
-                if error.code == .publicationMissing {
-                    throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
-                                           confirmed: state.confirmedLSN, cause: error)
-                }
-                throw .postgres(error)
+            var frame = try read(timeoutMilliseconds: 0)
+            if case .timedOut = frame {
+                // Caught up with the server: what is in the open Kafka transaction (exactly_once) should
+                // not wait for more.
+                try delivery.commitIfDue(.idle)
+                frame = try read(timeoutMilliseconds: 100)
             }
             guard case .data(let bytes) = frame else { continue }
             actions.removeAll(keepingCapacity: true)
@@ -114,6 +110,20 @@ struct StreamSession {
         }
     }
 
+    /// The next CopyData frame, waiting up to `timeoutMilliseconds`.
+    private func read(timeoutMilliseconds: Int32) throws(PipelineError) -> PostgresConnection.CopyDataResult {
+        do {
+            return try connection.readCopyData(timeoutMilliseconds: timeoutMilliseconds)
+        } catch {
+            // The walsender reports a dropped publication when it decodes the next change.
+            if error.code == .publicationMissing {
+                throw .publicationLost(publication: settings.publicationName, slot: settings.slotName,
+                                       confirmed: state.confirmedLSN, cause: error)
+            }
+            throw .postgres(error)
+        }
+    }
+
     /// One record through the delivery path, into the open unit. Backpressure: while too many events,
     /// or too many bytes for this one more, await acknowledgement, stop reading (the server buffers in
     /// its WAL) but keep serving status updates and stop requests, so the server does not time the
@@ -145,6 +155,8 @@ struct StreamSession {
     /// Waits a little for delivery reports, sending status when due. Returns false when a stop was
     /// requested (and no transaction is being read to its end); throws on producer failure.
     private mutating func waitForAcknowledgements() throws(PipelineError) -> Bool {
+        // With exactly_once, acknowledgements come with commits: waiting for room is a reason to commit.
+        try delivery.commitIfDue(.idle)
         _ = state.waitForReports(until: Date().addingTimeInterval(0.1), evenWhenStopping: machine.stopDeadline != nil)
         try delivery.checkHealth(snapshot: false)
         if case .stop = decideOnStop() { return false }

@@ -197,7 +197,8 @@ final class InitialSnapshot: @unchecked Sendable {
             // loop does when due.
             deliveryState.waitForSnapshotProgress(until: Date().addingTimeInterval(delivery.exactlyOnce == nil ? 1 : 0.025))
             do {
-                try delivery.commitIfDue()
+                // Readers wait for room in the same transactions: commit soon.
+                try delivery.commitIfDue(.idle)
             } catch {
                 stopReaders(finished)
                 guard error.isRetriable else {
