@@ -74,9 +74,55 @@ extension RecordPosition {
     /// when the record was placed (1 or more): a resume that finds another count knows the keys moved.
     /// `stream` must not be empty.
     public func encode(stream: String, partitionCount: Int32) -> [UInt8] {
+        encode(suffix: Self.headerSuffix(stream: stream, partitionCount: partitionCount))
+    }
+
+    /// ` <partitions> <stream>`: the end of every header of one topic's records, made once.
+    public static func headerSuffix(stream: String, partitionCount: Int32) -> [UInt8] {
         precondition(!stream.isEmpty, "a position header needs a stream id")
         precondition(partitionCount > 0, "a topic has at least one partition")
-        return Array("\(description) \(partitionCount) \(stream)".utf8)
+        return Array(" \(partitionCount) \(stream)".utf8)
+    }
+
+    /// The header value with a suffix from `headerSuffix`: the same bytes as `encode(stream:partitionCount:)`,
+    /// written without string formatting (it runs for every record).
+    public func encode(suffix: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(48 + suffix.count)
+        Self.appendLSN(commitLSN, to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        Self.appendLSN(changeLSN, to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        Self.appendDecimal(UInt64(index), to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        Self.appendDecimal(UInt64(part), to: &bytes)
+        bytes.append(contentsOf: suffix)
+        return bytes
+    }
+
+    /// `X/X`, upper-case hex without leading zeros, as `LSN` prints.
+    private static func appendLSN(_ lsn: LSN, to bytes: inout [UInt8]) {
+        appendHex(lsn.value >> 32, to: &bytes)
+        bytes.append(UInt8(ascii: "/"))
+        appendHex(lsn.value & 0xFFFF_FFFF, to: &bytes)
+    }
+
+    private static func appendHex(_ value: UInt64, to bytes: inout [UInt8]) {
+        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
+        var shift = 60
+        while shift > 0, value >> UInt64(shift) == 0 { shift -= 4 }
+        while shift >= 0 {
+            bytes.append(digits[Int((value >> UInt64(shift)) & 0xF)])
+            shift -= 4
+        }
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        if value < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        bytes.append(contentsOf: Array(String(value).utf8))
     }
 
     /// The header carrying this position for `stream`, placed among `partitionCount` partitions.

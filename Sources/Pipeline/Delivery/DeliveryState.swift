@@ -22,6 +22,11 @@ final class DeliveryState: @unchecked Sendable {
     /// here until then and every owner — stream units, snapshot chunks — sees commits, not writes.
     private let holdsReportsUntilCommit: Bool
     private var uncommitted: [DeliveryID] = []
+    /// Of `uncommitted`, the stream's and the snapshot's: written and acknowledged, so they no longer
+    /// hold librdkafka's memory, and the in-flight bounds do not count them (else every transaction
+    /// would stop at the bound and wait for its own commit).
+    private var uncommittedStream = 0
+    private var uncommittedSnapshot = 0
     /// Reports (of either outcome) received since the open Kafka transaction began.
     private var reportsInTransaction = 0
 
@@ -94,6 +99,7 @@ final class DeliveryState: @unchecked Sendable {
                 switch report.result {
                 case .success where holdsReportsUntilCommit:
                     uncommitted.append(id)
+                    if case .streamEvent = id { uncommittedStream += 1 } else { uncommittedSnapshot += 1 }
                 case .success:
                     ledger.settle(id, delivered: true)
                 case .failure(let error):
@@ -133,6 +139,8 @@ final class DeliveryState: @unchecked Sendable {
             let count = uncommitted.count
             for id in uncommitted { ledger.settle(id, delivered: true) }
             uncommitted.removeAll(keepingCapacity: true)
+            uncommittedStream = 0
+            uncommittedSnapshot = 0
             reportsInTransaction = 0
             ledger.stream.takeCompletedCommitTimes(into: &completedCommitTimes)
             condition.broadcast()
@@ -145,6 +153,8 @@ final class DeliveryState: @unchecked Sendable {
     func transactionAborted() {
         locked {
             uncommitted.removeAll(keepingCapacity: true)
+            uncommittedStream = 0
+            uncommittedSnapshot = 0
             reportsInTransaction = 0
             condition.broadcast()
         }
@@ -165,6 +175,8 @@ final class DeliveryState: @unchecked Sendable {
             fatalError = nil
             firstFailure = nil
             uncommitted.removeAll(keepingCapacity: true)
+            uncommittedStream = 0
+            uncommittedSnapshot = 0
             reportsInTransaction = 0
             ledger.stream.restart(from: nil)
             ledger.snapshot = nil
@@ -177,7 +189,8 @@ final class DeliveryState: @unchecked Sendable {
     // MARK: The stream's units
 
     var confirmedLSN: LSN { locked { ledger.stream.confirmedLSN } }
-    var streamEventsInFlight: Int { locked { ledger.stream.inFlightEvents } }
+    /// Stream events awaiting their delivery report (the backpressure bound's count).
+    var streamEventsInFlight: Int { locked { ledger.stream.inFlightEvents - uncommittedStream } }
     /// The first stream event whose delivery failed since the stream (re)started.
     var streamDeliveryFailed: Bool { locked { ledger.stream.failedEventID != nil } }
 
@@ -249,7 +262,8 @@ final class DeliveryState: @unchecked Sendable {
     /// requested.
     func registerSnapshotRecords(chunk: Int, count: Int, limit: Int, shouldGiveUp: () -> Bool) -> [DeliveryID]? {
         locked {
-            while !stopped, !shouldGiveUp(), let inFlight = ledger.snapshot?.inFlightEvents, inFlight > 0, inFlight + count > limit {
+            while !stopped, !shouldGiveUp(), let inFlight = ledger.snapshot.map({ $0.inFlightEvents - uncommittedSnapshot }),
+                  inFlight > 0, inFlight + count > limit {
                 _ = condition.wait(until: Date().addingTimeInterval(0.1))
             }
             guard !stopped, !shouldGiveUp(), ledger.snapshot != nil else { return nil }

@@ -59,16 +59,25 @@ final class ExactlyOnceDelivery: Sendable {
         var lastPosition: RecordPosition?
     }
 
+    /// What this stream learnt about one topic it writes, on its first record to it.
+    private struct TopicPlacement {
+        var partitionCount: Int32
+        /// ` <partitions> <stream>`, the end of every position header to this topic.
+        var headerSuffix: [UInt8]
+        /// What the tails hold; nothing to skip when the partition count changed since (the keys moved).
+        var delivered: DeliveredPositions
+        var skips: Bool
+    }
+
     /// What this stream learnt about the topics it writes; forgotten at each new stream.
     private struct Topics {
-        var partitionCounts: [String: Int32] = [:]
-        var delivered = DeliveredPositions()
-        /// Topics whose partition count changed since records were written: nothing is skipped there.
-        var unskippable: Set<String> = []
+        var placements: [String: TopicPlacement] = [:]
     }
 
     private let transaction = Mutex(Transaction())
     private let topics = Mutex(Topics())
+    /// Set once `initTransactions` succeeded: the check every record makes without a lock.
+    private let initialized = Atomic<Bool>(false)
     /// Records a resume skipped as already delivered, since the process started.
     let skipped = Atomic<Int>(0)
     /// The position of the last record in a committed Kafka transaction.
@@ -100,21 +109,15 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// Decides where `record` at `position` goes, reading its topic's tails first if this stream has not.
     func place(_ record: OutgoingRecord, at position: RecordPosition) throws(PipelineError) -> Placement {
-        try initializeIfNeeded()
-        let count = try partitionCount(of: record.topic)
-        let partition = record.key.map { KafkaPartitioner.murmur2(key: $0, partitionCount: count) }
-            ?? KafkaPartitioner.murmur2(key: position.partitionSeed, partitionCount: count)
-        let delivered = topics.withLock { topics in
-            !topics.unskippable.contains(record.topic)
-                && topics.delivered.isDelivered(topic: record.topic, partition: partition, position: position)
-        }
-        if delivered {
+        if !initialized.load(ordering: .acquiring) { try initializeIfNeeded() }
+        let topic = try placement(of: record.topic)
+        let partition = KafkaPartitioner.murmur2(key: record.key ?? position.partitionSeed, partitionCount: topic.partitionCount)
+        if topic.skips, topic.delivered.isDelivered(topic: record.topic, partition: partition, position: position) {
             skipped.add(1, ordering: .relaxed)
             return .alreadyDelivered
         }
         return .produce(partition: partition,
-                        header: KafkaHeader(key: RecordPosition.headerName,
-                                            value: position.encode(stream: streamID, partitionCount: count)))
+                        header: KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix)))
     }
 
     /// `initTransactions`, once: fences every earlier producer with this transactional id and aborts its
@@ -128,6 +131,7 @@ final class ExactlyOnceDelivery: Sendable {
                 throw Self.transactionsUnavailable(error, streamID: streamID)
             }
             transaction.initialized = true
+            initialized.store(true, ordering: .releasing)
         }
     }
 
@@ -137,9 +141,9 @@ final class ExactlyOnceDelivery: Sendable {
                       isRetriable: error.isRetriable && !error.isFatal, underlying: error)
     }
 
-    /// The topic's partition count, learnt (with its tails) on the first record of this stream to it.
-    private func partitionCount(of topic: String) throws(PipelineError) -> Int32 {
-        if let known = topics.withLock({ $0.partitionCounts[topic] }) { return known }
+    /// The topic's partition count and tails, learnt on the first record of this stream to it.
+    private func placement(of topic: String) throws(PipelineError) -> TopicPlacement {
+        if let known = topics.withLock({ $0.placements[topic] }) { return known }
         let found: Int32?
         do {
             found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds)
@@ -153,16 +157,19 @@ final class ExactlyOnceDelivery: Sendable {
                                 isRetriable: true)
         }
         let tails = try readTails(of: topic, partitionCount: count)
-        topics.withLock { topics in
-            topics.partitionCounts[topic] = count
-            for (partition, position) in tails.highest { topics.delivered.observe(topic: topic, partition: partition, position: position) }
-            if let written = tails.writtenWithPartitionCounts.first(where: { $0 != count }) {
-                topics.unskippable.insert(topic)
-                logger.warning("the partition count of a topic changed since Swallow last wrote to it: its records now hash to other partitions, so the records after the confirmed position are sent again to it (duplicates possible, nothing lost)",
-                               metadata: ["topic": "\(topic)", "partitions_then": "\(written)", "partitions_now": "\(count)"])
-            }
+        var delivered = DeliveredPositions()
+        for (partition, position) in tails.highest { delivered.observe(topic: topic, partition: partition, position: position) }
+        var skips = !tails.highest.isEmpty
+        if let written = tails.writtenWithPartitionCounts.first(where: { $0 != count }) {
+            skips = false
+            logger.warning("the partition count of a topic changed since Swallow last wrote to it: its records now hash to other partitions, so the records after the confirmed position are sent again to it (duplicates possible, nothing lost)",
+                           metadata: ["topic": "\(topic)", "partitions_then": "\(written)", "partitions_now": "\(count)"])
         }
-        return count
+        let placement = TopicPlacement(partitionCount: count,
+                                       headerSuffix: RecordPosition.headerSuffix(stream: streamID, partitionCount: count),
+                                       delivered: delivered, skips: skips)
+        topics.withLock { $0.placements[topic] = placement }
+        return placement
     }
 
     /// What the committed tails of a topic's partitions hold.
