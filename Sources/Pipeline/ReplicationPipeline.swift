@@ -111,6 +111,9 @@ public final class ReplicationPipeline: Sendable {
         }
     }
 
+    /// How often a slot another client holds is asked for again.
+    static let slotPollMilliseconds = 1000
+
     /// Whether `error` is a fatal producer error a new producer gets past: with `delivery: exactly_once`,
     /// any but being fenced (another instance took over, and must be left to work) and a refusal a new
     /// producer would meet again (authorization, an unsupported broker), which must stop with its fix.
@@ -133,6 +136,7 @@ public final class ReplicationPipeline: Sendable {
         var backoff = Backoff()
         var progress = StreamProgress()
         var snapshotPhaseDone = false
+        var waitingForSlot = false
         while !stopRequested {
             let confirmedAtStart = confirmedLSN
             do {
@@ -176,12 +180,24 @@ public final class ReplicationPipeline: Sendable {
                     // Only progress proves the cause went away; a failure that repeats before anything was
                     // confirmed keeps backing off.
                     if confirmedLSN > confirmedAtStart { backoff.reset() }
-                    let delay = backoff.next()
+                    var delay = backoff.next()
                     monitor.transition(to: .reconnecting, error: error.message)
                     monitor.streamRetries.increment()
-                    logger.warning("stream interrupted, resuming from the confirmed position",
-                                   metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
-                                              "confirmed_lsn": "\(confirmedLSN)"])
+                    if (error.underlying as? ReplicationError)?.code == .slotInUse {
+                        // Another client (another Swallow instance, most likely) streams from the slot:
+                        // ask again every second, so that this one takes over soon after it stops.
+                        delay = Self.slotPollMilliseconds
+                        if !waitingForSlot {
+                            logger.notice("the replication slot is in use by another client; waiting for it",
+                                          metadata: ["slot": "\(settings.slotName)", "poll_ms": "\(delay)"])
+                        }
+                        waitingForSlot = true
+                    } else {
+                        waitingForSlot = false
+                        logger.warning("stream interrupted, resuming from the confirmed position",
+                                       metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",
+                                                  "confirmed_lsn": "\(confirmedLSN)"])
+                    }
                     try resetForNewStream(delivery)
                     _ = deliveryState.waitUnlessStopped(milliseconds: delay, refresh: refresh)
                     continue

@@ -32,6 +32,10 @@ import Testing
         case brokerDown = "broker down+up"
         case produceErrors = "produce request errors"
         case requestTimeouts = "request timeouts (RTT)"
+        /// A second instance with the same configuration runs from the first round of this fault on (it
+        /// polls for the slot the first holds); both are killed with -9, and whichever comes back first
+        /// takes the slot. Later faults hit the first instance, whichever streams.
+        case takeover = "takeover by a second instance"
     }
 
     struct Round {
@@ -90,6 +94,9 @@ import Testing
         supervisor.start()
         var supervisorStopped = false
         defer { if !supervisorStopped { _ = supervisor.stop() } }
+        let secondInstance = SwallowSupervisor(configPath: configPath, logPath: logPath + ".second")
+        var secondStarted = false
+        defer { if secondStarted { _ = secondInstance.stop() } }
         try waitUntil(timeoutSeconds: 60, "Swallow to stream") { sql.once { try isStreaming($0) } ?? false }
 
         let workload = ChaosWorkload(parameters: parameters)
@@ -139,6 +146,17 @@ import Testing
                     try postgres.restart(mode: "fast")
                 case .postgresRestartImmediate:
                     try postgres.restart(mode: "immediate")
+                case .takeover:
+                    if !secondStarted {
+                        secondInstance.start()
+                        secondStarted = true
+                        try waitUntil(timeoutSeconds: 30, "the second instance to start") { secondInstance.starts > 0 }
+                        Thread.sleep(forTimeInterval: 1.5)   // let it find the slot taken and start polling
+                    }
+                    // Both instances killed at once: the one that streamed dies for sure, and whichever
+                    // comes back and asks first takes the slot, with the other's deliveries maybe in flight.
+                    let killed = [supervisor.signal(SIGKILL), secondInstance.signal(SIGKILL)].compactMap { $0 }
+                    #expect(!killed.isEmpty, "no Swallow process to kill -9")
                 case .walsenderTerminated:
                     let result = try sql.attempt {
                         try $0.execute("""
@@ -187,6 +205,12 @@ import Testing
         samplerStopped = true
         let finalStatus = supervisor.stop()
         supervisorStopped = true
+        if secondStarted {
+            let secondStatus = secondInstance.stop()
+            secondStarted = false
+            #expect(secondStatus == 0, "the second instance did not exit cleanly on the final SIGTERM (\(secondStatus.map(String.init) ?? "not running"))")
+            #expect(secondInstance.startFailures.isEmpty, "the supervisor could not start the second instance: \(secondInstance.startFailures.prefix(3))")
+        }
         #expect(finalStatus == 0, "Swallow did not exit cleanly on the final SIGTERM (\(finalStatus.map(String.init) ?? "not running"))")
         for pid in terminatedPids {
             #expect(supervisor.exitStatus(of: pid) == 0, "Swallow (pid \(pid)) did not exit cleanly on SIGTERM: \(supervisor.exitStatus(of: pid).map(String.init) ?? "no exit seen")")
