@@ -91,7 +91,7 @@ import Testing
     }
 
     /// Waits for the reader to stop at a bound (events or bytes in flight at it, the received position
-    /// still for half a second), then watches it for three seconds: the bounds hold at every sample, the
+    /// still for longer than the status's one-second refresh), then watches it for three seconds: the bounds hold at every sample, the
     /// received position stands still short of the server's, and the walsender keeps getting status
     /// updates on the same connection. Returns the last status.
     private func observeStall(_ pipeline: ReplicationPipeline, sql: PostgresConnection) throws -> PipelineStatus {
@@ -104,7 +104,8 @@ import Testing
                 unchangedSince = Date()
             }
             let atABound = status.inFlightEvents >= Self.maxEvents || status.inFlightBytes > Self.maxBytes - 3_000
-            return atABound && Date().timeIntervalSince(unchangedSince) > 0.5
+            // The status is refreshed about every second: a shorter stillness can be a stale status.
+            return atABound && Date().timeIntervalSince(unchangedSince) > 1.5
         }
         let before = try walsender(sql)
         var status = pipeline.status

@@ -148,6 +148,11 @@ struct LogReaderTests {
         let reader = try KafkaLogReader(bootstrapServers: cluster.bootstrapServers)
         defer { reader.close() }
         #expect(try reader.records(topic: "t", partition: 0, from: 0, to: 4, timeoutMilliseconds: 10_000).map(\.offset) == [0, 1, 2, 3])
+        // The lookup runs on librdkafka's own schedule: its error may come after the records did.
+        let deadline = monotonicMilliseconds() + 10_000
+        while !reader.recentErrors.contains(where: { $0.hasPrefix("GROUP_AUTHORIZATION_FAILED: ") }), monotonicMilliseconds() < deadline {
+            usleep(50_000)
+        }
         #expect(reader.recentErrors.contains { $0.hasPrefix("GROUP_AUTHORIZATION_FAILED: ") }, "\(reader.recentErrors)")
     }
 
