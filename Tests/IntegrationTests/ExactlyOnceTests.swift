@@ -132,6 +132,39 @@ import Testing
         #expect(after.count == delivered.count + 2 + 2)   // two events, and one transaction's BEGIN and END
     }
 
+    /// An initial snapshot with exactly_once: its rows go out in the same Kafka transactions (a chunk is
+    /// done once committed), then the stream; every row once.
+    @Test func anInitialSnapshotThenTheStreamGoOutOnce() throws {
+        let database = try TestPostgres.shared.makeDatabase("eos_snapshot")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("""
+            CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance bigint NOT NULL);
+            INSERT INTO accounts SELECT g, 'owner ' || g, g FROM generate_series(1, 5000) g;
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.accounts", partitions: 3)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.accounts"],
+                                                 snapshot: "{mode: initial, max_threads: 2, chunk_rows: 1000}",
+                                                 delivery: .exactlyOnce),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 60, "the snapshot to finish and the stream to start") { try isStreaming(sql) }
+        try sql.execute("INSERT INTO accounts VALUES (5001, 'new', 1); UPDATE accounts SET balance = 0 WHERE id = 1")
+        let end = try walInsertLSN(sql)
+        try waitUntil(timeoutSeconds: 60, "the changes to be confirmed") { try slotConfirmedLSN(sql, database) >= end }
+        #expect(try running.stop().isSuccess)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.accounts"])
+        defer { consumer.close() }
+        let records = try consumer.readToEnd(timeoutMilliseconds: 30_000)
+        let ops = records.map { record in (try? jsonObject(record.value))?["op"] as? String ?? "?" }
+        #expect(ops.filter { $0 == "r" }.count == 5000)
+        #expect(ops.filter { $0 == "c" }.count == 1)
+        #expect(ops.filter { $0 == "u" }.count == 1)
+        #expect(Set(records.filter { ((try? jsonObject($0.value))?["op"] as? String) == "r" }.compactMap(\.key)).count == 5000)
+    }
+
     @Test func aPositionHeaderThatDoesNotParseStopsNamingWhereItIs() throws {
         let replay = try Replay("eos_malformed")
         defer { replay.cleanUp() }
