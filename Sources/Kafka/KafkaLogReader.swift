@@ -32,7 +32,7 @@ public final class KafkaLogReader: Sendable {
 
     /// - Parameters:
     ///   - properties: librdkafka properties applied after the defaults (`group.id` random, auto commit
-    ///     off, `fetch.wait.max.ms=100` so that a partition's end is seen quickly): the producer's
+    ///     off, `fetch.wait.max.ms=10` so that a partition's end is seen quickly): the producer's
     ///     `kafka.properties`, so that the same security settings are used (producer-only properties are
     ///     accepted; librdkafka ignores them on a consumer). Forced afterwards, because the methods depend
     ///     on them: `isolation.level=read_committed`, `enable.partition.eof=true`,
@@ -47,7 +47,10 @@ public final class KafkaLogReader: Sendable {
             ("group.id", "swallow-log-reader-\(UInt64.random(in: 0 ... UInt64.max))"),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
-            ("fetch.wait.max.ms", "100"),
+            // A tail read ends at the partition's end: a fetch there waits this long for records that will
+            // not come before librdkafka reports the end (EOF). A resume reads every partition a stream
+            // writes, one after another, so this wait is paid per partition.
+            ("fetch.wait.max.ms", "10"),
         ])
         try config.set(properties)
         try config.set([
