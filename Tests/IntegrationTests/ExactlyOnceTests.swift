@@ -165,6 +165,38 @@ import Testing
         #expect(Set(records.filter { ((try? jsonObject($0.value))?["op"] as? String) == "r" }.compactMap(\.key)).count == 5000)
     }
 
+    /// An incremental snapshot with exactly_once: its chunks go out in the stream's Kafka transactions and
+    /// advance once committed; every row once when nothing fails.
+    @Test func anIncrementalSnapshotGoesOutOnce() throws {
+        let database = try TestPostgres.shared.makeDatabase("eos_incremental")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("""
+            \(IncrementalSnapshotTests.signalDDL);
+            CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance bigint NOT NULL);
+            INSERT INTO accounts SELECT g, 'owner ' || g, g FROM generate_series(1, 3000) g;
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.accounts", partitions: 3)
+        let running = RunningPipeline(
+            configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                 tables: ["public.accounts"],
+                                                 snapshot: "{mode: no_data, signal_table: public.swallow_signal, incremental_chunk_rows: 400}",
+                                                 delivery: .exactlyOnce),
+            bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
+        try sql.execute("""
+            INSERT INTO swallow_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public.accounts"]}')
+            """)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.accounts"])
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 3000, timeoutMilliseconds: 60_000)
+        #expect(try running.stop().isSuccess)
+        let reads = records.filter { ((try? jsonObject($0.value))?["op"] as? String) == "r" }
+        #expect(reads.count == 3000)
+        #expect(Set(reads.compactMap(\.key)).count == 3000)
+    }
+
     @Test func aPositionHeaderThatDoesNotParseStopsNamingWhereItIs() throws {
         let replay = try Replay("eos_malformed")
         defer { replay.cleanUp() }
