@@ -234,6 +234,9 @@ public final class ReplicationPipeline: Sendable {
             try IncrementalSnapshotter(signalTable: table, settings: settings, logger: logger)
         }
         defer { incremental?.close() }
+        if let exactlyOnce = delivery.exactlyOnce, let incremental {
+            exactlyOnce.expectRepeatedSnapshotUnits(incremental.takeRepeatedUnits())
+        }
         var session = StreamSession(pipeline: self, connection: connection, delivery: delivery, incremental: incremental)
         try session.run()
     }

@@ -25,6 +25,9 @@ public struct OutgoingRecord: Sendable, Equatable {
     /// Where the record comes from in the source's order (`delivery: exactly_once` compares it with what
     /// a partition holds); nil for records a replay never skips.
     public var position: RecordPosition?
+    /// For a snapshot row: its unit and ordinal (`delivery: exactly_once` skips the rows a unit read
+    /// again already delivered); nil for everything else.
+    public var snapshot: SnapshotTag?
 
     public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], kind: RecordKind,
                 position: RecordPosition? = nil) {

@@ -45,6 +45,15 @@ public struct RecordPosition: Sendable, Hashable, Comparable, CustomStringConver
         RecordPosition(commitLSN: commitLSN, changeLSN: LSN(UInt64.max))
     }
 
+    /// The highest position below every record of transactions committing at or after `lsn`: what an
+    /// initial snapshot's rows carry, with `lsn` the slot's position when the snapshot began. A stream's
+    /// tail scan that meets them then skips nothing the slot can replay (it replays only transactions
+    /// committing after its position), and stops there instead of reading the whole snapshot back.
+    public static func belowCommits(at lsn: LSN) -> RecordPosition {
+        guard lsn.value > 0 else { return RecordPosition(commitLSN: LSN(0), changeLSN: LSN(0)) }
+        return RecordPosition(commitLSN: LSN(lsn.value - 1), changeLSN: LSN(UInt64.max), index: UInt32.max, part: UInt16.max)
+    }
+
     public static func < (lhs: RecordPosition, rhs: RecordPosition) -> Bool {
         (lhs.commitLSN, lhs.changeLSN, lhs.index, lhs.part) < (rhs.commitLSN, rhs.changeLSN, rhs.index, rhs.part)
     }

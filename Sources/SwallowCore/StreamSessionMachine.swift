@@ -32,7 +32,9 @@ public struct StreamSessionMachine: Sendable {
         /// The unit ends; the slot may be confirmed to the position once its records are acknowledged.
         case closeUnit(LSN)
         /// A row was inserted into the signal table (an incremental-snapshot signal or watermark).
-        case signal(InsertMessage, sourceLSN: LSN)
+        /// `position`: the insert's own stream position, which the records it makes (an incremental
+        /// snapshot's rows, at its close watermark) take in turn (`index` 0, 1, ...).
+        case signal(InsertMessage, sourceLSN: LSN, position: RecordPosition)
         /// A change the incremental snapshot's open window must see (its keys leave the chunk), or a
         /// Relation message it must know.
         case observe(PGOutputMessage)
@@ -139,7 +141,8 @@ public struct StreamSessionMachine: Sendable {
             return
         // Signals and watermarks are Swallow's own bookkeeping: never emitted as events.
         case .insert(let insert) where signalRelationID == insert.relationID:
-            actions.append(.signal(insert, sourceLSN: walStart))
+            positions.message(message, walStart: walStart)
+            actions.append(.signal(insert, sourceLSN: walStart, position: positions.next()))
             return
         case .update(let update) where signalRelationID == update.relationID:
             return

@@ -50,8 +50,7 @@ public struct TailScan: Sendable {
     public private(set) var step: Step
     /// Records fed inside their window, over the whole scan (for the log).
     public private(set) var recordsExamined = 0
-    /// The size of the window after the current one.
-    private var nextWindowSize: Int64
+    private var windows: BackwardWindows
     /// The current window's highest position of the stream, and its malformed record with the highest
     /// offset (the first a reader going backwards would meet).
     private var windowHighest: (position: RecordPosition, offset: Int64, partitionCount: Int32)?
@@ -59,17 +58,11 @@ public struct TailScan: Sendable {
 
     /// `low ..< end`: the partition's offsets. `firstWindow`: how many offsets the first window covers.
     public init(stream: String, low: Int64, end: Int64, firstWindow: Int64 = 100) {
-        precondition(firstWindow > 0, "a window covers at least one offset")
         self.stream = stream
         self.low = low
         self.end = end
-        guard end > low else {
-            step = .notFound
-            nextWindowSize = firstWindow
-            return
-        }
-        step = .read(Self.window(endingAt: end, size: firstWindow, low: low))
-        nextWindowSize = firstWindow > Int64.max / 2 ? Int64.max : firstWindow * 2
+        windows = BackwardWindows(low: low, end: end, firstSize: firstWindow)
+        step = windows.current.map { .read($0) } ?? .notFound
     }
 
     public var isFinished: Bool {
@@ -99,7 +92,7 @@ public struct TailScan: Sendable {
 
     /// Every record of the current window was fed: the scan finishes or asks for the window before it.
     public mutating func endWindow() {
-        guard case .read(let window) = step else { preconditionFailure("the scan is not reading a window") }
+        guard case .read = step else { preconditionFailure("the scan is not reading a window") }
         defer {
             windowHighest = nil
             windowMalformed = nil
@@ -108,11 +101,8 @@ public struct TailScan: Sendable {
             step = .malformedPosition(offset: malformed.offset, value: malformed.value)
         } else if let found = windowHighest {
             step = .found(found.position, offset: found.offset, partitionCount: found.partitionCount)
-        } else if window.lowerBound <= low {
-            step = .notFound
         } else {
-            step = .read(Self.window(endingAt: window.lowerBound, size: nextWindowSize, low: low))
-            nextWindowSize = nextWindowSize > Int64.max / 2 ? Int64.max : nextWindowSize * 2
+            step = windows.advance().map { .read($0) } ?? .notFound
         }
     }
 
@@ -120,11 +110,5 @@ public struct TailScan: Sendable {
     public mutating func receive(window records: some Sequence<Record>) {
         for record in records { receive(record) }
         endWindow()
-    }
-
-    /// `size` offsets ending at `end`, cut at `low`; computed without overflowing.
-    private static func window(endingAt end: Int64, size: Int64, low: Int64) -> Range<Int64> {
-        let start = end.subtractingReportingOverflow(low).overflow || end - low > size ? end - size : low
-        return start..<end
     }
 }

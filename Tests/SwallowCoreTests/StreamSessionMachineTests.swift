@@ -107,11 +107,13 @@ import Testing
         insert.ascii("I"); insert.u32(500); insert.ascii("N"); insert.u16(1)
         insert.ascii("t"); insert.u32(2); insert.bytes += Array("x1".utf8)
         let actions = try Self.receive(W.xLogData(0x2010, insert.bytes), &machine)
-        guard actions.count == 1, case .signal(let row, let source) = actions[0] else {
+        guard actions.count == 1, case .signal(let row, let source, let position) = actions[0] else {
             Issue.record("expected a signal, got \(actions)")
             return
         }
         #expect(row.relationID == 500 && source == LSN(0x2010))
+        // An incremental snapshot's rows emitted at this watermark take its stream position.
+        #expect(position == RecordPosition(commitLSN: LSN(0x2040), changeLSN: LSN(0x2010)))
         let commit = try Self.receive(W.xLogData(0x2040, W.commit(0x2040, end: 0x2048)), &machine)
         #expect(commit == [.closeUnit(LSN(0x2048)), .transactionCommitted(LSN(0x2048))])
     }

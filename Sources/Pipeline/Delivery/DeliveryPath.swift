@@ -111,10 +111,15 @@ final class DeliveryPath: Sendable {
         var record = record
         var headers = record.kafkaHeaders
         var partition: Int32?
-        if let exactlyOnce, let position = record.position {
+        if let exactlyOnce, record.position != nil || record.snapshot != nil {
             let placement: ExactlyOnceDelivery.Placement
             do {
-                placement = try exactlyOnce.place(record, at: position)
+                // A snapshot row is compared with the rows of its unit, a stream record with its partition's tail.
+                if let tag = record.snapshot {
+                    placement = try exactlyOnce.place(record, snapshot: tag)
+                } else {
+                    placement = try exactlyOnce.place(record, at: record.position!)
+                }
             } catch {
                 state.abandon(id)
                 throw error
@@ -124,9 +129,9 @@ final class DeliveryPath: Sendable {
                 // The partition it goes to holds it (a replay after a restart): its owner settles it now.
                 state.settleWithoutDelivery(id)
                 return true
-            case .produce(let chosen, let header):
+            case .produce(let chosen, let placementHeaders):
                 partition = chosen
-                headers.append(header)
+                headers.append(contentsOf: placementHeaders)
             }
         }
         while !byteBoundApplied, !hasRoom(for: record, headers: headers) {
@@ -162,6 +167,7 @@ final class DeliveryPath: Sendable {
                     // carries no position, so a replay never skips it: a dead letter may repeat, an event
                     // may not be lost.
                     record.position = nil
+                    record.snapshot = nil
                     partition = nil
                     headers = record.kafkaHeaders
                 } catch {

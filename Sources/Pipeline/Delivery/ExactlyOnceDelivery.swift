@@ -74,8 +74,18 @@ final class ExactlyOnceDelivery: Sendable {
         var placements: [String: TopicPlacement] = [:]
     }
 
+    /// Snapshot units whose rows may already be in the topics (read before a failure), and what the
+    /// topics hold of them.
+    private struct RepeatedSnapshotUnits {
+        /// The units, with their floors (`SnapshotTailScan`).
+        var units: [String: LSN] = [:]
+        /// Per topic, the rows of `units` its partitions hold; scanned on the first row to the topic.
+        var delivered: [String: [String: Set<SnapshotRowIdentity>]] = [:]
+    }
+
     private let transaction = Mutex(Transaction())
     private let topics = Mutex(Topics())
+    private let repeatedUnits = Mutex(RepeatedSnapshotUnits())
     /// Set once `initTransactions` succeeded: the check every record makes without a lock.
     private let initialized = Atomic<Bool>(false)
     /// Records a resume skipped as already delivered, since the process started.
@@ -103,7 +113,7 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// Where a positioned record goes, or that its partition already holds it.
     enum Placement {
-        case produce(partition: Int32, header: KafkaHeader)
+        case produce(partition: Int32, headers: [KafkaHeader])
         case alreadyDelivered
     }
 
@@ -117,7 +127,82 @@ final class ExactlyOnceDelivery: Sendable {
             return .alreadyDelivered
         }
         return .produce(partition: partition,
-                        header: KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix)))
+                        headers: [KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix))])
+    }
+
+    /// Decides where a snapshot row goes, or that its topic already holds it: a row of a unit declared
+    /// with `expectRepeatedSnapshotUnits` whose identity (key, or ordinal without key) the topic's
+    /// partitions hold under the same unit. The partition is its key's (murmur2, as for stream records), or
+    /// for a row without key its tag's.
+    func place(_ record: OutgoingRecord, snapshot tag: SnapshotTag) throws(PipelineError) -> Placement {
+        if !initialized.load(ordering: .acquiring) { try initializeIfNeeded() }
+        let topic = try placement(of: record.topic)
+        if try snapshotRowDelivered(record, tag: tag, partitionCount: topic.partitionCount) {
+            skipped.add(1, ordering: .relaxed)
+            return .alreadyDelivered
+        }
+        let partition = KafkaPartitioner.murmur2(key: record.key ?? Array(tag.description.utf8), partitionCount: topic.partitionCount)
+        var headers = [KafkaHeader(key: SnapshotTag.headerName, value: tag.encode(stream: streamID))]
+        // The position too, so that a stream's tail scan that meets snapshot rows stops there (see
+        // `RecordPosition.belowCommits(at:)` for an initial snapshot's).
+        if let position = record.position {
+            headers.append(KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix)))
+        }
+        return .produce(partition: partition, headers: headers)
+    }
+
+    /// Rows of `units` may be in the topics already: a unit read again after a failure (an initial
+    /// snapshot's chunks on another attempt, the rest of an interrupted snapshot read incrementally, an
+    /// incremental snapshot's table after a restart), each with its floor (see `SnapshotTailScan`): each
+    /// topic's partitions are read back to the lowest before its first such row. Replaces the units
+    /// declared before; what the topics hold is read again when they changed.
+    func expectRepeatedSnapshotUnits(_ units: [String: LSN]) {
+        repeatedUnits.withLock { repeated in
+            guard repeated.units != units else { return }
+            repeated = RepeatedSnapshotUnits(units: units)
+        }
+    }
+
+    private func snapshotRowDelivered(_ record: OutgoingRecord, tag: SnapshotTag, partitionCount: Int32) throws(PipelineError) -> Bool {
+        // Under the lock throughout: several snapshot readers may reach a topic at once, and one scan serves them all.
+        try repeatedUnits.withLock { (repeated: inout RepeatedSnapshotUnits) throws(PipelineError) -> Bool in
+            guard repeated.units[tag.unit] != nil else { return false }
+            let delivered: [String: Set<SnapshotRowIdentity>]
+            if let known = repeated.delivered[record.topic] {
+                delivered = known
+            } else {
+                delivered = try scanSnapshotRows(of: record.topic, partitionCount: partitionCount, units: repeated.units)
+                repeated.delivered[record.topic] = delivered
+            }
+            return delivered[tag.unit]?.contains(SnapshotRowIdentity(key: record.key, tag: tag)) ?? false
+        }
+    }
+
+    private func scanSnapshotRows(of topic: String, partitionCount: Int32,
+                                  units: [String: LSN]) throws(PipelineError) -> [String: Set<SnapshotRowIdentity>] {
+        var delivered: [String: Set<SnapshotRowIdentity>] = [:]
+        var examined = 0
+        for partition in 0..<partitionCount {
+            let watermarks = try endOffsets(of: topic, partition: partition)
+            var scan = SnapshotTailScan(stream: streamID, units: units, low: watermarks.low, end: watermarks.high)
+            while case .read(let window) = scan.step {
+                scan.receive(window: try records(of: topic, partition: partition, in: window).map { record in
+                    SnapshotTailScan.Record(offset: record.offset, key: record.key,
+                                            headers: record.headers.map { RecordHeader(key: $0.key, value: $0.value) })
+                })
+            }
+            if case .malformedTag(let offset, _) = scan.step {
+                throw PipelineError(code: .kafka,
+                                    message: "the record at offset \(offset) of \(topic) [\(partition)] has a \(SnapshotTag.headerName) header Swallow cannot read, so it cannot tell which snapshot rows were delivered there (delivery: exactly_once). Was it written by another tool or another version? Remove the header's producer, or set delivery: at_least_once",
+                                    isRetriable: false)
+            }
+            for (unit, rows) in scan.delivered { delivered[unit, default: []].formUnion(rows) }
+            examined += scan.recordsExamined
+        }
+        logger.info("read what a topic holds of the snapshot rows being read again",
+                    metadata: ["topic": "\(topic)", "records_examined": "\(examined)",
+                               "rows_found": "\(delivered.values.reduce(0) { $0 + $1.count })"])
+        return delivered
     }
 
     /// `initTransactions`, once: fences every earlier producer with this transactional id and aborts its
@@ -182,24 +267,10 @@ final class ExactlyOnceDelivery: Sendable {
     private func readTails(of topic: String, partitionCount: Int32) throws(PipelineError) -> Tails {
         var tails = Tails()
         for partition in 0..<partitionCount {
-            let watermarks: PartitionWatermarks
-            do {
-                watermarks = try reader.offsets(topic: topic, partition: partition, timeoutMilliseconds: metadataTimeoutMilliseconds)
-            } catch {
-                throw PipelineError(code: .kafka, message: "cannot read the end offsets of \(topic) [\(partition)] (delivery: exactly_once reads the topics' tails at each start; the reader needs Read and Describe on the topic): \(error)",
-                                    isRetriable: error.isRetriable, underlying: error)
-            }
+            let watermarks = try endOffsets(of: topic, partition: partition)
             var scan = TailScan(stream: streamID, low: watermarks.low, end: watermarks.high)
             while case .read(let window) = scan.step {
-                let records: [KafkaRecord]
-                do {
-                    records = try reader.records(topic: topic, partition: partition, from: window.lowerBound, to: window.upperBound,
-                                                 timeoutMilliseconds: metadataTimeoutMilliseconds)
-                } catch {
-                    throw PipelineError(code: .kafka, message: "cannot read the tail of \(topic) [\(partition)] (delivery: exactly_once): \(error)",
-                                        isRetriable: error.isRetriable, underlying: error)
-                }
-                scan.receive(window: records.map { record in
+                scan.receive(window: try records(of: topic, partition: partition, in: window).map { record in
                     TailScan.Record(offset: record.offset, headers: record.headers.map { RecordHeader(key: $0.key, value: $0.value) })
                 })
             }
@@ -220,9 +291,31 @@ final class ExactlyOnceDelivery: Sendable {
         return tails
     }
 
-    /// A new stream replays from the confirmed position: what the tails hold is read again.
+    private func endOffsets(of topic: String, partition: Int32) throws(PipelineError) -> PartitionWatermarks {
+        do {
+            return try reader.offsets(topic: topic, partition: partition, timeoutMilliseconds: metadataTimeoutMilliseconds)
+        } catch {
+            throw PipelineError(code: .kafka, message: "cannot read the end offsets of \(topic) [\(partition)] (delivery: exactly_once reads the topics' tails at each start; the reader needs Read and Describe on the topic): \(error)",
+                                isRetriable: error.isRetriable, underlying: error)
+        }
+    }
+
+    private func records(of topic: String, partition: Int32, in window: Range<Int64>) throws(PipelineError) -> [KafkaRecord] {
+        do {
+            return try reader.records(topic: topic, partition: partition, from: window.lowerBound, to: window.upperBound,
+                                      timeoutMilliseconds: metadataTimeoutMilliseconds)
+        } catch {
+            throw PipelineError(code: .kafka, message: "cannot read the tail of \(topic) [\(partition)] (delivery: exactly_once): \(error)",
+                                isRetriable: error.isRetriable, underlying: error)
+        }
+    }
+
+    /// A new stream replays from the confirmed position, a snapshot attempt reads its unfinished chunks
+    /// again: what the tails hold is read again (an aborted transaction may have left records on a
+    /// broker that keeps them visible).
     func forgetTopics() {
         topics.withLock { $0 = Topics() }
+        repeatedUnits.withLock { $0.delivered = [:] }
     }
 
     // MARK: Transactions

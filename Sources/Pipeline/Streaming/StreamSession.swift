@@ -96,10 +96,13 @@ struct StreamSession {
             state.closeUnit(endLSN: end)
         case .produce(let record, let sourceLSN):
             try produce(record, sourceLSN: sourceLSN)
-        case .signal(let insert, let sourceLSN):
+        case .signal(let insert, let sourceLSN, let position):
             guard let incremental else { return }
-            for record in try incremental.handleSignal(insert, translator: machine.translator) {
+            for record in try incremental.handleSignal(insert, at: position, translator: machine.translator) {
                 try produce(record, sourceLSN: sourceLSN)
+            }
+            if incremental.unitsChanged, let exactlyOnce = delivery.exactlyOnce {
+                exactlyOnce.expectRepeatedSnapshotUnits(incremental.takeRepeatedUnits())
             }
         case .observe(let message):
             if case .relation(let relation) = message { incremental?.observe(relation) } else { incremental?.observe(message) }

@@ -32,6 +32,8 @@ final class IncrementalSnapshotter {
     private var spentWatermarks: [String] = []
     private var tableStartedAt = ContinuousClock.now
     private var rowsEmitted = 0
+    /// Tables were queued since `takeRepeatedUnits` was last called.
+    private(set) var unitsChanged = false
 
     init(signalTable: QualifiedTableName, settings: PipelineSettings, logger: Logger) throws(PipelineError) {
         self.signalTable = signalTable
@@ -39,6 +41,10 @@ final class IncrementalSnapshotter {
         self.logger = logger
         self.stateFile = StateFile(directory: settings.stateDirectory, slot: settings.slotName)
         self.state = try stateFile.load() ?? IncrementalSnapshotState()
+        // Entries of files written before units existed get one now (their rows were never tagged).
+        for index in state.queue.indices where state.queue[index].unit == nil {
+            state.queue[index].unit = SnapshotTag.incrementalUnit(signalID: "", table: state.queue[index].name)
+        }
         self.wantsChunkRead = !state.queue.isEmpty
         if let table = state.queue.first {
             logger.info("resuming incremental snapshot", metadata: ["table": "\(table.name)", "tables_left": "\(state.queue.count)"])
@@ -46,6 +52,22 @@ final class IncrementalSnapshotter {
     }
 
     deinit { connection?.close() }
+
+    /// The units whose rows may be in the topics already, and the stream position they all come after
+    /// (`ExactlyOnceDelivery.expectRepeatedSnapshotUnits`): every queued entry may have been read in
+    /// part before this stream began (after its saved progress, or as an initial snapshot's chunk).
+    ///
+    /// A table queued by a signal during this stream counts too: the signal may be one the stream
+    /// replays, whose first reading delivered rows before a crash. Reading resets `unitsChanged`.
+    func takeRepeatedUnits() -> [String: LSN] {
+        unitsChanged = false
+        let saved = state.position.flatMap { LSN(string: $0) }
+        var units: [String: LSN] = [:]
+        for entry in state.queue {
+            if let unit = entry.unit { units[unit] = entry.repeatedUnitFloor(savedAt: saved) }
+        }
+        return units
+    }
 
     func close() {
         connection?.close()
@@ -83,7 +105,8 @@ final class IncrementalSnapshotter {
     }
 
     /// An insert into the signal table. Returns the records to produce now (a closed window's rows).
-    func handleSignal(_ insert: InsertMessage, translator: StreamTranslator) throws(PipelineError) -> [OutgoingRecord] {
+    /// `position`: the insert's stream position; a closed window's rows take it in turn.
+    func handleSignal(_ insert: InsertMessage, at position: RecordPosition, translator: StreamTranslator) throws(PipelineError) -> [OutgoingRecord] {
         guard let relation = signalRelation else { return [] }
         func text(_ name: String) -> String? {
             guard let index = relation.columns.firstIndex(where: { $0.name == name }), index < insert.newTuple.columns.count,
@@ -111,7 +134,7 @@ final class IncrementalSnapshotter {
         case .windowClose:
             guard let current = window, current.closeID == id else { return [] }
             window = nil
-            return try emit(current, translator: translator)
+            return try emit(current, at: position, translator: translator)
         case .executeSnapshot(let collections, let conditions):
             guard !state.handledSignals.contains(id) else { return [] }
             remember(id)
@@ -122,10 +145,15 @@ final class IncrementalSnapshotter {
                 return []
             }
             let startNow = state.queue.isEmpty
-            for table in tables where !state.queue.contains(where: { $0.name == table.description }) {
+            // A table already queued by a request stays queued once (the rest of an initial snapshot's
+            // chunk, which has a floor, is not the whole table).
+            for table in tables where !state.queue.contains(where: { $0.name == table.description && !$0.continuesInitialSnapshot }) {
                 let filter = conditions[table.description.lowercased()]
-                state.queue.append(.init(schema: table.schema, table: table.table, filter: filter))
+                state.queue.append(.init(schema: table.schema, table: table.table, filter: filter,
+                                         unit: SnapshotTag.incrementalUnit(signalID: id, table: table.description),
+                                         floor: position.commitLSN.description))
             }
+            unitsChanged = true
             logger.info("incremental snapshot requested", metadata: [
                 "id": "\(id)", "tables": "\(tables.map(\.description).joined(separator: ","))"])
             if startNow { wantsChunkRead = true; startTable() }
@@ -135,14 +163,14 @@ final class IncrementalSnapshotter {
             guard !state.handledSignals.contains(id) else { return [] }
             remember(id)
             let before = state.queue.count
-            let current = state.queue.first?.name
+            let current = state.queue.first?.unit
             if collections.isEmpty {
                 state.queue.removeAll()
             } else {
                 let patterns = collections
                 state.queue.removeAll { entry in patterns.contains { Self.matches($0, entry.name) } }
             }
-            if state.queue.first?.name != current {
+            if state.queue.first?.unit != current {
                 window = nil
                 state.lastKey = nil
                 state.maximumKey = nil
@@ -169,6 +197,7 @@ final class IncrementalSnapshotter {
         var latest: IncrementalSnapshotState?
         while let first = pendingSaves.first, let position = first.position, position <= confirmed {
             latest = first.state
+            latest?.position = position.description
             pendingSaves.removeFirst()
         }
         if let latest { try stateFile.save(latest) }
@@ -289,7 +318,9 @@ final class IncrementalSnapshotter {
         spentWatermarks.removeAll()
     }
 
-    private func emit(_ chunk: ChunkWindow, translator: StreamTranslator) throws(PipelineError) -> [OutgoingRecord] {
+    /// The window's rows that the stream did not touch, as records at the close watermark's `position`
+    /// (`index` 0, 1, ... in key order), tagged with the table's unit.
+    private func emit(_ chunk: ChunkWindow, at position: RecordPosition, translator: StreamTranslator) throws(PipelineError) -> [OutgoingRecord] {
         spentWatermarks = [chunk.openID, chunk.closeID]
         var records: [OutgoingRecord] = []
         let now = WallClock.micros()
@@ -297,9 +328,13 @@ final class IncrementalSnapshotter {
                                 database: settings.connection.database, commitTimeMicros: now, snapshot: "incremental")
         // One source block for the chunk: its rows share it.
         if let block = try translator.snapshotSourceBlock(relationID: chunk.relationID, source: source) {
+            let unit = state.queue.first?.unit ?? SnapshotTag.incrementalUnit(signalID: "", table: "\(chunk.relationID)")
             for row in chunk.remainingRows {
-                if let record = try translator.snapshotRecord(relationID: chunk.relationID, row: row, sourceBlock: block,
+                if var record = try translator.snapshotRecord(relationID: chunk.relationID, row: row, sourceBlock: block,
                                                               eventTimeMillis: now / 1000) {
+                    record.position = RecordPosition(commitLSN: position.commitLSN, changeLSN: position.changeLSN,
+                                                     index: UInt32(truncatingIfNeeded: records.count))
+                    record.snapshot = SnapshotTag(unit: unit, row: UInt64(rowsEmitted + records.count))
                     records.append(record)
                 }
             }

@@ -41,7 +41,8 @@ extension InitialSnapshot {
                             try push(&batch, chunkNumber: chunkNumber, translator: translator, threads: threads)
                         }
                     }
-                    local = HeldRow(id: .snapshotRecord(0), table: chunk.table, values: values,
+                    local = HeldRow(id: .snapshotRecord(0), table: chunk.table, chunk: chunkNumber,
+                                    row: UInt64(rowInChunk - 1), values: values,
                                     isFirstInTable: chunk.index == 0 && rowInChunk == 1, isLastInTable: false)
                 }
                 if var last = local {
@@ -121,11 +122,15 @@ extension InitialSnapshot {
             isLastTable: threads == 1 && row.table == tables.count - 1,
             isFirstInTable: row.isFirstInTable, isLastInTable: row.isLastInTable)
         let relationID = tables[row.table].relation.relationID
-        guard let record = try translator.snapshotRecord(relationID: relationID, row: row.values,
+        guard var record = try translator.snapshotRecord(relationID: relationID, row: row.values,
                                                          sourceBlock: sourceBlocks[row.table][marker],
                                                          eventTimeMillis: WallClock.millis()) else {
             deliveryState.settleWithoutDelivery(row.id)
             return
+        }
+        if !chunkUnits.isEmpty {
+            record.position = rowPosition
+            record.snapshot = SnapshotTag(unit: chunkUnits[row.chunk], row: row.row)
         }
         // The event bound is kept by `push`; the byte bound (max_in_flight_bytes) by the delivery path.
         let queued = try delivery.produce(record, id: row.id, origin: { .init(table: "\(tables[row.table].name)", sourceLSN: source.consistentPoint) }) {

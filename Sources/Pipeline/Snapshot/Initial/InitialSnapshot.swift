@@ -40,6 +40,9 @@ final class InitialSnapshot: @unchecked Sendable {
         var id: DeliveryID
         /// Index into `tables`.
         var table: Int
+        /// Index into the state's chunks, and the row's ordinal in it.
+        var chunk: Int
+        var row: UInt64
         var values: [ColumnValue]
         var isFirstInTable: Bool
         var isLastInTable: Bool
@@ -80,6 +83,12 @@ final class InitialSnapshot: @unchecked Sendable {
     /// `DeliveryState` asks for it under its lock (nothing is locked inside that lock).
     let abortFlag = Atomic<Bool>(false)
     var startedAt = ContinuousClock.now
+    /// With `delivery: exactly_once`: each chunk's snapshot unit (`SnapshotTag`), the position every
+    /// row carries (`RecordPosition.belowCommits(at:)` the stream floor), and whether rows of the chunks
+    /// to read may already be in the topics (an attempt after the first, or a snapshot continued).
+    var chunkUnits: [String] = []
+    var rowPosition = RecordPosition(commitLSN: LSN(0), changeLSN: LSN(0))
+    var chunksMayHaveBeenRead: Bool
 
     init(settings: PipelineSettings, logger: Logger, pipeline: ReplicationPipeline, delivery: DeliveryPath,
          source: Source, store: SnapshotStateStore, state: SnapshotState) {
@@ -92,6 +101,7 @@ final class InitialSnapshot: @unchecked Sendable {
         self.store = store
         self.state = state
         self.translator = StreamTranslator(settings: settings)
+        self.chunksMayHaveBeenRead = !state.doneChunks.isEmpty || !state.chunks.isEmpty
         self.recordSource = SourceInfo(connectorVersion: settings.connectorVersion, serverName: settings.topicPrefix,
                                        database: settings.connection.database, commitTimeMicros: 0,
                                        lsn: source.consistentPoint.value, snapshot: "true")
@@ -111,6 +121,10 @@ final class InitialSnapshot: @unchecked Sendable {
         if state.chunks.isEmpty {
             try planChunks(reader: first)
             try store.save(state)
+        }
+        if delivery.exactlyOnce != nil {
+            chunkUnits = state.chunks.indices.map { SnapshotTag.initialUnit(consistentPoint: source.consistentPoint, chunk: $0) }
+            rowPosition = RecordPosition.belowCommits(at: state.streamFloor.flatMap { LSN(string: $0) } ?? source.consistentPoint)
         }
         var backoff = Backoff()
         var firstReader: PostgresConnection? = first
@@ -137,6 +151,7 @@ final class InitialSnapshot: @unchecked Sendable {
             }
         }
         let rate = ReadRate(rows: runState.withLock { $0.rowsRead.reduce(0, +) }, since: startedAt)
+        delivery.exactlyOnce?.expectRepeatedSnapshotUnits([:])
         logger.info("snapshot completed", metadata: [
             "tables": "\(tables.count)", "rows": "\(rate.rows)", "seconds": "\(rate.secondsText)",
             "rows_per_second": "\(rate.wholeRowsPerSecond)"])
@@ -164,6 +179,12 @@ final class InitialSnapshot: @unchecked Sendable {
         }
         defer { for reader in readers where reader !== firstReader { reader.close() } }
 
+        if let exactlyOnce = delivery.exactlyOnce, chunksMayHaveBeenRead {
+            // Rows of these chunks may be in the topics from an earlier attempt: each is compared with them.
+            let floor = rowPosition.commitLSN
+            exactlyOnce.expectRepeatedSnapshotUnits(Dictionary(pending.map { (chunkUnits[$0], floor) }, uniquingKeysWith: { $1 }))
+        }
+        chunksMayHaveBeenRead = true
         let chunks = state.chunks
         deliveryState.beginSnapshot(progress)
         abortFlag.store(false, ordering: .sequentiallyConsistent)

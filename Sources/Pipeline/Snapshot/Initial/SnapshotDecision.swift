@@ -77,6 +77,8 @@ extension ReplicationPipeline {
             if let unfinished {
                 if let name = unfinished.snapshotName, !unfinished.chunks.isEmpty, snapshotIsHeld(name) {
                     plan = .resume
+                } else if try continueIncrementally(unfinished, store: store) {
+                    return .streamFromSlot
                 } else {
                     // Not a new slot: records of the unfinished snapshot are already in Kafka, and a row
                     // deleted since would keep its record forever if its delete were dropped with the slot.
@@ -147,6 +149,11 @@ extension ReplicationPipeline {
         }
         state.consistentPoint = source.consistentPoint.description
         state.snapshotName = source.snapshotName
+        if state.streamFloor == nil {
+            // Stream records written before this snapshot commit at or below the slot's position.
+            state.streamFloor = slotState?.confirmedFlushLSN.flatMap { LSN(string: $0) }.map(\.description)
+                ?? source.consistentPoint.description
+        }
         try store.save(state)
 
         let snapshot = InitialSnapshot(settings: settings, logger: logger, pipeline: self, delivery: delivery,
@@ -158,6 +165,74 @@ extension ReplicationPipeline {
         completed.completedAt = ISO8601DateFormatter().string(from: Date())
         try store.save(completed)
         return mode == .initialOnly ? .finished : .streamFromSlot
+    }
+
+    /// With `delivery: exactly_once`, an initial snapshot whose exported snapshot is gone (the process
+    /// holding it died) continues without repeating a row: its unfinished chunks are read as an
+    /// incremental snapshot while the slot streams from the position the snapshot was taken at. Read on a
+    /// new exported snapshot instead, their rows would show changes the stream then sends again (a row
+    /// inserted in between would arrive twice, as `r` and as `c`); read between watermarks, each row
+    /// arrives once, in the stream's order. Rows the interrupted attempt delivered are found in the
+    /// topics (same unit, same key) and skipped.
+    ///
+    /// Needs a signal table (the watermarks) and streaming (not `initial_only`), and every unfinished
+    /// chunk a primary-key range of a table that is not partitioned (what incremental snapshots read).
+    /// Returns false otherwise: the snapshot is taken again (repeats, never loss).
+    private func continueIncrementally(_ unfinished: SnapshotState, store: SnapshotStateStore) throws(PipelineError) -> Bool {
+        guard settings.delivery == .exactlyOnce, settings.snapshot.mode != .initialOnly,
+              let point = unfinished.consistentPoint.flatMap({ LSN(string: $0) }), !unfinished.chunks.isEmpty else { return false }
+        let done = Set(unfinished.doneChunks)
+        let left = unfinished.chunks.indices.filter { !done.contains($0) }
+        guard settings.signalTable != nil else {
+            logger.warning("the interrupted snapshot is taken again: with delivery: exactly_once its unfinished chunks could be continued without repeating rows through an incremental snapshot, which needs signal_table",
+                           metadata: ["chunks_left": "\(left.count)/\(unfinished.chunks.count)"])
+            return false
+        }
+        let readable = left.allSatisfy { index in
+            let chunk = unfinished.chunks[index]
+            guard chunk.table < unfinished.tables.count else { return false }
+            let table = unfinished.tables[chunk.table]
+            return !table.keyColumns.isEmpty && table.isPartitioned != true
+        }
+        guard readable else {
+            logger.warning("the interrupted snapshot is taken again: a table it had not finished has no primary key or is partitioned, which incremental snapshots cannot read (rows of that snapshot may repeat)",
+                           metadata: ["chunks_left": "\(left.count)/\(unfinished.chunks.count)"])
+            return false
+        }
+        let floor = unfinished.streamFloor ?? point.description
+        let incrementalStore = StateFile<IncrementalSnapshotState>(directory: settings.stateDirectory, slot: settings.slotName)
+        var incremental = try incrementalStore.load() ?? IncrementalSnapshotState()
+        do {
+            let sql = try PostgresConnection(settings.connection, replication: false)
+            defer { sql.close() }
+            for index in left {
+                let chunk = unfinished.chunks[index]
+                let table = unfinished.tables[chunk.table]
+                let unit = SnapshotTag.initialUnit(consistentPoint: point, chunk: index)
+                // Written by a run that stopped before it marked the snapshot continued.
+                guard !incremental.queue.contains(where: { $0.unit == unit }) else { continue }
+                let key = try KeySQL(table.keyColumns, on: sql)
+                var range: [String] = []
+                if let lower = chunk.lowerKey { range.append(try key.after(lower)) }
+                if let upper = chunk.upperKey { range.append(try key.upTo(upper)) }
+                incremental.queue.append(.init(schema: table.schema, table: table.name,
+                                               filter: range.isEmpty ? nil : range.joined(separator: " AND "),
+                                               unit: unit, floor: floor))
+            }
+        } catch {
+            throw .postgres(error)
+        }
+        // The chunks are queued before the snapshot is marked done: a crash in between queues them again
+        // (recognised by their units), never loses them.
+        try incrementalStore.save(incremental)
+        var continued = unfinished
+        continued.status = .completed
+        continued.completedAt = ISO8601DateFormatter().string(from: Date())
+        continued.continuedIncrementally = true
+        try store.save(continued)
+        logger.notice("continuing the interrupted snapshot: its unfinished chunks are read as an incremental snapshot while streaming from the slot, skipping the rows already delivered (delivery: exactly_once)",
+                      metadata: ["chunks_left": "\(left.count)/\(unfinished.chunks.count)", "slot": "\(settings.slotName)"])
+        return true
     }
 
     /// Whether an exported snapshot can still be imported (its exporting session is alive and idle).

@@ -72,11 +72,19 @@ public struct SnapshotState: Codable, Equatable, Sendable {
     public var consistentPoint: String?
     /// The exported snapshot the readers import; a resumed run can continue only while it is still held.
     public var snapshotName: String?
+    /// The slot's position when the snapshot began (its consistent point for a new slot): the stream
+    /// records Swallow wrote before the snapshot's rows all commit at or below it. With `delivery:
+    /// exactly_once` the rows carry a position just below it, and a read of what a topic holds of them
+    /// goes back to it. nil in files of earlier versions (the consistent point is used).
+    public var streamFloor: String?
     public var tables: [Table] = []
     public var chunks: [Chunk] = []
     public var doneChunks: [Int] = []
     public var startedAt: String
     public var completedAt: String?
+    /// The snapshot's exported snapshot was lost before it finished and its unfinished chunks went to
+    /// the incremental snapshot (`delivery: exactly_once`).
+    public var continuedIncrementally: Bool?
 
     public init(slot: String, systemID: String, database: String, slotCreatedForSnapshot: Bool, startedAt: Date) {
         self.slot = slot
