@@ -110,6 +110,8 @@ private struct TestRole {
         #expect(result.status == 0, "\(result.text)")
         let expected = "ok   kafka transactions: the broker supports transactions and accepted transactional id swallow.app.\(database)"
         #expect(lines.contains(expected), "missing line \(expected) in:\n\(result.text)")
+        // No signal table: an interrupted initial snapshot would be taken again.
+        #expect(lines.contains { $0.hasPrefix("WARN exactly-once snapshots: no snapshot.signal_table") }, "\(result.text)")
 
         // A broker refusing the id: InitProducerId (22) answered with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53).
         let cluster = try MockKafkaCluster(brokers: 1)

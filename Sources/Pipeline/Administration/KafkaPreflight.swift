@@ -41,8 +41,29 @@ struct KafkaPreflight {
         var checks = [PreflightCheck(name: "kafka", outcome: .pass,
                                      found: "\(servers) answered: \(brokers.count) broker\(brokers.count == 1 ? "" : "s") (\(Preflight.list(brokers)))")]
         checks.append(checkTopics(admin, metadata))
-        if settings.delivery == .exactlyOnce { checks.append(checkTransactions(servers)) }
+        if settings.delivery == .exactlyOnce {
+            checks.append(checkTransactions(servers))
+            if let snapshots = Self.exactlyOnceSnapshotCheck(settings) { checks.append(snapshots) }
+        }
         return checks
+    }
+
+    /// `delivery: exactly_once` with initial snapshots: an initial snapshot interrupted by a crash
+    /// continues without repeating rows only through an incremental snapshot, which needs the signal
+    /// table (docs/exactly-once.md#snapshots). Without it Swallow runs, but such a snapshot is taken again.
+    static func exactlyOnceSnapshotCheck(_ settings: PipelineSettings) -> PreflightCheck? {
+        guard settings.delivery == .exactlyOnce, settings.snapshot.mode != .noData else { return nil }
+        let name = "exactly-once snapshots"
+        if settings.signalTable != nil || settings.snapshot.mode == .initialOnly {
+            let how = settings.snapshot.mode == .initialOnly
+                ? "snapshot.mode is initial_only: an interrupted snapshot is taken again, repeating its rows (continuing it needs streaming)"
+                : "an initial snapshot interrupted by a crash continues through the signal table without repeating rows"
+            return PreflightCheck(name: name, outcome: settings.snapshot.mode == .initialOnly ? .warn : .pass, found: how,
+                                  fix: settings.snapshot.mode == .initialOnly ? "use snapshot.mode: initial if the snapshot must not repeat rows after a crash" : nil)
+        }
+        return PreflightCheck(name: name, outcome: .warn,
+                              found: "no snapshot.signal_table: an initial snapshot interrupted by a crash is taken again, repeating its rows",
+                              fix: "create a signal table and set snapshot.signal_table (docs/snapshots.md), so that it continues as an incremental snapshot")
     }
 
     /// `delivery: exactly_once`: the broker supports transactions and lets this principal use the
