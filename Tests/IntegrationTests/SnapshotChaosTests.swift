@@ -22,7 +22,9 @@ import Testing
 ///    since, Swallow is killed with -9, restarted, and the snapshot is left to finish while the workload
 ///    goes on. One round per `SWALLOW_CHAOS_ROUNDS`, each a new snapshot request.
 ///
-/// At the end every partition is read from the beginning. In the report (see `ChaosTests` for the columns):
+/// At the end every partition is read from the beginning. In the report (see `ChaosTests` for the columns;
+/// a round of the initial snapshot's fault starts at its kill, one of the incremental snapshot's at its
+/// request, and records before the first kill are the `warm-up`):
 /// - **lost**: a committed change (audit slot, created before Swallow's; the workload starts once the
 ///   snapshot's first records are in: every audited change comes after the snapshot point) without its
 ///   event, or a row of the tables whose final state replaying the topics (r/c/u/d per key, in
@@ -165,7 +167,7 @@ import Testing
             try waitUntil(timeoutSeconds: 60, "the snapshot's records to flow (round \(round))") { watermarks.total() > baseline }
             let pending = state.initialPendingFraction() ?? 1
             let fraction = Double.random(in: 0.3...0.6)
-            let aim = baseline + Int64(fraction * pending * Double(Self.snapshotRows))
+            let aim = watermarks.total() + Int64(fraction * pending * Double(Self.snapshotRows))
             var reached: Int64 = 0
             try waitUntil(timeoutSeconds: 90, "\(Int(fraction * 100)) % of the snapshot's records (round \(round))") {
                 reached = watermarks.total()
@@ -200,7 +202,8 @@ import Testing
             let before = watermarks.total()
             let signal = "chaos-\(round)-\(UInt32.random(in: 0...UInt32.max))"   // varchar(42)
             let tables = ChaosWorkload.tables.map { "\"\($0)\"" }.joined(separator: ", ")
-            requests.append(Date())
+            let requestedAt = Date()
+            requests.append(requestedAt)
             try sql.attempt {
                 try $0.execute("""
                     INSERT INTO swallow_signal VALUES ('\(signal)', 'execute-snapshot', '{"data-collections": [\(tables)], "type": "incremental"}')
@@ -214,13 +217,14 @@ import Testing
                 reached = watermarks.total()
                 return reached >= aim || state.incrementalFinished(signal)
             }
-            let (killedAt, restartedAt) = try killAndAwaitRestart("\(fault) (round \(round))")
+            let (_, restartedAt) = try killAndAwaitRestart("\(fault) (round \(round))")
             #expect(!state.incrementalFinished(signal),
                     "round \(round): the incremental snapshot finished before the kill (\(reached - before) records in): make it larger")
             print("\(label): round \(round) \(fault): killed with \(reached - before) records in since the request (aimed at \(Int(fraction * 100)) % of \(Self.snapshotRows) rows)")
             let recovery = try waitForRecovery("\(fault) (round \(round))", since: restartedAt) { state.incrementalFinished(signal) }
             print("\(label): round \(round) \(fault): recovered in \(String(format: "%.1f", recovery)) s")
-            rounds.append(ChaosRound(fault: fault, injectedAt: killedAt, healedAt: restartedAt, recoverySeconds: recovery))
+            // The round starts with the request: the snapshot's records before the kill count in it.
+            rounds.append(ChaosRound(fault: fault, injectedAt: requestedAt, healedAt: restartedAt, recoverySeconds: recovery))
         }
 
         // Stop the workload, let Swallow drain, stop it and read what Kafka holds.
