@@ -191,7 +191,7 @@ import Testing
                     (sql.once { try confirmedFlushLSN($0) } ?? .invalid) >= target
                 }
                 rounds.append(ChaosRound(fault: fault.rawValue, injectedAt: injectedAt, healedAt: healedAt,
-                                    recoverySeconds: Date().timeIntervalSince(healedAt)))
+                                         recoverySeconds: Date().timeIntervalSince(healedAt)))
                 print("chaos: round \(round) \(fault.rawValue): recovered in \(String(format: "%.1f", rounds.last!.recoverySeconds ?? 0)) s")
             }
         }
