@@ -38,13 +38,6 @@ import Testing
         case takeover = "takeover by a second instance"
     }
 
-    struct Round {
-        var fault: Fault
-        var injectedAt: Date
-        var healedAt: Date
-        var recoverySeconds: Double
-    }
-
     static let topics = ChaosWorkload.tables.map { "app.\($0)" }
     static let partitionsPerTopic: Int32 = 8
     static let brokers: Int32 = 3
@@ -127,7 +120,7 @@ import Testing
         defer { if !samplerStopped { _ = sampler.stop() } }
 
         // The rounds: every fault, `roundsPerFault` times, interleaved.
-        var rounds: [Round] = []
+        var rounds: [ChaosRound] = []
         var terminatedPids: [pid_t] = []
         let start = Date()
         for round in 1...max(1, roundsPerFault) {
@@ -197,9 +190,9 @@ import Testing
                 try waitUntil(timeoutSeconds: 120, "the slot to confirm \(target) after \(fault.rawValue) (round \(round))") {
                     (sql.once { try confirmedFlushLSN($0) } ?? .invalid) >= target
                 }
-                rounds.append(Round(fault: fault, injectedAt: injectedAt, healedAt: healedAt,
-                                    recoverySeconds: Date().timeIntervalSince(healedAt)))
-                print("chaos: round \(round) \(fault.rawValue): recovered in \(String(format: "%.1f", rounds.last!.recoverySeconds)) s")
+                rounds.append(ChaosRound(fault: fault.rawValue, injectedAt: injectedAt, healedAt: healedAt,
+                                         recoverySeconds: Date().timeIntervalSince(healedAt)))
+                print("chaos: round \(round) \(fault.rawValue): recovered in \(String(format: "%.1f", rounds.last!.recoverySeconds ?? 0)) s")
             }
         }
 
@@ -252,7 +245,7 @@ import Testing
         let analysis = try ChaosAnalysis(records: records, committed: committed, tables: tables, samples: samples,
                                          rounds: rounds)
 
-        let report = analysis.report(roundsPerFault: roundsPerFault)
+        let report = analysis.report(faults: Fault.allCases.map(\.rawValue))
         let details = """
             delivery: \(delivery.rawValue)
 
@@ -301,205 +294,4 @@ import Testing
     private func walInsertPosition(_ sql: ReconnectingConnection) throws -> LSN {
         try sql.attempt { try walInsertLSN($0) }
     }
-
-    /// Every row of `table`, as `row_to_json` renders it (the same JSON types as Swallow's events for the
-    /// workload's int, bigint and text columns).
-    private func tableRows(_ sql: PostgresConnection, _ table: String) throws -> [[String: Any]] {
-        try sql.execute("SELECT row_to_json(t)::text AS row FROM \(table) t").rows.map { row in
-            guard let object = try jsonObject(Array((row[0] ?? "").utf8)) else { throw TestFailure("no row JSON") }
-            return object
-        }
-    }
-}
-
-/// The checks, over everything read from Kafka and everything the audit slot says was committed.
-struct ChaosAnalysis {
-    struct Bucket {
-        var rounds = 0
-        var events = 0
-        var lost = 0
-        var duplicates = 0
-        var maxRecoverySeconds: Double = 0
-    }
-
-    /// Per fault (by its report name), plus `warm-up`.
-    var buckets: [String: Bucket] = [:]
-    var lost: [String] = []
-    var contentMismatches: [String] = []
-    var uncommitted: [String] = []
-    var orderViolations: [String] = []
-    var replayMismatches: [String] = []
-    var confirmedTooFar: [String] = []
-    var totalEvents = 0
-    var totalDuplicates = 0
-    /// Where the first duplicates are (both copies), for the report of a failure.
-    var duplicateExamples: [String] = []
-
-    static let warmUp = "warm-up"
-
-    init(records: [KafkaRecord], committed: [CommittedTransaction], tables: [String: [[String: Any]]],
-         samples: [ConfirmedPositionSampler.Sample], rounds: [ChaosTests.Round]) throws {
-        struct EventID: Hashable { var xid: UInt32; var lsn: UInt64 }
-        struct AuditEntry { var change: AuditedChange; var endLSN: LSN; var commitTimeMicros: Int64 }
-
-        var audit: [EventID: AuditEntry] = [:]
-        for transaction in committed {
-            for change in transaction.changes {
-                audit[EventID(xid: transaction.xid, lsn: change.lsn.value)] =
-                    AuditEntry(change: change, endLSN: transaction.endLSN, commitTimeMicros: transaction.commitTimeMicros)
-            }
-        }
-        for round in rounds {
-            buckets[round.fault.rawValue, default: Bucket()].rounds += 1
-            buckets[round.fault.rawValue, default: Bucket()].maxRecoverySeconds =
-                max(buckets[round.fault.rawValue]?.maxRecoverySeconds ?? 0, round.recoverySeconds)
-        }
-        // The round a moment belongs to: the last one injected at or before it.
-        let starts = rounds.map { $0.injectedAt.timeIntervalSince1970 }
-        func bucketName(atEpochSeconds time: Double) -> String {
-            var low = 0, high = starts.count
-            while low < high {
-                let middle = (low + high) / 2
-                if starts[middle] <= time { low = middle + 1 } else { high = middle }
-            }
-            return low == 0 ? Self.warmUp : rounds[low - 1].fault.rawValue
-        }
-
-        // Pass over the records, partition by partition in offset order (as the consumer returned them).
-        var firstCopy: [EventID: (tp: TopicPartition, offset: Int64)] = [:]
-        var lastOrderPerKey: [String: (endLSN: LSN, lsn: UInt64)] = [:]
-        var replayed: [String: [String: [String: Any]]] = [:]   // table -> key -> row
-        for record in records {
-            let text = String(decoding: record.value ?? [], as: UTF8.self)
-            if text.contains(ChaosWorkload.rolledBackMarker) {
-                uncommitted.append("\(record.topic) [\(record.partition)] @\(record.offset) carries a rolled-back value")
-            }
-            guard let value = try jsonObject(record.value) else { continue }   // tombstone
-            let table = String(record.topic.dropFirst("app.".count))
-            let op = value["op"] as? String ?? "?"
-            let source = value["source"] as? [String: Any] ?? [:]
-            guard let xid = source["txId"] as? Int, let lsn = source["lsn"] as? Int else {
-                uncommitted.append("\(record.topic) [\(record.partition)] @\(record.offset) has no txId/lsn")
-                continue
-            }
-            let id = EventID(xid: UInt32(xid), lsn: UInt64(lsn))
-            let producedAt = Double(record.timestamp ?? Int64(value["ts_ms"] as? Int ?? 0)) / 1000
-            let bucket = bucketName(atEpochSeconds: producedAt)
-            let row = (op == "d" ? value["before"] : value["after"]) as? [String: Any] ?? [:]
-            let keyColumns = ChaosWorkload.keyColumns[table] ?? []
-            let key = keyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")
-
-            // A consumer replays every record as it comes, redelivered copies included.
-            if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
-
-            if let first = firstCopy[id] {
-                buckets[bucket, default: Bucket()].duplicates += 1
-                totalDuplicates += 1
-                if duplicateExamples.count < 20 {
-                    duplicateExamples.append("xid \(xid) lsn \(lsn): \(first.tp) @\(first.offset) and \(record.topic) [\(record.partition)] @\(record.offset)")
-                }
-                continue
-            }
-            firstCopy[id] = (TopicPartition(topic: record.topic, partition: record.partition), record.offset)
-            buckets[bucket, default: Bucket()].events += 1
-            totalEvents += 1
-            guard let entry = audit[id] else {
-                uncommitted.append("\(record.topic) @\(record.offset): txId \(xid) lsn \(LSN(UInt64(lsn))) was not committed")
-                continue
-            }
-            // Content: the event is the change the audit slot decoded.
-            let change = entry.change
-            if change.table != table || change.op != op {
-                contentMismatches.append("txId \(xid) lsn \(change.lsn): expected \(change.op) on \(change.table), got \(op) on \(table)")
-            } else {
-                for (column, expected) in change.values where op != "d" || expected != nil {
-                    let actual = normalized(row[column])
-                    if actual != expected {
-                        contentMismatches.append("txId \(xid) lsn \(change.lsn) \(table).\(column): committed \(expected ?? "NULL"), event \(actual ?? "NULL")")
-                    }
-                }
-            }
-            // Per-key order is commit order (and WAL order within a transaction).
-            let orderKey = "\(table)/\(key)"
-            if let last = lastOrderPerKey[orderKey], (last.endLSN, last.lsn) >= (entry.endLSN, UInt64(lsn)) {
-                orderViolations.append("\(orderKey): txId \(xid) (commit end \(entry.endLSN)) after commit end \(last.endLSN) at \(record.topic) [\(record.partition)] @\(record.offset)")
-            }
-            lastOrderPerKey[orderKey] = (entry.endLSN, UInt64(lsn))
-        }
-
-        // Every committed change is present.
-        for (id, entry) in audit where firstCopy[id] == nil {
-            let bucket = bucketName(atEpochSeconds: Double(entry.commitTimeMicros) / 1_000_000)
-            buckets[bucket, default: Bucket()].lost += 1
-            lost.append("txId \(id.xid) lsn \(entry.change.lsn) \(entry.change.op) on \(entry.change.table) (commit end \(entry.endLSN), during \(bucket))")
-        }
-
-        // Replaying each topic gives its table.
-        for (table, rows) in tables {
-            let keyColumns = ChaosWorkload.keyColumns[table] ?? []
-            var expected: [String: [String: String?]] = [:]
-            for row in rows {
-                expected[keyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")] = row.mapValues { normalized($0) }
-            }
-            let actual = (replayed[table] ?? [:]).mapValues { $0.mapValues { normalized($0) } }
-            let differing = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
-            for key in differing.prefix(5) {
-                replayMismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent")")
-            }
-            if differing.count > 5 { replayMismatches.append("\(table): \(differing.count) keys differ in all") }
-        }
-
-        // confirmed_flush_lsn never passed an unacknowledged event: sweep the transactions in end-LSN
-        // order and the samples in confirmed order, tracking each partition's highest first-copy offset.
-        let changesByEnd = audit.compactMap { id, entry -> (end: LSN, tp: TopicPartition, offset: Int64)? in
-            guard let copy = firstCopy[id] else { return nil }   // lost, reported above
-            return (entry.endLSN, copy.tp, copy.offset)
-        }.sorted { $0.end < $1.end }
-        var highest: [TopicPartition: (offset: Int64, end: LSN)] = [:]
-        var next = 0
-        for sample in samples.sorted(by: { $0.confirmed < $1.confirmed }) {
-            while next < changesByEnd.count && changesByEnd[next].end <= sample.confirmed {
-                let change = changesByEnd[next]
-                if change.offset >= highest[change.tp]?.offset ?? -1 { highest[change.tp] = (change.offset, change.end) }
-                next += 1
-            }
-            for (tp, watermark) in sample.highWatermarks {
-                if let top = highest[tp], top.offset >= watermark {
-                    confirmedTooFar.append("at \(sample.time) confirmed \(sample.confirmed) covers commit end \(top.end) whose event sits at \(tp) @\(top.offset), but the high watermark was \(watermark)")
-                }
-            }
-        }
-    }
-
-    var isClean: Bool {
-        lost.isEmpty && contentMismatches.isEmpty && uncommitted.isEmpty && orderViolations.isEmpty
-            && replayMismatches.isEmpty && confirmedTooFar.isEmpty
-    }
-
-    func report(roundsPerFault: Int) -> String {
-        var lines = ["| fault | rounds | events | lost | duplicates | recovery time (max) |",
-                     "|---|---:|---:|---:|---:|---:|"]
-        let names = [Self.warmUp] + ChaosTests.Fault.allCases.map(\.rawValue)
-        var totalRounds = 0, totalLost = 0
-        var maxRecovery: Double = 0
-        for name in names {
-            let bucket = buckets[name] ?? Bucket()
-            totalRounds += bucket.rounds
-            totalLost += bucket.lost
-            maxRecovery = max(maxRecovery, bucket.maxRecoverySeconds)
-            let recovery = name == Self.warmUp ? "-" : String(format: "%.1f s", bucket.maxRecoverySeconds)
-            lines.append("| \(name) | \(bucket.rounds) | \(bucket.events) | \(bucket.lost) | \(bucket.duplicates) | \(recovery) |")
-        }
-        lines.append("| **total** | \(totalRounds) | \(totalEvents) | \(totalLost) | \(totalDuplicates) | \(String(format: "%.1f s", maxRecovery)) |")
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// A JSON or text value as Postgres prints it, for comparing events with the audit and the tables
-/// (the workload has int, bigint and text columns only).
-private func normalized(_ value: Any?) -> String? {
-    guard let value, !(value is NSNull) else { return nil }
-    if let string = value as? String { return string }
-    if let number = value as? Int { return String(number) }
-    return "\(value)"
 }

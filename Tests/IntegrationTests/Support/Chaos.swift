@@ -110,13 +110,17 @@ final class ChaosWorkload: @unchecked Sendable {
     let parameters: ConnectionParameters
     let bulkRows: Int
     let bulkIntervalSeconds: Double
+    /// The first order id the workload inserts; the orders below it (rows already there) are updated and
+    /// deleted like its own.
+    let firstOrder: Int64
     private let state = Mutex(State())
     private let finished = DispatchSemaphore(value: 0)
 
-    init(parameters: ConnectionParameters, bulkRows: Int = 1000, bulkIntervalSeconds: Double = 8) {
+    init(parameters: ConnectionParameters, bulkRows: Int = 1000, bulkIntervalSeconds: Double = 8, firstOrder: Int64 = 1) {
         self.parameters = parameters
         self.bulkRows = bulkRows
         self.bulkIntervalSeconds = bulkIntervalSeconds
+        self.firstOrder = firstOrder
     }
 
     var summary: String {
@@ -144,7 +148,7 @@ final class ChaosWorkload: @unchecked Sendable {
     private func run() {
         let sql = ReconnectingConnection(parameters)
         defer { sql.close() }
-        var nextOrder: Int64 = 1
+        var nextOrder = firstOrder
         var lastBulk = Date()
         var number = 0
         while !state.withLock({ $0.stopRequested }) {
@@ -221,6 +225,7 @@ final class SwallowSupervisor: @unchecked Sendable {
         var current: SwallowProcess?
         var stopRequested = false
         var starts = 0
+        var startedAt: [Date] = []
         var exits: [(pid: pid_t, status: Int32)] = []
         var startFailures: [String] = []
     }
@@ -250,6 +255,7 @@ final class SwallowSupervisor: @unchecked Sendable {
                     let process = try SwallowProcess(configPath: configPath, logPath: logPath)
                     state.current = process
                     state.starts += 1
+                    state.startedAt.append(Date())
                     return process
                 } catch {
                     state.startFailures.append("\(error)")
@@ -299,6 +305,8 @@ final class SwallowSupervisor: @unchecked Sendable {
 
     func exitStatus(of pid: pid_t) -> Int32? { state.withLock { $0.exits.last { $0.pid == pid }?.status } }
     var starts: Int { state.withLock { $0.starts } }
+    /// When each process was started, in order.
+    var startedAt: [Date] { state.withLock { $0.startedAt } }
     var exits: [(pid: pid_t, status: Int32)] { state.withLock { $0.exits } }
     var startFailures: [String] { state.withLock { $0.startFailures } }
 }
