@@ -121,7 +121,11 @@ struct ChaosAnalysis {
                 // A snapshot record: replayed, and a duplicate if its snapshot already read the key.
                 replayed[table, default: [:]][key] = row
                 let marker = source["snapshot"] as? String ?? "?"
-                let snapshot = marker == "incremental"
+                // With exactly_once, an interrupted initial snapshot's rows read incrementally are marked
+                // `incremental` but still belong to it: their `swallow.snapshot` unit says so.
+                let unit = record.headers.first { $0.key == "swallow.snapshot" }?.value
+                    .map { String(decoding: $0.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self) }
+                let snapshot = marker == "incremental" && unit?.hasPrefix("initial:") != true
                     ? "incremental #\(incrementalSnapshot(atEpochSeconds: producedAt))" : "initial"
                 let id = SnapshotRowID(snapshot: snapshot, table: table, key: key)
                 snapshotRecords += 1
