@@ -103,7 +103,7 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// Where a positioned record goes, or that its partition already holds it.
     enum Placement {
-        case produce(partition: Int32, header: KafkaHeader)
+        case produce(partition: Int32, header: RecordPosition.Header)
         case alreadyDelivered
     }
 
@@ -116,8 +116,7 @@ final class ExactlyOnceDelivery: Sendable {
             skipped.add(1, ordering: .relaxed)
             return .alreadyDelivered
         }
-        return .produce(partition: partition,
-                        header: KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix)))
+        return .produce(partition: partition, header: position.header(suffix: topic.headerSuffix))
     }
 
     /// `initTransactions`, once: fences every earlier producer with this transactional id and aborts its
