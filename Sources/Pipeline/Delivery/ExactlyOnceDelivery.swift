@@ -59,19 +59,39 @@ final class ExactlyOnceDelivery: Sendable {
         var lastPosition: RecordPosition?
     }
 
-    /// What this stream learnt about one topic it writes, on its first record to it.
-    private struct TopicPlacement {
-        var partitionCount: Int32
+    /// What this stream learnt about one topic it writes, on its first record to it. A class, never
+    /// changed once made: every record looks it up, and a reference is one retain where a copy of the
+    /// fields was one per field.
+    private final class TopicPlacement: Sendable {
+        let partitionCount: Int32
         /// ` <partitions> <stream>`, the end of every position header to this topic.
-        var headerSuffix: [UInt8]
+        let headerSuffix: [UInt8]
         /// What the tails hold; nothing to skip when the partition count changed since (the keys moved).
-        var delivered: DeliveredPositions
-        var skips: Bool
+        let delivered: DeliveredPositions
+        let skips: Bool
+
+        init(partitionCount: Int32, headerSuffix: [UInt8], delivered: DeliveredPositions, skips: Bool) {
+            self.partitionCount = partitionCount
+            self.headerSuffix = headerSuffix
+            self.delivered = delivered
+            self.skips = skips
+        }
     }
 
     /// What this stream learnt about the topics it writes; forgotten at each new stream.
     private struct Topics {
         var placements: [String: TopicPlacement] = [:]
+        /// The topic looked up last: records come in runs to one topic, and comparing its name with
+        /// the last one (mostly the same string storage, compared without reading it) costs less than
+        /// hashing it for the dictionary.
+        var last: (topic: String, placement: TopicPlacement)?
+
+        mutating func lookUp(_ topic: String) -> TopicPlacement? {
+            if let last, last.topic == topic { return last.placement }
+            guard let placement = placements[topic] else { return nil }
+            last = (topic, placement)
+            return placement
+        }
     }
 
     private let transaction = Mutex(Transaction())
@@ -142,7 +162,7 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// The topic's partition count and tails, learnt on the first record of this stream to it.
     private func placement(of topic: String) throws(PipelineError) -> TopicPlacement {
-        if let known = topics.withLock({ $0.placements[topic] }) { return known }
+        if let known = topics.withLock({ $0.lookUp(topic) }) { return known }
         let found: Int32?
         do {
             found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds)
