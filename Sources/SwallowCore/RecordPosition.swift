@@ -103,7 +103,9 @@ extension RecordPosition {
     /// `buffer`, which holds at least `encodedCount(suffixCount: suffix.count)` bytes; returns how many it
     /// wrote. No allocation and no string formatting: it runs for every record (`Header.withValue`).
     public func encode(suffix: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        precondition(buffer.count >= encodedCount(suffixCount: suffix.count), "the buffer is too small for the header value")
+        // The longest value first: that check is one addition, and the buffers `Header.withValue` gives pass it.
+        precondition(buffer.count >= Self.longestPrefix + suffix.count || buffer.count >= encodedCount(suffixCount: suffix.count),
+                     "the buffer is too small for the header value")
         var cursor = 0
         func append(_ byte: UInt8) {
             buffer[cursor] = byte
@@ -145,6 +147,9 @@ extension RecordPosition {
         }
         return cursor + suffix.count
     }
+
+    /// The longest `<commit> <change> <index> <part>`: two LSNs of 17 characters, 10 and 5 digits, 3 spaces.
+    @usableFromInline static let longestPrefix = 17 + 1 + 17 + 1 + 10 + 1 + 5
 
     /// Characters of `X/X`.
     private static func lsnDigits(_ lsn: LSN) -> Int {
@@ -190,10 +195,12 @@ extension RecordPosition {
         public var value: [UInt8] { position.encode(suffix: suffix) }
 
         /// Calls `body` with the value, written to a temporary buffer (on the stack unless the stream
-        /// id is very long) that lives only during the call.
+        /// id is very long) that lives only during the call. Inlinable: specialised where it is called,
+        /// rather than run generically with its types looked up at run time for every record.
+        @inlinable
         public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-            let count = valueCount
-            return try withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { (buffer: UnsafeMutableRawBufferPointer) throws(E) -> R in
+            // Room for the longest value: this one's exact length would take a pass over its digits.
+            return try withUnsafeTemporaryAllocation(byteCount: RecordPosition.longestPrefix + suffix.count, alignment: 1) { (buffer: UnsafeMutableRawBufferPointer) throws(E) -> R in
                 let written = position.encode(suffix: suffix, into: buffer)
                 return try body(UnsafeRawBufferPointer(rebasing: buffer[..<written]))
             }

@@ -113,6 +113,9 @@ import Testing
             #expect(original.encode(stream: stream, partitionCount: partitions) == expected)
             #expect(original.partitionSeed == Array(original.description.utf8))
         }
+        let longest = position(.max, .max, .max, .max).header(suffix: [UInt8(ascii: " "), UInt8(ascii: "1"), UInt8(ascii: " "), UInt8(ascii: "s")])
+        #expect(longest.valueCount == RecordPosition.longestPrefix + 4)
+        #expect(longest.withValue { Array($0) } == Array("FFFFFFFF/FFFFFFFF FFFFFFFF/FFFFFFFF 4294967295 65535 1 s".utf8))
     }
 
     @Test(arguments: [
