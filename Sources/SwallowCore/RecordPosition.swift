@@ -175,8 +175,8 @@ extension RecordPosition {
     /// The `swallow.position` header of one record as the producer is given it: the position and its
     /// topic's suffix (`headerSuffix`, shared by every record of the topic, so holding it allocates
     /// nothing). The value is written only for the producer to copy (`withValue`), in a buffer on the
-    /// stack: with an array per record, the allocator (malloc, free and its lock) took about a fifth of
-    /// the exactly_once drain's CPU time for small rows.
+    /// stack: arrays made per record for it sent the reader into the allocator's slow path and lock,
+    /// a large part of what exactly_once cost over at_least_once for small rows (docs/performance.md).
     public struct Header: Sendable, Equatable {
         public var position: RecordPosition
         /// ` <partitions> <stream>`, from `headerSuffix`.
