@@ -119,6 +119,8 @@ public final class KafkaProducer: Sendable {
     /// - Parameters:
     ///   - key: nil for a null key (partitioned randomly by murmur2_random); `[]` is an empty key.
     ///   - value: nil for a tombstone (null value); `[]` is an empty value.
+    ///   - borrowedHeader: one more header, after `headers`, whose value the caller lends for this call
+    ///     (a header written for every record, without an array for it).
     ///   - partition: the partition to write to; nil lets librdkafka's partitioner choose
     ///     (`RD_KAFKA_PARTITION_UA`: murmur2_random, `KafkaPartitioner.murmur2` of the key for a non-null
     ///     key). A partition the topic does not have fails with `_UNKNOWN_PARTITION`: thrown here when
@@ -130,7 +132,6 @@ public final class KafkaProducer: Sendable {
     /// - Throws: immediate failures only, e.g. `MSG_SIZE_TOO_LARGE` (message above `message.max.bytes`),
     ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
-    ///   - borrowedHeader: one more header, after `headers`, whose value the caller lends for this call.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                         borrowedHeader: KafkaBorrowedHeader? = nil,
                         partition: Int32? = nil, id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
