@@ -119,6 +119,8 @@ public final class KafkaProducer: Sendable {
     /// - Parameters:
     ///   - key: nil for a null key (partitioned randomly by murmur2_random); `[]` is an empty key.
     ///   - value: nil for a tombstone (null value); `[]` is an empty value.
+    ///   - borrowedHeader: one more header, after `headers`, whose value the caller lends for this call
+    ///     (a header written for every record, without an array for it).
     ///   - partition: the partition to write to; nil lets librdkafka's partitioner choose
     ///     (`RD_KAFKA_PARTITION_UA`: murmur2_random, `KafkaPartitioner.murmur2` of the key for a non-null
     ///     key). A partition the topic does not have fails with `_UNKNOWN_PARTITION`: thrown here when
@@ -131,6 +133,7 @@ public final class KafkaProducer: Sendable {
     ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+                        borrowedHeader: KafkaBorrowedHeader? = nil,
                         partition: Int32? = nil, id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
         guard id != UInt64.max else {
             throw KafkaError(code: .invalidArgument,
@@ -142,9 +145,10 @@ public final class KafkaProducer: Sendable {
         let flags = RD_KAFKA_MSG_F_COPY | (blockWhenQueueFull ? RD_KAFKA_MSG_F_BLOCK : 0)
         // Counted before the enqueue: the delivery report (which subtracts) may come before it returns.
         let bytes = Self.messageBytes(key: key, value: value, headers: headers)
+            + (borrowedHeader.map { Self.headerBytes(key: $0.key, valueCount: $0.value.count) } ?? 0)
         shared.inFlightBytes.add(bytes, ordering: .relaxed)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA,
-                                    key: key, value: value, headers: headers,
+                                    key: key, value: value, headers: headers, borrowedHeader: borrowedHeader,
                                     opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
@@ -176,8 +180,13 @@ public final class KafkaProducer: Sendable {
     /// The size `inFlightBytes` counts for one message.
     public static func messageBytes(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader]) -> Int {
         var bytes = (key?.count ?? 0) + (value?.count ?? 0)
-        for header in headers { bytes += header.key.utf8.count + (header.value?.count ?? 0) }
+        for header in headers { bytes += headerBytes(key: header.key, valueCount: header.value?.count ?? 0) }
         return bytes
+    }
+
+    /// The size `inFlightBytes` counts for one header (of a message, or a `KafkaBorrowedHeader`).
+    public static func headerBytes(key: String, valueCount: Int) -> Int {
+        key.utf8.count + valueCount
     }
 
     /// Fetches the metadata of `topic` now, waiting up to `timeoutMilliseconds`. librdkafka creates a
@@ -271,14 +280,32 @@ public final class KafkaProducer: Sendable {
     /// Builds the `rd_kafka_vu_t` array for `rd_kafka_produceva` (the array form of the variadic
     /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
     private static func enqueue(rk: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?,
-                                value: [UInt8]?, headers: [KafkaHeader], opaque: UnsafeMutableRawPointer?,
-                                flags: Int32) -> OpaquePointer? {
+                                value: [UInt8]?, headers: [KafkaHeader], borrowedHeader: KafkaBorrowedHeader?,
+                                opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
         var cHeaders: OpaquePointer?
-        if !headers.isEmpty {
-            cHeaders = rd_kafka_headers_new(headers.count)
+        let headerCount = headers.count + (borrowedHeader == nil ? 0 : 1)
+        if headerCount > 0 {
+            let list = rd_kafka_headers_new(headerCount)
+            cHeaders = list
+            // Names through withCString: passing a String as `const char *` directly makes a
+            // NUL-terminated copy of it (an allocation per header and message).
             for header in headers {
-                withBytes(header.value) { pointer, count in
-                    _ = rd_kafka_header_add(cHeaders, header.key, -1, pointer, count)
+                header.key.withCString { name in
+                    withBytes(header.value) { pointer, count in
+                        _ = rd_kafka_header_add(list, name, -1, pointer, count)
+                    }
+                }
+            }
+            if let borrowedHeader {
+                borrowedHeader.key.withCString { name in
+                    let value = borrowedHeader.value
+                    if let base = value.baseAddress {
+                        _ = rd_kafka_header_add(list, name, -1, base, value.count)
+                    } else {
+                        // Never NULL (that would be a null value): an empty buffer may have no address.
+                        var placeholder: UInt8 = 0
+                        withUnsafePointer(to: &placeholder) { _ = rd_kafka_header_add(list, name, -1, $0, 0) }
+                    }
                 }
             }
         }

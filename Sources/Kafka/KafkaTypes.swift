@@ -42,6 +42,21 @@ public struct KafkaHeader: Sendable, Equatable {
     }
 }
 
+/// A header whose value the caller lends to one `KafkaProducer.produce` call, which copies it into
+/// librdkafka: for a header written with every record, from a buffer the caller reuses or keeps on the
+/// stack, so that producing it allocates nothing on the Swift side (no `KafkaHeader`, no array).
+/// `value` must stay valid for the duration of the call only; it is never null (an empty buffer is an
+/// empty value).
+public struct KafkaBorrowedHeader {
+    public var key: String
+    public var value: UnsafeRawBufferPointer
+
+    public init(key: String, value: UnsafeRawBufferPointer) {
+        self.key = key
+        self.value = value
+    }
+}
+
 /// A record read by `KafkaConsumer` or `KafkaLogReader`. `key`/`value` are nil for null (a nil value is a tombstone),
 /// which is distinct from empty.
 public struct KafkaRecord: Sendable, Equatable {

@@ -66,8 +66,9 @@ public struct RecordPosition: Sendable, Hashable, Comparable, CustomStringConver
 
 extension RecordPosition {
     /// The bytes a record without key is placed by (hashed like a key): the same for the same position,
-    /// so a replayed record without key goes to the partition its first copy went to.
-    public var partitionSeed: [UInt8] { Array(description.utf8) }
+    /// so a replayed record without key goes to the partition its first copy went to. `description`'s
+    /// bytes (the header value up to its suffix), written without string formatting.
+    public var partitionSeed: [UInt8] { encode(suffix: []) }
 
     /// The name of the record header carrying the position.
     public static let headerName = "swallow.position"
@@ -93,45 +94,131 @@ extension RecordPosition {
         return Array(" \(partitionCount) \(stream)".utf8)
     }
 
-    /// The header value with a suffix from `headerSuffix`: the same bytes as `encode(stream:partitionCount:)`,
-    /// written without string formatting (it runs for every record).
+    /// The header value with a suffix from `headerSuffix`: the same bytes as `encode(stream:partitionCount:)`.
     public func encode(suffix: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(48 + suffix.count)
-        Self.appendLSN(commitLSN, to: &bytes)
-        bytes.append(UInt8(ascii: " "))
-        Self.appendLSN(changeLSN, to: &bytes)
-        bytes.append(UInt8(ascii: " "))
-        Self.appendDecimal(UInt64(index), to: &bytes)
-        bytes.append(UInt8(ascii: " "))
-        Self.appendDecimal(UInt64(part), to: &bytes)
-        bytes.append(contentsOf: suffix)
-        return bytes
-    }
-
-    /// `X/X`, upper-case hex without leading zeros, as `LSN` prints.
-    private static func appendLSN(_ lsn: LSN, to bytes: inout [UInt8]) {
-        appendHex(lsn.value >> 32, to: &bytes)
-        bytes.append(UInt8(ascii: "/"))
-        appendHex(lsn.value & 0xFFFF_FFFF, to: &bytes)
-    }
-
-    private static func appendHex(_ value: UInt64, to bytes: inout [UInt8]) {
-        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
-        var shift = 60
-        while shift > 0, value >> UInt64(shift) == 0 { shift -= 4 }
-        while shift >= 0 {
-            bytes.append(digits[Int((value >> UInt64(shift)) & 0xF)])
-            shift -= 4
+        let count = encodedCount(suffixCount: suffix.count)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = encode(suffix: suffix, into: UnsafeMutableRawBufferPointer(buffer))
         }
     }
 
-    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-            return
+    /// The length of the header value with a suffix of `suffixCount` bytes, without writing it.
+    public func encodedCount(suffixCount: Int) -> Int {
+        Self.lsnDigits(commitLSN) + 1 + Self.lsnDigits(changeLSN) + 1
+            + Self.decimalDigits(UInt64(index)) + 1 + Self.decimalDigits(UInt64(part)) + suffixCount
+    }
+
+    /// Writes the header value with `suffix` (the bytes `encode(suffix:)` returns) to the start of
+    /// `buffer`, which holds at least `encodedCount(suffixCount: suffix.count)` bytes; returns how many it
+    /// wrote. No allocation and no string formatting: it runs for every record (`Header.withValue`).
+    public func encode(suffix: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        // The longest value first: that check is one addition, and the buffers `Header.withValue` gives pass it.
+        precondition(buffer.count >= Self.longestPrefix + suffix.count || buffer.count >= encodedCount(suffixCount: suffix.count),
+                     "the buffer is too small for the header value")
+        var cursor = 0
+        func append(_ byte: UInt8) {
+            buffer[cursor] = byte
+            cursor += 1
         }
-        bytes.append(contentsOf: Array(String(value).utf8))
+        func appendLSN(_ lsn: LSN) {
+            appendHex(lsn.value >> 32)
+            append(UInt8(ascii: "/"))
+            appendHex(lsn.value & 0xFFFF_FFFF)
+        }
+        // Upper-case hex without leading zeros, as `LSN` prints.
+        func appendHex(_ value: UInt64) {
+            var shift = (Self.hexDigits(value) - 1) * 4
+            while shift >= 0 {
+                let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+                append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "A") + digit - 10)
+                shift -= 4
+            }
+        }
+        func appendDecimal(_ value: UInt64) {
+            // Written from the last digit back.
+            let digits = Self.decimalDigits(value)
+            var rest = value
+            for offset in stride(from: cursor + digits - 1, through: cursor, by: -1) {
+                buffer[offset] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            cursor += digits
+        }
+        appendLSN(commitLSN)
+        append(UInt8(ascii: " "))
+        appendLSN(changeLSN)
+        append(UInt8(ascii: " "))
+        appendDecimal(UInt64(index))
+        append(UInt8(ascii: " "))
+        appendDecimal(UInt64(part))
+        suffix.withUnsafeBytes { suffixBytes in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...]).copyMemory(from: suffixBytes)
+        }
+        return cursor + suffix.count
+    }
+
+    /// The longest `<commit> <change> <index> <part>`: two LSNs of 17 characters, 10 and 5 digits, 3 spaces.
+    @usableFromInline static let longestPrefix = 17 + 1 + 17 + 1 + 10 + 1 + 5
+
+    /// Characters of `X/X`.
+    private static func lsnDigits(_ lsn: LSN) -> Int {
+        hexDigits(lsn.value >> 32) + 1 + hexDigits(lsn.value & 0xFFFF_FFFF)
+    }
+
+    /// Hex digits of `value` without leading zeros (0 has one).
+    private static func hexDigits(_ value: UInt64) -> Int {
+        max(1, (64 - value.leadingZeroBitCount + 3) / 4)
+    }
+
+    /// Decimal digits of `value` without leading zeros (0 has one).
+    private static func decimalDigits(_ value: UInt64) -> Int {
+        var digits = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        return digits
+    }
+
+    /// The `swallow.position` header of one record as the producer is given it: the position and its
+    /// topic's suffix (`headerSuffix`, shared by every record of the topic, so holding it allocates
+    /// nothing). The value is written only for the producer to copy (`withValue`), in a buffer on the
+    /// stack: arrays made per record for it sent the reader into the allocator's slow path and lock,
+    /// a large part of what exactly_once cost over at_least_once for small rows (docs/performance.md).
+    public struct Header: Sendable, Equatable {
+        public var position: RecordPosition
+        /// ` <partitions> <stream>`, from `headerSuffix`.
+        public var suffix: [UInt8]
+
+        public init(position: RecordPosition, suffix: [UInt8]) {
+            self.position = position
+            self.suffix = suffix
+        }
+
+        /// The header's name.
+        public var key: String { RecordPosition.headerName }
+        /// The value's length in bytes.
+        public var valueCount: Int { position.encodedCount(suffixCount: suffix.count) }
+        /// The value (an array: for tests and diagnostics, not the per-record path).
+        public var value: [UInt8] { position.encode(suffix: suffix) }
+
+        /// Calls `body` with the value, written to a temporary buffer (on the stack unless the stream
+        /// id is very long) that lives only during the call. Inlinable: specialised where it is called,
+        /// rather than run generically with its types looked up at run time for every record.
+        @inlinable
+        public func withValue<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+            // Room for the longest value: this one's exact length would take a pass over its digits.
+            return try withUnsafeTemporaryAllocation(byteCount: RecordPosition.longestPrefix + suffix.count, alignment: 1) { (buffer: UnsafeMutableRawBufferPointer) throws(E) -> R in
+                let written = position.encode(suffix: suffix, into: buffer)
+                return try body(UnsafeRawBufferPointer(rebasing: buffer[..<written]))
+            }
+        }
+    }
+
+    /// The header carrying this position with a suffix from `headerSuffix`, for the producer.
+    public func header(suffix: [UInt8]) -> Header {
+        Header(position: self, suffix: suffix)
     }
 
     /// The header carrying this position for `stream`, placed among `partitionCount` partitions.

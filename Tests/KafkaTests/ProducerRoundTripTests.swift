@@ -108,6 +108,35 @@ struct ProducerRoundTripTests {
         #expect(producer.inFlightBytes == 0)
     }
 
+    @Test("a borrowed header comes after the others with the bytes lent, empty stays empty, and it counts as in flight")
+    func borrowedHeader() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("borrowed", partitions: 1)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        let headers = [KafkaHeader(key: "seq", value: bytes("1"))]
+        let lent = bytes("0/16B3748 0/16B36D0 0 1 8 swallow-orders")
+        try lent.withUnsafeBytes { value in
+            try producer.produce(topic: "borrowed", key: bytes("k"), value: bytes("v"), headers: headers,
+                                 borrowedHeader: KafkaBorrowedHeader(key: "swallow.position", value: value), id: 1)
+        }
+        #expect(producer.inFlightBytes == 1 + 1 + 3 + 1 + 16 + lent.count)
+        try producer.produce(topic: "borrowed", key: bytes("k"), value: bytes("v"),
+                             borrowedHeader: KafkaBorrowedHeader(key: "empty", value: UnsafeRawBufferPointer(start: nil, count: 0)), id: 2)
+        #expect(producer.flush(timeoutMilliseconds: 20_000) == 0)
+        #expect(collector.failures.isEmpty)
+        #expect(producer.inFlightBytes == 0)
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["borrowed"])
+        defer { consumer.close() }
+        let records = try consumer.readToEnd(timeoutMilliseconds: 20_000)
+        #expect(records.map(\.headers) == [
+            [KafkaHeader(key: "seq", value: bytes("1")), KafkaHeader(key: "swallow.position", value: lent)],
+            [KafkaHeader(key: "empty", value: [])],
+        ])
+    }
+
     @Test("a prepared topic's first message goes without waiting for librdkafka's once-a-second topic scan")
     func preparedTopicIsNotDelayed() async throws {
         let cluster = try MockKafkaCluster()

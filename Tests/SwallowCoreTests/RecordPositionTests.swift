@@ -91,6 +91,33 @@ import Testing
         }
     }
 
+    @Test func headerWrittenInPlaceIsDescriptionThenSuffix() {
+        var generator = SplitMix(seed: 12)
+        let interesting: [UInt64] = [0, 1, 9, 10, 15, 16, 0xFFFF_FFFF, 0x1_0000_0000, .max]
+        for round in 0..<5_000 {
+            let commit = round % 3 == 0 ? interesting[Int(generator.next() % 9)] : generator.next() >> (generator.next() % 64)
+            let change = round % 5 == 0 ? interesting[Int(generator.next() % 9)] : generator.next() >> (generator.next() % 64)
+            let index = round % 7 == 0 ? UInt32.max : UInt32(truncatingIfNeeded: generator.next() >> (generator.next() % 64))
+            let part = round % 11 == 0 ? UInt16.max : UInt16(truncatingIfNeeded: generator.next() >> (generator.next() % 64))
+            let original = position(commit, change, index, part)
+            let partitions = Int32(truncatingIfNeeded: generator.next() % UInt64(Int32.max)) + 1
+            let stream = round % 13 == 0 ? String(repeating: "long stream id ", count: 100) : "s\(round)"
+            // The oracle: the fields as `LSN` and the integers print them.
+            let expected = Array("\(original.description) \(partitions) \(stream)".utf8)
+            let suffix = RecordPosition.headerSuffix(stream: stream, partitionCount: partitions)
+            let header = original.header(suffix: suffix)
+            #expect(header.key == RecordPosition.headerName)
+            #expect(header.valueCount == expected.count)
+            #expect(header.value == expected)
+            #expect(header.withValue { Array($0) } == expected)
+            #expect(original.encode(stream: stream, partitionCount: partitions) == expected)
+            #expect(original.partitionSeed == Array(original.description.utf8))
+        }
+        let longest = position(.max, .max, .max, .max).header(suffix: [UInt8(ascii: " "), UInt8(ascii: "1"), UInt8(ascii: " "), UInt8(ascii: "s")])
+        #expect(longest.valueCount == RecordPosition.longestPrefix + 4)
+        #expect(longest.withValue { Array($0) } == Array("FFFFFFFF/FFFFFFFF FFFFFFFF/FFFFFFFF 4294967295 65535 1 s".utf8))
+    }
+
     @Test(arguments: [
         "",
         "0/1 0/2 0 0",                      // no stream id

@@ -111,6 +111,8 @@ final class DeliveryPath: Sendable {
         var record = record
         var headers = record.kafkaHeaders
         var partition: Int32?
+        // exactly_once: produced after `headers`, its value written only while the producer copies it.
+        var positionHeader: RecordPosition.Header?
         if let exactlyOnce, record.position != nil || record.snapshot != nil {
             let placement: ExactlyOnceDelivery.Placement
             do {
@@ -129,12 +131,13 @@ final class DeliveryPath: Sendable {
                 // The partition it goes to holds it (a replay after a restart): its owner settles it now.
                 state.settleWithoutDelivery(id)
                 return true
-            case .produce(let chosen, let placementHeaders):
+            case .produce(let chosen, let position, let snapshotTag):
                 partition = chosen
-                headers.append(contentsOf: placementHeaders)
+                positionHeader = position
+                if let snapshotTag { headers.append(snapshotTag) }
             }
         }
-        while !byteBoundApplied, !hasRoom(for: record, headers: headers) {
+        while !byteBoundApplied, !hasRoom(for: record, headers: headers, positionHeader: positionHeader) {
             guard try wait() else {
                 state.abandon(id)
                 return false
@@ -144,8 +147,7 @@ final class DeliveryPath: Sendable {
             do {
                 if let exactlyOnce {
                     try exactlyOnce.inTransaction(position: record.position) { () throws(KafkaError) in
-                        try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
-                                             partition: partition, id: id.rawValue, blockWhenQueueFull: false)
+                        try produceWithoutBlocking(record, headers: headers, positionHeader: positionHeader, partition: partition, id: id)
                     }
                 } else {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
@@ -170,6 +172,7 @@ final class DeliveryPath: Sendable {
                     record.snapshot = nil
                     partition = nil
                     headers = record.kafkaHeaders
+                    positionHeader = nil
                 } catch {
                     state.abandon(id)
                     throw error
@@ -183,11 +186,28 @@ final class DeliveryPath: Sendable {
         }
     }
 
+    /// `producer.produce` without waiting for queue space, with the position header (if any) lent to it
+    /// from a stack buffer.
+    private func produceWithoutBlocking(_ record: OutgoingRecord, headers: [KafkaHeader], positionHeader: RecordPosition.Header?,
+                                        partition: Int32?, id: DeliveryID) throws(KafkaError) {
+        guard let positionHeader else {
+            try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
+                                 partition: partition, id: id.rawValue, blockWhenQueueFull: false)
+            return
+        }
+        try positionHeader.withValue { (value: UnsafeRawBufferPointer) throws(KafkaError) in
+            try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
+                                 borrowedHeader: KafkaBorrowedHeader(key: positionHeader.key, value: value),
+                                 partition: partition, id: id.rawValue, blockWhenQueueFull: false)
+        }
+    }
+
     /// Whether `record` fits under the in-flight byte bound now (`hasByteRoom`).
     func hasRoom(for record: OutgoingRecord) -> Bool { hasRoom(for: record, headers: record.kafkaHeaders) }
 
-    private func hasRoom(for record: OutgoingRecord, headers: [KafkaHeader]) -> Bool {
-        let bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: headers)
+    private func hasRoom(for record: OutgoingRecord, headers: [KafkaHeader], positionHeader: RecordPosition.Header? = nil) -> Bool {
+        var bytes = KafkaProducer.messageBytes(key: record.key, value: record.value, headers: headers)
+        if let positionHeader { bytes += KafkaProducer.headerBytes(key: positionHeader.key, valueCount: positionHeader.valueCount) }
         return Self.hasByteRoom(inFlight: producer.inFlightBytes, adding: bytes, limit: maxInFlightBytes)
     }
 

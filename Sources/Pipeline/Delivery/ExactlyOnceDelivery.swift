@@ -59,19 +59,39 @@ final class ExactlyOnceDelivery: Sendable {
         var lastPosition: RecordPosition?
     }
 
-    /// What this stream learnt about one topic it writes, on its first record to it.
-    private struct TopicPlacement {
-        var partitionCount: Int32
+    /// What this stream learnt about one topic it writes, on its first record to it. A class, never
+    /// changed once made: every record looks it up, and a reference is one retain where a copy of the
+    /// fields was one per field.
+    private final class TopicPlacement: Sendable {
+        let partitionCount: Int32
         /// ` <partitions> <stream>`, the end of every position header to this topic.
-        var headerSuffix: [UInt8]
+        let headerSuffix: [UInt8]
         /// What the tails hold; nothing to skip when the partition count changed since (the keys moved).
-        var delivered: DeliveredPositions
-        var skips: Bool
+        let delivered: DeliveredPositions
+        let skips: Bool
+
+        init(partitionCount: Int32, headerSuffix: [UInt8], delivered: DeliveredPositions, skips: Bool) {
+            self.partitionCount = partitionCount
+            self.headerSuffix = headerSuffix
+            self.delivered = delivered
+            self.skips = skips
+        }
     }
 
     /// What this stream learnt about the topics it writes; forgotten at each new stream.
     private struct Topics {
         var placements: [String: TopicPlacement] = [:]
+        /// The topic looked up last: records come in runs to one topic, and comparing its name with
+        /// the last one (mostly the same string storage, compared without reading it) costs less than
+        /// hashing it for the dictionary.
+        var last: (topic: String, placement: TopicPlacement)?
+
+        mutating func lookUp(_ topic: String) -> TopicPlacement? {
+            if let last, last.topic == topic { return last.placement }
+            guard let placement = placements[topic] else { return nil }
+            last = (topic, placement)
+            return placement
+        }
     }
 
     /// Snapshot units whose rows may already be in the topics (read before a failure), and what the
@@ -113,7 +133,9 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// Where a positioned record goes, or that its partition already holds it.
     enum Placement {
-        case produce(partition: Int32, headers: [KafkaHeader])
+        /// Produce to `partition` with the position header (lent to the producer), and a snapshot row's
+        /// `swallow.snapshot` header.
+        case produce(partition: Int32, position: RecordPosition.Header?, snapshotTag: KafkaHeader?)
         case alreadyDelivered
     }
 
@@ -126,8 +148,7 @@ final class ExactlyOnceDelivery: Sendable {
             skipped.add(1, ordering: .relaxed)
             return .alreadyDelivered
         }
-        return .produce(partition: partition,
-                        headers: [KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix))])
+        return .produce(partition: partition, position: position.header(suffix: topic.headerSuffix), snapshotTag: nil)
     }
 
     /// Decides where a snapshot row goes, or that its topic already holds it: a row of a unit declared
@@ -142,13 +163,10 @@ final class ExactlyOnceDelivery: Sendable {
             return .alreadyDelivered
         }
         let partition = KafkaPartitioner.murmur2(key: record.key ?? Array(tag.description.utf8), partitionCount: topic.partitionCount)
-        var headers = [KafkaHeader(key: SnapshotTag.headerName, value: tag.encode(stream: streamID))]
         // The position too, so that a stream's tail scan that meets snapshot rows stops there (see
         // `RecordPosition.belowCommits(at:)` for an initial snapshot's).
-        if let position = record.position {
-            headers.append(KafkaHeader(key: RecordPosition.headerName, value: position.encode(suffix: topic.headerSuffix)))
-        }
-        return .produce(partition: partition, headers: headers)
+        return .produce(partition: partition, position: record.position.map { $0.header(suffix: topic.headerSuffix) },
+                        snapshotTag: KafkaHeader(key: SnapshotTag.headerName, value: tag.encode(stream: streamID)))
     }
 
     /// Rows of `units` may be in the topics already: a unit read again after a failure (an initial
@@ -228,7 +246,7 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// The topic's partition count and tails, learnt on the first record of this stream to it.
     private func placement(of topic: String) throws(PipelineError) -> TopicPlacement {
-        if let known = topics.withLock({ $0.placements[topic] }) { return known }
+        if let known = topics.withLock({ $0.lookUp(topic) }) { return known }
         let found: Int32?
         do {
             found = try producer.partitionCount(topic: topic, timeoutMilliseconds: metadataTimeoutMilliseconds)
