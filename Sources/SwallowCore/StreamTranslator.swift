@@ -275,9 +275,9 @@ public struct StreamTranslator: Sendable {
             // position to confirm. PostgreSQL 18 has been seen sending one unasked, for a subtransaction
             // it wrongly marked as streamed, when that subtransaction rolls back; the changes Swallow
             // does get are not affected (a rolled-back subtransaction's changes are left out of its
-            // transaction's Begin...Commit). Stopping on it would help no one: it would stop Swallow for
-            // good, since the server sends it again from the slot's restart position after every
-            // restart. So it is passed over, with a line in the debug log.
+            // transaction's Begin...Commit). Stopping on it would help no one: nothing is wrong with the
+            // data, an operator could do nothing about it, and a restart that decodes the same WAL again
+            // may meet it again. So it is passed over, with a line in the debug log.
             //
             // It cannot arrive inside Begin...Commit, though: the server decodes a committed transaction
             // in one go, and another transaction's abort at its own WAL record, before or after. One
