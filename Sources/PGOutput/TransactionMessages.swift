@@ -150,9 +150,8 @@ public struct LogicalDecodingMessage: Sendable, Equatable {
 /// ```
 /// A streaming message (protocol version 2+), which a server sends only to a client that asked for
 /// `streaming`; Swallow never does. Decoded all the same because PostgreSQL 18 has been seen sending it
-/// on protocol 1 for a subtransaction it wrongly marked as streamed (the abort callback runs for any
-/// transaction flagged streamed, without asking whether streaming was negotiated). What to make of it is
-/// the caller's decision (StreamTranslator). Only the protocol-1 form is accepted: the two trailing
+/// on protocol 1, without streaming, for a subtransaction it wrongly marked as streamed, when that
+/// subtransaction rolled back. What to make of it is the caller's decision (StreamTranslator). Only the protocol-1 form is accepted: the two trailing
 /// fields need `streaming parallel` (protocol 4), so here they would be bytes of something else.
 public struct StreamAbortMessage: Sendable, Equatable {
     static let tag = UInt8(ascii: "A")
