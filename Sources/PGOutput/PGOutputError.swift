@@ -70,6 +70,7 @@ public struct PGOutputError: Error, Sendable, Equatable, CustomStringConvertible
         case UInt8(ascii: "D"): "pgoutput Delete"
         case UInt8(ascii: "T"): "pgoutput Truncate"
         case UInt8(ascii: "M"): "pgoutput Message"
+        case UInt8(ascii: "A"): "pgoutput Stream Abort"
         default: "unknown"
         }
     }

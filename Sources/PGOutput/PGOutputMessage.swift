@@ -16,13 +16,18 @@ public enum PGOutputMessage: Sendable, Equatable {
     case delete(DeleteMessage)
     case truncate(TruncateMessage)
     case message(LogicalDecodingMessage)
+    /// Only ever unasked for: see `StreamAbortMessage`.
+    case streamAbort(StreamAbortMessage)
 
     /// Decodes one message, normally `XLogData.data`.
     ///
-    /// Byte slices in the result share storage with `bytes`. Streaming
-    /// messages (`S`, `E`, `c`, `A`, protocol version 2+) are rejected as
-    /// `unknownMessageType`: they are only sent when the client asks for
-    /// `streaming`, which a version-1 client cannot.
+    /// Byte slices in the result share storage with `bytes`. The streaming
+    /// messages Stream Start, Stream Stop and Stream Commit (`S`, `E`, `c`,
+    /// protocol version 2+) are rejected as `unknownMessageType`: they are only
+    /// sent when the client asks for `streaming`, which a version-1 client
+    /// cannot. Stream Abort (`A`) is decoded: a server has been seen sending it
+    /// unasked (see `StreamAbortMessage`), and whether that may pass is for the
+    /// caller to judge, knowing whether a transaction is open.
     public static func decode(_ bytes: ArraySlice<UInt8>) throws(PGOutputError) -> PGOutputMessage {
         var reader = ByteReader(bytes)
         let message: PGOutputMessage
@@ -37,6 +42,7 @@ public enum PGOutputMessage: Sendable, Equatable {
         case DeleteMessage.tag: message = .delete(try .decode(from: &reader))
         case TruncateMessage.tag: message = .truncate(try .decode(from: &reader))
         case LogicalDecodingMessage.tag: message = .message(try .decode(from: &reader))
+        case StreamAbortMessage.tag: message = .streamAbort(try .decode(from: &reader))
         case let tag:
             throw reader.error(
                 .unknownMessageType, at: 0,

@@ -105,6 +105,9 @@ public struct QueryResult: Sendable {
 /// the thread that uses it (snapshot readers, the heartbeat): it is never used by two at once.
 public final class PostgresConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
+    /// What the server said in notices while streaming (see `startCopyBoth`). Outlives `handle`, whose
+    /// notice receiver points at it: `deinit` closes the connection before the properties go.
+    private let streamNotices = StreamNotices()
     public let parameters: ConnectionParameters
     public let isReplication: Bool
 
@@ -180,7 +183,12 @@ public final class PostgresConnection: @unchecked Sendable {
     // MARK: Replication stream
 
     /// Switches the connection into CopyBoth mode; from here on only `readCopyData` and `sendCopyData` work.
+    ///
+    /// From here on the connection's notices are read too, not only printed (`StreamNotices`): PostgreSQL
+    /// 18 reports a publication missing while streaming as a WARNING and streams on without it.
     public func startCopyBoth(_ command: String) throws(ReplicationError) {
+        let conn = try liveHandle()
+        PQsetNoticeReceiver(conn, receiveStreamNotice, Unmanaged.passUnretained(streamNotices).toOpaque())
         try startCopy(command, expecting: PGRES_COPY_BOTH)
     }
 
@@ -224,6 +232,11 @@ public final class PostgresConnection: @unchecked Sendable {
         while true {
             var buffer: UnsafeMutablePointer<CChar>?
             let length = PQgetCopyData(conn, &buffer, 1)
+            // A notice that ends the stream came in before this message: nothing after it is taken.
+            if let failure = streamNotices.takeFailure() {
+                if let buffer { PQfreemem(buffer) }
+                throw failure
+            }
             if length > 0, let buffer {
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(length))
                 let copy = [UInt8](bytes)
@@ -436,4 +449,43 @@ extension PostgresConnection {
         for name in names { quoted.append(try identifier(name)) }
         return quoted.joined(separator: ", ")
     }
+}
+
+/// The notices of a streaming connection, received on the thread that reads the stream (libpq calls the
+/// receiver from inside `PQgetCopyData` and `PQconsumeInput`), so unguarded, like the connection.
+///
+/// Up to PostgreSQL 17 a publication that is missing when the walsender decodes a change ends the stream
+/// with ERROR "publication ... does not exist" (SQLSTATE 42704). PostgreSQL 18 reports it as WARNING
+/// "skipped loading publication ..." (SQLSTATE 55000 in the 18.6 the tests run; the ERROR's 42704 is
+/// taken too) and streams on, leaving out the changes the publication would have sent, so that
+/// replication can go on once the publication is created again further on in the WAL. For Swallow
+/// changes are missing either way: the WARNING ends the stream with the error the ERROR gives, and the
+/// pipeline stops as it does on 15 (publicationLost). Every notice is still printed to standard error,
+/// as libpq's default receiver does.
+final class StreamNotices {
+    private var failure: ReplicationError?
+
+    func receive(_ result: OpaquePointer) {
+        if let text = PQresultErrorMessage(result) { _ = write(STDERR_FILENO, text, strlen(text)) }
+        func field(_ code: Character) -> String? {
+            PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
+        }
+        let sqlState = field("C")
+        guard failure == nil, let sqlState, ["42704", "55000"].contains(sqlState),
+              let message = field("M"), message.contains("publication") else { return }
+        failure = ReplicationError(code: .publicationMissing,
+                                   message: [message, field("D")].compactMap { $0 }.joined(separator: ": "),
+                                   sqlState: sqlState,
+                                   hint: "set publication.create: true or CREATE PUBLICATION for the captured tables")
+    }
+
+    func takeFailure() -> ReplicationError? {
+        defer { failure = nil }
+        return failure
+    }
+}
+
+private let receiveStreamNotice: PQnoticeReceiver = { argument, result in
+    guard let argument, let result else { return }
+    Unmanaged<StreamNotices>.fromOpaque(argument).takeUnretainedValue().receive(result)
 }

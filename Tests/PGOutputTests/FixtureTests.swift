@@ -42,6 +42,7 @@ extension PGOutputMessage {
         case .delete: "D"
         case .truncate: "T"
         case .message: "M"
+        case .streamAbort: "A"
         }
     }
 
@@ -115,6 +116,8 @@ private let plausibleTimes: ClosedRange<Int64> =
                 #expect(logical.isTransactional == (open != nil))
             case .origin, .type:
                 #expect(open != nil)
+            case .streamAbort:
+                Issue.record("the fixture was recorded without streaming: no Stream Abort belongs in it")
             }
         }
         #expect(open == nil)

@@ -16,7 +16,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 @Suite struct FuzzTests {
-    static let tags = Array("BCORYIUDTMwk".utf8)
+    static let tags = Array("BCORYIUDTMAwk".utf8)
 
     /// Decoding either throws or yields a value; since the wire format has
     /// exactly one encoding per value, anything accepted must re-encode to

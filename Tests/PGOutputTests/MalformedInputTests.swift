@@ -61,7 +61,7 @@ func message(_ tag: Unicode.Scalar, _ build: (inout WireWriter) -> Void) -> [UIn
     }
 
     @Test func unknownTagsCarryTheTag() {
-        let pgoutputTags = Set("BCORYIUDTM".utf8)
+        let pgoutputTags = Set("BCORYIUDTMA".utf8)
         for tag in UInt8.min...UInt8.max where !pgoutputTags.contains(tag) {
             let error = pgoutputError([tag, 0, 0, 0, 0])
             #expect(error?.code == .unknownMessageType)
@@ -73,10 +73,24 @@ func message(_ tag: Unicode.Scalar, _ build: (inout WireWriter) -> Void) -> [UIn
             #expect(error?.code == .unknownMessageType)
             #expect(error?.messageTag == tag)
         }
-        // Protocol v2 streaming messages are deliberately unsupported.
-        for tag in "SEcA".utf8 {
+        // Protocol v2 streaming messages are deliberately unsupported (all but Stream Abort, see below).
+        for tag in "SEc".utf8 {
             #expect(pgoutputError([tag, 0, 0, 0, 1])?.code == .unknownMessageType)
         }
+    }
+
+    @Test func streamAbortIsDecodedInItsProtocolOneFormOnly() throws {
+        // The bytes PostgreSQL 18 sends when it aborts a subtransaction it wrongly took for streamed:
+        // transaction 0x2F1, subtransaction 0x2F3.
+        let bytes: [UInt8] = [0x41, 0, 0, 0x02, 0xF1, 0, 0, 0x02, 0xF3]
+        #expect(try PGOutputMessage.decode(bytes[...]) == .streamAbort(StreamAbortMessage(xid: 0x2F1, subtransactionXid: 0x2F3)))
+        // With `streaming parallel` (protocol 4) the abort LSN and time follow; Swallow never asks for it,
+        // so here they are bytes that do not belong.
+        let withAbortInfo = message("A") { w in w.uint32(0x2F1); w.uint32(0x2F3); w.uint64(0x1_6B37_4D48); w.int64(777) }
+        let error = pgoutputError(withAbortInfo)
+        #expect(error?.code == .trailingBytes)
+        #expect(error?.offset == 9)
+        #expect(error?.description.hasPrefix("pgoutput Stream Abort ('A') message has trailing bytes") == true)
     }
 
     @Test func emptyBufferHasNoTag() {

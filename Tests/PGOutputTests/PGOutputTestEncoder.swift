@@ -73,6 +73,8 @@ enum PGOutputTestEncoder {
         case .message(let m):
             w.ascii("M"); w.byte(m.flags); w.lsn(m.lsn); w.cString(m.prefix)
             w.int32(Int32(m.content.count)); w.raw(m.content)
+        case .streamAbort(let m):
+            w.ascii("A"); w.uint32(m.xid); w.uint32(m.subtransactionXid)
         }
         return w.bytes
     }
@@ -138,6 +140,9 @@ enum Samples {
         .message(LogicalDecodingMessage(flags: 1, lsn: LSN(0x1_0000_0000), prefix: "swallow", content: ArraySlice("payload".utf8))),
         .message(LogicalDecodingMessage(flags: 0, lsn: LSN(5), prefix: "p", content: [0, 0xFF, 0])),
         .message(LogicalDecodingMessage(flags: 0, lsn: LSN(5), prefix: "", content: [])),
+        // As PostgreSQL 18 has been seen sending it unasked: a subtransaction of transaction 1000.
+        .streamAbort(StreamAbortMessage(xid: 1000, subtransactionXid: 1001)),
+        .streamAbort(StreamAbortMessage(xid: 0xFFFF_FFFF, subtransactionXid: 0xFFFF_FFFF)),
     ]
 
     static let replication: [ReplicationMessage] = [

@@ -44,6 +44,19 @@ import Testing
         #expect(machine.receivedLSN == LSN(0x6000) && machine.serverLSN == LSN(0x6000))
     }
 
+    @Test func anUnaskedStreamAbortIsPassedOverWithWhereItWasForTheLog() throws {
+        var machine = Self.machine()
+        let actions = try Self.receive(W.xLogData(0x2F00, W.streamAbort(xid: 690, subtransaction: 691)), &machine)
+        guard case .ignored(let reason, let source) = actions.first, actions.count == 1 else {
+            Issue.record("expected the abort to be passed over, got \(actions)")
+            return
+        }
+        #expect(source == LSN(0x2F00))
+        #expect(reason.contains("Stream Abort of transaction 690 (subtransaction 691)"))
+        #expect(machine.receivedLSN == LSN(0x2F00))
+        #expect(!machine.translator.isInTransaction)
+    }
+
     @Test func aCapturedRelationWaitsForItsCatalogBeforeAnythingIsTranslated() throws {
         var machine = Self.machine()
         let actions = try Self.receive(W.xLogData(0x2000, W.relation()), &machine)

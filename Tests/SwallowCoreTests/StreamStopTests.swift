@@ -40,7 +40,7 @@ import Testing
                     tracker.acknowledge(tracker.registerEvent())
                     produced += 1
                 case .closeUnit(let end): tracker.closeUnit(endLSN: end)
-                case .sendStatus, .signal, .observe, .transactionCommitted: break
+                case .sendStatus, .signal, .observe, .transactionCommitted, .ignored: break
                 }
             }
         }
@@ -79,6 +79,13 @@ import Testing
     static func commit(_ lsn: UInt64, end: UInt64) -> [UInt8] {
         var w = Bytes()
         w.ascii("C"); w.u8(0); w.u64(lsn); w.u64(end); w.u64(0)
+        return w.bytes
+    }
+
+    /// Stream Abort in its protocol-1 form: 'A', xid, subtransaction xid.
+    static func streamAbort(xid: UInt32, subtransaction: UInt32) -> [UInt8] {
+        var w = Bytes()
+        w.ascii("A"); w.u32(xid); w.u32(subtransaction)
         return w.bytes
     }
 
@@ -167,6 +174,36 @@ import Testing
         // Protocol 2's streamed-transaction messages are not accepted either.
         try expectStop(Self.goodStart() + [Self.xLogData(0x3010, [UInt8(ascii: "S"), 0, 0, 0, 1, 0])], code: .decoding,
                        naming: ["unknown message type 'S'"])
+    }
+
+    // PostgreSQL 18 has been seen sending a Stream Abort unasked, between transactions, for a
+    // subtransaction it wrongly took for streamed (see StreamTranslator): nothing of it reached Swallow,
+    // so it is passed over, and the stream goes on and is confirmed as if it had not come.
+    @Test func anUnaskedStreamAbortBetweenTransactionsIsPassedOver() throws {
+        var session = Session()
+        var frames = Self.goodStart()
+        frames.insert(Self.xLogData(0x2F00, Self.streamAbort(xid: 690, subtransaction: 691)), at: frames.count - 1)
+        for frame in frames { try session.handle(frame) }
+        try session.handle(Self.xLogData(0x3010, Self.insert("2", "fine")))
+        try session.handle(Self.xLogData(0x3040, Self.commit(0x3040, end: 0x3048)))
+        // Another one before anything else of the session (the first message after a restart).
+        var restarted = Session()
+        try restarted.handle(Self.xLogData(0x1F00, Self.streamAbort(xid: 600, subtransaction: 600)))
+        #expect(session.produced == 2)
+        #expect(session.tracker.confirmedLSN == LSN(0x3048))
+        #expect(restarted.produced == 0)
+    }
+
+    // Inside a transaction it contradicts what the server said: that transaction was not streamed, and
+    // another transaction's abort cannot come in the middle of one sent whole.
+    @Test func aStreamAbortInsideATransactionStops() throws {
+        try expectStop(Self.goodStart() + [Self.xLogData(0x3010, Self.streamAbort(xid: 701, subtransaction: 702))],
+                       code: .protocolViolation, naming: ["Stream Abort of transaction 701 (subtransaction 702) inside transaction 701"])
+        try expectStop(Self.goodStart() + [Self.xLogData(0x3010, Self.streamAbort(xid: 650, subtransaction: 650))],
+                       code: .protocolViolation, naming: ["Stream Abort of transaction 650", "inside transaction 701"])
+        // A Stream Abort with the fields of `streaming parallel`, which Swallow never asks for: not protocol 1.
+        try expectStop(Self.goodStart() + [Self.xLogData(0x3010, Self.streamAbort(xid: 650, subtransaction: 650) + Array(repeating: 0, count: 16))],
+                       code: .decoding, naming: ["pgoutput Stream Abort ('A') message has trailing bytes"])
     }
 
     @Test func aTruncatedOrUnknownFrameStops() throws {

@@ -74,6 +74,29 @@ import Testing
         #expect(source["ts_ms"] as? Int == 946_684_800_000)   // commit time 0 = 2000-01-01
     }
 
+    @Test func aStreamAbortOfATransactionNeverStreamedIsPassedOverOutsideTransactionsOnly() throws {
+        var translator = translator()
+        let abort = PGOutputMessage.streamAbort(StreamAbortMessage(xid: 76, subtransactionXid: 80))
+        // Between transactions: nothing to undo, nothing to produce or confirm.
+        let actions = try run([relation(ordersID, "orders"), abort, begin,
+                               .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "first"))), commit, abort],
+                              on: &translator)
+        #expect(actions.count == 5)
+        guard case .ignored(let reason) = actions.first, actions.last == actions.first else {
+            Issue.record("expected the aborts to be passed over, got \(actions)")
+            return
+        }
+        #expect(reason.contains("Stream Abort of transaction 76 (subtransaction 80)"))
+        #expect(Array(actions[1...3]).count == 3 && actions[1] == .openUnit && actions[3] == .closeUnit(LSN(2048)))
+        // Inside one: the stream is not what Swallow takes it for.
+        var inside = self.translator()
+        let error = #expect(throws: PipelineError.self) {
+            _ = try run([relation(ordersID, "orders"), begin, abort], on: &inside)
+        }
+        #expect(error?.code == .protocolViolation)
+        #expect(error?.message.contains("Stream Abort of transaction 76 (subtransaction 80) inside transaction 77") == true)
+    }
+
     @Test func aDeleteIsFollowedByATombstone() throws {
         var translator = translator()
         let actions = try run([relation(ordersID, "orders"), begin,

@@ -1,7 +1,8 @@
 # Shared by the benchmarks, sourced after scripts/bench/setup.sh ($swallow, $port, $psql, $work, $pids).
 # Functions: start_mock, write_swallow_config, start_swallow, wait_confirmed, drain_run, rss_peak_mb,
 # cpu_ticks.
-bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+# The binaries of the cluster setup.sh started (pg_recvlogical of the same version).
+bindir=$(scripts/pg-cluster.sh bindir)
 now() { date +%s.%N; }
 
 # Starts `swallow mock-kafka` in its own process (its memory is not Swallow's); sets $mock_pid and

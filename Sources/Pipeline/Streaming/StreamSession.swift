@@ -106,6 +106,8 @@ struct StreamSession {
             }
         case .observe(let message):
             if case .relation(let relation) = message { incremental?.observe(relation) } else { incremental?.observe(message) }
+        case .ignored(let reason, let sourceLSN):
+            logger.debug("replication message ignored", metadata: ["reason": "\(reason)", "lsn": "\(sourceLSN)"])
         case .transactionCommitted(let end):
             guard let incremental else { return }
             incremental.transactionCommitted(at: end)

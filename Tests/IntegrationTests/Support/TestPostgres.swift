@@ -6,11 +6,15 @@ import Synchronization
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A throwaway PostgreSQL 15 cluster (`wal_level=logical`) shared by the tests of this process.
+/// A throwaway PostgreSQL cluster (`wal_level=logical`) shared by the tests of this process.
 ///
-/// `scripts/test.sh` starts one and passes its port in `SWALLOW_TEST_PGPORT`; without that variable
-/// (`SWALLOW_INTEGRATION_TESTS=1 swift test`, as `scripts/chaos.sh` runs) the tests start their own through
-/// the same script and stop it when the process exits. A bare `swift test` has no IntegrationTests target
+/// `scripts/test.sh` runs the tests once per PostgreSQL version of its matrix (15 and 18): for each it
+/// starts one cluster, passes its port in `SWALLOW_TEST_PGPORT` and the version's bin directory in
+/// `SWALLOW_TEST_PGBIN`, which `scripts/pg-cluster.sh` reads, so the clusters tests start of their own
+/// (`PrivatePostgres`; the TLS cluster where that build has TLS, see pg-tls-cluster.sh) are of the same
+/// version (`VersionMatrixTests`). Without `SWALLOW_TEST_PGPORT` (`SWALLOW_INTEGRATION_TESTS=1 swift
+/// test`, as `scripts/chaos.sh` runs) the tests start their own through the same script and stop it
+/// when the process exits. A bare `swift test` has no IntegrationTests target
 /// at all (see Package.swift). Each test works in a database of its own, so tests run in parallel without
 /// seeing each other's slots or tables.
 final class TestPostgres: Sendable {
