@@ -14,6 +14,9 @@ public struct ChunkWindow {
     /// Positions of the key columns in the relation's columns.
     public let keyPositions: [Int]
     public var isOpen = false
+    /// The snapshot the chunk was read with: a change by a transaction it did not see, streamed before
+    /// the close watermark, drops its key even before the open watermark (see `TransactionSnapshot`).
+    public var snapshot: TransactionSnapshot?
     public private(set) var rows: [[ColumnValue]] = []
     private var rowByKey: [[[UInt8]]: Int] = [:]
     private var dropped = Set<Int>()
@@ -23,6 +26,15 @@ public struct ChunkWindow {
         self.closeID = closeID
         self.relationID = relationID
         self.keyPositions = keyPositions
+    }
+
+    /// Whether a change streamed now by transaction `xid` (nil: unknown) may be missing from the rows
+    /// read: between the watermarks, or by a transaction the read's snapshot did not see. Its key must
+    /// then leave the chunk (the change's own event carries the newer row).
+    public func mayHaveMissed(changeBy xid: UInt32?) -> Bool {
+        if isOpen { return true }
+        guard let snapshot, let xid else { return false }
+        return !snapshot.sees(xid)
     }
 
     public mutating func append(_ row: [ColumnValue]) {

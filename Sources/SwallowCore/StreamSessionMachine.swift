@@ -153,6 +153,8 @@ public struct StreamSessionMachine: Sendable {
             return
         case .begin(let begin):
             beginCommitMicros = PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime)
+            // The incremental snapshot needs each change's transaction (see `TransactionSnapshot`).
+            if signalTable != nil { actions.append(.observe(message)) }
         case .insert, .update, .delete, .truncate:
             if signalTable != nil { actions.append(.observe(message)) }
         default:

@@ -32,6 +32,11 @@ final class IncrementalSnapshotter {
     private var spentWatermarks: [String] = []
     private var tableStartedAt = ContinuousClock.now
     private var rowsEmitted = 0
+    /// The transaction being streamed (pgoutput's Begin), and the transactions streamed since the last
+    /// chunk read (the last few thousand): a chunk is read only once its snapshot sees all of them.
+    private var currentTransaction: UInt32?
+    private var streamedTransactions: [UInt32] = []
+    static let streamedTransactionsKept = 8192
     /// Tables were queued since `takeRepeatedUnits` was last called.
     private(set) var unitsChanged = false
 
@@ -87,7 +92,13 @@ final class IncrementalSnapshotter {
 
     /// A streamed change of a captured table: inside an open window, its key leaves the chunk.
     func observe(_ message: PGOutputMessage) {
-        guard var current = window, current.isOpen else { return }
+        if case .begin(let begin) = message {
+            currentTransaction = begin.xid
+            streamedTransactions.append(begin.xid)
+            if streamedTransactions.count > Self.streamedTransactionsKept { streamedTransactions.removeFirst(streamedTransactions.count / 2) }
+            return
+        }
+        guard var current = window, current.mayHaveMissed(changeBy: currentTransaction) else { return }
         switch message {
         case .insert(let insert) where insert.relationID == current.relationID:
             if let key = ChunkWindow.key(of: insert.newTuple, at: current.keyPositions) { current.drop(key: key) }
@@ -280,12 +291,21 @@ final class IncrementalSnapshotter {
                                 keyPositions: keyPositions)
         try writeWatermark(chunk.openID, type: SnapshotSignal.openType, on: sql)
         let columnCount = columnNames.count
-        _ = try sql.copyOut("""
-            COPY (SELECT \(columns) FROM ONLY \(table) WHERE \(conditions.joined(separator: " AND "))\(filter) \
-            ORDER BY \(key.list) LIMIT \(limit)) TO STDOUT
-            """) { line in
-            chunk.append(try CopyTextRow.decode(line, expectedFields: columnCount).columnValues)
+        // One snapshot for the read and for knowing what it saw (`TransactionSnapshot`).
+        chunk.snapshot = try beginSnapshotSeeingStreamedTransactions(on: sql)
+        do {
+            _ = try sql.copyOut("""
+                COPY (SELECT \(columns) FROM ONLY \(table) WHERE \(conditions.joined(separator: " AND "))\(filter) \
+                ORDER BY \(key.list) LIMIT \(limit)) TO STDOUT
+                """) { line in
+                chunk.append(try CopyTextRow.decode(line, expectedFields: columnCount).columnValues)
+            }
+            try sql.execute("COMMIT")
+        } catch {
+            _ = try? sql.execute("ROLLBACK")
+            throw error
         }
+        streamedTransactions.removeAll(keepingCapacity: true)
         try writeWatermark(chunk.closeID, type: SnapshotSignal.closeType, on: sql)
         guard let last = chunk.rows.last else { return false }
         state.lastKey = keyPositions.map { position in
@@ -294,6 +314,31 @@ final class IncrementalSnapshotter {
         }
         window = chunk
         return true
+    }
+
+    /// Begins a repeatable-read transaction whose snapshot sees every transaction the stream has sent,
+    /// and returns that snapshot. A transaction's commit is decoded (and its events sent) as soon as its
+    /// commit record is written, a little before it becomes visible: a snapshot taken in between would
+    /// read its rows as they were before it, after its events went out. Such a window lasts
+    /// microseconds, so the snapshot is taken again after a short pause until it sees them all.
+    private func beginSnapshotSeeingStreamedTransactions(on sql: PostgresConnection) throws -> TransactionSnapshot {
+        var pauseMicroseconds: UInt32 = 200
+        for _ in 0..<50 {
+            try sql.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            let text = try sql.execute("SELECT pg_catalog.pg_current_snapshot()::text AS snapshot")[0, "snapshot"] ?? ""
+            guard let snapshot = TransactionSnapshot(text: text) else {
+                _ = try? sql.execute("ROLLBACK")
+                throw PipelineError(code: .snapshot, message: "pg_current_snapshot() returned \(text), which Swallow cannot read",
+                                    isRetriable: false)
+            }
+            if streamedTransactions.allSatisfy({ snapshot.sees($0) }) { return snapshot }
+            try sql.execute("ROLLBACK")
+            usleep(pauseMicroseconds)
+            pauseMicroseconds = min(pauseMicroseconds * 2, 50_000)
+        }
+        throw PipelineError(code: .snapshot,
+                            message: "a transaction the stream already sent stayed invisible to new snapshots for over a second; reading the chunk again later",
+                            isRetriable: true)
     }
 
     private func writeWatermark(_ id: String, type: String, on sql: PostgresConnection) throws {
