@@ -181,11 +181,11 @@ public final class ReplicationPipeline: Sendable {
                     // confirmed keeps backing off.
                     if confirmedLSN > confirmedAtStart { backoff.reset() }
                     var delay = backoff.next()
-                    monitor.transition(to: .reconnecting, error: error.message)
-                    monitor.streamRetries.increment()
                     if (error.underlying as? ReplicationError)?.code == .slotInUse {
                         // Another client (another Swallow instance, most likely) streams from the slot:
-                        // ask again every second, so that this one takes over soon after it stops.
+                        // this one is a hot standby. PostgreSQL lets one walsender hold a slot, so it
+                        // asks again every second and takes over soon after the other stops.
+                        monitor.transition(to: .standby)
                         delay = Self.slotPollMilliseconds
                         if !waitingForSlot {
                             logger.notice("the replication slot is in use by another client; waiting for it",
@@ -193,6 +193,8 @@ public final class ReplicationPipeline: Sendable {
                         }
                         waitingForSlot = true
                     } else {
+                        monitor.transition(to: .reconnecting, error: error.message)
+                        monitor.streamRetries.increment()
                         waitingForSlot = false
                         logger.warning("stream interrupted, resuming from the confirmed position",
                                        metadata: ["error": "\(error)", "retry_in_ms": "\(delay)",

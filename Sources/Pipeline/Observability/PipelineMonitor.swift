@@ -82,7 +82,7 @@ public final class PipelineMonitor: Sendable {
     public var status: PipelineStatus { state.withLock { $0.current } }
 
     /// Records a state change and tells the service manager: `READY=1` the first time the pipeline is
-    /// snapshotting or streaming (a snapshot can take hours — longer than any start-up timeout — and is
+    /// snapshotting, streaming or a standby (a snapshot can take hours — longer than any start-up timeout — and is
     /// already the service doing its work), `STOPPING=1` when a stop begins, `STATUS=` always.
     /// `error`: the failure that caused the change, if any.
     func transition(to state: PipelineStatus.State, error: String? = nil) {
@@ -98,7 +98,8 @@ public final class PipelineMonitor: Sendable {
                 locked.current.lastError = error
                 locked.current.lastErrorTime = Date()
             }
-            let sendReady = !locked.readySent && (state == .streaming || state == .snapshotting)
+            // A standby is the service running as deployed (and may wait for hours): ready for systemd.
+            let sendReady = !locked.readySent && (state == .streaming || state == .snapshotting || state == .standby)
             if sendReady { locked.readySent = true }
             return (previous, changed, sendReady, Self.statusText(locked.current))
         }

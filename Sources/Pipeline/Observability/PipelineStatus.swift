@@ -16,6 +16,9 @@ public struct PipelineStatus: Sendable, Equatable {
         case streaming
         /// A retriable failure interrupted the stream or snapshot; resuming after a backoff.
         case reconnecting
+        /// Another client (another instance, most likely) streams from the slot: this instance waits,
+        /// asking for the slot every second, and takes over once it is released.
+        case standby
         /// A stop was requested; in-flight deliveries are being flushed.
         case stopping
         /// Stopped cleanly (or finished an `initial_only` snapshot).
@@ -146,6 +149,7 @@ public struct PipelineStatus: Sendable, Equatable {
         case .snapshotting: (true, "snapshotting")
         case .starting: (false, "starting: connecting to PostgreSQL and preparing slot \(slot)")
         case .reconnecting: (false, "reconnecting after: \(lastError ?? "an interruption")")
+        case .standby: (false, "standby: another client streams from slot \(slot); this instance takes over when it is released")
         case .stopping: (false, "stopping")
         case .stopped: (false, "stopped")
         case .failed: (false, "failed: \(lastError ?? "unknown error")")

@@ -1,0 +1,60 @@
+import Foundation
+import Kafka
+import PGReplication
+import Pipeline
+import SwallowConfig
+import Testing
+
+/// Hot standby: instances with the same configuration share one slot; PostgreSQL lets one stream, the
+/// others wait as `standby` and one takes over when it is released.
+@Suite(.integrationTest) struct StandbyTests {
+    @Test func aSecondInstanceWaitsAsStandbyAndTakesOverWithNothingTwice() throws {
+        let database = try TestPostgres.shared.makeDatabase("standby")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let topic = "app.public.items"
+        try cluster.createTopic(topic, partitions: 4)
+        let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                  tables: ["public.items"], delivery: .exactlyOnce)
+
+        let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        var firstStopped = false
+        defer { if !firstStopped { _ = try? first.stop() } }
+        try waitUntil(timeoutSeconds: 60, "the first instance to stream") { first.pipeline.status.state == .streaming }
+        let second = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        defer { _ = try? second.stop() }
+        try waitUntil(timeoutSeconds: 30, "the second instance to wait as a standby") { second.pipeline.status.state == .standby }
+        let readiness = second.pipeline.status.readiness
+        #expect(!readiness.isReady)
+        #expect(readiness.reason.hasPrefix("standby: another client streams from slot \(database)"), "\(readiness.reason)")
+        #expect(second.pipeline.status.lastError == nil, "waiting for the slot is not an error")
+
+        try sql.execute("INSERT INTO items SELECT g, g, 'first' FROM generate_series(1, 500) g")
+        try waitUntilEverythingIsConfirmed(sql)
+        // Still a standby while the first streams.
+        #expect(second.pipeline.status.state == .standby)
+
+        // Changes keep coming while the first stops and the second takes over.
+        try sql.execute("UPDATE items SET v = v + 1 WHERE id <= 100")
+        let stoppedAt = Date()
+        #expect(try first.stop().isSuccess)
+        firstStopped = true
+        try sql.execute("UPDATE items SET v = v + 1 WHERE id > 400")
+        try waitUntil(timeoutSeconds: 30, "the standby to take over") { second.pipeline.status.state == .streaming }
+        let takeover = Date().timeIntervalSince(stoppedAt)
+        print("standby: took over \(String(format: "%.2f", takeover)) s after the active instance stopped")
+        #expect(takeover < 5, "the standby took \(takeover) s to take over")
+        try sql.execute("INSERT INTO items SELECT g, g, 'second' FROM generate_series(501, 600) g")
+        try waitUntilEverythingIsConfirmed(sql)
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        defer { consumer.close() }
+        let events = try consumer.readToEnd(timeoutMilliseconds: 30_000).map(TopicEvent.init)
+        // 600 inserts and 200 updates, each once (exactly_once: the takeover repeats nothing).
+        #expect(events.filter { $0.op == "c" }.count == 600)
+        #expect(events.filter { $0.op == "u" }.count == 200)
+        try expectReplayEqualsTable(events, sql)
+    }
+}
