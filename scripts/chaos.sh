@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Durability (fault-injection) suite: Tests/IntegrationTests/ChaosTests.swift and
-# SnapshotChaosTests.swift with more rounds.
+# Durability (fault-injection) suite: Tests/IntegrationTests/ChaosTests.swift, SnapshotChaosTests.swift
+# and StandbyChaosTests.swift with more rounds.
 #
 #   scripts/chaos.sh [ROUNDS]     # default 5 rounds of every fault
 #
@@ -28,9 +28,9 @@ trap 'rm -f "$report"' EXIT
 status=0
 # One mode and one suite after the other, so that each runs on an otherwise idle machine. (The filter is a
 # regular expression over `IntegrationTests.<suite>/<test>`: anchored on the dot, ChaosTests leaves
-# SnapshotChaosTests out.)
+# SnapshotChaosTests and StandbyChaosTests out.)
 for mode in atLeastOnce exactlyOnce; do
-  for suite in ChaosTests SnapshotChaosTests; do
+  for suite in ChaosTests SnapshotChaosTests StandbyChaosTests; do
     SWALLOW_CHAOS_ROUNDS=$rounds SWALLOW_CHAOS_REPORT=$report swift test --skip-build --filter "\.$suite/$mode" || status=$?
   done
 done

@@ -279,6 +279,9 @@ final class SwallowSupervisor: @unchecked Sendable {
     }
 
     /// Sends `signal` to the running process; returns its pid, or nil if none is running right now.
+    /// The process running now, if any.
+    var currentPID: pid_t? { state.withLock { $0.current?.child.pid } }
+
     @discardableResult
     func signal(_ signal: Int32) -> pid_t? {
         state.withLock { state in
