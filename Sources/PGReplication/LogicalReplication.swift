@@ -28,9 +28,16 @@ extension PostgresConnection {
     }
 
     /// Creates a logical slot for pgoutput without exporting a snapshot; returns its consistent point,
-    /// the position from which it will decode.
-    public func createLogicalSlot(named name: String) throws(ReplicationError) -> LSN {
-        let result = try execute("CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput NOEXPORT_SNAPSHOT")
+    /// the position from which it will decode. `failover`: synchronized to standbys (PostgreSQL 17+).
+    public func createLogicalSlot(named name: String, failover: Bool = false) throws(ReplicationError) -> LSN {
+        let command: String
+        if failover {
+            try requireFailoverSlots()
+            command = "CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER)"
+        } else {
+            command = "CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput NOEXPORT_SNAPSHOT"
+        }
+        let result = try execute(command)
         guard let point = result[0, "consistent_point"].flatMap({ LSN(string: $0) }) else {
             throw ReplicationError(code: .protocolViolation, message: "CREATE_REPLICATION_SLOT returned no consistent point")
         }
@@ -42,9 +49,11 @@ extension PostgresConnection {
     /// import `snapshotName` (REPEATABLE READ, `SET TRANSACTION SNAPSHOT` first) plus the changes streamed
     /// from `consistentPoint` are every committed row exactly once. The snapshot stays importable only
     /// until this connection runs its next command or closes: keep it idle until every reader imported it.
-    public func createLogicalSlotExportingSnapshot(named name: String) throws(ReplicationError)
+    /// `failover`: synchronized to standbys (PostgreSQL 17+: `(SNAPSHOT 'export', FAILOVER)`).
+    public func createLogicalSlotExportingSnapshot(named name: String, failover: Bool = false) throws(ReplicationError)
         -> (consistentPoint: LSN, snapshotName: String) {
-        let result = try execute("CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput (SNAPSHOT 'export')")
+        if failover { try requireFailoverSlots() }
+        let result = try execute("CREATE_REPLICATION_SLOT \(try identifier(name)) LOGICAL pgoutput (SNAPSHOT 'export'\(failover ? ", FAILOVER" : ""))")
         guard let point = result[0, "consistent_point"].flatMap({ LSN(string: $0) }),
               let snapshot = result[0, "snapshot_name"], !snapshot.isEmpty else {
             throw ReplicationError(code: .protocolViolation,
@@ -80,15 +89,16 @@ extension PostgresConnection {
         try execute("DROP_REPLICATION_SLOT \(try identifier(name)) WAIT")
     }
 
-    /// Checks that a slot can serve Swallow, or creates it when `create` allows.
+    /// Checks that a slot can serve Swallow, or creates it when `create` allows. `failover`: the slot
+    /// must be a failover slot (PostgreSQL 17+); an existing one that is not is altered.
     /// Returns the slot's confirmed position (the consistent point for a new slot).
-    public func prepareSlot(named name: String, create: Bool) throws(ReplicationError) -> (position: LSN, created: Bool) {
+    public func prepareSlot(named name: String, create: Bool, failover: Bool = false) throws(ReplicationError) -> (position: LSN, created: Bool) {
         guard let state = try slotStatus(named: name) else {
             guard create else {
                 throw ReplicationError(code: .slotMissing, message: "replication slot \"\(name)\" does not exist",
-                                       hint: "set slot.create: true, or create it: SELECT pg_create_logical_replication_slot('\(name)', 'pgoutput')")
+                                       hint: "set slot.create: true, or create it: SELECT pg_create_logical_replication_slot('\(name)', 'pgoutput'\(failover ? ", failover => true" : ""))")
             }
-            return (try createLogicalSlot(named: name), true)
+            return (try createLogicalSlot(named: name, failover: failover), true)
         }
         guard state.slotType == "logical", state.plugin == "pgoutput" else {
             throw ReplicationError(code: .slotUnusable,
@@ -110,7 +120,31 @@ extension PostgresConnection {
                                    message: "replication slot \"\(name)\" is in use by process \(state.activePID.map(String.init) ?? "?")",
                                    hint: "stop the other consumer of this slot, or give Swallow its own slot.name")
         }
+        if failover, state.failover != true {
+            try requireFailoverSlots()
+            // ALTER_REPLICATION_SLOT (17+) takes the slot for the moment it alters it: not while in use.
+            try execute("ALTER_REPLICATION_SLOT \(try identifier(name)) (FAILOVER)")
+        }
         return (state.confirmedFlushLSN.flatMap { LSN(string: $0) } ?? .invalid, false)
+    }
+
+    /// The server's `server_version_num`, e.g. 170002.
+    public func serverVersionNumber() throws(ReplicationError) -> Int {
+        let text = try execute("SHOW server_version_num")[0, "server_version_num"] ?? ""
+        guard let number = Int(text) else {
+            throw ReplicationError(code: .protocolViolation, message: "server_version_num is \(text), not a number")
+        }
+        return number
+    }
+
+    /// Failover slots are PostgreSQL 17's: before, a promoted standby has no copy of a logical slot.
+    private func requireFailoverSlots() throws(ReplicationError) {
+        let version = try serverVersionNumber()
+        guard version >= 170000 else {
+            throw ReplicationError(code: .serverMisconfigured,
+                                   message: "slot.failover needs PostgreSQL 17 or later (failover slots are new in 17); this server is version \(version / 10000).\(version % 10000)",
+                                   hint: "remove slot.failover, or upgrade the server; before 17 a promoted standby has no copy of the slot (docs/high-availability.md)")
+        }
     }
 
     /// Makes sure the publication exists and covers `tables` (all tables when empty), creating it when

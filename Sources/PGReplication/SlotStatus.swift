@@ -32,6 +32,9 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     /// Bytes that can still be written before the slot is invalidated (`max_slot_wal_keep_size`); nil
     /// when unlimited.
     public var safeWALSizeBytes: Int64?
+    /// Whether the slot is synchronized to standbys that may be promoted (`failover`, PostgreSQL 17+);
+    /// nil before 17.
+    public var failover: Bool?
 
     enum CodingKeys: String, CodingKey {
         case slot, plugin, database, active, exists
@@ -47,6 +50,7 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
         case lagSeconds = "lag_seconds"
         case walStatus = "wal_status"
         case safeWALSizeBytes = "safe_wal_size_bytes"
+        case failover
     }
 
     /// Every key present in JSON, with null for what is unknown (scripts need not test for absence).
@@ -69,6 +73,7 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
         try container.encode(lagSeconds, forKey: .lagSeconds)
         try container.encode(walStatus, forKey: .walStatus)
         try container.encode(safeWALSizeBytes, forKey: .safeWALSizeBytes)
+        try container.encode(failover, forKey: .failover)
     }
 }
 
@@ -84,6 +89,7 @@ extension PostgresConnection {
             SELECT s.slot_type, s.plugin, s.database, s.active, s.active_pid,
                    s.confirmed_flush_lsn::text AS confirmed, s.restart_lsn::text AS restart, s.wal_status,
                    s.safe_wal_size, w.lsn::text AS server,
+                   pg_catalog.to_jsonb(s) ->> 'failover' AS failover,
                    pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint AS lag,
                    pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint AS retained,
                    host(r.client_addr) AS client, r.application_name,
@@ -105,6 +111,7 @@ extension PostgresConnection {
                           retainedWALBytes: result[0, "retained"].flatMap { Int64($0) },
                           lagSeconds: result[0, "lag_seconds"].flatMap { Double($0) },
                           walStatus: result[0, "wal_status"],
-                          safeWALSizeBytes: result[0, "safe_wal_size"].flatMap { Int64($0) })
+                          safeWALSizeBytes: result[0, "safe_wal_size"].flatMap { Int64($0) },
+                          failover: result[0, "failover"].map { $0 == "true" })
     }
 }

@@ -9,6 +9,8 @@ public struct PipelineSettings: Sendable {
     public var connection: ConnectionParameters
     public var slotName: String
     public var createSlot: Bool
+    /// `slot.failover`: the slot is a failover slot (PostgreSQL 17+).
+    public var slotFailover: Bool
     public var publicationName: String
     public var createPublication: Bool
     /// Captured tables; empty means every table the publication sends.
@@ -52,6 +54,7 @@ public struct PipelineSettings: Sendable {
                                           sslKeyFile: postgres.tls.keyFile, sslKeyPassword: postgres.tls.keyPassword)
         slotName = configuration.slot.name
         createSlot = configuration.slot.create
+        slotFailover = configuration.slot.failover
         publicationName = configuration.publication.name
         createPublication = configuration.publication.create
         tables = configuration.tables.map { QualifiedTableName(schema: $0.schema, table: $0.table) }

@@ -12,7 +12,8 @@ extension ConfigurationReader {
                 message: "expected a replication slot name of 1 to 63 lowercase letters, digits or underscores ([a-z0-9_]{1,63}, PostgreSQL's rule), got \(value.shown)")
         }
         let create = try boolean(slot, "create", default: true)
-        return SwallowConfiguration.Slot(name: name, create: create)
+        let failover = try boolean(slot, "failover", default: false)
+        return SwallowConfiguration.Slot(name: name, create: create, failover: failover)
     }
 
     func readPublication(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Publication {

@@ -26,7 +26,7 @@ struct ConfigurationReader {
                            "state_dir", "heartbeat", "log_format", "http"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                "sslrootcert", "sslcert", "sslkey", "sslpassword"]
-        static let slot = ["name", "create"]
+        static let slot = ["name", "create", "failover"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",
                             "dead_letter_topic", "transactional_id"]

@@ -13,6 +13,7 @@ extension SwallowConfiguration {
             postgres.redactedDescription,
             field("slot.name", slot.name),
             field("slot.create", "\(slot.create)"),
+            field("slot.failover", "\(slot.failover)"),
             field("publication.name", publication.name),
             field("publication.create", "\(publication.create)"),
             "tables=\(tableList)",

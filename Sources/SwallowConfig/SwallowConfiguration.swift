@@ -94,10 +94,14 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Slot: Sendable, Equatable {
         public var name: String
         public var create: Bool
+        /// A failover slot (PostgreSQL 17+, Debezium's `slot.failover`): created (or altered) so that
+        /// standbys synchronize it and a promoted one has it.
+        public var failover: Bool
 
-        public init(name: String, create: Bool = true) {
+        public init(name: String, create: Bool = true, failover: Bool = false) {
             self.name = name
             self.create = create
+            self.failover = failover
         }
     }
 

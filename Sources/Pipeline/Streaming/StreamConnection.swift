@@ -34,7 +34,7 @@ extension ReplicationPipeline {
                 logger.info("checking replication slot (creating one waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
             }
-            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate)
+            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate, failover: settings.slotFailover)
         } catch {
             if error.code == .slotMissing && !firstSession {
                 throw PipelineError(code: .slotLost,

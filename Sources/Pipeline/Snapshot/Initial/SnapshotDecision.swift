@@ -61,7 +61,7 @@ extension ReplicationPipeline {
         let plan: SnapshotPlan?
         if slotState == nil {
             guard settings.createSlot else {
-                do { _ = try walsender.prepareSlot(named: settings.slotName, create: false) } catch { throw .postgres(error) }
+                do { _ = try walsender.prepareSlot(named: settings.slotName, create: false, failover: settings.slotFailover) } catch { throw .postgres(error) }
                 return .streamFromSlot   // not reached: a missing slot without `create` throws
             }
             if unfinished != nil {
@@ -73,7 +73,7 @@ extension ReplicationPipeline {
             plan = .recreateSlot(reason: "the slot was invalidated (its WAL is gone), snapshot.mode is when_needed")
         } else {
             // Checks plugin, database, activity and invalidation.
-            do { _ = try walsender.prepareSlot(named: settings.slotName, create: false) } catch { throw .postgres(error) }
+            do { _ = try walsender.prepareSlot(named: settings.slotName, create: false, failover: settings.slotFailover) } catch { throw .postgres(error) }
             if let unfinished {
                 if let name = unfinished.snapshotName, !unfinished.chunks.isEmpty, snapshotIsHeld(name) {
                     plan = .resume
@@ -129,7 +129,7 @@ extension ReplicationPipeline {
                 }
                 logger.info("creating replication slot with an exported snapshot (waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
-                let (point, name) = try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName)
+                let (point, name) = try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName, failover: settings.slotFailover)
                 source = .init(snapshotName: name, consistentPoint: point)
                 // The walsender now holds the snapshot: it must stay idle until the snapshot is read.
             case .keepSlot:
