@@ -80,9 +80,24 @@ public final class KafkaLogReader: Sendable {
     /// partition in particular, e.g. `GROUP_AUTHORIZATION_FAILED: FindCoordinator response error: …`).
     public var recentErrors: [String] {
         handle.withLock { handle in
-            if let handle { errors.collect(from: handle) }
+            guard let handle else { return }
+            errors.collect(from: handle)
+            collectConsumerErrors(handle)
         }
         return errors.all
+    }
+
+    /// Consumer errors that arrived between reads. librdkafka queues a group coordinator's refusal on
+    /// the consumer queue, which only `records` polls: one that comes after the last read would
+    /// otherwise never be seen. Nothing is assigned between reads, so anything else there is stale.
+    private func collectConsumerErrors(_ handle: ClientHandle) {
+        while let message = rd_kafka_consumer_poll(handle.rk, 0) {
+            defer { rd_kafka_message_destroy(message) }
+            let code = message.pointee.err
+            guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__PARTITION_EOF else { continue }
+            let text = handle.mask(String(cString: rd_kafka_message_errstr(message)))
+            errors.add("\(KafkaError.fromResponse(code, message: text).code.name): \(text)")
+        }
     }
 
     /// The partition ids of `topic`, sorted; nil if the topic does not exist. From a Metadata request for

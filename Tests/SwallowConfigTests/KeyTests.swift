@@ -30,7 +30,7 @@ import Testing
         #expect(error.code == .unknownKey)
         #expect(error.path == "slot.plugin")
         #expect(!error.message.contains("did you mean"))
-        #expect(error.message.hasSuffix("allowed keys: name, create"))
+        #expect(error.message.hasSuffix("allowed keys: name, create, failover"))
     }
 
     @Test func unknownTopLevelKey() throws {
