@@ -22,6 +22,10 @@ public struct ConnectionParameters: Sendable, CustomStringConvertible, CustomDeb
     public var sslCertificateFile: String?
     public var sslKeyFile: String?
     public var sslKeyPassword: String?
+    /// libpq's `port` as a list (one per host), when there are several hosts; `port` otherwise.
+    public var portList: String?
+    /// libpq's `target_session_attrs` (with several hosts, `read-write`: the primary).
+    public var targetSessionAttributes: String?
 
     public init(host: String, port: Int, database: String, user: String, password: String?,
                 sslMode: String = "prefer", connectTimeoutSeconds: Int = 10, applicationName: String = "swallow",
@@ -42,7 +46,7 @@ public struct ConnectionParameters: Sendable, CustomStringConvertible, CustomDeb
     }
 
     /// "user@host:port/db", safe to log.
-    public var redactedDescription: String { "\(user)@\(host):\(port)/\(database)" }
+    public var redactedDescription: String { "\(user)@\(host):\(portList ?? String(port))/\(database)" }
 
     /// Same as ``redactedDescription``: interpolating the parameters never prints a secret.
     public var description: String { redactedDescription }
@@ -58,7 +62,7 @@ public struct ConnectionParameters: Sendable, CustomStringConvertible, CustomDeb
     /// so the event encoder never depends on the server's defaults.
     func libpqKeywordsAndValues(replication: Bool) -> [(keyword: String, value: String)] {
         var pairs: [(String, String)] = [
-            ("host", host), ("port", String(port)), ("dbname", database), ("user", user), ("sslmode", sslMode),
+            ("host", host), ("port", portList ?? String(port)), ("dbname", database), ("user", user), ("sslmode", sslMode),
             ("connect_timeout", String(connectTimeoutSeconds)), ("application_name", applicationName),
             ("options", "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C"),
             ("client_encoding", "UTF8"),
@@ -67,6 +71,7 @@ public struct ConnectionParameters: Sendable, CustomStringConvertible, CustomDeb
         let optional: [(String, String?)] = [
             ("password", password), ("sslrootcert", sslRootCertificateFile), ("sslcert", sslCertificateFile),
             ("sslkey", sslKeyFile), ("sslpassword", sslKeyPassword),
+            ("target_session_attrs", targetSessionAttributes),
         ]
         for case let (keyword, value?) in optional { pairs.append((keyword, value)) }
         if replication { pairs.append(("replication", "database")) }

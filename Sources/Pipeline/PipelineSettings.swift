@@ -45,13 +45,16 @@ public struct PipelineSettings: Sendable {
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         let postgres = configuration.postgres
-        connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
+        var connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
                                           user: postgres.user, password: postgres.password,
                                           sslMode: postgres.sslmode.rawValue,
                                           connectTimeoutSeconds: postgres.connectTimeoutSeconds,
                                           sslRootCertificateFile: postgres.tls.rootCertificateFile,
                                           sslCertificateFile: postgres.tls.certificateFile,
                                           sslKeyFile: postgres.tls.keyFile, sslKeyPassword: postgres.tls.keyPassword)
+        if postgres.ports.count > 1 { connection.portList = postgres.ports.map(String.init).joined(separator: ",") }
+        connection.targetSessionAttributes = postgres.targetSessionAttributes
+        self.connection = connection
         slotName = configuration.slot.name
         createSlot = configuration.slot.create
         slotFailover = configuration.slot.failover

@@ -6,7 +6,19 @@ extension ConfigurationReader {
         let pg = try requiredSection(top, "postgres", allowed: Keys.postgres, required: ["host", "dbname", "user"])
         let host = try requiredString(pg, "host", expected: "a string (the PostgreSQL server host name or IP address)",
                                       example: "host: 127.0.0.1").text
-        let port = try integer(pg, "port", range: Limits.port, default: 5432)
+        let hosts = host.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if hosts.count > 1, hosts.contains(where: \.isEmpty) {
+            throw ConfigurationError(code: .invalidValue, path: pg.path("host"),
+                                     message: "expected host names separated by commas (libpq's list, e.g. db-1,db-2), got an empty one in \(host)")
+        }
+        let ports = try readPorts(pg, hostCount: hosts.count)
+        let port = ports[0]
+        let sessionAttributes = try scalar(pg["target_session_attrs"], path: pg.path("target_session_attrs"),
+                                           expected: "one of \(Self.targetSessionAttributes.joined(separator: ", "))")
+        if let given = sessionAttributes, !Self.targetSessionAttributes.contains(given.text) {
+            throw ConfigurationError(code: .invalidValue, path: pg.path("target_session_attrs"),
+                                     message: "expected one of \(Self.targetSessionAttributes.joined(separator: ", ")) (libpq's target_session_attrs), got \(given.shown)")
+        }
         let dbname = try requiredString(pg, "dbname", expected: "a string (the database to replicate from)",
                                         example: "dbname: app").text
         let user = try requiredString(pg, "user", expected: "a string (a role with the REPLICATION attribute)",
@@ -17,7 +29,34 @@ extension ConfigurationReader {
         return SwallowConfiguration.Postgres(
             host: host, port: port, dbname: dbname, user: user,
             password: (password?.text).flatMap { $0.isEmpty ? nil : $0 },
-            sslmode: mode, connectTimeoutSeconds: timeout, tls: try readPostgresTLS(pg, sslmode: mode))
+            sslmode: mode, connectTimeoutSeconds: timeout, tls: try readPostgresTLS(pg, sslmode: mode),
+            ports: ports, targetSessionAttributes: sessionAttributes?.text ?? (hosts.count > 1 ? "read-write" : nil))
+    }
+
+    /// libpq's values; Swallow streams from a primary, so `read-write` (or `primary`) is what a list of a
+    /// primary and its standbys needs.
+    static let targetSessionAttributes = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"]
+
+    /// `port`: an integer, or with several hosts a comma-separated list with one port per host.
+    func readPorts(_ pg: Section, hostCount: Int) throws(ConfigurationError) -> [Int] {
+        let path = pg.path("port")
+        if let value = try scalar(pg["port"], path: path, expected: "an integer 1..65535, or one per host separated by commas"),
+           value.text.contains(",") {
+            var ports: [Int] = []
+            for item in value.text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let number = Self.decimalInteger(item.trimmingCharacters(in: .whitespaces)), Limits.port.contains(number) else {
+                    throw ConfigurationError(code: .invalidValue, path: path,
+                                             message: "expected ports 1..65535 separated by commas, got \(value.shown)")
+                }
+                ports.append(number)
+            }
+            guard ports.count == hostCount else {
+                throw ConfigurationError(code: .invalidValue, path: path,
+                                         message: "\(ports.count) ports for \(hostCount) host\(hostCount == 1 ? "" : "s"): give one port for all hosts, or one per host in the same order")
+            }
+            return ports
+        }
+        return [try integer(pg, "port", range: Limits.port, default: 5432)]
     }
 
     /// `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`: checked here, at start-up, so that a wrong path

@@ -25,7 +25,7 @@ struct ConfigurationReader {
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http"]
         static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
-                               "sslrootcert", "sslcert", "sslkey", "sslpassword"]
+                               "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
         static let slot = ["name", "create", "failover"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",

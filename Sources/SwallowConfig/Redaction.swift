@@ -80,7 +80,8 @@ extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStr
         let quotedIfAmbiguous = SwallowConfiguration.quotedIfAmbiguous
         return [
             field("host", quotedIfAmbiguous(host)),
-            field("port", "\(port)"),
+            field("port", ports.map(String.init).joined(separator: ",")),
+            field("target_session_attrs", targetSessionAttributes),
             field("dbname", quotedIfAmbiguous(dbname)),
             field("user", quotedIfAmbiguous(user)),
             field("password", password),

@@ -30,8 +30,15 @@ public struct SwallowConfiguration: Sendable, Equatable {
 
     /// `postgres:` section.
     public struct Postgres: Sendable, Equatable {
+        /// One host, or libpq's comma-separated list (tried in order, e.g. a primary and its standbys).
         public var host: String
+        /// The first of `ports`.
         public var port: Int
+        /// One port for every host, or one per host (libpq's `port` list).
+        public var ports: [Int]
+        /// libpq's `target_session_attrs`: with several hosts `read-write` by default, so that Swallow
+        /// connects to whichever is the primary (after a promotion, the promoted one).
+        public var targetSessionAttributes: String?
         public var dbname: String
         public var user: String
         /// `nil` when not configured (or configured as an empty string).
@@ -76,10 +83,14 @@ public struct SwallowConfiguration: Sendable, Equatable {
             sslmode: SSLMode = .prefer,
             connectTimeoutSeconds: Int = 10,
             tls: TLS = TLS(),
-            fileValuedKeyPaths: Set<String> = []
+            fileValuedKeyPaths: Set<String> = [],
+            ports: [Int]? = nil,
+            targetSessionAttributes: String? = nil
         ) {
             self.host = host
-            self.port = port
+            self.port = ports?.first ?? port
+            self.ports = ports ?? [port]
+            self.targetSessionAttributes = targetSessionAttributes
             self.dbname = dbname
             self.user = user
             self.password = password

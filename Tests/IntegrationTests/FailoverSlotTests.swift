@@ -57,4 +57,30 @@ import Testing
         try waitUntilEverythingIsConfirmed(sql)
         #expect(try running.stop().isSuccess)
     }
+
+    /// `postgres.host` as a list: an unreachable host first (nothing listens on port 1), the server
+    /// second; libpq tries them in order, and with `target_session_attrs=read-write` (the default for a
+    /// list) only a server that takes writes is used.
+    @Test func aHostListSkipsAnUnreachableHost() throws {
+        let database = try TestPostgres.shared.makeDatabase("host_list")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("app.public.items", partitions: 1)
+        let port = TestPostgres.shared.port
+        let yaml = testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: ["public.items"])
+            .replacingOccurrences(of: "host: 127.0.0.1, port: \(port),", with: "host: \"127.0.0.1,127.0.0.1\", port: \"1,\(port)\",")
+        let configuration = try SwallowConfiguration.parse(yaml: yaml, environment: [:])
+        #expect(configuration.postgres.ports == [1, port])
+        #expect(configuration.postgres.targetSessionAttributes == "read-write")
+        let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 60, "the stream to start") { try isStreaming(sql) }
+        try sql.execute("INSERT INTO items VALUES (1, 1, 'x')")
+        try waitUntilEverythingIsConfirmed(sql)
+        #expect(try running.stop().isSuccess)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.public.items"])
+        defer { consumer.close() }
+        #expect(try consumer.readToEnd(timeoutMilliseconds: 10_000).count == 1)
+    }
 }

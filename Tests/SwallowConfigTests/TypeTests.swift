@@ -70,7 +70,7 @@ import Testing
         let error = try #require(parseError(document))
         #expect(error.code == .wrongType)
         #expect(error.path == "postgres.port")
-        #expect(error.message == "expected an integer 1..65535, got a mapping")
+        #expect(error.message == "expected an integer 1..65535, or one per host separated by commas, got a mapping")
     }
 
     @Test func sequenceWhereStringExpected() throws {
