@@ -135,6 +135,11 @@ import Testing
                     workload.transactionsCompleted >= completedBefore + 25
                 }
                 Thread.sleep(forTimeInterval: Double.random(in: 0...0.5))
+                // From the second round on, the second instance may be the one streaming while the first
+                // is between a kill and its restart (0.5 s): a signal needs a process to land on.
+                try waitUntil(timeoutSeconds: 30, "the first instance to run before \(fault.rawValue) (round \(round))") {
+                    supervisor.currentPID != nil
+                }
                 let injectedAt = Date()
                 switch fault {
                 case .kill9:
