@@ -225,23 +225,9 @@ import Testing
         #expect(supervisor.startFailures.isEmpty, "the supervisor could not start Swallow: \(supervisor.startFailures.prefix(3))")
 
         print("chaos: drained; \(samples.count) samples; reading the topics")
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
-                                         waitForTopicsMilliseconds: 30_000)
-        defer { consumer.close() }
-        let records = try consumer.readToEnd(timeoutMilliseconds: 120_000)
+        let records = try readChaosTopics(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
+                                          partitionsPerTopic: Self.partitionsPerTopic)
         print("chaos: read \(records.count) records")
-        // The mock keeps ~5 MiB per partition: the check is only honest if nothing was dropped.
-        var recordsPerPartition: [TopicPartition: Int64] = [:]
-        for record in records { recordsPerPartition[TopicPartition(topic: record.topic, partition: record.partition), default: 0] += 1 }
-        // A client of its own, created now: one that lived through the faults can wait long past its
-        // timeout (see KafkaAdmin.watermarks).
-        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
-        defer { admin.close() }
-        for tp in partitions {
-            let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition, timeoutMilliseconds: 10_000)
-            #expect(marks.low == 0, "\(tp) dropped records (earliest offset \(marks.low)): use more partitions or a smaller workload")
-            #expect(marks.high == recordsPerPartition[tp, default: 0], "\(tp): read \(recordsPerPartition[tp, default: 0]) records of \(marks.high)")
-        }
 
         let committed = try sql.attempt { try committedTransactions($0) }
         let tables = try Dictionary(uniqueKeysWithValues: ChaosWorkload.tables.map { table in
@@ -260,28 +246,10 @@ import Testing
             confirmed_flush_lsn: \(samples.count) samples, \(samples.reduce(0) { $0 + $1.highWatermarks.count }) partition watermarks checked
             duration: \(String(format: "%.0f", Date().timeIntervalSince(start))) s
             """
-        print(details)
+        try publishChaosReport(details)
         defer { print("chaos: cleaning up") }
-        if let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty {
-            // Both modes write to the same report, one after the other.
-            let handle = FileHandle(forWritingAtPath: path)
-            if let handle {
-                handle.seekToEndOfFile()
-                handle.write(Data((details + "\n\n").utf8))
-                handle.closeFile()
-            } else {
-                try (details + "\n\n").write(toFile: path, atomically: true, encoding: .utf8)
-            }
-        }
 
-        #expect(analysis.lost.isEmpty, "committed changes missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
-        if delivery == .exactlyOnce {
-            #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates: \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")
-        }
-        #expect(analysis.contentMismatches.isEmpty, "events whose values differ from what was committed (\(analysis.contentMismatches.count)): \(analysis.contentMismatches.prefix(5).joined(separator: "; "))")
-        #expect(analysis.uncommitted.isEmpty, "events of transactions that did not commit (\(analysis.uncommitted.count)): \(analysis.uncommitted.prefix(5).joined(separator: "; "))")
-        #expect(analysis.orderViolations.isEmpty, "per-key order differs from commit order (\(analysis.orderViolations.count)): \(analysis.orderViolations.prefix(5).joined(separator: "; "))")
-        #expect(analysis.replayMismatches.isEmpty, "replaying the topics does not give the tables: \(analysis.replayMismatches.prefix(5).joined(separator: "; "))")
+        analysis.expectNothingLostOrWrong(delivery: delivery)
         #expect(analysis.confirmedTooFar.isEmpty, "confirmed_flush_lsn passed unacknowledged events (\(analysis.confirmedTooFar.count)): \(analysis.confirmedTooFar.prefix(5).joined(separator: "; "))")
         #expect(samples.filter { !$0.highWatermarks.isEmpty }.count >= rounds.count, "too few confirmed-position samples (\(samples.count)) for the check to mean much")
         #expect(committed.count > 100 * rounds.count / Fault.allCases.count, "the workload committed too little (\(committed.count) transactions) for the suite to prove much")

@@ -239,21 +239,9 @@ import Testing
         #expect(finalStatus == 0, "Swallow did not exit cleanly on the final SIGTERM (\(finalStatus.map(String.init) ?? "not running"))")
         #expect(supervisor.startFailures.isEmpty, "the supervisor could not start Swallow: \(supervisor.startFailures.prefix(3))")
 
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
-                                         waitForTopicsMilliseconds: 30_000)
-        defer { consumer.close() }
-        let records = try consumer.readToEnd(timeoutMilliseconds: 120_000)
+        let records = try readChaosTopics(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
+                                          partitionsPerTopic: Self.partitionsPerTopic)
         print("\(label): read \(records.count) records")
-        // The mock keeps ~5 MiB per partition: the check is only honest if nothing was dropped.
-        var recordsPerPartition: [TopicPartition: Int64] = [:]
-        for record in records { recordsPerPartition[TopicPartition(topic: record.topic, partition: record.partition), default: 0] += 1 }
-        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
-        defer { admin.close() }
-        for tp in partitions {
-            let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition, timeoutMilliseconds: 10_000)
-            #expect(marks.low == 0, "\(tp) dropped records (earliest offset \(marks.low)): use more partitions or fewer rows")
-            #expect(marks.high == recordsPerPartition[tp, default: 0], "\(tp): read \(recordsPerPartition[tp, default: 0]) records of \(marks.high)")
-        }
 
         // The audit slot sees the signal table's rows too (requests, watermarks): not events.
         let captured = Set(ChaosWorkload.tables)
@@ -279,26 +267,9 @@ import Testing
             Swallow: \(supervisor.starts) starts, exit statuses \(Dictionary(grouping: supervisor.exits.map(\.status), by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
             duration: \(String(format: "%.0f", Date().timeIntervalSince(start))) s
             """
-        print(details)
-        if let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty {
-            // Every suite and mode writes to the same report, one after the other.
-            if let handle = FileHandle(forWritingAtPath: path) {
-                handle.seekToEndOfFile()
-                handle.write(Data((details + "\n\n").utf8))
-                handle.closeFile()
-            } else {
-                try (details + "\n\n").write(toFile: path, atomically: true, encoding: .utf8)
-            }
-        }
+        try publishChaosReport(details)
 
-        #expect(analysis.lost.isEmpty, "committed changes or rows missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
-        if delivery == .exactlyOnce {
-            #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates (\(analysis.snapshotDuplicates) snapshot records): \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")
-        }
-        #expect(analysis.contentMismatches.isEmpty, "events whose values differ from what was committed (\(analysis.contentMismatches.count)): \(analysis.contentMismatches.prefix(5).joined(separator: "; "))")
-        #expect(analysis.uncommitted.isEmpty, "events of transactions that did not commit (\(analysis.uncommitted.count)): \(analysis.uncommitted.prefix(5).joined(separator: "; "))")
-        #expect(analysis.orderViolations.isEmpty, "per-key order differs from commit order (\(analysis.orderViolations.count)): \(analysis.orderViolations.prefix(5).joined(separator: "; "))")
-        #expect(analysis.replayMismatches.isEmpty, "replaying the topics does not give the tables: \(analysis.replayMismatches.prefix(5).joined(separator: "; "))")
+        analysis.expectNothingLostOrWrong(delivery: delivery)
         #expect(analysis.snapshotRecords - analysis.snapshotDuplicates >= Int(Self.snapshotRows), "fewer snapshot records (\(analysis.snapshotRecords - analysis.snapshotDuplicates) distinct) than rows snapshotted")
         #expect(committed.count > 100, "the workload committed too little (\(committed.count) transactions) for the suite to prove much")
         if !analysis.isClean || (delivery == .exactlyOnce && analysis.totalDuplicates > 0) {

@@ -89,10 +89,8 @@ import Testing
         for instance in instances { _ = instance.stop() }
         stopped = true
 
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
-                                         waitForTopicsMilliseconds: 30_000)
-        defer { consumer.close() }
-        let records = try consumer.readToEnd(timeoutMilliseconds: 120_000)
+        let records = try readChaosTopics(bootstrapServers: cluster.bootstrapServers, topics: Self.topics,
+                                          partitionsPerTopic: Self.partitionsPerTopic)
         let captured = Set(ChaosWorkload.tables)
         let committed = try sql.attempt { try committedTransactions($0) }.filter { transaction in
             transaction.changes.contains { captured.contains($0.table) }
@@ -109,16 +107,7 @@ import Testing
             takeover times: \(takeovers.map { String(format: "%.2f s", $0) }.joined(separator: ", ")); \
             workload: \(workload.summary); \(committed.count) committed transactions
             """
-        print(details)
-        if let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty {
-            if let handle = FileHandle(forWritingAtPath: path) {
-                handle.seekToEndOfFile()
-                handle.write(Data((details + "\n\n").utf8))
-                handle.closeFile()
-            } else {
-                try (details + "\n\n").write(toFile: path, atomically: true, encoding: .utf8)
-            }
-        }
+        try publishChaosReport(details)
         #expect(analysis.lost.isEmpty, "changes missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
         if delivery == .exactlyOnce {
             #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates: \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")

@@ -2,6 +2,8 @@ import Foundation
 import Kafka
 import PGOutput
 import PGReplication
+import SwallowConfig
+import Testing
 
 /// One injection of a fault in the durability suites (`ChaosTests`, `SnapshotChaosTests`).
 struct ChaosRound {
@@ -284,5 +286,68 @@ func tableRows(_ sql: PostgresConnection, _ table: String) throws -> [[String: A
     try sql.execute("SELECT row_to_json(t)::text AS row FROM \(table) t").rows.map { row in
         guard let object = try jsonObject(Array((row[0] ?? "").utf8)) else { throw TestFailure("no row JSON") }
         return object
+    }
+}
+
+/// Everything the chaos suites' topics hold, read from the beginning, and the check that makes the
+/// analysis honest: the mock keeps ~5 MiB per partition, so no partition may have dropped records and
+/// every record of each partition must have been read.
+func readChaosTopics(bootstrapServers: String, topics: [String], partitionsPerTopic: Int32,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws -> [KafkaRecord] {
+    let consumer = try KafkaConsumer(bootstrapServers: bootstrapServers, topics: topics, waitForTopicsMilliseconds: 30_000)
+    defer { consumer.close() }
+    let records = try consumer.readToEnd(timeoutMilliseconds: 120_000)
+    var recordsPerPartition: [TopicPartition: Int64] = [:]
+    for record in records { recordsPerPartition[TopicPartition(topic: record.topic, partition: record.partition), default: 0] += 1 }
+    // A client of its own, created now: one that lived through the faults can wait long past its
+    // timeout (see KafkaAdmin.watermarks).
+    let admin = try KafkaAdmin(bootstrapServers: bootstrapServers)
+    defer { admin.close() }
+    for topic in topics {
+        for partition in 0..<partitionsPerTopic {
+            let tp = TopicPartition(topic: topic, partition: partition)
+            let marks = try admin.watermarks(topic: topic, partition: partition, timeoutMilliseconds: 10_000)
+            #expect(marks.low == 0, "\(tp) dropped records (earliest offset \(marks.low)): use more partitions or a smaller workload",
+                    sourceLocation: sourceLocation)
+            #expect(marks.high == recordsPerPartition[tp, default: 0], "\(tp): read \(recordsPerPartition[tp, default: 0]) records of \(marks.high)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+    return records
+}
+
+/// Prints a suite's report and appends it to `SWALLOW_CHAOS_REPORT` when set: every suite and mode of
+/// `scripts/chaos.sh` writes to the same file, one after the other.
+func publishChaosReport(_ details: String) throws {
+    print(details)
+    guard let path = ProcessInfo.processInfo.environment["SWALLOW_CHAOS_REPORT"], !path.isEmpty else { return }
+    if let handle = FileHandle(forWritingAtPath: path) {
+        handle.seekToEndOfFile()
+        handle.write(Data((details + "\n\n").utf8))
+        handle.closeFile()
+    } else {
+        try (details + "\n\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+extension ChaosAnalysis {
+    /// The checks every chaos suite makes of what it read: nothing lost, nothing repeated with
+    /// exactly_once, values as committed, nothing uncommitted, per-key commit order, and a replay that
+    /// gives the tables.
+    func expectNothingLostOrWrong(delivery: SwallowConfiguration.Delivery, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(lost.isEmpty, "committed changes or rows missing from Kafka (\(lost.count)): \(lost.prefix(5).joined(separator: "; "))",
+                sourceLocation: sourceLocation)
+        if delivery == .exactlyOnce {
+            #expect(totalDuplicates == 0, "exactly_once delivered \(totalDuplicates) duplicates (\(snapshotDuplicates) snapshot records): \(duplicateExamples.prefix(5).joined(separator: "; "))",
+                    sourceLocation: sourceLocation)
+        }
+        #expect(contentMismatches.isEmpty, "events whose values differ from what was committed (\(contentMismatches.count)): \(contentMismatches.prefix(5).joined(separator: "; "))",
+                sourceLocation: sourceLocation)
+        #expect(uncommitted.isEmpty, "events of transactions that did not commit (\(uncommitted.count)): \(uncommitted.prefix(5).joined(separator: "; "))",
+                sourceLocation: sourceLocation)
+        #expect(orderViolations.isEmpty, "per-key order differs from commit order (\(orderViolations.count)): \(orderViolations.prefix(5).joined(separator: "; "))",
+                sourceLocation: sourceLocation)
+        #expect(replayMismatches.isEmpty, "replaying the topics does not give the tables: \(replayMismatches.prefix(5).joined(separator: "; "))",
+                sourceLocation: sourceLocation)
     }
 }
