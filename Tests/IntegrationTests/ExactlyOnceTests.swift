@@ -187,9 +187,7 @@ import Testing
             delivery: .exactlyOnce)
         let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
         defer { admin.close() }
-        func produced() throws -> Int64 {
-            try (0..<8).reduce(Int64(0)) { $0 + (try admin.watermarks(topic: topic, partition: $1, timeoutMilliseconds: 5000).high) }
-        }
+        func produced() throws -> Int64 { try admin.recordCount(topic: topic, partitions: 8) }
 
         let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil(timeoutSeconds: 60, "a part of the snapshot to be in the topic") { try produced() >= 8000 }
@@ -256,9 +254,7 @@ import Testing
             snapshot: "{mode: initial, max_threads: 2, chunk_rows: 1000}", delivery: .exactlyOnce), environment: [:])
         let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
         defer { admin.close() }
-        func produced() throws -> Int64 {
-            try (0..<8).reduce(Int64(0)) { $0 + (try admin.watermarks(topic: topic, partition: $1, timeoutMilliseconds: 5000).high) }
-        }
+        func produced() throws -> Int64 { try admin.recordCount(topic: topic, partitions: 8) }
 
         let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil(timeoutSeconds: 60, "a part of the snapshot to be in the topic") { try produced() >= 6000 }

@@ -258,3 +258,10 @@ func expectNonRetriableStop(_ running: RunningPipeline, code: PipelineError.Code
     return error
 }
 
+
+extension KafkaAdmin {
+    /// The records `topic`'s first `partitions` partitions hold: the sum of their high watermarks.
+    func recordCount(topic: String, partitions: Int32) throws -> Int64 {
+        try (0..<partitions).reduce(Int64(0)) { $0 + (try watermarks(topic: topic, partition: $1, timeoutMilliseconds: 5000).high) }
+    }
+}
