@@ -20,7 +20,9 @@ public struct SnapshotTag: Sendable, Hashable, CustomStringConvertible {
     public var row: UInt64
 
     public init(unit: String, row: UInt64) {
-        precondition(Self.isValidUnit(unit), "a snapshot unit is printable ASCII without spaces")
+        // Units are made by `initialUnit`/`incrementalUnit` (or decoded, which checks them): checked in
+        // debug builds only, since a snapshot makes one tag per row.
+        assert(Self.isValidUnit(unit), "a snapshot unit is printable ASCII without spaces")
         self.unit = unit
         self.row = row
     }
