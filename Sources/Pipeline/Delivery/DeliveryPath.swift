@@ -113,20 +113,17 @@ final class DeliveryPath: Sendable {
         var partition: Int32?
         // exactly_once: produced after `headers`, its value written only while the producer copies it.
         var positionHeader: RecordPosition.Header?
-        if let exactlyOnce, record.position != nil || record.snapshot != nil {
-            let placement: ExactlyOnceDelivery.Placement
+        if let exactlyOnce {
+            let placement: ExactlyOnceDelivery.Placement?
             do {
-                // A snapshot row is compared with the rows of its unit, a stream record with its partition's tail.
-                if let tag = record.snapshot {
-                    placement = try exactlyOnce.place(record, snapshot: tag)
-                } else {
-                    placement = try exactlyOnce.place(record, at: record.position!)
-                }
+                placement = try exactlyOnce.place(record)
             } catch {
                 state.abandon(id)
                 throw error
             }
             switch placement {
+            case nil:
+                break
             case .alreadyDelivered:
                 // The partition it goes to holds it (a replay after a restart): its owner settles it now.
                 state.settleWithoutDelivery(id)

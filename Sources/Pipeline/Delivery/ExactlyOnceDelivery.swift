@@ -139,8 +139,17 @@ final class ExactlyOnceDelivery: Sendable {
         case alreadyDelivered
     }
 
+    /// Where `record` goes, or that its topic already holds it; nil for a record a replay never skips
+    /// (neither positioned nor a snapshot row): librdkafka places it. A snapshot row is compared with
+    /// the rows of its unit, a stream record with its partition's tail.
+    func place(_ record: OutgoingRecord) throws(PipelineError) -> Placement? {
+        if let tag = record.snapshot { return try place(record, snapshot: tag) }
+        if let position = record.position { return try place(record, at: position) }
+        return nil
+    }
+
     /// Decides where `record` at `position` goes, reading its topic's tails first if this stream has not.
-    func place(_ record: OutgoingRecord, at position: RecordPosition) throws(PipelineError) -> Placement {
+    private func place(_ record: OutgoingRecord, at position: RecordPosition) throws(PipelineError) -> Placement {
         if !initialized.load(ordering: .acquiring) { try initializeIfNeeded() }
         let topic = try placement(of: record.topic)
         let partition = KafkaPartitioner.murmur2(key: record.key ?? position.partitionSeed, partitionCount: topic.partitionCount)
@@ -155,7 +164,7 @@ final class ExactlyOnceDelivery: Sendable {
     /// with `expectRepeatedSnapshotUnits` whose identity (key, or ordinal without key) the topic's
     /// partitions hold under the same unit. The partition is its key's (murmur2, as for stream records), or
     /// for a row without key its tag's.
-    func place(_ record: OutgoingRecord, snapshot tag: SnapshotTag) throws(PipelineError) -> Placement {
+    private func place(_ record: OutgoingRecord, snapshot tag: SnapshotTag) throws(PipelineError) -> Placement {
         if !initialized.load(ordering: .acquiring) { try initializeIfNeeded() }
         let topic = try placement(of: record.topic)
         if try snapshotRowDelivered(record, tag: tag, partitionCount: topic.partitionCount) {
