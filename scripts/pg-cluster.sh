@@ -2,8 +2,10 @@
 # Starts and stops a throwaway PostgreSQL cluster for tests, the quick start and benchmarks.
 #
 #   scripts/pg-cluster.sh start DIR [PORT] [NAME=VALUE ...]   # prints PORT once the server accepts connections
-#   scripts/pg-cluster.sh stop DIR
+#   scripts/pg-cluster.sh stop DIR [MODE]                     # MODE: fast (default), immediate
 #   scripts/pg-cluster.sh restart DIR [MODE]
+#   scripts/pg-cluster.sh standby PRIMARY_DIR DIR [NAME=VALUE ...]   # a physical standby; prints its PORT
+#   scripts/pg-cluster.sh promote DIR
 #   scripts/pg-cluster.sh bindir [MAJOR]   # prints the bin directory `start` uses (or MAJOR's, see pg-versions.sh)
 #
 # Which PostgreSQL: the bin directory in $SWALLOW_TEST_PGBIN when set (scripts/test.sh sets it to each
@@ -17,7 +19,7 @@
 # as root, so as root the server runs as the `postgres` OS user (created by Debian's postgresql package).
 set -euo pipefail
 
-cmd=${1:?usage: pg-cluster.sh start|stop|restart DIR [PORT] | bindir [MAJOR]}
+cmd=${1:?usage: pg-cluster.sh start|stop|restart|standby|promote DIR ... | bindir [MAJOR]}
 . "$(dirname "$0")/pg-versions.sh"
 
 debian_bindir() {
@@ -37,8 +39,8 @@ if [ "$cmd" = bindir ]; then
   exit 0
 fi
 
-dir=${2:?usage: pg-cluster.sh start|stop|restart DIR [PORT]}
-if [ "$cmd" != start ] && [ -f "$dir/bindir" ]; then
+dir=${2:?usage: pg-cluster.sh start|stop|restart|standby|promote DIR ...}
+if [ "$cmd" != start ] && [ "$cmd" != standby ] && [ -f "$dir/bindir" ]; then
   bindir=$(cat "$dir/bindir")
 else
   bindir=${SWALLOW_TEST_PGBIN:-$(debian_bindir)}
@@ -116,11 +118,39 @@ case "$cmd" in
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then
-      as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w stop >/dev/null 2>&1 || true
     fi
+    ;;
+  standby)
+    # A physical standby of the running cluster in PRIMARY_DIR (the first argument), made with
+    # pg_basebackup: a physical slot on the primary named after the standby's directory
+    # (standby_<basename>, printed to stderr; `primary_slot_name` points at it, as
+    # `synchronized_standby_slots` needs), `primary_conninfo` with a dbname (slot synchronization
+    # needs one) written by -R, and the primary's bin directory. NAME=VALUE settings as for `start`,
+    # e.g. sync_replication_slots=on hot_standby_feedback=on.
+    primary=$dir
+    dir=${3:?usage: pg-cluster.sh standby PRIMARY_DIR DIR [NAME=VALUE ...]}
+    shift 3
+    bindir=$(cat "$primary/bindir")
+    primary_port=$(cat "$primary/port")
+    slot="standby_$(basename "$dir" | tr -c 'a-z0-9_\n' '_')"
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres "$dir"
+      d=$(cd "$dir/.." && pwd)
+      while [ "$d" != "/" ]; do chmod a+x "$d"; d=$(dirname "$d"); done
+    fi
+    as_owner "$bindir/pg_basebackup" -d "host=127.0.0.1 port=$primary_port user=postgres dbname=postgres" \
+      -D "$dir/data" -R -X stream -C -S "$slot" --no-sync >"$dir/basebackup.log" 2>&1 \
+      || { cat "$dir/basebackup.log" >&2; exit 1; }
+    echo "standby slot on the primary: $slot" >&2
+    SWALLOW_TEST_PGBIN=$bindir exec "$0" start "$dir" "$@"
+    ;;
+  promote)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
     ;;
   restart)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m "${3:-fast}" -w -t 60 restart >/dev/null 2>&1
     ;;
-  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR | restart DIR [MODE] | bindir [MAJOR]" >&2; exit 2 ;;
+  *) echo "usage: pg-cluster.sh start DIR [PORT] [NAME=VALUE ...] | stop DIR [MODE] | restart DIR [MODE] | standby PRIMARY_DIR DIR [NAME=VALUE ...] | promote DIR | bindir [MAJOR]" >&2; exit 2 ;;
 esac

@@ -14,14 +14,53 @@ final class PrivatePostgres: Sendable {
     let directory: String
     let port: Int
 
-    init(_ name: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        let output = try runScript("scripts/pg-cluster.sh", ["start", directory])
+    /// A new cluster; `settings` (NAME=VALUE) as `pg-cluster.sh start` takes them.
+    init(_ name: String, settings: [String] = []) throws {
+        directory = Self.newDirectory(name)
+        port = try Self.start(directory, ["start", directory] + settings)
+    }
+
+    /// A physical standby of `primary` (`pg-cluster.sh standby`: pg_basebackup, a physical slot
+    /// `standby_<name>` on the primary, `primary_conninfo` with a dbname), e.g. with
+    /// `sync_replication_slots=on` and `hot_standby_feedback=on` for slot synchronization.
+    init(_ name: String, standbyOf primary: PrivatePostgres, settings: [String] = []) throws {
+        directory = Self.newDirectory(name)
+        port = try Self.start(directory, ["standby", primary.directory, directory] + settings)
+    }
+
+    /// The physical slot on the primary that `init(_:standbyOf:settings:)` made for this standby.
+    var standbySlotName: String {
+        // As the script makes it: every character but a-z, 0-9 and _ becomes _.
+        "standby_" + String(URL(fileURLWithPath: directory).lastPathComponent.map {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" ? $0 : "_"
+        })
+    }
+
+    private static func newDirectory(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("swallow-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    }
+
+    private static func start(_ directory: String, _ arguments: [String]) throws -> Int {
+        let output: String
+        do { output = try runScript("scripts/pg-cluster.sh", arguments) } catch {
+            _ = try? runScript("scripts/pg-cluster.sh", ["stop", directory])
+            throw error
+        }
         guard let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
             _ = try? runScript("scripts/pg-cluster.sh", ["stop", directory])
             throw TestFailure("pg-cluster.sh printed no port: \(output)")
         }
-        self.port = port
+        return port
+    }
+
+    /// Promotes a standby (`pg_ctl promote`, waiting until it accepts writes).
+    func promote() throws {
+        try runScript("scripts/pg-cluster.sh", ["promote", directory])
+    }
+
+    /// Stops the server (`pg_ctl stop -m MODE`) and keeps its files, as a crashed primary would.
+    func halt(mode: String) throws {
+        try runScript("scripts/pg-cluster.sh", ["stop", directory, mode])
     }
 
     /// `pg_ctl restart -m MODE` (fast or immediate); returns once the server accepts connections again.
