@@ -15,6 +15,7 @@
 #         1,000-row transactions while nothing reads; pg_recvlogical drains the backlog into /dev/null
 #         (the raw decoding rate, faster of a run before and one after Swallow) and Swallow drains it
 #         into the broker until its slot is confirmed at the end position (see scripts/bench-drain.sh).
+#         CPU ms per 1k events: all of the Swallow process's CPU time (start-up included) per 1,000 rows.
 #         Row counts: DRAIN_ROWS_100 (1000000), DRAIN_ROWS_1K (600000), DRAIN_ROWS_10K (100000): each
 #         drain lasts a few seconds, so Swallow's start-up (connecting, the catalog, the first metadata
 #         request; pg_recvlogical has none of it) weighs little.
@@ -83,9 +84,9 @@ if [[ " ${sections[*]} " == *" drain "* ]]; then
     case $size in 100) n=${DRAIN_ROWS_100:-1000000} ;; 1000) n=${DRAIN_ROWS_1K:-600000} ;; 10000) n=${DRAIN_ROWS_10K:-100000} ;; esac
     drain_run "$n" "$size"
     row drain "backlog of $(fmt "$n") rows of ${drain_row_bytes} B" "$(fmt "$swallow_rate") (${swallow_seconds} s)" \
-      "$(fmt "$raw_rate") (${raw_seconds} s)" "$ratio" "—" "—" "$peak_mb MB" "slot confirmed at the end"
+      "$(fmt "$raw_rate") (${raw_seconds} s)" "$ratio" "—" "$cpu_ms" "$peak_mb MB" "slot confirmed at the end"
     row "drain, exactly_once" "the same WAL from a second slot" "$(fmt "$eos_rate") (${eos_seconds} s)" \
-      "—" "$eos_ratio of at_least_once" "—" "—" "$eos_peak_mb MB" "slot confirmed at the end"
+      "—" "$eos_ratio of at_least_once" "—" "$eos_cpu_ms" "$eos_peak_mb MB" "slot confirmed at the end"
   done
 fi
 

@@ -115,46 +115,54 @@ extension RecordPosition {
         // The longest value first: that check is one addition, and the buffers `Header.withValue` gives pass it.
         precondition(buffer.count >= Self.longestPrefix + suffix.count || buffer.count >= encodedCount(suffixCount: suffix.count),
                      "the buffer is too small for the header value")
-        var cursor = 0
-        func append(_ byte: UInt8) {
-            buffer[cursor] = byte
-            cursor += 1
-        }
-        func appendLSN(_ lsn: LSN) {
-            appendHex(lsn.value >> 32)
-            append(UInt8(ascii: "/"))
-            appendHex(lsn.value & 0xFFFF_FFFF)
-        }
-        // Upper-case hex without leading zeros, as `LSN` prints.
+        // Written through a pointer, each number from its last digit back: the value is made for every
+        // record, and this is the bulk of exactly_once's own work per record.
+        guard let start = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        var cursor = start
+        /// Upper-case hex without leading zeros, as `LSN` prints.
         func appendHex(_ value: UInt64) {
-            var shift = (Self.hexDigits(value) - 1) * 4
-            while shift >= 0 {
-                let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-                append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "A") + digit - 10)
-                shift -= 4
-            }
-        }
-        func appendDecimal(_ value: UInt64) {
-            // Written from the last digit back.
-            let digits = Self.decimalDigits(value)
+            let digits = Self.hexDigits(value)
             var rest = value
-            for offset in stride(from: cursor + digits - 1, through: cursor, by: -1) {
-                buffer[offset] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            }
+            var at = cursor + digits
+            repeat {
+                at -= 1
+                let digit = UInt8(truncatingIfNeeded: rest & 0xF)
+                at.pointee = digit < 10 ? 0x30 + digit : 0x37 + digit
+                rest >>= 4
+            } while at > cursor
             cursor += digits
         }
-        appendLSN(commitLSN)
+        func appendDecimal(_ value: UInt64) {
+            let digits = Self.decimalDigits(value)
+            var rest = value
+            var at = cursor + digits
+            repeat {
+                at -= 1
+                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: 10)
+                at.pointee = 0x30 + UInt8(truncatingIfNeeded: remainder)
+                rest = quotient
+            } while at > cursor
+            cursor += digits
+        }
+        func append(_ byte: UInt8) {
+            cursor.pointee = byte
+            cursor += 1
+        }
+        appendHex(commitLSN.value >> 32)
+        append(UInt8(ascii: "/"))
+        appendHex(commitLSN.value & 0xFFFF_FFFF)
         append(UInt8(ascii: " "))
-        appendLSN(changeLSN)
+        appendHex(changeLSN.value >> 32)
+        append(UInt8(ascii: "/"))
+        appendHex(changeLSN.value & 0xFFFF_FFFF)
         append(UInt8(ascii: " "))
         appendDecimal(UInt64(index))
         append(UInt8(ascii: " "))
         appendDecimal(UInt64(part))
-        suffix.withUnsafeBytes { suffixBytes in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[cursor...]).copyMemory(from: suffixBytes)
+        suffix.withUnsafeBufferPointer { suffixBytes in
+            if let base = suffixBytes.baseAddress { cursor.update(from: base, count: suffixBytes.count) }
         }
-        return cursor + suffix.count
+        return cursor - start + suffix.count
     }
 
     /// The longest `<commit> <change> <index> <part>`: two LSNs of 17 characters, 10 and 5 digits, 3 spaces.
@@ -172,11 +180,13 @@ extension RecordPosition {
 
     /// Decimal digits of `value` without leading zeros (0 has one).
     private static func decimalDigits(_ value: UInt64) -> Int {
+        // Indexes and parts are small: a few comparisons, no division.
         var digits = 1
-        var rest = value
-        while rest >= 10 {
-            rest /= 10
+        var bound: UInt64 = 10
+        while value >= bound {
             digits += 1
+            guard digits < 20 else { return 20 }
+            bound *= 10
         }
         return digits
     }

@@ -33,10 +33,16 @@ YAML
 }
 
 # start_swallow CONFIG LOG: runs `swallow run` in the background; sets $swallow_pid.
+# BENCH_PERF_DIR: also records a CPU profile of that process (perf record -g, 999 Hz) into
+# BENCH_PERF_DIR/<config name>.perf.data, for `perf report -i`; the figures of such a run are not comparable.
 start_swallow() {
-  "$swallow" run --config "$1" 2>"$2" &
+  env ${BENCH_SWALLOW_PRELOAD:+LD_PRELOAD=$BENCH_SWALLOW_PRELOAD} "$swallow" run --config "$1" 2>"$2" &
   swallow_pid=$!
   pids+=($swallow_pid)
+  if [ -n "${BENCH_PERF_DIR:-}" ]; then
+    mkdir -p "$BENCH_PERF_DIR"
+    perf record -q -F 999 ${BENCH_PERF_CALLGRAPH:--g} -p "$swallow_pid" -o "$BENCH_PERF_DIR/$(basename "$1" .yaml).perf.data" 2>/dev/null &
+  fi
 }
 
 # End positions are pg_current_wal_insert_lsn(), not pg_current_wal_lsn(): with synchronous_commit off
@@ -66,6 +72,9 @@ wait_confirmed() {
   wait "$waiter"
 }
 
+# cpu_ms_per_1k PID ROWS: the process's CPU time so far (all threads, start-up included) per 1,000 rows.
+cpu_ms_per_1k() { awk -v t="$(cpu_ticks "$1")" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.1f", t * 1000 / hz / (n / 1000)}'; }
+thread_cpu() { for t in /proc/$1/task/*; do echo "$2 $(cat $t/comm) $(awk '{print $14+$15}' $t/stat)"; done >&2; }
 rss_peak_mb() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 # utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -93,7 +102,8 @@ payload_sql() {
 # drain_run ROWS ROW_BYTES: the drain benchmark for one row size (see scripts/bench-drain.sh). With
 # three slots created first, ROWS rows are committed in 1,000-row transactions while nothing reads;
 # pg_recvlogical drains one slot before and one after Swallow drains its own, into the mock broker.
-# Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb.
+# Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb cpu_ms,
+# and eos_rate eos_seconds eos_ratio eos_peak_mb eos_cpu_ms for the exactly_once run.
 drain_run() {
   local rows=$1 target=$2 table="drain_$2" start
   create_events_table "$table" "$target"
@@ -135,14 +145,26 @@ END \$\$;"
   wait_confirmed "${table}_swallow" "$end_lsn"
   swallow_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
   peak_mb=$(rss_peak_mb "$swallow_pid")
+  cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
+  if [ -n "${BENCH_THREADS:-}" ]; then thread_cpu "$swallow_pid" alo-swallow; thread_cpu "$mock_pid" alo-mock; fi
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
   # The same WAL again with delivery: exactly_once, into topics of its own (bench_eos.*).
-  write_swallow_config "$work/$table-eos.yaml" "public.$table" "${table}_swallow_eos" "$table" "delivery: exactly_once" bench_eos
+  local drain_http
+  drain_http="127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  write_swallow_config "$work/$table-eos.yaml" "public.$table" "${table}_swallow_eos" "$table" "delivery: exactly_once
+http: {listen: \"$drain_http\"}" bench_eos
   start=$(now)
   start_swallow "$work/$table-eos.yaml" "$work/swallow-eos.log"
   wait_confirmed "${table}_swallow_eos" "$end_lsn"
   eos_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
   eos_peak_mb=$(rss_peak_mb "$swallow_pid")
+  eos_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
+  if [ -n "${BENCH_THREADS:-}" ]; then thread_cpu "$swallow_pid" eos-swallow; thread_cpu "$mock_pid" eos-mock; fi
+  # BENCH_DUMP_DIR: keep the exactly_once run's /metrics (transactions, commit times), for a closer look.
+  if [ -n "${BENCH_DUMP_DIR:-}" ]; then
+    mkdir -p "$BENCH_DUMP_DIR"
+    curl -sf "http://$drain_http/metrics" >"$BENCH_DUMP_DIR/drain-$target-eos.metrics" || true
+  fi
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
   raw_after=$(raw_drain "${table}_raw_after")
   raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")

@@ -273,7 +273,7 @@ final class DeliveryPath: Sendable {
     /// Before a stream replays from the confirmed position: the open transaction aborted, and what the
     /// topics hold read again before the first record to each.
     func prepareForReplay() {
-        exactlyOnce?.abort(state: state)
+        exactlyOnce?.abort(state: state, monitor: monitor)
         exactlyOnce?.forgetTopics()
     }
 

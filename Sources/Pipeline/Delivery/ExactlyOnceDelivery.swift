@@ -42,11 +42,13 @@ final class ExactlyOnceDelivery: Sendable {
         /// Commit now (a stop, a flush).
         case now
 
-        var interval: Duration {
+        var interval: Duration { .nanoseconds(nanoseconds) }
+
+        var nanoseconds: UInt64 {
             switch self {
-            case .busy: .milliseconds(250)
-            case .idle: .milliseconds(25)
-            case .now: .zero
+            case .busy: 250_000_000
+            case .idle: 25_000_000
+            case .now: 0
             }
         }
     }
@@ -112,6 +114,10 @@ final class ExactlyOnceDelivery: Sendable {
     let skipped = Atomic<Int>(0)
     /// The position of the last record in a committed Kafka transaction.
     let lastCommitted = Mutex<RecordPosition?>(nil)
+    /// When the open transaction began (`DispatchTime` nanoseconds: a plain integer, where `Duration`
+    /// arithmetic is 128-bit); `UInt64.max` while none is open. Kept beside `transaction` so that the
+    /// check every frame makes (`commitIfDue`) takes no lock.
+    private let openedAtNanos = Atomic<UInt64>(.max)
 
     init(producer: KafkaProducer, streamID: String, settings: PipelineSettings, logger: Logger) throws(PipelineError) {
         self.producer = producer
@@ -360,6 +366,7 @@ final class ExactlyOnceDelivery: Sendable {
                 transaction.isOpen = true
                 transaction.produced = 0
                 transaction.openedAt = .now
+                openedAtNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             }
             try produce()
             transaction.produced += 1
@@ -371,11 +378,16 @@ final class ExactlyOnceDelivery: Sendable {
     /// its records' owners then settle them. Throws when the commit fails: the stream restarts and the
     /// transaction is aborted (`abort`).
     func commitIfDue(_ urgency: CommitUrgency, state: DeliveryState, monitor: PipelineMonitor) throws(PipelineError) {
+        // Most calls (one per frame read) find nothing due: they decide it without the lock.
+        let openedAt = openedAtNanos.load(ordering: .relaxed)
+        guard openedAt != .max, DispatchTime.now().uptimeNanoseconds &- openedAt >= urgency.nanoseconds else { return }
         var commitTimes: [Int64] = []
         let committed: RecordPosition? = try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) -> RecordPosition? in
             guard transaction.isOpen, ContinuousClock.now - transaction.openedAt >= urgency.interval else { return nil }
+            let started = ContinuousClock.now
             do throws(KafkaError) {
                 try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
+                monitor.transactionCommitted(heldFor: ContinuousClock.now - started)
             } catch {
                 if error.isFatal { throw DeliveryPath.producerFatal(error) }
                 throw PipelineError(code: .kafka,
@@ -390,6 +402,7 @@ final class ExactlyOnceDelivery: Sendable {
             }
             state.transactionCommitted(completedCommitTimes: &commitTimes)
             transaction.isOpen = false
+            openedAtNanos.store(.max, ordering: .relaxed)
             return transaction.lastPosition
         }
         if !commitTimes.isEmpty { monitor.recordCommitsAcknowledged(commitTimes, nowMicros: WallClock.micros()) }
@@ -398,15 +411,17 @@ final class ExactlyOnceDelivery: Sendable {
 
     /// Aborts the open transaction, if any (after a failure: its records are resent or, where the broker
     /// keeps aborted records visible, found in the tails and skipped).
-    func abort(state: DeliveryState) {
+    func abort(state: DeliveryState, monitor: PipelineMonitor) {
         transaction.withLock { transaction in
             guard transaction.isOpen else { return }
+            monitor.transactionsAborted.increment()
             do {
                 try producer.abortTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
             } catch {
                 logger.warning("aborting the Kafka transaction failed; the next start fences it", metadata: ["error": "\(error)"])
             }
             transaction.isOpen = false
+            openedAtNanos.store(.max, ordering: .relaxed)
             state.transactionAborted()
         }
     }

@@ -50,6 +50,10 @@ public final class PipelineMonitor: Sendable {
     })
     let kafkaCommittedGauge = Gauge(label: "swallow_kafka_committed_lsn")
     let resumeSkippedGauge = Gauge(label: "swallow_resume_skipped_events")
+    let transactionsCommitted = Counter(label: "swallow_kafka_transactions_total", dimensions: [("outcome", "committed")])
+    let transactionsAborted = Counter(label: "swallow_kafka_transactions_total", dimensions: [("outcome", "aborted")])
+    /// How long each commit held the producing thread (flush of what is in flight, then EndTxn).
+    let transactionCommitLatency = Metrics.Timer(label: "swallow_kafka_transaction_commit_seconds")
     let snapshotChunksDone = Gauge(label: "swallow_snapshot_chunks_done")
     let snapshotChunksTotal = Gauge(label: "swallow_snapshot_chunks_total")
 
@@ -221,6 +225,12 @@ public final class PipelineMonitor: Sendable {
     func recordDeliveries(failures: Int, latenciesMicros: [Int64]) {
         if failures > 0 { deliveryFailures.increment(by: failures) }
         for latency in latenciesMicros { ackLatency.recordMicroseconds(latency) }
+    }
+
+    /// A Kafka transaction committed; the producing thread waited `heldFor` for it.
+    func transactionCommitted(heldFor: Duration) {
+        transactionsCommitted.increment()
+        transactionCommitLatency.recordNanoseconds(heldFor.components.seconds * 1_000_000_000 + heldFor.components.attoseconds / 1_000_000_000)
     }
 
     /// Commit-to-acknowledgement latency of transactions that became fully acknowledged.
