@@ -60,23 +60,29 @@ extension ConfigurationReader {
         return tables
     }
 
+    /// `schema.table` or `table` (meaning `public.table`), each part written as PostgreSQL reads it: an
+    /// unquoted lowercase identifier, or a double-quoted one (`"Order Lines"`, `""` for a quote inside)
+    /// for mixed case, spaces and other characters, as EF Core and many tools name tables. An unquoted
+    /// part with upper-case letters is refused rather than folded to lower case as PostgreSQL would:
+    /// `Orders` most likely means the table `"Orders"`, and capturing `orders` instead would be silent.
     static func tableName(_ value: ScalarValue, path: String) throws(ConfigurationError) -> SwallowConfiguration.TableName {
         let text = value.text, shown = value.shown
-        let rule = "each part an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes); quoted identifiers are not supported yet"
+        let form = "expected `schema.table` or `table` (meaning public.table), each part an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*) or a double-quoted one (\"Order Lines\"), at most 63 bytes"
         guard !text.isEmpty else {
             throw ConfigurationError(code: .invalidValue, path: path,
                                      message: "empty table name; expected `schema.table` or `table` (meaning public.table)")
         }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let parts: [String]
+        switch QualifiedNameSyntax.split(text) {
+        case .success(let split):
+            parts = split
+        case .failure(let problem):
+            throw ConfigurationError(code: .invalidValue, path: path, message: "\(form); \(shown): \(problem.description)")
+        }
         guard parts.count <= 2 else {
             throw ConfigurationError(
                 code: .invalidValue, path: path,
-                message: "expected `schema.table` or `table` (meaning public.table), got \(shown) with \(parts.count) dot-separated parts")
-        }
-        guard parts.allSatisfy(isIdentifier) else {
-            throw ConfigurationError(
-                code: .invalidValue, path: path,
-                message: "expected `schema.table` or `table` (meaning public.table), \(rule); got \(shown)")
+                message: "expected `schema.table` or `table` (meaning public.table), got \(shown) with \(parts.count) dot-separated parts (a dot inside a name needs double quotes)")
         }
         return parts.count == 2
             ? SwallowConfiguration.TableName(schema: parts[0], table: parts[1])
@@ -85,9 +91,7 @@ extension ConfigurationReader {
 
     /// Unquoted lowercase PostgreSQL identifier: `[a-z_][a-z0-9_$]*`, 1...63 bytes.
     static func isIdentifier(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, text.utf8.count <= Limits.identifierBytes,
-              ("a"..."z").contains(first) || first == "_" else { return false }
-        return text.unicodeScalars.allSatisfy { isLowerAlnumOrUnderscore($0) || $0 == "$" }
+        text.utf8.count <= Limits.identifierBytes && QualifiedNameSyntax.isUnquotedIdentifier(text)
     }
 
     static func isLowerAlnumOrUnderscore(_ scalar: Unicode.Scalar) -> Bool {

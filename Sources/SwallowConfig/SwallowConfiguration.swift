@@ -127,7 +127,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
         }
     }
 
-    /// A table selected for capture. `description` is `schema.table`.
+    /// A table selected for capture: its schema and name exactly as PostgreSQL stores them. `description`
+    /// is `schema.table` as the configuration writes it (a part in double quotes where SQL needs them).
     public struct TableName: Sendable, Hashable, CustomStringConvertible {
         public var schema: String
         public var table: String
@@ -137,7 +138,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
             self.table = table
         }
 
-        public var description: String { "\(schema).\(table)" }
+        public var description: String { "\(QualifiedNameSyntax.quoted(schema)).\(QualifiedNameSyntax.quoted(table))" }
     }
 
     /// `kafka:` section.

@@ -49,14 +49,55 @@ import Testing
         #expect(error.message.contains("empty table name"))
     }
 
-    @Test(arguments: ["public.", ".orders", "Public.orders", "public.Orders", "public.\"Orders\"", "my-schema.t",
-                      "1abc", "public . orders"])
-    func invalidIdentifiersRejected(name: String) throws {
+    @Test(arguments: ["public.", ".orders", "my-schema.t", "1abc", "public . orders", "public.\"\"", "\"a\"b.t",
+                      "\"unclosed.t"])
+    func invalidNamesRejected(name: String) throws {
         let error = try tableError("['\(name)']")
         #expect(error.code == .invalidValue)
         #expect(error.path == "tables[0]")
-        #expect(error.message.contains("[a-z_][a-z0-9_$]*"))
-        #expect(error.message.contains("quoted identifiers are not supported"))
+        #expect(error.message.contains("[a-z_][a-z0-9_$]*) or a double-quoted one"), "\(error.message)")
+    }
+
+    @Test func upperCaseUnquotedPartsAreRefusedNamingBothReadings() throws {
+        let error = try tableError("['public.Orders']")
+        #expect(error.message.contains("write \"Orders\" in double quotes for that exact name, or orders for the lower-case one"),
+                "\(error.message)")
+        #expect(try tableError("['Public.orders']").message.contains("\"Public\""))
+    }
+
+    @Test func quotedIdentifiersAsEFCoreAndOtherToolsCreateThem() throws {
+        // YAML single quotes around the entry keep the double quotes for the name.
+        let parsed = try tables(#"['"Odd"."Order Lines"', 'public."Orders"', '"weird ""quoted"" name"', 'sales."a.b"', '"Zürich 流"']"#)
+        #expect(parsed == [
+            .init(schema: "Odd", table: "Order Lines"),
+            .init(schema: "public", table: "Orders"),
+            .init(schema: "public", table: "weird \"quoted\" name"),
+            .init(schema: "sales", table: "a.b"),
+            .init(schema: "public", table: "Zürich 流"),
+        ])
+        #expect(parsed.map(\.description) == [#""Odd"."Order Lines""#, #"public."Orders""#, #"public."weird ""quoted"" name""#,
+                                               #"sales."a.b""#, #"public."Zürich 流""#])
+        // A quoted lowercase name is the same table as the unquoted one.
+        let error = try tableError(#"[orders, '"orders"']"#)
+        #expect(error.message.contains("duplicate table"))
+    }
+
+    @Test func nulIsRefused() {
+        #expect(QualifiedNameSyntax.split("public.\"t\u{0}\"") == .failure(.nul))
+    }
+
+    @Test func quotedNamesRoundTripThroughTheirDescription() throws {
+        for name in ["Order Lines", "a\"b", "x.y", "UPPER", "lower", "$dollar", "ünï", " ", "a\"\"b"] {
+            let written = QualifiedNameSyntax.quoted(name)
+            #expect(try QualifiedNameSyntax.split("s.\(written)").get() == ["s", name], "\(written)")
+        }
+    }
+
+    @Test func signalTableTakesQuotedIdentifiersToo() throws {
+        var document = ConfigDocument()
+        document.top = ["snapshot": #"{signal_table: '"Ops"."Debezium Signal"'}"#]
+        let config = try Config.parse(yaml: document.yaml, environment: [:])
+        #expect(config.snapshot.signalTable == .init(schema: "Ops", table: "Debezium Signal"))
     }
 
     @Test func identifierLengthLimit() throws {

@@ -28,6 +28,8 @@ struct StreamSession {
     var counters = EventCounters()
     /// Topics whose metadata this session fetched ahead of librdkafka.
     var preparedTopics: Set<String> = []
+    /// Tables whose topic name had characters Kafka refuses, warned about in this session.
+    var renamedTopicTables: Set<UInt32> = []
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, delivery: DeliveryPath,
          incremental: IncrementalSnapshotter?) {
@@ -76,6 +78,16 @@ struct StreamSession {
         }
     }
 
+    /// Debezium's warning when a table's topic name needed characters replaced (`TopicName`), once per
+    /// table and session.
+    private mutating func warnIfTopicRenamed(_ relation: RelationMessage) {
+        let table = QualifiedTableName(schema: relation.namespace, table: relation.name)
+        let topic = TopicName.ofTable(table, prefix: settings.topicPrefix)
+        guard topic.changed, renamedTopicTables.insert(relation.relationID).inserted else { return }
+        logger.warning("the topic name of a table is not a valid Kafka topic name; its events go to the name with each invalid character replaced by _, as Debezium names it",
+                       metadata: ["table": "\(table)", "topic": "\(topic.name)"])
+    }
+
     private mutating func perform(_ action: StreamSessionMachine.Action) throws(PipelineError) {
         switch action {
         case .reportServerPosition(let position):
@@ -90,6 +102,7 @@ struct StreamSession {
             // The decoder does no I/O: what the Relation message cannot say (key order, keys of FULL
             // tables, arrays, enums, domains, extension types) comes from the catalog here.
             try machine.describe(relation, catalog: try catalog.catalog(of: relation))
+            warnIfTopicRenamed(relation)
         case .openUnit(let commitTime):
             state.openUnit(commitTimeMicros: commitTime)
         case .closeUnit(let end):
