@@ -34,10 +34,7 @@ struct PostgresPreflight {
         do {
             sql = try PostgresConnection(settings.connection, replication: false)
         } catch {
-            // libpq's text spans lines ("...: Connection refused\n\tIs the server running on that host...").
-            var reason = error.message.hasPrefix("\(target): ") ? String(error.message.dropFirst(target.count + 2)) : error.message
-            reason = reason.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }.joined(separator: ". ")
+            let reason = Preflight.connectFailureReason(error, target: target)
             add("postgres", .fail, "cannot connect to \(target): \(reason); the other PostgreSQL checks were skipped",
                 fix: error.hint)
             topics = configuredTopics(settings.tables)
