@@ -77,7 +77,12 @@ extension PostgresConnection {
     /// imported the snapshot.
     public func exportSnapshot() throws(ReplicationError) -> (snapshotName: String, walPosition: LSN) {
         try execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        let result = try execute("SELECT pg_catalog.pg_export_snapshot() AS name, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn")
+        // On a standby (which cannot tell its insert position) the position replayed.
+        let result = try execute("""
+            SELECT pg_catalog.pg_export_snapshot() AS name,
+                   (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                         ELSE pg_catalog.pg_current_wal_insert_lsn() END)::text AS lsn
+            """)
         guard let name = result[0, "name"], let position = result[0, "lsn"].flatMap({ LSN(string: $0) }) else {
             throw ReplicationError(code: .protocolViolation, message: "pg_export_snapshot() returned no snapshot")
         }

@@ -15,6 +15,8 @@ struct PostgresPreflight {
     private(set) var topics: [String] = []
     /// Whether a client streams from the slot now (a running Swallow, most likely).
     private(set) var slotInUse = false
+    /// `postgres.host` is a standby Swallow may read from (PostgreSQL 16+).
+    private var readsStandby = false
     private var checks: [PreflightCheck] = []
 
     init(settings: PipelineSettings) {
@@ -63,9 +65,7 @@ struct PostgresPreflight {
         // "15.4 (Debian 15.4-1.pgdg120+1)": the number is what matters.
         let version = (server[0, "version"] ?? "?").split(separator: " ").first.map(String.init) ?? "?"
         if server[0, "standby"] == "t" {
-            add("postgres", .fail, "\(target) is a standby (PostgreSQL \(version), in recovery): Swallow needs the primary (before PostgreSQL 16 only a primary decodes logically, and publications and signals are written); the other PostgreSQL checks were skipped",
-                fix: "point postgres.host at the primary")
-            return
+            guard try checkStandby(sql, target: target, version: version) else { return }
         } else {
             add("postgres", .pass, "connected to \(target) (PostgreSQL \(version))")
         }
@@ -164,6 +164,35 @@ struct PostgresPreflight {
         if usedSlots >= maxSlots { blockers.append(("no replication slot is free", "replication slots")) }
         if !replicationAccepted { blockers.append(("the role cannot open a replication connection", "replication role")) }
         checkSlot(slot, creationBlockers: blockers)
+    }
+
+    // MARK: Standby
+
+    /// `postgres.host` is a standby: what ``StandbyReading`` says of reading there, one line per problem.
+    /// Returns whether the other checks apply (not before PostgreSQL 16).
+    private mutating func checkStandby(_ sql: PostgresConnection, target: String, version: String) throws(ReplicationError) -> Bool {
+        let server = try StandbyProbe.readServer(sql)
+        let features = StandbyReading.Features(settings)
+        var primary: StandbyReading.Primary?
+        if let parameters = settings.primaryConnection, features.writes {
+            do {
+                primary = try StandbyProbe.readPrimary(parameters, standbySystemID: StandbyProbe.systemID(sql))
+            } catch {
+                add("postgres.primary", .fail, "cannot connect to \(parameters.redactedDescription): \(Preflight.connectFailureReason(error, target: parameters.redactedDescription))",
+                    fix: error.hint ?? "check postgres.primary: heartbeats, watermarks and signals are written there")
+            }
+        }
+        let problems = StandbyReading.problems(server: server, features: features, primary: primary)
+        guard server.versionNumber >= StandbyReading.minimumVersionNumber else {
+            let problem = problems[0]
+            add("postgres", .fail, "\(target) \(problem.found); the other PostgreSQL checks were skipped", fix: problem.fix)
+            return false
+        }
+        readsStandby = true
+        add("postgres", .pass, "connected to \(target) (PostgreSQL \(version)), a standby: Swallow decodes there\(settings.primaryConnection.map { " and writes to postgres.primary \($0.redactedDescription)" } ?? "")")
+        for problem in problems { add(problem.setting, .fail, problem.found, fix: problem.fix) }
+        if problems.isEmpty { add("hot_standby_feedback", .pass, "on") }
+        return true
     }
 
     // MARK: Role
@@ -340,6 +369,11 @@ struct PostgresPreflight {
         let name = settings.publicationName
         let target = required.isEmpty ? "FOR ALL TABLES" : "FOR TABLE \(Preflight.list(required.map(Preflight.sqlName)))"
         let statement = "CREATE PUBLICATION \(Preflight.sqlName(name)) \(target)"
+        if readsStandby {
+            let text = StandbyReading.missingPublication(name, statement: statement)
+            add("publication", .fail, text.found, fix: text.fix)
+            return
+        }
         guard settings.createPublication else {
             add("publication", .fail, "\(name) does not exist and publication.create is false",
                 fix: "\(statement) (as \(required.isEmpty ? "a superuser" : "the tables' owner")), or set publication.create: true")
