@@ -115,10 +115,10 @@ extension PostgresConnection {
                                    message: "replication slot \"\(name)\" belongs to database \(state.database ?? "?"), not \(parameters.database)",
                                    hint: "use another slot.name for this database")
         }
-        if state.walStatus == "lost" {
+        if let invalidation = state.invalidation {
             throw ReplicationError(code: .slotInvalidated,
-                                   message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") are gone",
-                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
+                                   message: "replication slot \"\(name)\" was invalidated: \(invalidation.cause); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") cannot be read any more",
+                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; \(invalidation.prevention) to avoid this")
         }
         if state.active {
             throw ReplicationError(code: .slotInUse,

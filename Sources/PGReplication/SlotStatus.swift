@@ -47,6 +47,26 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     /// `wal_removed` for a slot whose WAL is gone.
     public var invalidationReason: String?
 
+    /// Why the slot was invalidated, as a sentence fragment, and how to keep it from happening again;
+    /// nil while it is usable.
+    public var invalidation: (cause: String, prevention: String)? {
+        guard walStatus == "lost" || invalidationReason != nil else { return nil }
+        switch invalidationReason {
+        case let reason? where reason.hasPrefix("rows_removed"):
+            return ("the primary removed catalog rows it needed (conflict on a standby: \(reason))",
+                    "on the standby keep hot_standby_feedback on and stream from a physical slot (primary_slot_name)")
+        case "wal_level_insufficient":
+            return ("the primary's wal_level was lowered below logical",
+                    "keep wal_level = logical on the primary")
+        case "idle_timeout":
+            return ("it was unused for longer than idle_replication_slot_timeout",
+                    "raise idle_replication_slot_timeout, or keep Swallow running")
+        default:
+            return ("the server removed WAL it still needed (max_slot_wal_keep_size)",
+                    "raise max_slot_wal_keep_size (or keep Swallow running)")
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case slot, plugin, database, active, exists
         case slotType = "slot_type"

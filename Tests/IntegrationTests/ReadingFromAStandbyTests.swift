@@ -125,6 +125,9 @@ import Testing
         try waitUntil(timeoutSeconds: 60, "more writes") { writer.committed > 200 }
         writer.stop()
         try writer.check()
+        let stateFile = StateFile<IncrementalSnapshotState>(directory: configuration.stateDirectory,
+                                                            fileName: "incremental-\(database).json")
+        try waitUntil(timeoutSeconds: 120, "the incremental snapshot to finish") { try stateFile.load()?.queue.isEmpty == true }
         let target = try walInsertLSN(onPrimary)
         try waitUntil(timeoutSeconds: 120, "the standby's slot to confirm \(target)") { try confirmedFlushLSN(onStandby) >= target }
         #expect(try running.stop().get() == ())
@@ -184,5 +187,24 @@ import Testing
         #expect(lines.contains("FAIL heartbeat.action_query: heartbeat.action_query and the heartbeat message (pg_logical_emit_message) write, which a standby refuses. Fix: set postgres.primary (heartbeats are then written there and reach the standby's slot through replication), or heartbeat.interval_ms: 0"),
                 "\(check.text)")
         #expect(lines.contains { $0.hasPrefix("ok   postgres: connected to ") && $0.hasSuffix("a standby: Swallow decodes there") }, "\(check.text)")
+
+        // A publication that does not exist: a standby cannot create it, so Swallow says to create it on
+        // the primary (publication.create notwithstanding), at start-up and in `swallow check`.
+        let unpublished = yaml(database: database, standby: standby, bootstrapServers: cluster.bootstrapServers,
+                               postgres: "", snapshot: "{mode: no_data}", heartbeat: "{}")
+            .replacingOccurrences(of: "publication: {name: swallow, create: true}", with: "publication: {name: elsewhere, create: true}")
+        let withoutPublication = try SwallowConfiguration.parse(yaml: unpublished, environment: [:])
+        let refused = RunningPipeline(configuration: withoutPublication, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 60, "Swallow to stop without the publication") { refused.hasEnded }
+        guard case .failure(let missing) = try refused.stop() else {
+            Issue.record("Swallow ran against a standby without its publication")
+            return
+        }
+        #expect(missing.message.contains("publicationMissing: publication elsewhere does not exist, and a standby cannot create it (it is read-only)"), "\(missing)")
+        #expect(missing.message.contains("CREATE PUBLICATION elsewhere FOR TABLE public.items on the primary; the standby receives it through replication"), "\(missing)")
+        try unpublished.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let unpublishedCheck = try runSwallow(["check", "--config", configPath])
+        #expect(outputLines(unpublishedCheck).contains("FAIL publication: elsewhere does not exist, and a standby cannot create it (it is read-only). Fix: CREATE PUBLICATION elsewhere FOR TABLE public.items on the primary; the standby receives it through replication"),
+                "\(unpublishedCheck.text)")
     }
 }

@@ -47,14 +47,9 @@ extension ReplicationPipeline {
         guard readsFromStandby.load(ordering: .relaxed) else { return }
         let name = settings.publicationName
         guard try connection.execute("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(name))").rows.isEmpty else { return }
-        var target = "FOR ALL TABLES"
-        if !tables.isEmpty {
-            var names: [String] = []
-            for table in tables { names.append(try connection.qualifiedName(table)) }
-            target = "FOR TABLE " + names.joined(separator: ", ")
-        }
-        let text = StandbyReading.missingPublication(name, statement: "CREATE PUBLICATION \(try connection.identifier(name)) \(target)")
-        throw ReplicationError(code: .publicationMissing, message: "publication \"\(name)\" \(text.found)", hint: text.fix)
+        let target = tables.isEmpty ? "FOR ALL TABLES" : "FOR TABLE " + Preflight.list(tables.map(Preflight.sqlName))
+        let text = StandbyReading.missingPublication(name, statement: "CREATE PUBLICATION \(Preflight.sqlName(name)) \(target)")
+        throw ReplicationError(code: .publicationMissing, message: "publication \(text.found)", hint: text.fix)
     }
 
     /// Runs `body`, which may create the slot. On a standby, creating a logical slot waits until the

@@ -45,7 +45,7 @@ extension ReplicationPipeline {
             }
             if error.code == .slotInvalidated && !firstSession {
                 throw PipelineError(code: .slotLost,
-                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming: the server removed WAL it still needed (max_slot_wal_keep_size), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed; raise max_slot_wal_keep_size to avoid this",
+                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming (\(error.message)), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed",
                                     isRetriable: false)
             }
             throw .postgres(error)
