@@ -473,15 +473,16 @@ struct PostgresPreflight {
         let position = "confirmed \(slot.confirmedFlushLSN ?? "none"), server at \(slot.serverLSN)"
         let activity = slot.active ? "active (pid \(slot.activePID.map(String.init) ?? "?"))" : "inactive"
         let summary = "\(name) exists, \(activity), wal_status \(slot.walStatus ?? "unknown"), \(lag) (\(position))"
-        switch slot.walStatus {
-        case _ where slot.invalidation != nil:
-            let invalidation = slot.invalidation!
+        if let invalidation = slot.invalidation {
             if settings.snapshot.mode == .whenNeeded {
                 add("slot", .warn, "\(summary): it was invalidated (\(invalidation.cause)); snapshot.mode when_needed re-creates it and snapshots again")
             } else {
                 add("slot", .fail, "\(summary): it was invalidated (\(invalidation.cause)), and the changes since its position cannot be read any more",
                     fix: "swallow slot drop --yes, then start Swallow to re-create it and snapshot again; \(invalidation.prevention) to avoid this")
             }
+            return
+        }
+        switch slot.walStatus {
         case "unreserved":
             add("slot", .warn, "\(summary): PostgreSQL will remove WAL it still needs at the next checkpoint (max_slot_wal_keep_size)",
                 fix: "start Swallow so that it catches up, or raise max_slot_wal_keep_size")
