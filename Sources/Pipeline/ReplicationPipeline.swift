@@ -31,6 +31,8 @@ public final class ReplicationPipeline: Sendable {
     let positionGauges: ConfirmedPositionGauges
     /// Whether the confirmed position keeps up with the server's; fed by the stream sessions.
     let positionWatch: Mutex<ConfirmedPositionWatch>
+    /// Whether the server of the current stream is a standby (`StandbySource`).
+    let readsFromStandby = Atomic<Bool>(false)
 
     /// `monitor`: pass one with a ``ServiceNotifier`` to notify a service manager; by default the
     /// pipeline keeps its status and metrics only. `metricsFactory`: where the stall gauges go; the

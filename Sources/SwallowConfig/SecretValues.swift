@@ -42,7 +42,8 @@ extension SwallowConfiguration {
         if path.hasPrefix(kafkaPropertyPathPrefix) {
             return isSecretPropertyKey(String(path.dropFirst(kafkaPropertyPathPrefix.count)))
         }
-        return path == "postgres.password" || path == "postgres.sslpassword"
+        return ["postgres.password", "postgres.sslpassword", "postgres.primary.password", "postgres.primary.sslpassword"]
+            .contains(path)
     }
 
     /// Whether the value at key path `path` is secret: by its key, or because it was read through

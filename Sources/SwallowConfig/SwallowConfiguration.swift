@@ -398,6 +398,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
     }
 
     public var postgres: Postgres
+    /// `postgres.primary`: the primary that Swallow writes to (heartbeats, incremental snapshot
+    /// watermarks, signals) when `postgres` is a standby; the database and credentials default to
+    /// `postgres`'s. Nil when not configured: writes go to `postgres`.
+    public var postgresPrimary: Postgres?
     public var slot: Slot
     public var publication: Publication
     /// Tables to capture; empty means all tables (of the publication).
@@ -442,6 +446,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
 
     public init(
         postgres: Postgres,
+        postgresPrimary: Postgres? = nil,
         slot: Slot,
         publication: Publication,
         tables: [TableName] = [],
@@ -464,6 +469,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.logFormat = logFormat
         self.http = http
         self.postgres = postgres
+        self.postgresPrimary = postgresPrimary
         self.slot = slot
         self.publication = publication
         self.tables = tables

@@ -29,6 +29,9 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case publicationLost
         /// The service manager's notification socket (`$NOTIFY_SOCKET`) cannot be used.
         case serviceNotification
+        /// `postgres.host` is a standby, and what is configured needs what a standby cannot give (writes
+        /// without `postgres.primary`, a failover slot, `hot_standby_feedback`, PostgreSQL 16).
+        case standbySource
     }
 
     public var code: Code

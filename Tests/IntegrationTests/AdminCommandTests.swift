@@ -20,13 +20,16 @@ private func runCheck(database: String, tables: [String], topics: [String]? = ni
     return (result, outputLines(result))
 }
 
-private func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
-                                    port: Int = TestPostgres.shared.port, user: String = "postgres",
-                                    password: String? = nil, publicationCreate: Bool = true,
-                                    moreYAML: String = "") throws -> String {
+/// `hosts`: `postgres.host` and `postgres.port` as YAML (a list of servers), instead of `port`'s one.
+/// `slot`: the `slot` mapping's entries after the name.
+func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
+                            port: Int = TestPostgres.shared.port, user: String = "postgres",
+                            password: String? = nil, publicationCreate: Bool = true,
+                            hosts: String? = nil, slotName: String? = nil, slot: String = "create: true",
+                            moreYAML: String = "") throws -> String {
     let yaml = """
-        postgres: {host: 127.0.0.1, port: \(port), dbname: \(database), user: \(user), sslmode: disable\(password.map { ", password: \($0)" } ?? "")}
-        slot: {name: \(database), create: true}
+        postgres: {\(hosts ?? "host: 127.0.0.1, port: \(port)"), dbname: \(database), user: \(user), sslmode: disable\(password.map { ", password: \($0)" } ?? "")}
+        slot: {name: \(slotName ?? database), \(slot)}
         publication: {name: swallow, create: \(publicationCreate)}
         tables: [\(tables.joined(separator: ", "))]
         topic_prefix: app
@@ -40,7 +43,7 @@ private func adminConfigurationFile(database: String, bootstrapServers: String, 
 }
 
 /// The output of a `swallow` run, line by line.
-private func outputLines(_ result: (status: Int32, text: String)) -> [String] {
+func outputLines(_ result: (status: Int32, text: String)) -> [String] {
     result.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
 }
 

@@ -34,7 +34,9 @@ extension ReplicationPipeline {
                 logger.info("checking replication slot (creating one waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
             }
-            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate, failover: settings.slotFailover)
+            slot = try creatingSlot(mayCreate: mayCreate) { () throws(ReplicationError) in
+                try connection.prepareSlot(named: settings.slotName, create: mayCreate, failover: settings.slotFailover)
+            }
         } catch {
             if error.code == .slotMissing && !firstSession {
                 throw PipelineError(code: .slotLost,
@@ -43,7 +45,7 @@ extension ReplicationPipeline {
             }
             if error.code == .slotInvalidated && !firstSession {
                 throw PipelineError(code: .slotLost,
-                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming: the server removed WAL it still needed (max_slot_wal_keep_size), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed; raise max_slot_wal_keep_size to avoid this",
+                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming (\(error.message)), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed",
                                     isRetriable: false)
             }
             throw .postgres(error)
@@ -88,6 +90,7 @@ extension ReplicationPipeline {
                                 isRetriable: false)
         }
         systemID = system.systemID
+        readsFromStandby.store(try checkReadServer(connection, system: system), ordering: .relaxed)
         return (connection, system)
     }
 
@@ -103,6 +106,7 @@ extension ReplicationPipeline {
             // Signals arrive through the stream, so the publication must carry the signal table.
             if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
         }
+        try requirePublicationOnStandby(connection, tables: tables)
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
                                              create: settings.createPublication && mayCreate) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",

@@ -12,7 +12,8 @@ struct Check: ParsableCommand {
         discussion: """
             Connects to PostgreSQL and Kafka without changing anything and reports wal_level, free replication \
             slots and WAL senders, the role's REPLICATION and SELECT rights, each table's key, the publication, \
-            the slot (and its lag), Kafka and the topics. Exits 0 when ready, 1 when a check failed, 2 on a bad \
+            the slot (and its lag), Kafka and the topics; with slot.failover or several hosts in postgres.host, \
+            each server's slot synchronization settings. Exits 0 when ready, 1 when a check failed, 2 on a bad \
             configuration.
             """)
 

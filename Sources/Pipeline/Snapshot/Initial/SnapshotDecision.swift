@@ -129,7 +129,9 @@ extension ReplicationPipeline {
                 }
                 logger.info("creating replication slot with an exported snapshot (waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
-                let (point, name) = try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName, failover: settings.slotFailover)
+                let (point, name) = try creatingSlot(mayCreate: true) { () throws(ReplicationError) in
+                    try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName, failover: settings.slotFailover)
+                }
                 source = .init(snapshotName: name, consistentPoint: point)
                 // The walsender now holds the snapshot: it must stay idle until the snapshot is read.
             case .keepSlot:
