@@ -217,6 +217,7 @@ public final class ReplicationPipeline: Sendable {
     /// and the stream's units forgotten, since the new stream sends everything after the confirmed
     /// position again.
     private func resetForNewStream(_ delivery: DeliveryPath) throws(PipelineError) {
+        delivery.purgeUnsentAfterFailure()
         delivery.prepareForReplay()
         delivery.drain(untilEmpty: true) { refreshStatus(delivery: delivery) }
         if let fatal = deliveryState.failures.fatal { throw DeliveryPath.producerFatal(fatal) }
