@@ -113,7 +113,7 @@ extension PostgresConnection {
         if state.walStatus == "lost" {
             throw ReplicationError(code: .slotInvalidated,
                                    message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") are gone",
-                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
+                                   hint: "run `swallow slot drop --yes` (it drops the slot and Swallow's state for it) and start Swallow again to snapshot the tables, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
         }
         if state.active {
             throw ReplicationError(code: .slotInUse,

@@ -31,6 +31,9 @@ public final class ReplicationPipeline: Sendable {
     let positionGauges: ConfirmedPositionGauges
     /// Whether the confirmed position keeps up with the server's; fed by the stream sessions.
     let positionWatch: Mutex<ConfirmedPositionWatch>
+    /// Where the records Swallow delivered come from (cluster, timeline, how far), and what of it
+    /// `<state_dir>/stream-<slot>.json` holds: what a slot is judged against before it is used.
+    let streamLineage = Mutex(LineageRecord())
 
     /// `monitor`: pass one with a ``ServiceNotifier`` to notify a service manager; by default the
     /// pipeline keeps its status and metrics only. `metricsFactory`: where the stall gauges go; the
@@ -151,7 +154,7 @@ public final class ReplicationPipeline: Sendable {
                         if stopRequested {
                             logger.info("stopped")
                         } else {
-                            logger.notice("snapshot finished; not streaming (snapshot.mode: initial_only). The slot keeps the WAL written since the snapshot: stream from it with snapshot.mode initial, or drop it (SELECT pg_drop_replication_slot('\(settings.slotName)')) if nothing will",
+                            logger.notice("snapshot finished; not streaming (snapshot.mode: initial_only). The slot keeps the WAL written since the snapshot: stream from it with snapshot.mode initial, or drop it (`swallow slot drop --yes`) if nothing will",
                                           metadata: ["slot": "\(settings.slotName)"])
                         }
                         return

@@ -465,7 +465,7 @@ private struct TestRole {
         let dryLines = outputLines(dryRun)
         #expect(dryLines.first?.hasPrefix("would drop replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(dryRun.text)")
-        #expect(dryLines.contains("would remove its state files (they record this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
+        #expect(dryLines.contains("would remove its state files (they record this slot's stream and snapshots): \(snapshotFile), \(incrementalFile)"),
                 "\(dryRun.text)")
         #expect(dryLines.contains("nothing was dropped: run again with --yes to drop it"), "\(dryRun.text)")
         #expect(try slotRow(sql) != nil)
@@ -476,7 +476,7 @@ private struct TestRole {
         let dropLines = outputLines(drop)
         #expect(dropLines.first?.hasPrefix("dropped replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(drop.text)")
-        #expect(dropLines.contains("removed its state files (they recorded this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
+        #expect(dropLines.contains("removed its state files (they recorded this slot's stream and snapshots): \(snapshotFile), \(incrementalFile)"),
                 "\(drop.text)")
         #expect(dropLines.contains("the next `swallow run` creates a new slot and snapshots the tables again (snapshot.mode initial)"),
                 "\(drop.text)")

@@ -1,4 +1,6 @@
 import Foundation
+import PGOutput
+import SwallowCore
 import Testing
 @testable import Pipeline
 
@@ -30,6 +32,17 @@ import Testing
         #expect(error?.code == .state)
         #expect(error?.message.contains(store.path) == true)
         #expect(error?.message.contains("remove it") == true)
+    }
+
+    @Test func theStreamsLineageHasAFileOfItsOwnPerSlot() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = StateFile<StreamLineage>(directory: directory, slot: "s1")
+        #expect(store.path == "\(directory)/stream-s1.json")
+        let lineage = StreamLineage(slot: "s1", systemID: "42", database: "app", timeline: 3, timelineStart: LSN(string: "0/5000000"),
+                                    producedThrough: LSN(string: "0/6000000")!)
+        try store.save(lineage)
+        #expect(try store.load() == lineage)
     }
 
     @Test func anUnwritableDirectoryIsAnErrorNamingStateDir() throws {
