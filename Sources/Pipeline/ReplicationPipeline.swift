@@ -134,6 +134,8 @@ public final class ReplicationPipeline: Sendable {
         let delivery = try DeliveryPath(settings: settings, state: deliveryState, monitor: monitor, logger: logger)
         defer { delivery.close() }
         defer { heartbeat?.stop() }
+        // However the run ends, the next one starts from what this one produced.
+        defer { saveLineage(force: true) }
         let refresh = { [self] in refreshStatus(delivery: delivery) }
 
         var backoff = Backoff()
@@ -176,6 +178,8 @@ public final class ReplicationPipeline: Sendable {
                     logger.warning("the replication slot was lost while streaming; snapshot.mode is when_needed, so taking a new snapshot",
                                    metadata: ["slot": "\(settings.slotName)", "cause": "\(error)"])
                     try resetForNewStream(delivery)
+                    // The new slot's positions have nothing to do with those confirmed on the old one.
+                    deliveryState.restartStream(rewindingTo: .invalid)
                     snapshotPhaseDone = false
                     progress = StreamProgress(systemID: progress.systemID)
                     continue

@@ -41,22 +41,9 @@ extension ReplicationPipeline {
         let verdict = SlotContinuity(lineage: known, server: .init(
             systemID: system.systemID, database: settings.connection.database, history: history,
             slotPosition: slot.map { $0.confirmedFlushLSN.flatMap { LSN(string: $0) } ?? .invalid }))
-        switch verdict {
-        case .firstUse:
-            break
-        case .continues(let promotion):
-            if let promotion, let known {
-                logger.notice("the server was promoted since Swallow last streamed, and its copy of the slot continues the stream",
-                              metadata: ["slot": "\(settings.slotName)", "server": "\(walsender.serverAddress)",
-                                         "timeline": "\(promotion.fromTimeline) -> \(promotion.toTimeline)",
-                                         "switch_point": "\(promotion.switchPoint)", "slot_position": "\(slot?.confirmedFlushLSN ?? "?")",
-                                         "produced_through": "\(known.producedThrough)"])
-            }
-        case .lost, .diverged:
-            if verdict.response(snapshotMode: settings.snapshot.mode) == .stop || !recoverable,
-               let failure = verdict.failure(slot: settings.slotName, server: walsender.serverAddress, stateFile: lineageStore.path) {
-                throw failure
-            }
+        if verdict.response(snapshotMode: settings.snapshot.mode) == .stop || !recoverable,
+           let failure = verdict.failure(slot: settings.slotName, server: walsender.serverAddress, stateFile: lineageStore.path) {
+            throw failure
         }
         return (verdict, history)
     }

@@ -57,18 +57,24 @@ extension ReplicationPipeline {
                     metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
                                "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
 
+        if case .continues(let promotion?) = continuity {
+            logger.notice("the server was promoted since Swallow last streamed, and its copy of the slot continues the stream",
+                          metadata: ["slot": "\(settings.slotName)", "server": "\(connection.serverAddress)",
+                                     "timeline": "\(promotion.fromTimeline) -> \(promotion.toTimeline)",
+                                     "switch_point": "\(promotion.switchPoint)", "slot_position": "\(slot.position)"])
+        }
         establishLineage(system: system, history: history)
 
-        // The first stream of a run, or of a new slot, starts from the slot's position; later ones from
-        // the position confirmed, unless a promotion put that past the new timeline's start.
+        // The first stream of a run takes the slot's position when it is later than the one confirmed;
+        // after a promotion, a position confirmed past the new timeline's start goes back to the slot's.
         let adopt = !progress.positionAdopted
-        let resumeFrom = adopt ? slot.position : confirmedLSN
+        let resumeFrom = adopt ? max(confirmedLSN, slot.position) : confirmedLSN
         let confirmed = continuity.streamStart(confirmed: resumeFrom, slotPosition: slot.position)
         if confirmed != resumeFrom {
             logger.notice("the position confirmed on the old primary lies past the promoted server's switch point; streaming from its copy of the slot instead (changes in between are sent again)",
                           metadata: ["slot": "\(settings.slotName)", "confirmed_lsn": "\(resumeFrom)", "from": "\(confirmed)"])
         }
-        if adopt || confirmed != resumeFrom { deliveryState.restartStream(rewindingTo: confirmed) }
+        if confirmed != confirmedLSN { deliveryState.restartStream(rewindingTo: confirmed) }
         progress.slotEstablished = true
         progress.positionAdopted = true
         if slot.position > confirmed {

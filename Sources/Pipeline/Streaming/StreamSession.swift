@@ -250,7 +250,6 @@ struct StreamSession {
         } catch {
             logger.warning("could not send the final status", metadata: ["error": "\(error)"])
         }
-        pipeline.saveLineage(force: true)
         logger.info("stopped", metadata: ["confirmed_lsn": "\(lastConfirmedSent)"])
     }
 }

@@ -65,8 +65,6 @@ extension ReplicationPipeline {
                                                                    stateFile: lineageStore.path) {
             logger.warning("the replication slot Swallow streamed from is lost; snapshot.mode is when_needed, so a new slot and a new snapshot bring Kafka back to the tables",
                            metadata: ["slot": "\(settings.slotName)", "cause": "\(cause.message)"])
-        } else if case .continues = continuity {
-            establishLineage(system: system, history: history)
         }
 
         let plan: SnapshotPlan?
