@@ -150,10 +150,10 @@ public enum SlotContinuity: Sendable, Equatable {
         public var fromTimeline: Int
         public var toTimeline: Int
         /// Where the server's history left `fromTimeline`: what the old timeline holds from here on
-        /// never existed on this server.
-        public var switchPoint: LSN
+        /// never existed on this server. nil when the server would not say (`TIMELINE_HISTORY` failed).
+        public var switchPoint: LSN?
 
-        public init(fromTimeline: Int, toTimeline: Int, switchPoint: LSN) {
+        public init(fromTimeline: Int, toTimeline: Int, switchPoint: LSN?) {
             self.fromTimeline = fromTimeline
             self.toTimeline = toTimeline
             self.switchPoint = switchPoint
@@ -175,14 +175,17 @@ public enum SlotContinuity: Sendable, Equatable {
     public struct Server: Sendable, Equatable {
         public var systemID: String
         public var database: String
-        /// The server's timeline and where it came from.
-        public var history: TimelineHistory
+        public var timeline: Int
+        /// Where the timeline came from; nil when the server would not say (a service without
+        /// `TIMELINE_HISTORY`): then only the timeline numbers are compared.
+        public var history: TimelineHistory?
         /// The slot's confirmed position when the slot exists (0/0 if it has none); nil when it does not.
         public var slotPosition: LSN?
 
-        public init(systemID: String, database: String, history: TimelineHistory, slotPosition: LSN?) {
+        public init(systemID: String, database: String, timeline: Int, history: TimelineHistory?, slotPosition: LSN?) {
             self.systemID = systemID
             self.database = database
+            self.timeline = timeline
             self.history = history
             self.slotPosition = slotPosition
         }
@@ -207,36 +210,43 @@ public enum SlotContinuity: Sendable, Equatable {
             self = .firstUse
             return
         }
-        let history = server.history
         let produced = lineage.producedThrough
+        let timeline = server.timeline
+        // Where the lineage's timeline began on this server, when the server says and the lineage knows
+        // (a lineage saved where the history was unknown has none past timeline 1).
+        func sameStart(_ start: LSN?) -> Bool { lineage.timelineStart == nil && lineage.timeline > 1 || lineage.timelineStart == start }
         var promotion: Promotion?
-        if lineage.timeline == history.timeline {
+        if lineage.timeline == timeline {
             // Two standbys promoted apart both reach the next timeline number: where it began tells them apart.
-            guard lineage.timelineStart == history.start else {
-                self = .diverged(fromTimeline: lineage.timeline, toTimeline: history.timeline, switchPoint: nil, producedThrough: produced)
+            if let history = server.history, !sameStart(history.start) {
+                self = .diverged(fromTimeline: lineage.timeline, toTimeline: timeline, switchPoint: nil, producedThrough: produced)
                 return
             }
-        } else if let index = history.ancestors.firstIndex(where: { $0.timeline == lineage.timeline }),
-                  (index == 0 ? nil : history.ancestors[index - 1].end) == lineage.timelineStart {
+        } else if let history = server.history {
+            guard let index = history.ancestors.firstIndex(where: { $0.timeline == lineage.timeline }),
+                  sameStart(index == 0 ? nil : history.ancestors[index - 1].end) else {
+                self = .diverged(fromTimeline: lineage.timeline, toTimeline: timeline, switchPoint: nil, producedThrough: produced)
+                return
+            }
             let switchPoint = history.ancestors[index].end
-            promotion = Promotion(fromTimeline: lineage.timeline, toTimeline: history.timeline, switchPoint: switchPoint)
+            promotion = Promotion(fromTimeline: lineage.timeline, toTimeline: timeline, switchPoint: switchPoint)
             // A commit record that starts before the switch point ends at or before it (the switch
             // point is the end of the last record the standby had): one at or past it never existed here.
             if produced >= switchPoint {
-                self = .diverged(fromTimeline: lineage.timeline, toTimeline: history.timeline, switchPoint: switchPoint,
+                self = .diverged(fromTimeline: lineage.timeline, toTimeline: timeline, switchPoint: switchPoint,
                                  producedThrough: produced)
                 return
             }
         } else {
-            self = .diverged(fromTimeline: lineage.timeline, toTimeline: history.timeline, switchPoint: nil, producedThrough: produced)
-            return
+            // Another timeline, and no history to tell how: a promotion, whose switch point is unknown.
+            promotion = Promotion(fromTimeline: lineage.timeline, toTimeline: timeline, switchPoint: nil)
         }
         guard let position = server.slotPosition else {
             self = .lost(promotion.map { .notOnPromotedServer($0) } ?? .dropped)
             return
         }
         // A synchronized copy is never ahead of the WAL the standby had, which ends at the switch point.
-        if let promotion, position > promotion.switchPoint {
+        if let promotion, let switchPoint = promotion.switchPoint, position > switchPoint {
             self = .lost(.replacedAfterPromotion(promotion, position: position))
             return
         }
@@ -269,8 +279,9 @@ public enum SlotContinuity: Sendable, Equatable {
     /// the switch point (confirmed from the server's WAL end while no change was in flight, with nothing
     /// produced past it): asking the promoted server for it would skip the new timeline's changes up to
     /// there, so the stream starts from the slot's copy instead, repeating what the copy lagged.
+    /// Without the switch point, any position past the slot's goes back to it.
     public func streamStart(confirmed: LSN, slotPosition: LSN) -> LSN {
-        guard case .continues(let promotion?) = self, confirmed > promotion.switchPoint else { return confirmed }
+        guard case .continues(let promotion?) = self, confirmed > promotion.switchPoint ?? slotPosition else { return confirmed }
         return slotPosition
     }
 
@@ -289,9 +300,9 @@ public enum SlotContinuity: Sendable, Equatable {
             case .dropped:
                 cause = "replication slot \"\(slot)\" is missing on \(server), although Swallow streamed from it on this cluster: it was dropped"
             case .notOnPromotedServer(let promotion):
-                cause = "replication slot \"\(slot)\" is missing on the promoted server \(server) (timeline \(promotion.toTimeline), which left timeline \(promotion.fromTimeline) at \(promotion.switchPoint)): it was not synchronized to this standby before the promotion. Failover slots need PostgreSQL 17 or later with slot.failover: true, and on the standby sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name and a dbname in primary_conninfo"
+                cause = "replication slot \"\(slot)\" is missing on the promoted server \(server) (timeline \(promotion.toTimeline), which left timeline \(promotion.fromTimeline)\(promotion.switchPoint.map { " at \($0)" } ?? "")): it was not synchronized to this standby before the promotion. Failover slots need PostgreSQL 17 or later with slot.failover: true, and on the standby sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name and a dbname in primary_conninfo"
             case .replacedAfterPromotion(let promotion, let position):
-                cause = "replication slot \"\(slot)\" on the promoted server \(server) is at \(position), past the point \(promotion.switchPoint) where its timeline \(promotion.toTimeline) left timeline \(promotion.fromTimeline): it was created there after the promotion, not synchronized from the old primary"
+                cause = "replication slot \"\(slot)\" on the promoted server \(server) is at \(position), past the point \(promotion.switchPoint.map { "\($0)" } ?? "?") where its timeline \(promotion.toTimeline) left timeline \(promotion.fromTimeline): it was created there after the promotion, not synchronized from the old primary"
             }
             return PipelineError(
                 code: .slotLost,

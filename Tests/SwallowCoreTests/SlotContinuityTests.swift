@@ -55,11 +55,14 @@ import Testing
                       producedThrough: LSN(string: produced)!)
     }
 
-    /// Timeline 1, or timeline 2 promoted from 1 at `switchPoint`.
-    static func server(timeline: Int = 1, slot: String?, ancestors: [TimelineHistory.Ancestor]? = nil) -> SlotContinuity.Server {
+    /// Timeline 1, or timeline 2 promoted from 1 at `switchPoint`; `historyKnown: false`: a server that
+    /// would not send its history.
+    static func server(timeline: Int = 1, slot: String?, ancestors: [TimelineHistory.Ancestor]? = nil,
+                       historyKnown: Bool = true) -> SlotContinuity.Server {
         let history = TimelineHistory(timeline: timeline,
                                       ancestors: ancestors ?? (timeline == 1 ? [] : [.init(timeline: 1, end: switchPoint)]))
-        return .init(systemID: system, database: "app", history: history, slotPosition: slot.map { LSN(string: $0)! })
+        return .init(systemID: system, database: "app", timeline: timeline, history: historyKnown ? history : nil,
+                     slotPosition: slot.map { LSN(string: $0)! })
     }
 
     static let promotion = SlotContinuity.Promotion(fromTimeline: 1, toTimeline: 2, switchPoint: switchPoint)
@@ -139,6 +142,28 @@ import Testing
         let skipping = Self.server(timeline: 3, slot: "0/3000000", ancestors: [.init(timeline: 1, end: Self.switchPoint)])
         #expect(SlotContinuity(lineage: onTwo, server: skipping)
                 == .diverged(fromTimeline: 2, toTimeline: 3, switchPoint: nil, producedThrough: produced))
+    }
+
+    @Test func withoutTheHistoryOnlyTheTimelineNumbersAreCompared() {
+        let unknown = SlotContinuity.Promotion(fromTimeline: 1, toTimeline: 2, switchPoint: nil)
+        // Another timeline: a promotion, its switch point unknown, so neither divergence nor a replaced
+        // slot can be told; a missing slot is still lost.
+        #expect(SlotContinuity(lineage: Self.lineage(produced: "0/6000000"), server: Self.server(timeline: 2, slot: "0/7000000", historyKnown: false))
+                == .continues(promotion: unknown))
+        #expect(SlotContinuity(lineage: Self.lineage(), server: Self.server(timeline: 2, slot: nil, historyKnown: false))
+                == .lost(.notOnPromotedServer(unknown)))
+        // The same timeline: continues.
+        let onTwo = Self.lineage(timeline: 2, start: Self.switchPoint)
+        #expect(SlotContinuity(lineage: onTwo, server: Self.server(timeline: 2, slot: "0/3000000", historyKnown: false))
+                == .continues(promotion: nil))
+        // A lineage saved without the history (timeline 2, start unknown) is not told apart by its start.
+        let startUnknown = Self.lineage(timeline: 2, start: nil)
+        #expect(SlotContinuity(lineage: startUnknown, server: Self.server(timeline: 2, slot: "0/3000000")) == .continues(promotion: nil))
+        // A position confirmed past the slot's goes back to it when the switch point is unknown.
+        let slot = LSN(string: "0/4800000")!
+        #expect(SlotContinuity.continues(promotion: unknown).streamStart(confirmed: LSN(string: "0/4900000")!, slotPosition: slot) == slot)
+        #expect(SlotContinuity.continues(promotion: unknown).streamStart(confirmed: LSN(string: "0/4700000")!, slotPosition: slot)
+                == LSN(string: "0/4700000")!)
     }
 
     @Test func onlyALostSlotUnderWhenNeededIsSnapshottedAgain() {

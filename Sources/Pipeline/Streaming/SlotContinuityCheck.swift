@@ -14,6 +14,8 @@ extension ReplicationPipeline {
         var savedAt: ContinuousClock.Instant?
         /// The file could not be written: said once per run.
         var saveFailureReported = false
+        /// The server's timeline history could not be read: said once per run.
+        var historyFailureReported = false
     }
 
     /// How often, at most, the lineage is saved while streaming (at start and stop it is saved at once).
@@ -26,26 +28,36 @@ extension ReplicationPipeline {
     /// unless `recoverable` (the snapshot phase under `snapshot.mode: when_needed`, which snapshots
     /// again). Returns the verdict and the server's timeline history.
     func judgeSlot(_ walsender: PostgresConnection, system: SystemIdentification, slot: SlotStatus?,
-                   recoverable: Bool) throws(PipelineError) -> (SlotContinuity, TimelineHistory) {
-        let history: TimelineHistory
-        do {
-            history = try TimelineHistory(timeline: system.timeline, parsing: try walsender.timelineHistoryFile(of: system.timeline))
-        } catch let error as ReplicationError {
-            throw .postgres(error)
-        } catch let error as PipelineError {
-            throw error
-        } catch {
-            throw PipelineError(code: .postgres, message: "\(error)", isRetriable: false)
-        }
+                   recoverable: Bool) throws(PipelineError) -> (SlotContinuity, TimelineHistory?) {
+        let history = try timelineHistory(walsender, timeline: system.timeline)
         let known = try knownLineage(system: system)
         let verdict = SlotContinuity(lineage: known, server: .init(
-            systemID: system.systemID, database: settings.connection.database, history: history,
+            systemID: system.systemID, database: settings.connection.database, timeline: system.timeline, history: history,
             slotPosition: slot.map { $0.confirmedFlushLSN.flatMap { LSN(string: $0) } ?? .invalid }))
         if verdict.response(snapshotMode: settings.snapshot.mode) == .stop || !recoverable,
            let failure = verdict.failure(slot: settings.slotName, server: walsender.serverAddress, stateFile: lineageStore.path) {
             throw failure
         }
         return (verdict, history)
+    }
+
+    /// The server's timeline history; nil, with a warning, when the server refuses `TIMELINE_HISTORY` or
+    /// sends what is not a history (a managed service may): the slot is then judged by timeline numbers.
+    private func timelineHistory(_ walsender: PostgresConnection, timeline: Int) throws(PipelineError) -> TimelineHistory? {
+        let failure: String
+        do {
+            return try TimelineHistory(timeline: timeline, parsing: try walsender.timelineHistoryFile(of: timeline))
+        } catch let error as ReplicationError {
+            if error.isRetriable { throw .postgres(error) }
+            failure = "\(error)"
+        } catch {
+            failure = "\(error)"
+        }
+        if !streamLineage.withLock({ record in defer { record.historyFailureReported = true }; return record.historyFailureReported }) {
+            logger.warning("the server's timeline history cannot be read; after a failover Swallow can tell a missing slot, but not changes the promoted server lacks",
+                           metadata: ["timeline": "\(timeline)", "error": "\(failure)"])
+        }
+        return nil
     }
 
     /// The lineage this run has, or else the state file's when it is of this cluster and database.
@@ -62,12 +74,12 @@ extension ReplicationPipeline {
 
     /// The slot is Swallow's on this server now (found continuing, or created): the lineage moves to the
     /// server's timeline and is saved before anything is streamed from it.
-    func establishLineage(system: SystemIdentification, history: TimelineHistory) {
+    func establishLineage(system: SystemIdentification, history: TimelineHistory?) {
         streamLineage.withLock { record in
             let produced = record.lineage?.producedThrough ?? .invalid
             record.lineage = StreamLineage(slot: settings.slotName, systemID: system.systemID,
                                            database: settings.connection.database, timeline: system.timeline,
-                                           timelineStart: history.start, producedThrough: produced)
+                                           timelineStart: history?.start, producedThrough: produced)
         }
         saveLineage(force: true)
     }
