@@ -61,7 +61,7 @@ extension ReplicationPipeline {
             logger.notice("the server was promoted since Swallow last streamed, and its copy of the slot continues the stream",
                           metadata: ["slot": "\(settings.slotName)", "server": "\(connection.serverAddress)",
                                      "timeline": "\(promotion.fromTimeline) -> \(promotion.toTimeline)",
-                                     "switch_point": "\(promotion.switchPoint)", "slot_position": "\(slot.position)"])
+                                     "switch_point": "\(promotion.switchPoint.map { "\($0)" } ?? "unknown")", "slot_position": "\(slot.position)"])
         }
         establishLineage(system: system, history: history)
 
