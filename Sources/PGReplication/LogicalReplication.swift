@@ -118,7 +118,7 @@ extension PostgresConnection {
         if let invalidation = state.invalidation {
             throw ReplicationError(code: .slotInvalidated,
                                    message: "replication slot \"\(name)\" was invalidated: \(invalidation.cause); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") cannot be read any more",
-                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; \(invalidation.prevention) to avoid this")
+                                   hint: "run `swallow slot drop --yes` (it drops the slot and Swallow's state for it) and start Swallow again to snapshot the tables, or set snapshot.mode: when_needed to have Swallow do so; \(invalidation.prevention) to avoid this")
         }
         if state.active {
             throw ReplicationError(code: .slotInUse,
