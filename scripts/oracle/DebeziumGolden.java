@@ -257,7 +257,7 @@ public class DebeziumGolden {
         return result;
     }
 
-    /** MASKS.tsv: `pattern<TAB>replacement` lines, `$1` in a replacement standing for the first group; `#` comments. */
+    /** MASKS.tsv: `pattern<TAB>replacement` lines, `$1` to `$9` in a replacement standing for the groups; `#` comments. */
     static List<Mask> readMasks(Path path) throws IOException {
         List<Mask> masks = new ArrayList<>();
         for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
@@ -268,8 +268,8 @@ public class DebeziumGolden {
             if (parts.length != 2) {
                 throw new UncheckedIOException(new IOException("not a `pattern<TAB>replacement` line in " + path + ": " + line));
             }
-            // Only $1 is special in the shared syntax: quote everything else for Java's replaceAll.
-            String replacement = Matcher.quoteReplacement(parts[1]).replace("\\$1", "$1");
+            // Only $1 to $9 are special in the shared syntax: quote everything else for Java's replaceAll.
+            String replacement = Matcher.quoteReplacement(parts[1]).replaceAll("\\\\\\$([1-9])", "\\$$1");
             masks.add(new Mask(Pattern.compile(parts[0]), replacement));
         }
         return masks;
