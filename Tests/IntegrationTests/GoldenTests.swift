@@ -30,7 +30,9 @@ import Testing
     static func eventsYAML(properties: [(key: String, value: String)]) -> String {
         let entries = properties.map { property in
             let key = property.key == "converter.schemas.enable" ? "envelope.schemas" : property.key
-            return "\(key): \"\(property.value)\""
+            // Booleans as YAML booleans (the reader takes no quoted ones), everything else quoted.
+            let value = ["true", "false"].contains(property.value) ? property.value : "\"\(property.value)\""
+            return "\(key): \(value)"
         }
         return "{" + entries.joined(separator: ", ") + "}"
     }
