@@ -505,8 +505,9 @@ public struct StreamTranslator: Sendable {
 /// Debezium 3.x's transaction metadata identifiers (PostgresTransactionMonitor, LogicalDecodingMessageMonitor).
 public enum TransactionMetadata {
     /// A transaction id as Debezium writes it on each BEGIN, event and END record: the xid and the LSN
-    /// of that record's message (so BEGIN's, each event's and END's differ; pgoutput sends a Begin
-    /// followed by an Origin at LSN 0).
+    /// the server sent that record's message at (so BEGIN's, each event's and END's differ; the Begin of
+    /// a transaction with an Origin message comes at LSN 0, as the walsender sends every message but the
+    /// last of one write).
     public static func id(xid: UInt32, lsn: LSN) -> String { "\(xid):\(lsn.value)" }
 
     /// The data collection a transactional logical decoding message counts under. Debezium names it by
