@@ -3,7 +3,7 @@ import Testing
 @testable import ChangeEvent
 
 /// `envelope.schemas: true`: records as JsonConverter writes them with schemas.enable=true, against
-/// Debezium 2.7's PostgreSQL output (captured event with JsonConverter schemas in the research notes).
+/// Debezium's PostgreSQL output with JsonConverter schemas (2.7 as captured in the research notes; the 3.6 source block as Debezium 3.6.3 writes it, see Tests/IntegrationTests/Golden/).
 @Suite("Connect schemas")
 struct ConnectSchemaTests {
     let options = EncoderOptions(includeSchemas: true, schemaNamePrefix: "srv")
