@@ -2,6 +2,7 @@ import ChangeEvent
 import PGOutput
 import PGReplication
 import SwallowConfig
+import SwallowCore
 
 /// What the pipeline needs to run, resolved from the configuration (and, for `embedded`, from the
 /// mock cluster the executable started).
@@ -49,6 +50,9 @@ public struct PipelineSettings: Sendable {
     public var stateDirectory: String
     /// Heartbeats and the stall warning (`heartbeat` section).
     public var heartbeat: SwallowConfiguration.Heartbeat
+    /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
+    /// when its settings are, as Debezium makes one when its task starts.
+    public var runID: String
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         connection = Self.connectionParameters(configuration.postgres)
@@ -79,6 +83,8 @@ public struct PipelineSettings: Sendable {
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
+        var random = SystemRandomNumberGenerator()
+        runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }
 
     /// libpq's parameters for a `postgres`-shaped section.

@@ -66,7 +66,8 @@ extension ConfigurationReader {
                                                     default: defaults.provideTransactionMetadata),
             messageKeyColumns: try readMessageKeyColumns(events),
             tableIncludeList: tableInclude, tableExcludeList: tableExclude,
-            columnIncludeList: columnInclude, columnExcludeList: columnExclude)
+            columnIncludeList: columnInclude, columnExcludeList: columnExclude,
+            extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
     }
 
     /// Debezium's `message.key.columns`: `<table regex>:<column>,<column>;<table regex>:<column>...`,

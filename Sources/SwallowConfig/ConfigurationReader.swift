@@ -39,7 +39,7 @@ struct ConfigurationReader {
                              "message.prefix.include.list", "message.prefix.exclude.list",
                              "decimal.handling.mode", "time.precision.mode", "binary.handling.mode",
                              "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
-                             "envelope.schemas", "provide.transaction.metadata", "message.key.columns",
+                             "envelope.schemas", "provide.transaction.metadata", "message.key.columns", "extended.headers.enabled",
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]

@@ -27,6 +27,7 @@ extension SwallowConfiguration {
             field("max_in_flight_bytes", "\(maxInFlightBytes)"),
             field("log_level", logLevel),
             field("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
+            field("events.extended.headers.enabled", "\(events.extendedHeadersEnabled)"),
             field("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),
             field("snapshot.mode", snapshot.mode.rawValue),
             field("snapshot.max_threads", "\(snapshot.maxThreads)"),

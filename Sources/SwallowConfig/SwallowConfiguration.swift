@@ -257,6 +257,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// `column.include.list` / `column.exclude.list`: regular expressions matched against `schema.table.column`.
         public var columnIncludeList: [String]?
         public var columnExcludeList: [String]?
+        /// `extended.headers.enabled` (Debezium 3.x, default on): every row change, tombstone, truncate
+        /// and snapshot record carries Debezium's context headers `__debezium.context.connectorLogicalName`,
+        /// `.taskId`, `.connectorName` and `.runId`; off, records have Debezium 2.x's headers only.
+        public var extendedHeadersEnabled: Bool
 
         public init(tombstonesOnDelete: Bool = true, skippedOperations: Set<Operation> = [.truncate],
                     unavailableValuePlaceholder: String = "__debezium_unavailable_value",
@@ -267,7 +271,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
                     includeSchemas: Bool = false, provideTransactionMetadata: Bool = false,
                     messageKeyColumns: [KeyColumns] = [],
                     tableIncludeList: [String]? = nil, tableExcludeList: [String]? = nil,
-                    columnIncludeList: [String]? = nil, columnExcludeList: [String]? = nil) {
+                    columnIncludeList: [String]? = nil, columnExcludeList: [String]? = nil,
+                    extendedHeadersEnabled: Bool = true) {
+            self.extendedHeadersEnabled = extendedHeadersEnabled
             self.tombstonesOnDelete = tombstonesOnDelete
             self.skippedOperations = skippedOperations
             self.unavailableValuePlaceholder = unavailableValuePlaceholder

@@ -278,6 +278,6 @@ extension StreamTranslator {
             : nil
         self.init(topicPrefix: settings.topicPrefix, database: settings.connection.database,
                   capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
-                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records))
+                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID)
     }
 }
