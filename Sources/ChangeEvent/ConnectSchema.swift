@@ -295,9 +295,11 @@ enum ConnectSchemas {
         ], name: "io.debezium.connector.common.TransactionMetadataValue", version: 1).json(optional: false)
     }()
 
-    /// Key schema `<prefix>.<schema>.<table>.Key` and value schema `<prefix>.<schema>.<table>.Envelope`.
+    /// Key schema `<topic>.Key` and value schema `<topic>.Envelope` (its row `<topic>.Value`), where the
+    /// topic is `<prefix>.<schema>.<table>` as Debezium names it (`TopicName`: `"Odd"."Order Lines"` gives
+    /// `app.Odd.Order_Lines.Value`, as Debezium 3.6.3 writes).
     static func tableSchemas(table: TableSchema, prefix: String) -> (key: [UInt8]?, value: [UInt8]) {
-        let base = "\(prefix).\(table.schema).\(table.table)"
+        let base = TopicName.ofTable(schema: table.schema, table: table.table, prefix: prefix).name
         var key: [UInt8]?
         if !table.keyColumnIndexes.isEmpty {
             let fields = table.keyColumnIndexes.map { index in

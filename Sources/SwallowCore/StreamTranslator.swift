@@ -150,7 +150,7 @@ public struct StreamTranslator: Sendable {
     /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`.
     /// `<topic_prefix>.<schema>.<table>`, with the characters Kafka refuses replaced as Debezium does
     /// (`TopicName`).
-    public func topic(of table: QualifiedTableName) -> String { TopicName.ofTable(table, prefix: topicPrefix).name }
+    public func topic(of table: QualifiedTableName) -> String { TopicName.ofTable(schema: table.schema, table: table.table, prefix: topicPrefix).name }
 
     /// The key columns `events.message.key.columns` sets for `table`; nil when it sets none.
     public func keyColumnOverride(for table: QualifiedTableName) -> [String]? {

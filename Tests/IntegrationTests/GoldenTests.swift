@@ -13,7 +13,7 @@ import Testing
 @Suite(.integrationTest) struct GoldenTests {
     static let topics = ["all_types", "docs", "ident_full", "ident_full_unique", "ident_index", "ident_nothing", "pk_order",
                          "nokey", "nokey_full", "replicated", "evolve", "evolved"].map { "app.public.\($0)" }
-        + ["app.message", "app.transaction"]
+        + ["app.Odd.Order_Lines", "app.public.Kunden_VIP", "app.message", "app.transaction"]
 
     static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 

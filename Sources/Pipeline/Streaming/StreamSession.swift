@@ -85,7 +85,7 @@ struct StreamSession {
     /// table and session.
     private mutating func warnIfTopicRenamed(_ relation: RelationMessage) {
         let table = QualifiedTableName(schema: relation.namespace, table: relation.name)
-        let topic = TopicName.ofTable(table, prefix: settings.topicPrefix)
+        let topic = TopicName.ofTable(schema: table.schema, table: table.table, prefix: settings.topicPrefix)
         guard topic.changed, renamedTopicTables.insert(relation.relationID).inserted else { return }
         logger.warning("the topic name of a table is not a valid Kafka topic name; its events go to the name with each invalid character replaced by _, as Debezium names it",
                        metadata: ["table": "\(table)", "topic": "\(topic.name)"])

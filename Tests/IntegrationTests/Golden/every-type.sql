@@ -52,6 +52,12 @@ CREATE TABLE replicated (id int PRIMARY KEY, v text);
 -- Schema changes while streaming.
 CREATE TABLE evolve (id int PRIMARY KEY, a text);
 
+-- Quoted identifiers, as EF Core and many tools create them: mixed case, spaces, non-ASCII. (Not a double
+-- quote inside a name: Debezium 3.6.3 cannot snapshot such a table, "relation ... does not exist".)
+CREATE SCHEMA "Odd";
+CREATE TABLE "Odd"."Order Lines" ("Id" int PRIMARY KEY, "Line Note" text, "Zähler" int);
+CREATE TABLE public."Kunden VIP" (id int PRIMARY KEY, name text);
+
 -- changes
 
 INSERT INTO all_types VALUES (
@@ -136,3 +142,8 @@ ALTER TABLE evolve ALTER COLUMN b TYPE numeric(6,1);
 INSERT INTO evolve VALUES (4, 4.5);
 ALTER TABLE evolve RENAME TO evolved;
 INSERT INTO evolved VALUES (5, 5.5);
+
+INSERT INTO "Odd"."Order Lines" VALUES (1, 'first line', 1);
+UPDATE "Odd"."Order Lines" SET "Zähler" = 2 WHERE "Id" = 1;
+DELETE FROM "Odd"."Order Lines" WHERE "Id" = 1;
+INSERT INTO public."Kunden VIP" VALUES (7, 'Grüezi');

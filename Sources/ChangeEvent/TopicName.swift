@@ -1,5 +1,3 @@
-import PGOutput
-
 /// Topic names as Debezium's default topic naming makes them: `<topic_prefix>.<schema>.<table>` with
 /// each character Kafka refuses replaced, so that a table named with quotes (`"Odd"."Order Lines"`)
 /// gets the topic `app.Odd.Order_Lines` Debezium would give it, which a real broker accepts.
@@ -35,9 +33,10 @@ public enum TopicName {
         return changed ? (String(decoding: bytes, as: UTF8.self), true) : (name, false)
     }
 
-    /// The topic of `table`'s events under `prefix`, sanitized.
-    public static func ofTable(_ table: QualifiedTableName, prefix: String) -> (name: String, changed: Bool) {
-        sanitized("\(prefix).\(table.schema).\(table.table)")
+    /// The topic of the events of table `schema`.`table` under `prefix`, sanitized. Debezium names the
+    /// table's Connect schemas after it too (`<topic>.Key`, `.Value`, `.Envelope`).
+    public static func ofTable(schema: String, table: String, prefix: String) -> (name: String, changed: Bool) {
+        sanitized("\(prefix).\(schema).\(table)")
     }
 
     private static func isValid(_ byte: UInt8) -> Bool {

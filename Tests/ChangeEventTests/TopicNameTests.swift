@@ -1,16 +1,15 @@
-import PGOutput
-import SwallowCore
+import ChangeEvent
 import Testing
 
 /// `TopicName` against Debezium's `AbstractTopicNamingStrategy.sanitizedTopicName` rules.
 @Suite struct TopicNameTests {
     @Test func validNamesAreLeftAlone() {
-        let topic = TopicName.ofTable(QualifiedTableName(schema: "public", table: "order_items-2024.v1"), prefix: "app")
+        let topic = TopicName.ofTable(schema: "public", table: "order_items-2024.v1", prefix: "app")
         #expect(topic == ("app.public.order_items-2024.v1", false))
     }
 
     @Test func eachInvalidCharacterBecomesAnUnderscore() {
-        #expect(TopicName.ofTable(QualifiedTableName(schema: "Odd", table: "Order Lines"), prefix: "app") == ("app.Odd.Order_Lines", true))
+        #expect(TopicName.ofTable(schema: "Odd", table: "Order Lines", prefix: "app") == ("app.Odd.Order_Lines", true))
         #expect(TopicName.sanitized("app.public.weird \"quoted\" name").name == "app.public.weird__quoted__name")
         #expect(TopicName.sanitized("app.public.Zürich").name == "app.public.Z_rich")
         #expect(TopicName.sanitized("app.public.a$b/c:d").name == "app.public.a_b_c_d")
