@@ -42,8 +42,6 @@ final class ExactlyOnceDelivery: Sendable {
         /// Commit now (a stop, a flush).
         case now
 
-        var interval: Duration { .nanoseconds(nanoseconds) }
-
         var nanoseconds: UInt64 {
             switch self {
             case .busy: 250_000_000
@@ -57,7 +55,6 @@ final class ExactlyOnceDelivery: Sendable {
         var initialized = false
         var isOpen = false
         var produced = 0
-        var openedAt = ContinuousClock.now
         var lastPosition: RecordPosition?
     }
 
@@ -365,7 +362,6 @@ final class ExactlyOnceDelivery: Sendable {
                 try producer.beginTransaction()
                 transaction.isOpen = true
                 transaction.produced = 0
-                transaction.openedAt = .now
                 openedAtNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
             }
             try produce()
@@ -379,11 +375,14 @@ final class ExactlyOnceDelivery: Sendable {
     /// transaction is aborted (`abort`).
     func commitIfDue(_ urgency: CommitUrgency, state: DeliveryState, monitor: PipelineMonitor) throws(PipelineError) {
         // Most calls (one per frame read) find nothing due: they decide it without the lock.
-        let openedAt = openedAtNanos.load(ordering: .relaxed)
-        guard openedAt != .max, DispatchTime.now().uptimeNanoseconds &- openedAt >= urgency.nanoseconds else { return }
+        func isDue() -> Bool {
+            let openedAt = openedAtNanos.load(ordering: .relaxed)
+            return openedAt != .max && DispatchTime.now().uptimeNanoseconds &- openedAt >= urgency.nanoseconds
+        }
+        guard isDue() else { return }
         var commitTimes: [Int64] = []
         let committed: RecordPosition? = try transaction.withLock { (transaction: inout Transaction) throws(PipelineError) -> RecordPosition? in
-            guard transaction.isOpen, ContinuousClock.now - transaction.openedAt >= urgency.interval else { return nil }
+            guard transaction.isOpen, isDue() else { return nil }
             let started = ContinuousClock.now
             do throws(KafkaError) {
                 try producer.commitTransaction(timeoutMilliseconds: commitTimeoutMilliseconds)
