@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         // Debezium-shaped change events and their JSON encoding.
         .target(name: "ChangeEvent"),
+        // Avro for `events.format: avro`: Connect schemas to Avro schemas as Confluent's AvroData makes them,
+        // JsonConverter payloads to Avro binary, Confluent's wire framing, and a decoder. Pure.
+        .target(name: "Avro"),
         // YAML configuration.
         .target(name: "SwallowConfig", dependencies: ["ChangeEvent", .product(name: "Yams", package: "Yams")]),
         // The pipeline's decisions, pure: pgoutput messages to records (StreamTranslator), how far the
@@ -57,6 +60,7 @@ let package = Package(
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AvroTests", dependencies: ["Avro", "ChangeEvent"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
