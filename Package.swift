@@ -21,6 +21,8 @@ let package = Package(
         // Thin C bridges: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
                        providers: [.apt(["librdkafka-dev"])]),
 
@@ -35,6 +37,9 @@ let package = Package(
         // Avro for `events.format: avro`: Connect schemas to Avro schemas as Confluent's AvroData makes them,
         // JsonConverter payloads to Avro binary, Confluent's wire framing, and a decoder. Pure.
         .target(name: "Avro"),
+        // A Confluent Schema Registry client (REST over libcurl): register/look up per subject, URLs with
+        // failover, basic auth, TLS; subject name strategies.
+        .target(name: "SchemaRegistry", dependencies: ["CCurl"]),
         // YAML configuration.
         .target(name: "SwallowConfig", dependencies: ["ChangeEvent", .product(name: "Yams", package: "Yams")]),
         // The pipeline's decisions, pure: pgoutput messages to records (StreamTranslator), how far the
@@ -61,6 +66,7 @@ let package = Package(
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AvroTests", dependencies: ["Avro", "ChangeEvent"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SchemaRegistryTests", dependencies: ["SchemaRegistry"]),
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
