@@ -50,7 +50,7 @@ let package = Package(
         // The I/O edges around the core: replication sessions, snapshots, the delivery path, catalog
         // reads, administration and observability.
         .target(name: "Pipeline", dependencies: [
-            "SwallowCore", "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
+            "SwallowCore", "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig", "Avro", "SchemaRegistry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),

@@ -42,6 +42,8 @@ public struct PipelineSettings: Sendable {
     public var stateDirectory: String
     /// Heartbeats and the stall warning (`heartbeat` section).
     public var heartbeat: SwallowConfiguration.Heartbeat
+    /// With `events.format: avro`: the Schema Registry.
+    public var schemaRegistry: SwallowConfiguration.SchemaRegistry?
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
         let postgres = configuration.postgres
@@ -81,5 +83,6 @@ public struct PipelineSettings: Sendable {
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
+        schemaRegistry = configuration.schemaRegistry
     }
 }

@@ -43,6 +43,7 @@ extension SwallowConfiguration {
             return isSecretPropertyKey(String(path.dropFirst(kafkaPropertyPathPrefix.count)))
         }
         return path == "postgres.password" || path == "postgres.sslpassword"
+            || path == "schema_registry.password" || path == "schema_registry.sslpassword"
     }
 
     /// Whether the value at key path `path` is secret: by its key, or because it was read through

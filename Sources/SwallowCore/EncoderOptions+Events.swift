@@ -7,7 +7,7 @@ extension EncoderOptions {
         self.init(toastPlaceholder: events.unavailableValuePlaceholder, decimalHandling: events.decimalHandling,
                   timePrecision: events.timePrecision, binaryHandling: events.binaryHandling,
                   intervalHandling: events.intervalHandling, hstoreHandling: events.hstoreHandling,
-                  unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas,
+                  unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas || events.format == .avro,
                   schemaNamePrefix: topicPrefix)
     }
 }

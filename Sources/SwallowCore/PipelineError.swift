@@ -29,6 +29,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case publicationLost
         /// The service manager's notification socket (`$NOTIFY_SOCKET`) cannot be used.
         case serviceNotification
+        /// The Schema Registry refused a schema (`events.format: avro`), or could not be reached in time.
+        case schemaRegistry
     }
 
     public var code: Code
