@@ -89,6 +89,7 @@ let package = Package(
 if Context.environment["SWALLOW_INTEGRATION_TESTS"] == "1" {
     package.targets.append(.testTarget(name: "IntegrationTests", dependencies: [
         "Pipeline", "SwallowCore", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
+        "Avro", "SchemaRegistry",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "CoreMetrics", package: "swift-metrics"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),

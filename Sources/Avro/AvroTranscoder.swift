@@ -52,7 +52,8 @@ indirect enum WritePlan: Sendable {
     case double
     case boolean
     case string
-    case bytes
+    /// Bytes; `zeroFallback`: a Connect Decimal, whose value without data is the unscaled zero (one byte).
+    case bytes(zeroFallback: Bool)
     /// A union with null: the index of the null branch (the value's is the other one).
     case optional(WritePlan, nullIndex: Int64)
     case record(names: [[UInt8]], plans: [WritePlan], recordName: String)
@@ -70,7 +71,7 @@ indirect enum WritePlan: Sendable {
         case .float64: base = .double
         case .boolean: base = .boolean
         case .string: base = .string
-        case .bytes: base = .bytes
+        case .bytes: base = .bytes(zeroFallback: schema.name == AvroData.decimalName)
         case .array:
             guard let items = schema.valueSchema else { throw AvroError(code: .unsupportedSchema, message: "array without items") }
             base = .array(try WritePlan(items))
@@ -93,6 +94,10 @@ indirect enum WritePlan: Sendable {
     }
 
     func write(_ reader: inout JSONReader, _ out: inout [UInt8], _ scratch: inout [UInt8]) throws(AvroError) {
+        if case .optional = self {} else if reader.consumeNull() {
+            writeFallback(&out)
+            return
+        }
         switch self {
         case .optional(let inner, let nullIndex):
             if reader.consumeNull() {
@@ -186,6 +191,25 @@ indirect enum WritePlan: Sendable {
                 out.append(contentsOf: block)
             }
             out.append(0)
+        }
+    }
+
+    /// The value of a required field the payload has null for. Debezium never sends one: for a NOT NULL
+    /// column without a value (the columns an old tuple of REPLICA IDENTITY DEFAULT lacks) its
+    /// JdbcValueConverters.convertValue gives the schema's default or a per-type fallback; Swallow's JSON
+    /// path writes null there, so this writes Avro's zero of the type (0, false, "", no bytes, empty
+    /// arrays and maps, a record of zeros; a Decimal's unscaled zero) instead of failing.
+    func writeFallback(_ out: inout [UInt8]) {
+        switch self {
+        case .optional(_, let nullIndex): AvroBinary.appendLong(nullIndex, to: &out)
+        case .int, .long: out.append(0)
+        case .float: AvroBinary.appendFloat(0, to: &out)
+        case .double: AvroBinary.appendDouble(0, to: &out)
+        case .boolean: out.append(0)
+        case .string: out.append(0)
+        case .bytes(let zero): zero ? AvroBinary.appendBytes([0], to: &out) : out.append(0)
+        case .record(_, let plans, _): for plan in plans { plan.writeFallback(&out) }
+        case .array, .map: out.append(0)
         }
     }
 

@@ -45,6 +45,15 @@ struct AvroBinaryTests {
         #expect(throws: AvroError.self) { try shape.encode(payload: Array(#"{"b":2,"a":1}"#.utf8)) }
     }
 
+    @Test func nullInARequiredFieldIsWrittenAsTheTypesZero() throws {
+        // The old tuple of a REPLICA IDENTITY DEFAULT delete carries only the key; the JSON path writes
+        // null for the other columns, NOT NULL ones included.
+        let schema = #"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":false,"field":"name"},{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"},"field":"price"},{"type":"boolean","optional":false,"field":"flag"},{"type":"double","optional":false,"field":"d"}],"optional":false,"name":"x.Value"}"#
+        let shape = try AvroShape(connectSchemaJSON: Array(schema.utf8))
+        let avro = try shape.encode(payload: Array(#"{"id":7,"name":null,"price":null,"flag":null,"d":null}"#.utf8))
+        #expect(hex(avro) == "0e" + "00" + "0200" + "00" + "0000000000000000")
+    }
+
     @Test func invalidAvroNamesAreRefusedNamingThem() throws {
         let schema = #"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"my column"}],"optional":false,"name":"app.public.t.Value"}"#
         do {
