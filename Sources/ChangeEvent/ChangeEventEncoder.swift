@@ -199,19 +199,30 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
+    // MARK: headers
+
+    /// A header holding one string, as the JsonConverter that Debezium's engine writes headers with
+    /// (the `converter.*` settings of keys and values) writes it: `"app"`, or under `envelope.schemas`
+    /// `{"schema":{"type":"string","optional":false},"payload":"app"}`. Debezium's context headers.
+    public func encodeStringHeader(_ value: String) -> [UInt8] {
+        record(schema: options.includeSchemas ? ConnectSchemas.requiredString : nil, capacity: value.utf8.count + 8) { out in
+            JSON.appendString(&out, value)
+        }
+    }
+
     // MARK: transaction metadata
 
-    /// Key of a transaction metadata record: `{"id":"<xid>"}` (io.debezium.connector.common.TransactionMetadataKey).
+    /// Key of a transaction metadata record: `{"id":"<xid>:<lsn>"}` (io.debezium.connector.common.TransactionMetadataKey).
     public func encodeTransactionKey(id: String) -> [UInt8] {
         singleStringRecord(schema: transactionKeySchema, field: "id", value: id)
     }
 
-    /// `{"status":"BEGIN","id":"571","event_count":null,"data_collections":null,"ts_ms":…}`.
+    /// `{"status":"BEGIN","id":"571:26372168","event_count":null,"data_collections":null,"ts_ms":…}`.
     public func encodeTransactionBegin(id: String, timestampMillis: Int64) -> [UInt8] {
         encodeTransactionValue(status: "BEGIN", id: id, eventCount: nil, dataCollections: nil, timestampMillis: timestampMillis)
     }
 
-    /// `{"status":"END","id":"571","event_count":2,"data_collections":[{"data_collection":"public.t","event_count":2}],"ts_ms":…}`.
+    /// `{"status":"END","id":"571:26373072","event_count":2,"data_collections":[{"data_collection":"public.t","event_count":2}],"ts_ms":…}`.
     public func encodeTransactionEnd(id: String, eventCount: Int64, dataCollections: [(name: String, eventCount: Int64)],
                                      timestampMillis: Int64) -> [UInt8] {
         encodeTransactionValue(status: "END", id: id, eventCount: eventCount, dataCollections: dataCollections,
@@ -378,7 +389,15 @@ public struct ChangeEventEncoder: Sendable {
         if let txId { JSON.appendUInt(&out, UInt64(txId)) } else { JSON.appendASCII(&out, "null") }
         JSON.appendASCII(&out, ",\"lsn\":")
         if let lsn = s.lsn { JSON.appendUInt(&out, lsn) } else { JSON.appendASCII(&out, "null") }
-        JSON.appendASCII(&out, ",\"xmin\":null}")
+        JSON.appendASCII(&out, ",\"xmin\":null,\"origin\":")
+        if let origin = s.origin {
+            JSON.appendString(&out, origin.name)
+            JSON.appendASCII(&out, ",\"origin_lsn\":")
+            JSON.appendUInt(&out, origin.lsn)
+            out.append(Ascii.closeBrace)
+        } else {
+            JSON.appendASCII(&out, "null,\"origin_lsn\":null}")
+        }
     }
 
     @inline(__always)

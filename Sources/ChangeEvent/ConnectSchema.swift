@@ -8,8 +8,9 @@
 //   {"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,
 //    "parameters":{"scale":"2","connect.decimal.precision":"10"},"field":"price"}
 //
-// The layout of the envelope follows Debezium 2.7's PostgreSQL connector (captured output): before,
-// after, source, transaction, op, ts_ms, ts_us, ts_ns, with the Envelope at version 2.
+// The layout of the envelope follows Debezium 3.6's PostgreSQL connector (its output is the golden
+// tests' expected files, scripts/oracle/debezium.sh): before, after, source, transaction, op, ts_ms,
+// ts_us, ts_ns, with the Envelope at version 2.
 
 /// One Connect schema, split around the `optional` flag so that the same type serves as an optional
 /// value field and a required key field.
@@ -85,11 +86,12 @@ struct ConnectFieldSchema: Sendable {
         return out.bytes()
     }
 
-    /// An array schema of `items` (Debezium's array elements are optional: arrays may hold NULLs).
-    static func array(of items: ConnectFieldSchema) -> ConnectFieldSchema {
+    /// An array schema of `items` (Debezium's array elements are optional, arrays may hold NULLs, but
+    /// for enum arrays, whose element schema PostgresValueConverter builds without `optional()`).
+    static func array(of items: ConnectFieldSchema, itemsOptional: Bool = true) -> ConnectFieldSchema {
         var inner = JSONOutput(capacity: 256)
         JSON.appendASCII(&inner, ",\"items\":")
-        items.append(&inner, optional: true)
+        items.append(&inner, optional: itemsOptional)
         return ConnectFieldSchema(type: "array", inner: inner.bytes())
     }
 
@@ -117,7 +119,8 @@ enum ConnectSchemas {
         switch kind {
         case .array:
             return .array(of: schema(kind: elementKind ?? .string, elementKind: nil, resolvedTypmod: resolvedTypmod,
-                                     enumLabels: enumLabels, semantic: semantic))
+                                     enumLabels: enumLabels, semantic: semantic),
+                          itemsOptional: semantic != .enumeration)
         case .integer(let min, _):
             if min == Int64(Int16.min) { return ConnectFieldSchema(type: "int16") }
             if min == Int64(Int32.min) { return ConnectFieldSchema(type: "int32") }
@@ -196,7 +199,8 @@ enum ConnectSchemas {
         }
     }
 
-    /// `io.debezium.connector.postgresql.Source`, as Debezium 2.7 writes it.
+    /// `io.debezium.connector.postgresql.Source`, as Debezium 3.6 writes it: version 1, the snapshot
+    /// markers of 3.x, `origin` and `origin_lsn` last.
     static let source: [UInt8] = {
         var fields: [[UInt8]] = [
             ConnectFieldSchema.field("string", "version", optional: false),
@@ -204,7 +208,7 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("string", "name", optional: false),
             ConnectFieldSchema.field("int64", "ts_ms", optional: false),
         ]
-        fields.append(Array("{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}".utf8))
+        fields.append(Array("{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"}".utf8))
         fields += [
             ConnectFieldSchema.field("string", "db", optional: false),
             ConnectFieldSchema.field("string", "sequence", optional: true),
@@ -215,8 +219,10 @@ enum ConnectSchemas {
             ConnectFieldSchema.field("int64", "txId", optional: true),
             ConnectFieldSchema.field("int64", "lsn", optional: true),
             ConnectFieldSchema.field("int64", "xmin", optional: true),
+            ConnectFieldSchema.field("string", "origin", optional: true),
+            ConnectFieldSchema.field("int64", "origin_lsn", optional: true),
         ]
-        return ConnectFieldSchema.structure(fields: fields, name: "io.debezium.connector.postgresql.Source")
+        return ConnectFieldSchema.structure(fields: fields, name: "io.debezium.connector.postgresql.Source", version: 1)
             .field(named: "source", optional: false)
     }()
 
@@ -255,6 +261,9 @@ enum ConnectSchemas {
         ], name: "io.debezium.connector.postgresql.MessageValue", version: 1).json(optional: false)
     }
 
+    /// A required string on its own: the schema of Debezium's context headers.
+    static let requiredString: [UInt8] = ConnectFieldSchema(type: "string").json(optional: false)
+
     /// `io.debezium.connector.common.ServerNameKey`, the key of heartbeat records (no version).
     static let heartbeatKey = ConnectFieldSchema.structure(
         fields: [ConnectFieldSchema.field("string", "serverName", optional: false)],
@@ -292,7 +301,10 @@ enum ConnectSchemas {
         var key: [UInt8]?
         if !table.keyColumnIndexes.isEmpty {
             let fields = table.keyColumnIndexes.map { index in
-                table.plans[index].connectSchema.field(named: table.columns[index].name, optional: false)
+                // Optional as the column is: a primary key's columns are NOT NULL, but message.key.columns
+                // may name nullable ones.
+                table.plans[index].connectSchema.field(named: table.columns[index].name,
+                                                       optional: table.columns[index].isOptional)
             }
             key = ConnectFieldSchema.structure(fields: fields, name: "\(base).Key").json(optional: false)
         }

@@ -44,6 +44,17 @@ struct JavaHashMapOrder {
 
     init() {}
 
+    /// A map whose table already has `capacity` buckets (a power of two, at least 16), as a HashMap
+    /// has after `clear()`: clearing empties the buckets but keeps their number.
+    init(capacity: Int) {
+        precondition(capacity >= 16 && capacity & (capacity - 1) == 0, "a HashMap table is a power of two, at least 16")
+        table = [Int](repeating: -1, count: capacity)
+        threshold = capacity / 4 * 3
+    }
+
+    /// The number of buckets (0 before the first put).
+    var capacity: Int { table.count }
+
     // MARK: keys
 
     /// Appends the UTF-16 form of UTF-8 `bytes`, decoding ill-formed sequences to U+FFFD per
@@ -484,5 +495,29 @@ struct JavaHashMapOrder {
             }
         }
         return order
+    }
+}
+
+/// The order in which a `java.util.HashMap<String, V>` iterates its keys: what Debezium's maps of
+/// strings come out in (hstore values, a transaction's per-table event counts).
+public struct JavaHashMapKeyOrder: Sendable {
+    /// The bucket count the map ended with; `clear()` keeps it, so a map cleared and filled again
+    /// starts from it (pass it as `startingCapacity`).
+    public let capacity: Int
+    /// Indexes into the keys, in iteration order (a repeated key once, at its first index).
+    public let order: [Int]
+
+    /// The order of a map that starts with `startingCapacity` buckets (0: a new map) and gets `keys`
+    /// put in this order.
+    public init(keys: [String], startingCapacity: Int = 0) {
+        var map = startingCapacity >= 16 ? JavaHashMapOrder(capacity: startingCapacity) : JavaHashMapOrder()
+        var keyOfNode: [Int: Int] = [:]
+        for (index, key) in keys.enumerated() {
+            var utf8 = key
+            let node = utf8.withUTF8 { map.put(utf8: $0) }
+            if keyOfNode[node] == nil { keyOfNode[node] = index }
+        }
+        capacity = map.capacity
+        order = map.iterationOrder().map { keyOfNode[$0]! }
     }
 }

@@ -165,6 +165,10 @@ public struct SourceInfo: Sendable {
     public var lastCommitLSN: UInt64?
     /// Debezium's snapshot enum as a string: "false", "true", "last", "first", "incremental", ...
     public var snapshot: String = "false"
+    /// The replication origin the change was applied through (pgoutput's Origin message: a logical
+    /// replication subscriber, or a session with `pg_replication_origin_session_setup`) -> `source.origin`
+    /// and `source.origin_lsn` (Debezium 3.x); nil writes null for both.
+    public var origin: ReplicationOrigin?
     /// The event's place in its transaction (`provide.transaction.metadata`); nil writes `"transaction":null`.
     public var transaction: TransactionBlock?
 
@@ -179,6 +183,18 @@ public struct SourceInfo: Sendable {
         self.lsn = lsn
         self.lastCommitLSN = lastCommitLSN
         self.snapshot = snapshot
+    }
+}
+
+/// Where a replicated transaction came from: the origin's name and the commit's LSN on the origin
+/// server (0 when the applying session did not set one).
+public struct ReplicationOrigin: Sendable, Equatable {
+    public var name: String
+    public var lsn: UInt64
+
+    public init(name: String, lsn: UInt64) {
+        self.name = name
+        self.lsn = lsn
     }
 }
 

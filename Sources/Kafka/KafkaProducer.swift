@@ -157,6 +157,17 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Fails every message not yet sent to a broker, at once (`_PURGE_QUEUE` in their reports), as a
+    /// delivery failure does with `purgeUnsentAfterFailure`: for a caller about to send everything after
+    /// a failure again, whose producing thread may have queued more after that first purge (or whose
+    /// messages librdkafka put back in the queue to retry), none of which may reach the broker ahead of
+    /// the second copies.
+    public func purgeUnsent() {
+        guard let handle = shared.acquire() else { return }
+        defer { shared.release() }
+        _ = rd_kafka_purge(handle.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING)
+    }
+
     /// Waits up to `timeoutMilliseconds` for every outstanding message to be delivered or failed; their
     /// reports still go to `onDeliveryReports`, and when this returns 0 every one of those calls has
     /// already returned (librdkafka only stops counting a message once its report event is destroyed,

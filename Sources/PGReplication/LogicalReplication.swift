@@ -77,7 +77,12 @@ extension PostgresConnection {
     /// imported the snapshot.
     public func exportSnapshot() throws(ReplicationError) -> (snapshotName: String, walPosition: LSN) {
         try execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        let result = try execute("SELECT pg_catalog.pg_export_snapshot() AS name, pg_catalog.pg_current_wal_insert_lsn()::text AS lsn")
+        // On a standby (which cannot tell its insert position) the position replayed.
+        let result = try execute("""
+            SELECT pg_catalog.pg_export_snapshot() AS name,
+                   (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                         ELSE pg_catalog.pg_current_wal_insert_lsn() END)::text AS lsn
+            """)
         guard let name = result[0, "name"], let position = result[0, "lsn"].flatMap({ LSN(string: $0) }) else {
             throw ReplicationError(code: .protocolViolation, message: "pg_export_snapshot() returned no snapshot")
         }
@@ -110,10 +115,10 @@ extension PostgresConnection {
                                    message: "replication slot \"\(name)\" belongs to database \(state.database ?? "?"), not \(parameters.database)",
                                    hint: "use another slot.name for this database")
         }
-        if state.walStatus == "lost" {
+        if let invalidation = state.invalidation {
             throw ReplicationError(code: .slotInvalidated,
-                                   message: "replication slot \"\(name)\" was invalidated: the WAL it needs was removed (max_slot_wal_keep_size); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") are gone",
-                                   hint: "drop the slot (SELECT pg_drop_replication_slot('\(name)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed to have Swallow do so; raise max_slot_wal_keep_size (or keep Swallow running) to avoid this")
+                                   message: "replication slot \"\(name)\" was invalidated: \(invalidation.cause); changes since its position\(state.confirmedFlushLSN.map { " \($0)" } ?? "") cannot be read any more",
+                                   hint: "run `swallow slot drop --yes` (it drops the slot and Swallow's state for it) and start Swallow again to snapshot the tables, or set snapshot.mode: when_needed to have Swallow do so; \(invalidation.prevention) to avoid this")
         }
         if state.active {
             throw ReplicationError(code: .slotInUse,

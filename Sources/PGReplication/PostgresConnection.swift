@@ -140,6 +140,14 @@ public final class PostgresConnection: @unchecked Sendable {
 
     deinit { close() }
 
+    /// The server this connection reached, `host:port` (with a host list, the one libpq chose).
+    public var serverAddress: String {
+        guard let handle else { return parameters.redactedDescription }
+        let host = PQhost(handle).map { String(cString: $0) } ?? "?"
+        let port = PQport(handle).map { String(cString: $0) } ?? "?"
+        return "\(host):\(port)"
+    }
+
     public func close() {
         if let handle {
             PQfinish(handle)

@@ -35,6 +35,37 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
     /// Whether the slot is synchronized to standbys that may be promoted (`failover`, PostgreSQL 17+);
     /// nil before 17.
     public var failover: Bool?
+    /// On a standby, whether the slot is a copy the slot sync worker keeps of the primary's failover
+    /// slot (`synced`, PostgreSQL 17+; nil before). Such a copy cannot be streamed from until promotion.
+    public var synced: Bool?
+    /// A temporary slot: the slot sync worker's copy stays temporary until the primary's slot has passed
+    /// the standby's own position.
+    public var temporary: Bool
+    /// Why the slot was invalidated, nil while it is usable: PostgreSQL 17's `invalidation_reason`
+    /// (`wal_removed`, `rows_removed`, `wal_level_insufficient`, 18's `idle_timeout`); before 17
+    /// `rows_removed or wal_level_insufficient` for a conflict on a standby (`conflicting`, 16), and
+    /// `wal_removed` for a slot whose WAL is gone.
+    public var invalidationReason: String?
+
+    /// Why the slot was invalidated, as a sentence fragment, and how to keep it from happening again;
+    /// nil while it is usable.
+    public var invalidation: (cause: String, prevention: String)? {
+        guard walStatus == "lost" || invalidationReason != nil else { return nil }
+        switch invalidationReason {
+        case let reason? where reason.hasPrefix("rows_removed"):
+            return ("the primary removed catalog rows it needed (conflict on a standby: \(reason))",
+                    "on the standby keep hot_standby_feedback on and stream from a physical slot (primary_slot_name)")
+        case "wal_level_insufficient":
+            return ("the primary's wal_level was lowered below logical",
+                    "keep wal_level = logical on the primary")
+        case "idle_timeout":
+            return ("it was unused for longer than idle_replication_slot_timeout",
+                    "raise idle_replication_slot_timeout, or keep Swallow running")
+        default:
+            return ("the server removed WAL it still needed (max_slot_wal_keep_size)",
+                    "raise max_slot_wal_keep_size (or keep Swallow running)")
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case slot, plugin, database, active, exists
@@ -50,7 +81,8 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
         case lagSeconds = "lag_seconds"
         case walStatus = "wal_status"
         case safeWALSizeBytes = "safe_wal_size_bytes"
-        case failover
+        case failover, synced, temporary
+        case invalidationReason = "invalidation_reason"
     }
 
     /// Every key present in JSON, with null for what is unknown (scripts need not test for absence).
@@ -74,6 +106,9 @@ public struct SlotStatus: Sendable, Equatable, Encodable {
         try container.encode(walStatus, forKey: .walStatus)
         try container.encode(safeWALSizeBytes, forKey: .safeWALSizeBytes)
         try container.encode(failover, forKey: .failover)
+        try container.encode(synced, forKey: .synced)
+        try container.encode(temporary, forKey: .temporary)
+        try container.encode(invalidationReason, forKey: .invalidationReason)
     }
 }
 
@@ -89,7 +124,9 @@ extension PostgresConnection {
             SELECT s.slot_type, s.plugin, s.database, s.active, s.active_pid,
                    s.confirmed_flush_lsn::text AS confirmed, s.restart_lsn::text AS restart, s.wal_status,
                    s.safe_wal_size, w.lsn::text AS server,
-                   pg_catalog.to_jsonb(s) ->> 'failover' AS failover,
+                   pg_catalog.to_jsonb(s) ->> 'failover' AS failover, pg_catalog.to_jsonb(s) ->> 'synced' AS synced,
+                   s.temporary, pg_catalog.to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason,
+                   pg_catalog.to_jsonb(s) ->> 'conflicting' AS conflicting,
                    pg_catalog.pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint AS lag,
                    pg_catalog.pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint AS retained,
                    host(r.client_addr) AS client, r.application_name,
@@ -112,6 +149,10 @@ extension PostgresConnection {
                           lagSeconds: result[0, "lag_seconds"].flatMap { Double($0) },
                           walStatus: result[0, "wal_status"],
                           safeWALSizeBytes: result[0, "safe_wal_size"].flatMap { Int64($0) },
-                          failover: result[0, "failover"].map { $0 == "true" })
+                          failover: result[0, "failover"].map { $0 == "true" },
+                          synced: result[0, "synced"].map { $0 == "true" }, temporary: result[0, "temporary"] == "t",
+                          invalidationReason: result[0, "invalidation_reason"]
+                            ?? (result[0, "conflicting"] == "true" ? "rows_removed or wal_level_insufficient"
+                                : result[0, "wal_status"] == "lost" ? "wal_removed" : nil))
     }
 }

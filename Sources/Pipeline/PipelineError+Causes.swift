@@ -13,7 +13,7 @@ extension PipelineError {
     /// at a reconnect, or reported by the walsender when it decodes the next change.
     static func publicationLost(publication: String, slot: String, confirmed: LSN, cause: ReplicationError) -> PipelineError {
         PipelineError(code: .publicationLost,
-                      message: "publication \"\(publication)\" was dropped or altered while Swallow was streaming (\(cause.message)); changes after \(confirmed) cannot be read through it, and re-creating it does not help the slot (PostgreSQL decodes the changes made meanwhile with the catalog of their time). Swallow does not re-create it silently. Fix: re-create the publication (CREATE PUBLICATION \(publication) FOR TABLE ...), drop the slot (SELECT pg_drop_replication_slot('\(slot)')) and restart Swallow to snapshot the tables again",
+                      message: "publication \"\(publication)\" was dropped or altered while Swallow was streaming (\(cause.message)); changes after \(confirmed) cannot be read through it, and re-creating it does not help the slot (PostgreSQL decodes the changes made meanwhile with the catalog of their time). Swallow does not re-create it silently. Fix: re-create the publication (CREATE PUBLICATION \(publication) FOR TABLE ...), run `swallow slot drop --yes` (for slot \(slot): it drops the slot and Swallow's state for it) and start Swallow again to snapshot the tables",
                       isRetriable: false, underlying: cause)
     }
 

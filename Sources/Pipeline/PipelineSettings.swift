@@ -2,11 +2,19 @@ import ChangeEvent
 import PGOutput
 import PGReplication
 import SwallowConfig
+import SwallowCore
 
 /// What the pipeline needs to run, resolved from the configuration (and, for `embedded`, from the
 /// mock cluster the executable started).
 public struct PipelineSettings: Sendable {
+    /// Where Swallow reads: the slot, snapshots, the catalog (`postgres`; a primary, or from PostgreSQL 16
+    /// a standby).
     public var connection: ConnectionParameters
+    /// `postgres.primary`: where writes go when `connection` is a standby.
+    public var primaryConnection: ConnectionParameters?
+    /// Where Swallow writes (heartbeats, incremental snapshot watermarks, signals): `postgres.primary`
+    /// when configured, else `postgres`.
+    public var writeConnection: ConnectionParameters { primaryConnection ?? connection }
     public var slotName: String
     public var createSlot: Bool
     /// `slot.failover`: the slot is a failover slot (PostgreSQL 17+).
@@ -44,19 +52,13 @@ public struct PipelineSettings: Sendable {
     public var heartbeat: SwallowConfiguration.Heartbeat
     /// With `events.format: avro`: the Schema Registry.
     public var schemaRegistry: SwallowConfiguration.SchemaRegistry?
+    /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
+    /// when its settings are, as Debezium makes one when its task starts.
+    public var runID: String
 
     public init(configuration: SwallowConfiguration, bootstrapServers: String, connectorVersion: String) {
-        let postgres = configuration.postgres
-        var connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
-                                          user: postgres.user, password: postgres.password,
-                                          sslMode: postgres.sslmode.rawValue,
-                                          connectTimeoutSeconds: postgres.connectTimeoutSeconds,
-                                          sslRootCertificateFile: postgres.tls.rootCertificateFile,
-                                          sslCertificateFile: postgres.tls.certificateFile,
-                                          sslKeyFile: postgres.tls.keyFile, sslKeyPassword: postgres.tls.keyPassword)
-        if postgres.ports.count > 1 { connection.portList = postgres.ports.map(String.init).joined(separator: ",") }
-        connection.targetSessionAttributes = postgres.targetSessionAttributes
-        self.connection = connection
+        connection = Self.connectionParameters(configuration.postgres)
+        primaryConnection = configuration.postgresPrimary.map(Self.connectionParameters)
         slotName = configuration.slot.name
         createSlot = configuration.slot.create
         slotFailover = configuration.slot.failover
@@ -84,5 +86,21 @@ public struct PipelineSettings: Sendable {
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
         schemaRegistry = configuration.schemaRegistry
+        var random = SystemRandomNumberGenerator()
+        runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
+    }
+
+    /// libpq's parameters for a `postgres`-shaped section.
+    static func connectionParameters(_ postgres: SwallowConfiguration.Postgres) -> ConnectionParameters {
+        var connection = ConnectionParameters(host: postgres.host, port: postgres.port, database: postgres.dbname,
+                                              user: postgres.user, password: postgres.password,
+                                              sslMode: postgres.sslmode.rawValue,
+                                              connectTimeoutSeconds: postgres.connectTimeoutSeconds,
+                                              sslRootCertificateFile: postgres.tls.rootCertificateFile,
+                                              sslCertificateFile: postgres.tls.certificateFile,
+                                              sslKeyFile: postgres.tls.keyFile, sslKeyPassword: postgres.tls.keyPassword)
+        if postgres.ports.count > 1 { connection.portList = postgres.ports.map(String.init).joined(separator: ",") }
+        connection.targetSessionAttributes = postgres.targetSessionAttributes
+        return connection
     }
 }

@@ -31,6 +31,11 @@ public final class ReplicationPipeline: Sendable {
     let positionGauges: ConfirmedPositionGauges
     /// Whether the confirmed position keeps up with the server's; fed by the stream sessions.
     let positionWatch: Mutex<ConfirmedPositionWatch>
+    /// Whether the server of the current stream is a standby (`StandbySource`).
+    let readsFromStandby = Atomic<Bool>(false)
+    /// Where the records Swallow delivered come from (cluster, timeline, how far), and what of it
+    /// `<state_dir>/stream-<slot>.json` holds: what a slot is judged against before it is used.
+    let streamLineage = Mutex(LineageRecord())
 
     /// `monitor`: pass one with a ``ServiceNotifier`` to notify a service manager; by default the
     /// pipeline keeps its status and metrics only. `metricsFactory`: where the stall gauges go; the
@@ -131,6 +136,8 @@ public final class ReplicationPipeline: Sendable {
         let delivery = try DeliveryPath(settings: settings, state: deliveryState, monitor: monitor, logger: logger)
         defer { delivery.close() }
         defer { heartbeat?.stop() }
+        // However the run ends, the next one starts from what this one produced.
+        defer { saveLineage(force: true) }
         let refresh = { [self] in refreshStatus(delivery: delivery) }
 
         var backoff = Backoff()
@@ -151,7 +158,7 @@ public final class ReplicationPipeline: Sendable {
                         if stopRequested {
                             logger.info("stopped")
                         } else {
-                            logger.notice("snapshot finished; not streaming (snapshot.mode: initial_only). The slot keeps the WAL written since the snapshot: stream from it with snapshot.mode initial, or drop it (SELECT pg_drop_replication_slot('\(settings.slotName)')) if nothing will",
+                            logger.notice("snapshot finished; not streaming (snapshot.mode: initial_only). The slot keeps the WAL written since the snapshot: stream from it with snapshot.mode initial, or drop it (`swallow slot drop --yes`) if nothing will",
                                           metadata: ["slot": "\(settings.slotName)"])
                         }
                         return
@@ -173,6 +180,8 @@ public final class ReplicationPipeline: Sendable {
                     logger.warning("the replication slot was lost while streaming; snapshot.mode is when_needed, so taking a new snapshot",
                                    metadata: ["slot": "\(settings.slotName)", "cause": "\(error)"])
                     try resetForNewStream(delivery)
+                    // The new slot's positions have nothing to do with those confirmed on the old one.
+                    deliveryState.restartStream(rewindingTo: .invalid)
                     snapshotPhaseDone = false
                     progress = StreamProgress(systemID: progress.systemID)
                     continue
@@ -215,6 +224,7 @@ public final class ReplicationPipeline: Sendable {
     /// and the stream's units forgotten, since the new stream sends everything after the confirmed
     /// position again.
     private func resetForNewStream(_ delivery: DeliveryPath) throws(PipelineError) {
+        delivery.purgeUnsentAfterFailure()
         delivery.prepareForReplay()
         delivery.drain(untilEmpty: true) { refreshStatus(delivery: delivery) }
         if let fatal = deliveryState.failures.fatal { throw DeliveryPath.producerFatal(fatal) }

@@ -66,7 +66,8 @@ extension ConfigurationReader {
                                                     default: defaults.provideTransactionMetadata),
             messageKeyColumns: try readMessageKeyColumns(events),
             tableIncludeList: tableInclude, tableExcludeList: tableExclude,
-            columnIncludeList: columnInclude, columnExcludeList: columnExclude)
+            columnIncludeList: columnInclude, columnExcludeList: columnExclude,
+            extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
         result.format = try enumeration(events, "format", default: defaults.format)
         if result.format == .avro, result.includeSchemas {
             throw ConfigurationError(

@@ -4,6 +4,34 @@ import Foundation
 extension ConfigurationReader {
     func readPostgres(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Postgres {
         let pg = try requiredSection(top, "postgres", allowed: Keys.postgres, required: ["host", "dbname", "user"])
+        return try readConnection(pg)
+    }
+
+    /// `postgres.primary`: where Swallow writes (heartbeats, incremental snapshot watermarks, `swallow
+    /// snapshot`'s signals) when `postgres.host` is a standby, which refuses writes. The keys of
+    /// `postgres`; `host` is required, and what identifies the server (`host`, `port`,
+    /// `target_session_attrs`) is its own, while the database and the credentials (`dbname`, `user`,
+    /// `password`, `sslmode`, `connect_timeout_s`, the TLS files) are taken from `postgres` unless given.
+    func readPostgresPrimary(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Postgres? {
+        guard let pg = try optionalSection(top, "postgres", allowed: Keys.postgres),
+              let primary = try optionalSection(pg, "primary", allowed: Keys.postgresPrimary) else { return nil }
+        guard primary["host"] != nil else {
+            throw ConfigurationError(code: .missingKey, path: primary.path("host"),
+                                     message: "missing required key; expected the primary's host name or IP address (the other connection settings default to those of postgres)")
+        }
+        var values = primary.values
+        for key in Keys.postgresPrimaryInherited where values[key] == nil { values[key] = pg[key] }
+        let connection = try readConnection(Section(prefix: primary.prefix, values: values))
+        let database = try requiredString(pg, "dbname", expected: "a string", example: "dbname: app").text
+        if connection.dbname != database {
+            throw ConfigurationError(code: .invalidValue, path: primary.path("dbname"),
+                                     message: "must be postgres.dbname (\(database)): a physical standby holds its primary's databases, and Swallow writes to the one it reads; remove postgres.primary.dbname")
+        }
+        return connection
+    }
+
+    /// The connection settings of a `postgres`-shaped section.
+    func readConnection(_ pg: Section) throws(ConfigurationError) -> SwallowConfiguration.Postgres {
         let host = try requiredString(pg, "host", expected: "a string (the PostgreSQL server host name or IP address)",
                                       example: "host: 127.0.0.1").text
         let hosts = host.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -24,8 +24,12 @@ struct ConfigurationReader {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http", "schema_registry"]
-        static let postgres = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
-                               "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
+        static let postgres = postgresPrimary + ["primary"]
+        static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
+                                      "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
+        /// What `postgres.primary` takes from `postgres` when not given: the database and credentials.
+        static let postgresPrimaryInherited = ["dbname", "user", "password", "sslmode", "connect_timeout_s",
+                                               "sslrootcert", "sslcert", "sslkey", "sslpassword"]
         static let slot = ["name", "create", "failover"]
         static let publication = ["name", "create"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",
@@ -35,7 +39,7 @@ struct ConfigurationReader {
                              "message.prefix.include.list", "message.prefix.exclude.list",
                              "decimal.handling.mode", "time.precision.mode", "binary.handling.mode",
                              "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
-                             "envelope.schemas", "provide.transaction.metadata", "message.key.columns",
+                             "envelope.schemas", "provide.transaction.metadata", "message.key.columns", "extended.headers.enabled",
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list",
                              "format"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
@@ -88,6 +92,7 @@ struct ConfigurationReader {
                               expected: "a mapping with the top-level keys \(Self.list(Keys.root))")
 
         var postgres = try readPostgres(top)
+        var postgresPrimary = try readPostgresPrimary(top)
         let slot = try readSlot(top)
         let publication = try readPublication(top)
         let tables = try readTables(top)
@@ -118,9 +123,10 @@ struct ConfigurationReader {
         }
         let fileValued = fileValuedPaths
         postgres.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.") }
+        postgresPrimary?.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.primary.") }
         kafka.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("kafka.") }
         var configuration = SwallowConfiguration(
-            postgres: postgres, slot: slot, publication: publication, tables: tables,
+            postgres: postgres, postgresPrimary: postgresPrimary, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
             confirmIntervalMilliseconds: confirmInterval, delivery: delivery, maxInFlightEvents: maxInFlight, maxInFlightBytes: maxInFlightBytes, logLevel: logLevel, events: events, snapshot: snapshot,
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,

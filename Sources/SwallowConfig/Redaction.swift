@@ -11,6 +11,7 @@ extension SwallowConfiguration {
         }.joined(separator: ", ") + "]"
         return [
             postgres.redactedDescription,
+            postgresPrimary.map { $0.redactedDescription(keyPrefix: "postgres.primary") } ?? "postgres.primary=(none)",
             field("slot.name", slot.name),
             field("slot.create", "\(slot.create)"),
             field("slot.failover", "\(slot.failover)"),
@@ -26,6 +27,7 @@ extension SwallowConfiguration {
             field("max_in_flight_bytes", "\(maxInFlightBytes)"),
             field("log_level", logLevel),
             field("events.tombstones.on.delete", "\(events.tombstonesOnDelete)"),
+            field("events.extended.headers.enabled", "\(events.extendedHeadersEnabled)"),
             field("events.skipped.operations", events.skippedOperations.isEmpty ? "none" : events.skippedOperations.map(\.rawValue).sorted().joined(separator: ",")),
             field("snapshot.mode", snapshot.mode.rawValue),
             field("snapshot.max_threads", "\(snapshot.maxThreads)"),
@@ -74,9 +76,12 @@ extension SwallowConfiguration: CustomStringConvertible, CustomDebugStringConver
 
 extension SwallowConfiguration.Postgres: CustomStringConvertible, CustomDebugStringConvertible {
     /// The `postgres.*` part of ``SwallowConfiguration/redactedDescription``.
-    var redactedDescription: String {
+    var redactedDescription: String { redactedDescription(keyPrefix: "postgres") }
+
+    /// `keyPrefix`: `postgres`, or `postgres.primary`.
+    func redactedDescription(keyPrefix: String) -> String {
         func field(_ key: String, _ value: String?) -> String {
-            SwallowConfiguration.field("postgres.\(key)", value, fileValued: fileValuedKeyPaths)
+            SwallowConfiguration.field("\(keyPrefix).\(key)", value, fileValued: fileValuedKeyPaths)
         }
         let quotedIfAmbiguous = SwallowConfiguration.quotedIfAmbiguous
         return [

@@ -42,8 +42,9 @@ extension SwallowConfiguration {
         if path.hasPrefix(kafkaPropertyPathPrefix) {
             return isSecretPropertyKey(String(path.dropFirst(kafkaPropertyPathPrefix.count)))
         }
-        return path == "postgres.password" || path == "postgres.sslpassword"
-            || path == "schema_registry.password" || path == "schema_registry.sslpassword"
+        return ["postgres.password", "postgres.sslpassword", "postgres.primary.password", "postgres.primary.sslpassword",
+                "schema_registry.password", "schema_registry.sslpassword"]
+            .contains(path)
     }
 
     /// Whether the value at key path `path` is secret: by its key, or because it was read through

@@ -266,6 +266,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// `column.include.list` / `column.exclude.list`: regular expressions matched against `schema.table.column`.
         public var columnIncludeList: [String]?
         public var columnExcludeList: [String]?
+        /// `extended.headers.enabled` (Debezium 3.x, default on): every row change, tombstone, truncate
+        /// and snapshot record carries Debezium's context headers `__debezium.context.connectorLogicalName`,
+        /// `.taskId`, `.connectorName` and `.runId`; off, records have Debezium 2.x's headers only.
+        public var extendedHeadersEnabled: Bool
 
         public init(tombstonesOnDelete: Bool = true, skippedOperations: Set<Operation> = [.truncate],
                     unavailableValuePlaceholder: String = "__debezium_unavailable_value",
@@ -276,7 +280,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
                     includeSchemas: Bool = false, provideTransactionMetadata: Bool = false,
                     messageKeyColumns: [KeyColumns] = [],
                     tableIncludeList: [String]? = nil, tableExcludeList: [String]? = nil,
-                    columnIncludeList: [String]? = nil, columnExcludeList: [String]? = nil) {
+                    columnIncludeList: [String]? = nil, columnExcludeList: [String]? = nil,
+                    extendedHeadersEnabled: Bool = true) {
+            self.extendedHeadersEnabled = extendedHeadersEnabled
             self.tombstonesOnDelete = tombstonesOnDelete
             self.skippedOperations = skippedOperations
             self.unavailableValuePlaceholder = unavailableValuePlaceholder
@@ -407,6 +413,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
     }
 
     public var postgres: Postgres
+    /// `postgres.primary`: the primary that Swallow writes to (heartbeats, incremental snapshot
+    /// watermarks, signals) when `postgres` is a standby; the database and credentials default to
+    /// `postgres`'s. Nil when not configured: writes go to `postgres`.
+    public var postgresPrimary: Postgres?
     public var slot: Slot
     public var publication: Publication
     /// Tables to capture; empty means all tables (of the publication).
@@ -453,6 +463,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
 
     public init(
         postgres: Postgres,
+        postgresPrimary: Postgres? = nil,
         slot: Slot,
         publication: Publication,
         tables: [TableName] = [],
@@ -475,6 +486,7 @@ public struct SwallowConfiguration: Sendable, Equatable {
         self.logFormat = logFormat
         self.http = http
         self.postgres = postgres
+        self.postgresPrimary = postgresPrimary
         self.slot = slot
         self.publication = publication
         self.tables = tables

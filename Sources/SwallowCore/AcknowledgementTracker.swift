@@ -130,6 +130,14 @@ public struct AcknowledgementTracker: Sendable {
         if let position, position > confirmedLSN { confirmedLSN = position }
     }
 
+    /// As `restart`, and the confirmed position goes back to `position`: after a promotion, a position
+    /// confirmed on the old primary past the point where the new one's timeline began must not be asked
+    /// of the new one, which would skip its changes up to there (`SlotContinuity.streamStart`).
+    public mutating func restart(rewindingTo position: LSN) {
+        restart()
+        confirmedLSN = position
+    }
+
     private func unitIndex(of id: UInt64) -> Int? {
         guard units.count > head, id >= units[head].firstEventID, id < nextEventID else { return nil }
         // The last unit whose first id is <= id.

@@ -22,13 +22,21 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case state
         /// A snapshot cannot be taken or continued as configured.
         case snapshot
-        /// The slot disappeared or was invalidated after streaming started: changes after the confirmed
-        /// position cannot be read any more (`snapshot.mode: when_needed` snapshots again instead).
+        /// The slot disappeared or was invalidated after streaming started, or is missing at a start
+        /// although Swallow streamed from it (`SlotContinuity`): changes after the confirmed position
+        /// cannot be read any more (`snapshot.mode: when_needed` snapshots again instead).
         case slotLost
+        /// The server's history left the timeline Swallow streamed from before a change Swallow had
+        /// already sent to Kafka (a standby promoted without it): Kafka holds changes the database does
+        /// not. Stops whatever `snapshot.mode` says.
+        case historyDiverged
         /// The publication was dropped after streaming started.
         case publicationLost
         /// The service manager's notification socket (`$NOTIFY_SOCKET`) cannot be used.
         case serviceNotification
+        /// `postgres.host` is a standby, and what is configured needs what a standby cannot give (writes
+        /// without `postgres.primary`, a failover slot, `hot_standby_feedback`, PostgreSQL 16).
+        case standbySource
         /// The Schema Registry refused a schema (`events.format: avro`), or could not be reached in time.
         case schemaRegistry
     }

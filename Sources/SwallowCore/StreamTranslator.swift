@@ -27,13 +27,13 @@ public struct StreamTranslator: Sendable {
     struct OpenTransaction {
         var xid: UInt32
         var commitTimeMicros: Int64
-        /// provide.transaction.metadata: events so far, and per table in first-seen order.
+        /// provide.transaction.metadata: events so far, and per data collection in first-seen order.
         var eventCount: Int64 = 0
         var tableEventCounts: [(name: String, eventCount: Int64)] = []
         var tableIndexes: [String: Int] = [:]
 
-        /// Counts one more event of `table` and returns its transaction block.
-        mutating func count(_ table: String) -> TransactionBlock {
+        /// Counts one more event of data collection `table`, at `lsn`, and returns its transaction block.
+        mutating func count(_ table: String, lsn: LSN) -> TransactionBlock {
             eventCount += 1
             let index: Int
             if let known = tableIndexes[table] {
@@ -44,7 +44,7 @@ public struct StreamTranslator: Sendable {
                 tableEventCounts.append((table, 0))
             }
             tableEventCounts[index].eventCount += 1
-            return TransactionBlock(id: String(xid), totalOrder: eventCount,
+            return TransactionBlock(id: TransactionMetadata.id(xid: xid, lsn: lsn), totalOrder: eventCount,
                                     dataCollectionOrder: tableEventCounts[index].eventCount)
         }
     }
@@ -66,6 +66,14 @@ public struct StreamTranslator: Sendable {
     /// the first change of a table in each session and again whenever the table's shape changes.
     private var relations: [UInt32: CapturedRelation] = [:]
     private var transaction: OpenTransaction?
+    /// The replication origin of the last transaction that had one, until the next Begin: Debezium keeps
+    /// it in its offset that long, so non-transactional messages in between carry it too.
+    private var origin: ReplicationOrigin?
+    /// provide.transaction.metadata: the bucket count of Debezium's per-table HashMap, which clearing it
+    /// between transactions keeps (it orders `data_collections`).
+    private var dataCollectionCapacity = 0
+    /// Debezium's context headers (extended.headers.enabled), added to row change records.
+    private let contextHeaders: [RecordHeader]
     /// Debezium's `sequence` pairs the previous commit's LSN with the event's own.
     private var lastCommitLSN: LSN?
     public let messageTopic: String
@@ -82,7 +90,8 @@ public struct StreamTranslator: Sendable {
 
     public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
                 options: SwallowConfiguration.Events = .init(),
-                heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil)) {
+                heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil),
+                runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0))) {
         self.heartbeat = heartbeat
         self.topicPrefix = topicPrefix
         self.database = database
@@ -94,6 +103,8 @@ public struct StreamTranslator: Sendable {
         self.messagePrefixFilter = NameFilter(include: options.messagePrefixIncludeList, exclude: options.messagePrefixExcludeList, ignoringCase: false)
         self.keyColumnOverrides = options.messageKeyColumns.map { (NameFilter(include: [$0.table], exclude: nil, ignoringCase: true), $0.columns) }
         self.encoder = ChangeEventEncoder(options: EncoderOptions(events: options, topicPrefix: topicPrefix))
+        self.contextHeaders = ContextHeaders(enabled: options.extendedHeadersEnabled, topicPrefix: topicPrefix,
+                                             runID: runID, encoder: encoder).headers
         self.messageTopic = "\(topicPrefix).message"
         self.transactionTopic = "\(topicPrefix).transaction"
     }
@@ -169,10 +180,11 @@ public struct StreamTranslator: Sendable {
             let opened = OpenTransaction(xid: begin.xid,
                                          commitTimeMicros: PostgresTime.unixMicros(fromPostgresMicros: begin.commitTime))
             transaction = opened
+            origin = nil
             actions.append(.openUnit)
             // Debezium sends BEGIN as soon as the transaction starts (and END even if nothing was captured).
             if options.provideTransactionMetadata {
-                let id = String(opened.xid)
+                let id = TransactionMetadata.id(xid: opened.xid, lsn: walStart)
                 actions.append(.produce(OutgoingRecord(
                     topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
                     value: encoder.encodeTransactionBegin(id: id, timestampMillis: Self.millis(opened.commitTimeMicros)),
@@ -183,20 +195,28 @@ public struct StreamTranslator: Sendable {
             guard let closing = transaction else { throw protocolViolation("Commit without Begin") }
             transaction = nil
             if options.provideTransactionMetadata {
-                let id = String(closing.xid)
+                let id = TransactionMetadata.id(xid: closing.xid, lsn: walStart)
+                let order = JavaHashMapKeyOrder(keys: closing.tableEventCounts.map(\.name),
+                                                startingCapacity: dataCollectionCapacity)
+                dataCollectionCapacity = order.capacity
                 actions.append(.produce(OutgoingRecord(
                     topic: transactionTopic, key: encoder.encodeTransactionKey(id: id),
                     value: encoder.encodeTransactionEnd(id: id, eventCount: closing.eventCount,
-                                                        dataCollections: closing.tableEventCounts,
+                                                        dataCollections: order.order.map { closing.tableEventCounts[$0] },
                                                         timestampMillis: Self.millis(closing.commitTimeMicros)),
                     headers: [], kind: .transactionMetadata)))
             }
             lastCommitLSN = commit.commitLSN
             actions.append(.closeUnit(commit.endLSN))
 
-        case .origin, .type:
-            // Origins name where a replicated change came from. Type messages name non-built-in types;
-            // the caller describes those from the catalog before the Relation message that uses them.
+        case .origin(let message):
+            // The transaction was applied through a replication origin: its events say which.
+            guard transaction != nil else { throw protocolViolation("Origin outside a transaction") }
+            origin = ReplicationOrigin(name: message.name, lsn: message.commitLSN.value)
+
+        case .type:
+            // Type messages name non-built-in types; the caller describes those from the catalog before
+            // the Relation message that uses them.
             break
 
         case .relation:
@@ -210,7 +230,7 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, after)
             let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
                                                    kind: .change(relationID: relation.relationID, operation: .create))))
 
         case .update(let update):
@@ -224,7 +244,7 @@ public struct StreamTranslator: Sendable {
             if let before, let oldKey = try encodeKey(relation, before), let newKey, oldKey != newKey {
                 let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
                                                  try eventSource(walStart, relation), eventTimeMillis)
-                let moved = [RecordHeader(key: "__debezium.newkey", value: newKey)]
+                let moved = [RecordHeader(key: "__debezium.newkey", value: newKey)] + contextHeaders
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
                                                        kind: .change(relationID: relation.relationID, operation: .delete))))
                 if options.tombstonesOnDelete {
@@ -234,12 +254,12 @@ public struct StreamTranslator: Sendable {
                 let create = try encodeRowChange(.create, relation, before: nil, after: after,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
-                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: oldKey)],
+                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: oldKey)] + contextHeaders,
                                                        kind: .change(relationID: relation.relationID, operation: .create))))
             } else {
                 let value = try encodeRowChange(.update, relation, before: before, after: after,
                                                 try eventSource(walStart, relation), eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: [],
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: contextHeaders,
                                                        kind: .change(relationID: relation.relationID, operation: .update))))
             }
 
@@ -249,11 +269,12 @@ public struct StreamTranslator: Sendable {
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
             let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
                                                    kind: .change(relationID: relation.relationID, operation: .delete))))
-            // tombstones.on.delete: a null value lets log compaction drop the key.
-            if key != nil, options.tombstonesOnDelete {
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: [],
+            // tombstones.on.delete: a null value lets log compaction drop the key. Debezium writes one
+            // after every delete, a keyless table's (null key) too.
+            if options.tombstonesOnDelete {
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: contextHeaders,
                                                        kind: .tombstone(relationID: relation.relationID))))
             }
 
@@ -264,7 +285,7 @@ public struct StreamTranslator: Sendable {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: [],
+                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: contextHeaders,
                                                        kind: .change(relationID: relation.relationID, operation: .truncate))))
             }
 
@@ -309,10 +330,11 @@ public struct StreamTranslator: Sendable {
                                     commitTimeMicros: transaction?.commitTimeMicros ?? eventTimeMillis * 1000,
                                     transactionID: message.isTransactional ? transaction?.xid : nil,
                                     lsn: message.lsn.value, lastCommitLSN: lastCommitLSN?.value)
-            // Transactional messages are events of their transaction, counted under Debezium's
-            // LogicalDecodingMessageId identifier.
+            source.origin = origin
+            // Transactional messages are events of their transaction, each a data collection of its own.
             if options.provideTransactionMetadata, message.isTransactional {
-                source.transaction = transaction?.count("LOGICAL_DECODING_MESSAGE")
+                source.transaction = transaction?.count(TransactionMetadata.messageDataCollection(lsn: message.lsn),
+                                                        lsn: message.lsn)
             }
             let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
                                                      isTransactional: message.isTransactional, source: source,
@@ -387,7 +409,7 @@ public struct StreamTranslator: Sendable {
     }
 
     private func snapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, value: [UInt8]) -> OutgoingRecord {
-        OutgoingRecord(topic: relation.topic, key: key, value: value, headers: [],
+        OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
                        kind: .change(relationID: relation.relationID, operation: .read))
     }
 
@@ -452,8 +474,9 @@ public struct StreamTranslator: Sendable {
         var source = SourceInfo(connectorVersion: connectorVersion, serverName: topicPrefix, database: database,
                                 commitTimeMicros: transaction!.commitTimeMicros, transactionID: transaction!.xid,
                                 lsn: walStart.value, lastCommitLSN: lastCommitLSN?.value)
+        source.origin = origin
         if options.provideTransactionMetadata {
-            source.transaction = transaction!.count(relation.dataCollection)
+            source.transaction = transaction!.count(relation.dataCollection, lsn: walStart)
         }
         return source
     }
@@ -478,5 +501,27 @@ public struct StreamTranslator: Sendable {
         PipelineError(code: .protocolViolation,
                       message: "replication stream out of order: \(what); Swallow stops rather than guess (nothing after the last confirmed position is lost). Report this with the PostgreSQL version.",
                       isRetriable: false)
+    }
+}
+
+/// Debezium 3.x's transaction metadata identifiers (PostgresTransactionMonitor, LogicalDecodingMessageMonitor).
+public enum TransactionMetadata {
+    /// A transaction id as Debezium writes it on each BEGIN, event and END record: the xid and the LSN
+    /// the server sent that record's message at (so BEGIN's, each event's and END's differ; the Begin of
+    /// a transaction with an Origin message comes at LSN 0, as the walsender sends every message but the
+    /// last of one write).
+    public static func id(xid: UInt32, lsn: LSN) -> String { "\(xid):\(lsn.value)" }
+
+    /// The data collection a transactional logical decoding message counts under. Debezium names it by
+    /// a new `LogicalDecodingMessageId` object's default `toString()`, class name and identity hash, so
+    /// each message is an entry of its own in `data_collections`; its hash here is a mix of the
+    /// message's LSN (Debezium's is arbitrary: nothing can depend on it).
+    public static func messageDataCollection(lsn: LSN) -> String {
+        var z = lsn.value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let hash = max(z >> 33, 1)
+        return "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@" + String(hash, radix: 16)
     }
 }

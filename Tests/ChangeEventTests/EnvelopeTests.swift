@@ -15,7 +15,7 @@ struct EnvelopeTests {
                             commitTimeMicros: 1_700_000_000_123_456, transactionID: 771,
                             lsn: 24_023_128, lastCommitLSN: 24_023_000)
 
-    let sourceJSON = #"{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"public","table":"orders","txId":771,"lsn":24023128,"xmin":null}"#
+    let sourceJSON = #"{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"public","table":"orders","txId":771,"lsn":24023128,"xmin":null,"origin":null,"origin_lsn":null}"#
 
     let row: [ColumnValue] = [
         txt("1"), txt("hi \"there\""), txt("1234.50"), txt("2024-02-29 13:45:01.123456+01"), txt("\\x0102ff"),
@@ -92,7 +92,7 @@ struct EnvelopeTests {
         let out = try encoder.encodeRowChange(op: .delete, table: orders, before: before, after: nil,
                                               source: src, eventTimeMillis: 9)
         let expected = #"{"before":{"id":42,"note":null,"amount":null,"created":null,"data":null},"after":null,"#
-            + #""source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1000,"snapshot":"false","db":"shop","sequence":"[null,\"24023128\"]","ts_us":1000999,"ts_ns":1000999000,"schema":"public","table":"orders","txId":null,"lsn":24023128,"xmin":null},"#
+            + #""source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1000,"snapshot":"false","db":"shop","sequence":"[null,\"24023128\"]","ts_us":1000999,"ts_ns":1000999000,"schema":"public","table":"orders","txId":null,"lsn":24023128,"xmin":null,"origin":null,"origin_lsn":null},"#
             + #""transaction":null,"op":"d","ts_ms":9,"ts_us":9000,"ts_ns":9000000}"#
         #expect(utf8(out) == expected)
         let key = try encoder.encodeKey(table: orders, row: before)
@@ -108,7 +108,7 @@ struct EnvelopeTests {
         let s = utf8(out)
         #expect(s.contains(#""snapshot":"last""#))
         #expect(s.contains(#""sequence":"[null,null]""#))
-        #expect(s.contains(#""lsn":null,"xmin":null}"#))
+        #expect(s.contains(#""lsn":null,"xmin":null,"origin":null,"origin_lsn":null}"#))
         #expect(s.contains(#""op":"r""#))
         #expect(isValidJSON(out))
     }
@@ -123,14 +123,14 @@ struct EnvelopeTests {
     @Test func transactionalLogicalMessage() {
         let out = encoder.encodeLogicalMessage(prefix: "outbox", content: ArraySlice(Array("hello".utf8)),
                                                isTransactional: true, source: source, eventTimeMillis: 13)
-        let expected = #"{"op":"m","ts_ms":13,"source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"","table":"","txId":771,"lsn":24023128,"xmin":null},"transaction":null,"message":{"prefix":"outbox","content":"aGVsbG8="}}"#
+        let expected = #"{"op":"m","ts_ms":13,"source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"","table":"","txId":771,"lsn":24023128,"xmin":null,"origin":null,"origin_lsn":null},"transaction":null,"message":{"prefix":"outbox","content":"aGVsbG8="}}"#
         #expect(utf8(out) == expected)
     }
 
     @Test func nonTransactionalLogicalMessage() {
         let out = encoder.encodeLogicalMessage(prefix: "p\"x", content: [0x00, 0xFF, 0x10][...],
                                                isTransactional: false, source: source, eventTimeMillis: 13)
-        let expected = #"{"op":"m","ts_ms":13,"source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"","table":"","txId":null,"lsn":24023128,"xmin":null},"transaction":null,"message":{"prefix":"p\"x","content":"AP8Q"}}"#
+        let expected = #"{"op":"m","ts_ms":13,"source":{"version":"0.1.0","connector":"postgresql","name":"srv","ts_ms":1700000000123,"snapshot":"false","db":"shop","sequence":"[\"24023000\",\"24023128\"]","ts_us":1700000000123456,"ts_ns":1700000000123456000,"schema":"","table":"","txId":null,"lsn":24023128,"xmin":null,"origin":null,"origin_lsn":null},"transaction":null,"message":{"prefix":"p\"x","content":"AP8Q"}}"#
         #expect(utf8(out) == expected)
     }
 

@@ -20,13 +20,16 @@ private func runCheck(database: String, tables: [String], topics: [String]? = ni
     return (result, outputLines(result))
 }
 
-private func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
-                                    port: Int = TestPostgres.shared.port, user: String = "postgres",
-                                    password: String? = nil, publicationCreate: Bool = true,
-                                    moreYAML: String = "") throws -> String {
+/// `hosts`: `postgres.host` and `postgres.port` as YAML (a list of servers), instead of `port`'s one.
+/// `slot`: the `slot` mapping's entries after the name.
+func adminConfigurationFile(database: String, bootstrapServers: String, tables: [String],
+                            port: Int = TestPostgres.shared.port, user: String = "postgres",
+                            password: String? = nil, publicationCreate: Bool = true,
+                            hosts: String? = nil, slotName: String? = nil, slot: String = "create: true",
+                            moreYAML: String = "") throws -> String {
     let yaml = """
-        postgres: {host: 127.0.0.1, port: \(port), dbname: \(database), user: \(user), sslmode: disable\(password.map { ", password: \($0)" } ?? "")}
-        slot: {name: \(database), create: true}
+        postgres: {\(hosts ?? "host: 127.0.0.1, port: \(port)"), dbname: \(database), user: \(user), sslmode: disable\(password.map { ", password: \($0)" } ?? "")}
+        slot: {name: \(slotName ?? database), \(slot)}
         publication: {name: swallow, create: \(publicationCreate)}
         tables: [\(tables.joined(separator: ", "))]
         topic_prefix: app
@@ -40,7 +43,7 @@ private func adminConfigurationFile(database: String, bootstrapServers: String, 
 }
 
 /// The output of a `swallow` run, line by line.
-private func outputLines(_ result: (status: Int32, text: String)) -> [String] {
+func outputLines(_ result: (status: Int32, text: String)) -> [String] {
     result.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
 }
 
@@ -465,7 +468,7 @@ private struct TestRole {
         let dryLines = outputLines(dryRun)
         #expect(dryLines.first?.hasPrefix("would drop replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(dryRun.text)")
-        #expect(dryLines.contains("would remove its state files (they record this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
+        #expect(dryLines.contains("would remove its state files (they record this slot's stream and snapshots): \(snapshotFile), \(incrementalFile)"),
                 "\(dryRun.text)")
         #expect(dryLines.contains("nothing was dropped: run again with --yes to drop it"), "\(dryRun.text)")
         #expect(try slotRow(sql) != nil)
@@ -476,13 +479,46 @@ private struct TestRole {
         let dropLines = outputLines(drop)
         #expect(dropLines.first?.hasPrefix("dropped replication slot \(database) (database \(database), confirmed_flush_lsn ") == true,
                 "\(drop.text)")
-        #expect(dropLines.contains("removed its state files (they recorded this slot's snapshots): \(snapshotFile), \(incrementalFile)"),
+        #expect(dropLines.contains("removed its state files (they recorded this slot's stream and snapshots): \(snapshotFile), \(incrementalFile)"),
                 "\(drop.text)")
         #expect(dropLines.contains("the next `swallow run` creates a new slot and snapshots the tables again (snapshot.mode initial)"),
                 "\(drop.text)")
         #expect(try slotRow(sql) == nil)
         #expect(!FileManager.default.fileExists(atPath: snapshotFile) && !FileManager.default.fileExists(atPath: incrementalFile))
         #expect(FileManager.default.fileExists(atPath: otherFile))   // another slot's state is not touched
+    }
+
+    /// A slot lost in a failover leaves Swallow's record of it (which stops the next `swallow run`):
+    /// `slot drop --yes` is how Swallow is told to forget it.
+    @Test func slotDropForgetsASlotThatIsAlreadyGone() throws {
+        let database = try TestPostgres.shared.makeDatabase("drop_gone")
+        let stateDirectory = testStateDirectory(database)
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        let streamFile = "\(stateDirectory)/stream-\(database).json"
+        let snapshotFile = "\(stateDirectory)/snapshot-\(database).json"
+        for file in [streamFile, snapshotFile] { try "{}".write(toFile: file, atomically: true, encoding: .utf8) }
+        let config = try adminConfigurationFile(database: database, bootstrapServers: "127.0.0.1:1", tables: ["public.orders"])
+        let gone = "replication slot \(database) does not exist on postgres@127.0.0.1:\(TestPostgres.shared.port)/\(database): nothing to drop there"
+
+        let dryRun = try runSwallow(["slot", "drop", "--config", config])
+        #expect(dryRun.status == 1, "\(dryRun.text)")
+        #expect(outputLines(dryRun).starts(with: [
+            gone, "would remove its state files (they record this slot's stream and snapshots): \(streamFile), \(snapshotFile)",
+            "nothing was dropped: run again with --yes to drop it"]), "\(dryRun.text)")
+        #expect(FileManager.default.fileExists(atPath: streamFile))
+
+        let drop = try runSwallow(["slot", "drop", "--config", config, "--yes"])
+        #expect(drop.status == 0, "\(drop.text)")
+        #expect(outputLines(drop).starts(with: [
+            gone, "removed its state files (they recorded this slot's stream and snapshots): \(streamFile), \(snapshotFile)",
+            "the next `swallow run` creates a new slot and snapshots the tables again (snapshot.mode initial)"]), "\(drop.text)")
+        #expect(!FileManager.default.fileExists(atPath: streamFile) && !FileManager.default.fileExists(atPath: snapshotFile))
+
+        // Nothing left: as before, nothing to do.
+        let again = try runSwallow(["slot", "drop", "--config", config, "--yes"])
+        #expect(again.status == 1, "\(again.text)")
+        #expect(again.text.contains("does not exist on postgres@127.0.0.1:\(TestPostgres.shared.port)/\(database); nothing was dropped"), "\(again.text)")
     }
 
     @Test func anActiveSlotIsReportedByStatusAndNeverDropped() throws {

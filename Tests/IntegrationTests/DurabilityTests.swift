@@ -84,10 +84,9 @@ import Testing
         let streamsResumedBeforeSecondOutage = swallow.streamsResumed
         try cluster.setBrokerDown(1)
         // Down until this outage reached the pipeline too and the stream started again from the confirmed
-        // position; the service must then recover by itself once the broker is back. Not up as soon as the
-        // failure is logged: the pipeline then still drains events it produced after the failed one, and a
-        // broker back during that drain takes them ahead of the failed one's second copy, out of key order
-        // (a product race, reported with issue 13, item 6).
+        // position; the service must then recover by itself once the broker is back. (Before the replay the
+        // pipeline purges what is still queued, so that a broker back early cannot take records produced
+        // after the failed one ahead of its second copy: `DeliveryPath.purgeUnsentAfterFailure`.)
         try waitUntil("the second outage to reach the pipeline") { swallow.streamsResumed > streamsResumedBeforeSecondOutage }
         try cluster.setBrokerUp(1)
         try workload.wait()

@@ -139,9 +139,13 @@ final class ConcurrentWriter: Sendable {
     private let state = Mutex<(committed: Int, touched: Set<Int>, stop: Bool, failure: String?)>((0, [], false, nil))
     private let done = DispatchSemaphore(value: 0)
 
-    init(database: String, maxID: Int) {
+    /// Where it writes: the shared test cluster's database unless given.
+    let parameters: ConnectionParameters
+
+    init(database: String, maxID: Int, parameters: ConnectionParameters? = nil) {
         self.database = database
         self.maxID = maxID
+        self.parameters = parameters ?? TestPostgres.shared.parameters(database: database)
     }
 
     var committed: Int { state.withLock { $0.committed } }
@@ -151,7 +155,7 @@ final class ConcurrentWriter: Sendable {
         Thread { [self] in
             defer { done.signal() }
             do {
-                let sql = try TestPostgres.shared.connect(database)
+                let sql = try PostgresConnection(parameters, replication: false)
                 defer { sql.close() }
                 var nextID = maxID + 1
                 while !state.withLock({ $0.stop }) {

@@ -184,7 +184,9 @@ import Testing
             return
         }
         #expect(!error.isRetriable)
-        #expect(error.message.contains("disappeared"))
+        #expect(error.code == .slotLost)
+        #expect(error.message.contains("is missing on 127.0.0.1:\(TestPostgres.shared.port), although Swallow streamed from it"), "\(error)")
+        #expect(error.message.contains("swallow slot drop --yes"), "\(error)")
         #expect(try slotRow(sql) == nil)   // and it was not re-created
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+import PGOutput
+import SwallowCore
+import Synchronization
 import Testing
 @testable import Pipeline
 
@@ -17,7 +20,7 @@ import Testing
         state.status = .completed
         try store.save(state)
         #expect(try store.load()?.status == .completed)
-        #expect(!FileManager.default.fileExists(atPath: store.path + ".tmp"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["snapshot-s1.json"], "no temporary file is left")
     }
 
     @Test func aCorruptFileIsAnErrorNamingTheFix() throws {
@@ -30,6 +33,35 @@ import Testing
         #expect(error?.code == .state)
         #expect(error?.message.contains(store.path) == true)
         #expect(error?.message.contains("remove it") == true)
+    }
+
+    @Test func theStreamsLineageHasAFileOfItsOwnPerSlot() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = StateFile<StreamLineage>(directory: directory, slot: "s1")
+        #expect(store.path == "\(directory)/stream-s1.json")
+        let lineage = StreamLineage(slot: "s1", systemID: "42", database: "app", timeline: 3, timelineStart: LSN(string: "0/5000000"),
+                                    producedThrough: LSN(string: "0/6000000")!)
+        try store.save(lineage)
+        #expect(try store.load() == lineage)
+    }
+
+    @Test func twoWritersAtOnceLeaveOneWholeFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = StateFile<StreamLineage>(directory: directory, slot: "s1")
+        let values = (1...2).map { writer in
+            StreamLineage(slot: "s1", systemID: "42", database: "app", timeline: writer, timelineStart: nil)
+        }
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            for _ in 0..<100 {
+                do { try store.save(values[writer]) } catch { failures.withLock { $0 += 1 } }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect(values.contains(try #require(try store.load())))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["stream-s1.json"], "no temporary file is left")
     }
 
     @Test func anUnwritableDirectoryIsAnErrorNamingStateDir() throws {

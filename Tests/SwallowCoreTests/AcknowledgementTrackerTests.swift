@@ -94,6 +94,23 @@ import Testing
         #expect(tracker.confirmedLSN == LSN(40))
     }
 
+    @Test func restartingFromAnEarlierPositionMovesTheConfirmedPositionBack() {
+        // Confirmed from an idle keepalive on the old primary, past where the promoted server's timeline
+        // began: the stream goes back to the slot's copy, and confirms from there.
+        var tracker = AcknowledgementTracker(confirmedLSN: LSN(10))
+        tracker.serverPositionReported(LSN(500))
+        #expect(tracker.confirmedLSN == LSN(500))
+        let old = transaction(&tracker, events: 1, end: 600)
+        tracker.restart(rewindingTo: LSN(300))
+        #expect(tracker.confirmedLSN == LSN(300))
+        #expect(tracker.isIdle)
+        tracker.acknowledge(old[0])            // a late report from the old stream changes nothing
+        #expect(tracker.confirmedLSN == LSN(300))
+        let new = transaction(&tracker, events: 1, end: 400)
+        tracker.acknowledge(new[0])
+        #expect(tracker.confirmedLSN == LSN(400))
+    }
+
     @Test func theServerPositionIsConfirmedOnlyWithNothingOutstanding() {
         var tracker = AcknowledgementTracker(confirmedLSN: LSN(10))
         tracker.serverPositionReported(LSN(50))

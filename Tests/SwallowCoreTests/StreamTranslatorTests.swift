@@ -116,11 +116,13 @@ import Testing
         #expect(produced.count == 3)
         #expect(produced[0].key == Array(#"{"id":1}"#.utf8))
         #expect(try json(produced[0].value)["op"] as? String == "d")
-        #expect(produced[0].headers == [RecordHeader(key: "__debezium.newkey", value: Array(#"{"id":2}"#.utf8))])
+        let context = ContextHeaders(enabled: true, topicPrefix: "app", runID: ContextHeaders.runID(unixMillis: 0, random: (0, 0)),
+                                     encoder: ChangeEventEncoder()).headers
+        #expect(produced[0].headers == [RecordHeader(key: "__debezium.newkey", value: Array(#"{"id":2}"#.utf8))] + context)
         #expect(produced[1].key == Array(#"{"id":1}"#.utf8) && produced[1].value == nil)
         #expect(produced[2].key == Array(#"{"id":2}"#.utf8))
         #expect(try json(produced[2].value)["op"] as? String == "c")
-        #expect(produced[2].headers == [RecordHeader(key: "__debezium.oldkey", value: Array(#"{"id":1}"#.utf8))])
+        #expect(produced[2].headers == [RecordHeader(key: "__debezium.oldkey", value: Array(#"{"id":1}"#.utf8))] + context)
     }
 
     @Test func replicaIdentityFullKeysByThePrimaryKeyAndKeepsUpdatesAsUpdates() throws {
@@ -375,17 +377,19 @@ import Testing
         ], on: &translator))
         #expect(produced.map(\.topic) == ["app.transaction", "app.public.orders", "app.public.orders", "app.public.orders",
                                           "app.transaction"])
-        let xid = "77"
-        #expect(produced[0].key == Array("{\"id\":\"\(xid)\"}".utf8))
+        // Debezium 3.x's ids: the xid and the LSN of each record's own message (run() puts message i at 1000 + 10 i).
+        #expect(produced[0].key == Array(#"{"id":"77:1020"}"#.utf8))
         let beginValue = try json(produced[0].value)
         #expect(beginValue["status"] as? String == "BEGIN")
-        #expect(beginValue["id"] as? String == xid)
+        #expect(beginValue["id"] as? String == "77:1020")
         let first = try #require(try json(produced[1].value)["transaction"] as? [String: Any])
-        #expect(first["id"] as? String == xid && first["total_order"] as? Int == 1 && first["data_collection_order"] as? Int == 1)
+        #expect(first["id"] as? String == "77:1030" && first["total_order"] as? Int == 1 && first["data_collection_order"] as? Int == 1)
         let second = try #require(try json(produced[2].value)["transaction"] as? [String: Any])
+        #expect(second["id"] as? String == "77:1050")
         #expect(second["total_order"] as? Int == 2 && second["data_collection_order"] as? Int == 2)
         #expect(produced[3].value == nil)   // the tombstone is not an event of the transaction
         let end = try json(produced[4].value)
+        #expect(produced[4].key == Array(#"{"id":"77:1060"}"#.utf8))
         #expect(end["status"] as? String == "END")
         #expect(end["event_count"] as? Int == 2)
         let collections = try #require(end["data_collections"] as? [[String: Any]])
@@ -419,5 +423,109 @@ import Testing
         let after = try #require((schema["fields"] as? [[String: Any]])?[1]["fields"] as? [[String: Any]])
         #expect(after.map { $0["optional"] as? Bool } == [false, true])   // NOT NULL from the catalog
         #expect(((value["payload"] as? [String: Any])?["after"] as? [String: Any])?["note"] as? String == "a")
+    }
+
+    // MARK: Debezium 3.x
+
+    @Test func aKeylessDeleteIsFollowedByANullKeyedTombstoneAsInDebezium3() throws {
+        var translator = translator()
+        // REPLICA IDENTITY FULL without any key: the whole old row, and no key columns.
+        let full = PGOutputMessage.relation(RelationMessage(relationID: ordersID, namespace: "public", name: "orders",
+                                                            replicaIdentity: .full, columns: [
+            RelationMessage.Column(flags: 1, name: "id", typeOID: 23, typeModifier: -1),
+            RelationMessage.Column(flags: 1, name: "note", typeOID: 25, typeModifier: -1),
+        ]))
+        let produced = records(try run([full, begin,
+                                        .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .old, oldTuple: row("5", "x"))),
+                                        commit], on: &translator))
+        #expect(produced.count == 2)
+        #expect(produced[0].key == nil)
+        #expect(try json(produced[0].value)["op"] as? String == "d")
+        #expect(produced[1].key == nil && produced[1].value == nil)
+        var off = self.translator(.init(tombstonesOnDelete: false))
+        #expect(records(try run([full, begin,
+                                 .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .old, oldTuple: row("5", "x"))),
+                                 commit], on: &off)).count == 1)
+    }
+
+    @Test func aReplicationOriginIsInTheSourceOfItsTransactionsEventsUntilTheNextBegin() throws {
+        var translator = translator()
+        let origin = PGOutputMessage.origin(OriginMessage(commitLSN: LSN(0x1234_ABCD), name: "sub_a"))
+        let actions = try run([
+            relation(ordersID, "orders"),
+            begin, origin, .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "replicated"))),
+            .message(LogicalDecodingMessage(flags: 1, lsn: LSN(1040), prefix: "p", content: [1])), commit,
+            // Debezium keeps the origin in its offset until the next Begin.
+            .message(LogicalDecodingMessage(flags: 0, lsn: LSN(1070), prefix: "p", content: [2])),
+            begin, .insert(InsertMessage(relationID: ordersID, newTuple: row("2", "local"))), commit,
+        ], on: &translator)
+        let sources = try records(actions).map { try #require(try json($0.value)["source"] as? [String: Any]) }
+        #expect(sources.count == 4)
+        for source in sources.prefix(3) {
+            #expect(source["origin"] as? String == "sub_a")
+            #expect(source["origin_lsn"] as? Int == 0x1234_ABCD)
+        }
+        #expect(sources[3]["origin"] is NSNull && sources[3]["origin_lsn"] is NSNull)
+        var outside = self.translator()
+        #expect(throws: PipelineError.self) { _ = try run([relation(ordersID, "orders"), origin], on: &outside) }
+    }
+
+    @Test func contextHeadersFollowEveryRowRecordsOwnHeadersButNotMessagesAndCanBeTurnedOff() throws {
+        let runID = ContextHeaders.runID(unixMillis: 1_700_000_000_000, random: (0xabc, 0x1234))
+        func produced(_ options: SwallowConfiguration.Events) throws -> [OutgoingRecord] {
+            var translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: [],
+                                              connectorVersion: "t", options: options, runID: runID)
+            return records(try run([relation(ordersID, "orders"), begin,
+                                    .insert(InsertMessage(relationID: ordersID, newTuple: row("1", "a"))),
+                                    .message(LogicalDecodingMessage(flags: 1, lsn: LSN(1040), prefix: "p", content: [1])),
+                                    .delete(DeleteMessage(relationID: ordersID, oldTupleKind: .key, oldTuple: row("1", nil))),
+                                    commit], on: &translator))
+        }
+        let on = try produced(.init(provideTransactionMetadata: true))
+        #expect(on.map(\.topic) == ["app.transaction", "app.public.orders", "app.message", "app.public.orders",
+                                     "app.public.orders", "app.transaction"])
+        let expected = [("__debezium.context.connectorLogicalName", #""app""#), ("__debezium.context.taskId", #""0""#),
+                        ("__debezium.context.connectorName", #""postgresql""#),
+                        ("__debezium.context.runId", "\"\(runID)\"")].map { RecordHeader(key: $0.0, value: Array($0.1.utf8)) }
+        for index in [1, 3, 4] { #expect(on[index].headers == expected) }   // insert, delete, tombstone
+        for index in [0, 2, 5] { #expect(on[index].headers.isEmpty) }       // transaction records, message
+        // With schemas, each header is a JsonConverter record of a required string.
+        let withSchemas = try produced(.init(includeSchemas: true))
+        #expect(withSchemas[0].headers[0].value == Array(#"{"schema":{"type":"string","optional":false},"payload":"app"}"#.utf8))
+        #expect(try produced(.init(extendedHeadersEnabled: false)).allSatisfy { $0.headers.isEmpty })
+    }
+
+    @Test func dataCollectionsComeInJavaHashMapOrderWithEachMessageAnEntryOfItsOwn() throws {
+        var translator = StreamTranslator(topicPrefix: "app", database: "shop", capturedTables: [], connectorVersion: "t",
+                                          options: .init(provideTransactionMetadata: true))
+        func insert(_ relationID: UInt32) -> PGOutputMessage { .insert(InsertMessage(relationID: relationID, newTuple: row("1", nil))) }
+        func message(_ lsn: UInt64) -> PGOutputMessage {
+            .message(LogicalDecodingMessage(flags: 1, lsn: LSN(lsn), prefix: "m", content: []))
+        }
+        let produced = records(try run([
+            relation(1, "a"), relation(2, "b"), relation(3, "c"), begin,
+            insert(1), insert(2), message(1060), insert(3), insert(1), message(1090), commit,
+        ], on: &translator))
+        let end = try json(produced.last!.value)
+        let collections = try #require(end["data_collections"] as? [[String: Any]])
+        // Debezium 3.6.3 wrote public.c, public.a, public.b for this transaction (scripts/oracle run by hand).
+        let tables = collections.compactMap { $0["data_collection"] as? String }.filter { $0.hasPrefix("public.") }
+        #expect(tables == ["public.c", "public.a", "public.b"])
+        #expect(collections.map { $0["event_count"] as? Int } .reduce(0) { $0 + ($1 ?? 0) } == 6)
+        let messageEntries = collections.filter { ($0["data_collection"] as? String)?.hasPrefix(
+            "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@") == true }
+        // Each message is a new object in Debezium: two messages, two entries of one event each.
+        #expect(messageEntries.count == 2 && messageEntries.allSatisfy { $0["event_count"] as? Int == 1 })
+        let messageRecords = produced.filter { $0.topic == "app.message" }
+        for record in messageRecords {
+            let block = try #require(try json(record.value)["transaction"] as? [String: Any])
+            #expect(block["data_collection_order"] as? Int == 1)
+        }
+    }
+
+    @Test func aRunIDIsAVersion7UUIDOfItsTime() {
+        let id = ContextHeaders.runID(unixMillis: 0x0190_1234_5678, random: (UInt64.max, 0))
+        #expect(id == "01901234-5678-7fff-8000-000000000000")
+        #expect(ContextHeaders.runID(unixMillis: 1, random: (0, UInt64.max)) == "00000000-0001-7000-bfff-ffffffffffff")
     }
 }

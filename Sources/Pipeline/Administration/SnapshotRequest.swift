@@ -38,7 +38,8 @@ public enum SnapshotRequest {
         }
         let id = UUID().uuidString.lowercased()
         do {
-            let connection = try PostgresConnection(settings.connection, replication: false)
+            // A standby refuses writes: the signal goes to postgres.primary when configured.
+            let connection = try PostgresConnection(settings.writeConnection, replication: false)
             defer { connection.close() }
             let table = try connection.qualifiedName(signal)
             try connection.execute("""

@@ -286,6 +286,15 @@ final class DeliveryPath: Sendable {
         try exactlyOnce?.commitIfDue(urgency, state: state, monitor: monitor)
     }
 
+    /// After a failed delivery, before the stream replays from the confirmed position: what is still
+    /// queued fails at once. The producing thread may have queued records after the failure's own purge
+    /// (`purgeUnsentAfterFailure`), and librdkafka puts records in flight to a broker that went away back
+    /// in the queue; a broker back before the replay would otherwise take them ahead of the failed
+    /// record's second copy, out of key order.
+    func purgeUnsentAfterFailure() {
+        if state.failures.delivery != nil { producer.purgeUnsent() }
+    }
+
     /// Before a stream replays from the confirmed position: the open transaction aborted, and what the
     /// topics hold read again before the first record to each.
     func prepareForReplay() {

@@ -215,15 +215,21 @@ final class DeliveryState: @unchecked Sendable {
         }
     }
 
-    /// Forgets every outstanding unit and the last failure, for a new stream from the confirmed position
-    /// (or from `position`, when the slot holds a later one, on the first stream). Returns the position
-    /// the new stream starts from.
-    @discardableResult
-    func restartStream(adopting position: LSN? = nil) -> LSN {
+    /// Forgets every outstanding unit and the last failure, for a new stream from the confirmed position.
+    func restartStream() {
         locked {
-            ledger.stream.restart(from: position)
+            ledger.stream.restart()
             firstFailure = nil
-            return ledger.stream.confirmedLSN
+        }
+    }
+
+    /// As `restartStream`, for a stream from `position`: the slot's, when a run or a new slot starts
+    /// streaming, or after a promotion put the confirmed position past the new timeline's start
+    /// (`AcknowledgementTracker.restart(rewindingTo:)`).
+    func restartStream(rewindingTo position: LSN) {
+        locked {
+            ledger.stream.restart(rewindingTo: position)
+            firstFailure = nil
         }
     }
 

@@ -37,7 +37,9 @@ final class HeartbeatEmitter: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(settings: PipelineSettings, logger: Logger) {
-        var parameters = settings.connection
+        // A standby refuses writes: heartbeats go to postgres.primary when configured, and reach the
+        // standby's slot through replication.
+        var parameters = settings.writeConnection
         // Tells the heartbeat session apart in pg_stat_activity.
         parameters.applicationName = "swallow heartbeat"
         self.parameters = parameters

@@ -25,6 +25,11 @@ extension ReplicationPipeline {
             }
             throw .postgres(error)
         }
+        // Before the slot is used or created: is it the one Swallow streamed from (after a failover,
+        // the promoted server's copy)? A lost slot is never created anew here.
+        let found: SlotStatus?
+        do { found = try connection.slotStatus(named: settings.slotName) } catch { throw .postgres(error) }
+        let (continuity, history) = try judgeSlot(connection, system: system, slot: found, recoverable: false)
         let slot: (position: LSN, created: Bool)
         do {
             // A slot may be created only when Swallow starts: one that disappears while it runs would
@@ -34,16 +39,18 @@ extension ReplicationPipeline {
                 logger.info("checking replication slot (creating one waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
             }
-            slot = try connection.prepareSlot(named: settings.slotName, create: mayCreate, failover: settings.slotFailover)
+            slot = try creatingSlot(mayCreate: mayCreate) { () throws(ReplicationError) in
+                try connection.prepareSlot(named: settings.slotName, create: mayCreate, failover: settings.slotFailover)
+            }
         } catch {
-            if error.code == .slotMissing && !firstSession {
-                throw PipelineError(code: .slotLost,
-                                    message: "replication slot \"\(settings.slotName)\" disappeared while Swallow was streaming (dropped, or a failover to a server without it); changes after \(confirmedLSN) may not be in Kafka. Swallow does not re-create it silently: restart Swallow to create the slot and snapshot the tables again (or set snapshot.mode: when_needed to have it do so)",
-                                    isRetriable: false)
+            if error.code == .slotMissing && !firstSession,
+               let lost = SlotContinuity.lost(.dropped).failure(slot: settings.slotName, server: connection.serverAddress,
+                                                                  stateFile: lineageStore.path) {
+                throw lost.prefixed("changes after \(confirmedLSN) may not be in Kafka")
             }
             if error.code == .slotInvalidated && !firstSession {
                 throw PipelineError(code: .slotLost,
-                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming: the server removed WAL it still needed (max_slot_wal_keep_size), so changes after \(confirmedLSN) are gone. Drop the slot (SELECT pg_drop_replication_slot('\(settings.slotName)')) and restart Swallow to snapshot the tables again, or set snapshot.mode: when_needed; raise max_slot_wal_keep_size to avoid this",
+                                    message: "replication slot \"\(settings.slotName)\" was invalidated while Swallow was streaming (\(error.message)), so changes after \(confirmedLSN) are gone. Run `swallow slot drop --yes` and start Swallow again to snapshot the tables, or set snapshot.mode: when_needed",
                                     isRetriable: false)
             }
             throw .postgres(error)
@@ -52,8 +59,24 @@ extension ReplicationPipeline {
                     metadata: ["slot": "\(settings.slotName)", "position": "\(slot.position)",
                                "server_position": "\(system.walPosition)", "timeline": "\(system.timeline)"])
 
+        if case .continues(let promotion?) = continuity {
+            logger.notice("the server was promoted since Swallow last streamed, and its copy of the slot continues the stream",
+                          metadata: ["slot": "\(settings.slotName)", "server": "\(connection.serverAddress)",
+                                     "timeline": "\(promotion.fromTimeline) -> \(promotion.toTimeline)",
+                                     "switch_point": "\(promotion.switchPoint.map { "\($0)" } ?? "unknown")", "slot_position": "\(slot.position)"])
+        }
+        establishLineage(system: system, history: history)
+
+        // The first stream of a run takes the slot's position when it is later than the one confirmed;
+        // after a promotion, a position confirmed past the new timeline's start goes back to the slot's.
         let adopt = !progress.positionAdopted
-        let confirmed = adopt ? deliveryState.restartStream(adopting: slot.position) : confirmedLSN
+        let resumeFrom = adopt ? max(confirmedLSN, slot.position) : confirmedLSN
+        let confirmed = continuity.streamStart(confirmed: resumeFrom, slotPosition: slot.position)
+        if confirmed != resumeFrom {
+            logger.notice("the position confirmed on the old primary lies past the promoted server's switch point; streaming from its copy of the slot instead (changes in between are sent again)",
+                          metadata: ["slot": "\(settings.slotName)", "confirmed_lsn": "\(resumeFrom)", "from": "\(confirmed)"])
+        }
+        if confirmed != confirmedLSN { deliveryState.restartStream(rewindingTo: confirmed) }
         progress.slotEstablished = true
         progress.positionAdopted = true
         if slot.position > confirmed {
@@ -88,6 +111,7 @@ extension ReplicationPipeline {
                                 isRetriable: false)
         }
         systemID = system.systemID
+        readsFromStandby.store(try checkReadServer(connection, system: system), ordering: .relaxed)
         return (connection, system)
     }
 
@@ -103,6 +127,7 @@ extension ReplicationPipeline {
             // Signals arrive through the stream, so the publication must carry the signal table.
             if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
         }
+        try requirePublicationOnStandby(connection, tables: tables)
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
                                              create: settings.createPublication && mayCreate) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",

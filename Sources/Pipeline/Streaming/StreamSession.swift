@@ -30,6 +30,9 @@ struct StreamSession {
     var preparedTopics: Set<String> = []
     /// Tables whose topic name had characters Kafka refuses, warned about in this session.
     var renamedTopicTables: Set<UInt32> = []
+    /// The highest commit position this session handed a record of to the producer (the lineage's
+    /// `producedThrough`, which the pipeline is told of once per higher position).
+    var producedThrough = LSN.invalid
 
     init(pipeline: ReplicationPipeline, connection: PostgresConnection, delivery: DeliveryPath,
          incremental: IncrementalSnapshotter?) {
@@ -152,6 +155,11 @@ struct StreamSession {
         while state.streamEventsInFlight >= limit || !delivery.hasRoom(for: record) {
             guard try waitForAcknowledgements() else { break }
         }
+        // Noted before the record goes out: a record that may be in Kafka must count.
+        if let commit = record.position?.commitLSN, commit > producedThrough {
+            producedThrough = commit
+            pipeline.noteProduced(through: commit)
+        }
         let id = state.registerStreamEvent()
         func table() -> String? { record.kind.relationID.flatMap { machine.translator.tableName(of: $0) } }
         let queued = try delivery.produce(record, id: id, origin: { .init(table: table(), sourceLSN: sourceLSN) },
@@ -201,6 +209,7 @@ struct StreamSession {
         if machine.statusRefreshDue(at: now) {
             pipeline.refreshStatus(delivery: delivery, stream: .init(receivedLSN: machine.receivedLSN, serverLSN: machine.serverLSN,
                                                                      lastEventMillis: lastEventMillis))
+            pipeline.saveLineage()
         }
         // With delivery: exactly_once, acknowledgements are commits: the open transaction commits when due.
         try delivery.commitIfDue()
@@ -269,6 +278,6 @@ extension StreamTranslator {
             : nil
         self.init(topicPrefix: settings.topicPrefix, database: settings.connection.database,
                   capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
-                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records))
+                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID)
     }
 }

@@ -12,7 +12,8 @@ struct Check: ParsableCommand {
         discussion: """
             Connects to PostgreSQL and Kafka without changing anything and reports wal_level, free replication \
             slots and WAL senders, the role's REPLICATION and SELECT rights, each table's key, the publication, \
-            the slot (and its lag), Kafka and the topics. Exits 0 when ready, 1 when a check failed, 2 on a bad \
+            the slot (and its lag), Kafka and the topics; with slot.failover or several hosts in postgres.host, \
+            each server's slot synchronization settings. Exits 0 when ready, 1 when a check failed, 2 on a bad \
             configuration.
             """)
 
@@ -117,15 +118,19 @@ struct SlotCommand: ParsableCommand {
 }
 
 /// `swallow slot drop`: drops the slot and Swallow's state files for it. Without `--yes` it only says
-/// what it would drop, and exits 1. Exit codes: 0 dropped, 1 not dropped, 2 bad configuration.
+/// what it would drop, and exits 1. A slot that no longer exists (lost in a failover) leaves Swallow's
+/// record of it, which this removes: the override a lost slot's error names. Exit codes: 0 dropped, 1
+/// not dropped, 2 bad configuration.
 struct SlotDrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drop",
-        abstract: "Drop the replication slot (with --yes) and Swallow's snapshot state files for it.",
+        abstract: "Drop the replication slot (with --yes) and Swallow's state files for it.",
         discussion: """
             The slot keeps the WAL that Swallow has not confirmed yet; dropping it releases that WAL and forgets \
             Swallow's position: the next `swallow run` creates a new slot and, with snapshot.mode initial, snapshots \
-            the tables again. An active slot (a running Swallow) is never dropped.
+            the tables again. An active slot (a running Swallow) is never dropped. When the slot is already gone \
+            (a failover to a server without it), only Swallow's state files for it are removed: with them, the next \
+            `swallow run` would stop rather than create the slot anew.
             """)
 
     @Option(name: .shortAndLong, help: "Path to the YAML configuration.")
@@ -142,14 +147,16 @@ struct SlotDrop: ParsableCommand {
         } catch {
             throw exitFailure(error, status: 1)
         }
-        let slot = outcome.slot
-        let lag = slot.lagBytes.map { ", \($0) bytes not confirmed" } ?? ""
-        let description = "replication slot \(slot.slot) (database \(slot.database ?? "none"), confirmed_flush_lsn \(slot.confirmedFlushLSN ?? "none")\(lag))"
         let files = outcome.stateFiles.joined(separator: ", ")
+        let description = outcome.slot.map { slot in
+            let lag = slot.lagBytes.map { ", \($0) bytes not confirmed" } ?? ""
+            return "replication slot \(slot.slot) (database \(slot.database ?? "none"), confirmed_flush_lsn \(slot.confirmedFlushLSN ?? "none")\(lag))"
+        }
         if outcome.dropped {
-            print("dropped \(description)")
+            print(description.map { "dropped \($0)" }
+                  ?? "replication slot \(settings.slotName) does not exist on \(settings.connection.redactedDescription): nothing to drop there")
             print(outcome.stateFiles.isEmpty ? "no state files for it under \(settings.stateDirectory)"
-                  : "removed its state files (they recorded this slot's snapshots): \(files)")
+                  : "removed its state files (they recorded this slot's stream and snapshots): \(files)")
             if settings.createSlot {
                 let snapshot = settings.snapshot.mode == .noData ? "" : " and snapshots the tables again (snapshot.mode \(settings.snapshot.mode.rawValue))"
                 print("the next `swallow run` creates a new slot\(snapshot)")
@@ -157,9 +164,10 @@ struct SlotDrop: ParsableCommand {
                 print("slot.create is false: create the slot again before the next `swallow run`")
             }
         } else {
-            print("would drop \(description)")
+            print(description.map { "would drop \($0)" }
+                  ?? "replication slot \(settings.slotName) does not exist on \(settings.connection.redactedDescription): nothing to drop there")
             print(outcome.stateFiles.isEmpty ? "no state files for it under \(settings.stateDirectory)"
-                  : "would remove its state files (they record this slot's snapshots): \(files)")
+                  : "would remove its state files (they record this slot's stream and snapshots): \(files)")
             print("nothing was dropped: run again with --yes to drop it")
             fflush(nil)
             throw ExitCode(1)

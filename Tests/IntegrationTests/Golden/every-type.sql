@@ -43,6 +43,11 @@ CREATE TABLE ident_nothing (id int PRIMARY KEY, v text);
 ALTER TABLE ident_nothing REPLICA IDENTITY NOTHING;
 CREATE TABLE pk_order (a int, b text, v text, PRIMARY KEY (b, a));
 CREATE TABLE nokey (v text);
+-- No key at all, but the whole old row: deletes have a before image and a null key.
+CREATE TABLE nokey_full (v text);
+ALTER TABLE nokey_full REPLICA IDENTITY FULL;
+-- Changes applied through a replication origin (as a logical replication subscriber applies them).
+CREATE TABLE replicated (id int PRIMARY KEY, v text);
 
 -- Schema changes while streaming.
 CREATE TABLE evolve (id int PRIMARY KEY, a text);
@@ -99,6 +104,22 @@ UPDATE pk_order SET v = 'second' WHERE a = 1;
 
 INSERT INTO nokey VALUES ('no key');
 TRUNCATE nokey;
+
+INSERT INTO nokey_full VALUES ('a');
+UPDATE nokey_full SET v = 'b';
+DELETE FROM nokey_full;
+
+-- The origin is named after the database: origins are cluster-wide, and each run has a database of its own.
+SELECT pg_replication_origin_create(current_database());
+SELECT pg_replication_origin_session_setup(current_database());
+BEGIN;
+SELECT pg_replication_origin_xact_setup('0/1234ABCD', '2024-02-29 12:00:00+00');
+INSERT INTO replicated VALUES (1, 'from elsewhere');
+SELECT pg_logical_emit_message(true, 'replicated', 'via an origin');
+COMMIT;
+SELECT pg_replication_origin_session_reset();
+SELECT pg_replication_origin_drop(current_database());
+INSERT INTO replicated VALUES (2, 'local');
 
 BEGIN;
 SELECT pg_logical_emit_message(true, 'audit', 'in a transaction');

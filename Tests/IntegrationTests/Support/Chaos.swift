@@ -63,6 +63,12 @@ final class PrivatePostgres: Sendable {
         try runScript("scripts/pg-cluster.sh", ["stop", directory, mode])
     }
 
+    /// Starts a server halted with `halt(mode:)` again, with the settings it ran with (`pg_ctl restart`
+    /// reads them from `postmaster.opts`); returns once it accepts connections.
+    func resume() throws {
+        try runScript("scripts/pg-cluster.sh", ["restart", directory])
+    }
+
     /// `pg_ctl restart -m MODE` (fast or immediate); returns once the server accepts connections again.
     func restart(mode: String) throws {
         try runScript("scripts/pg-cluster.sh", ["restart", directory, mode])

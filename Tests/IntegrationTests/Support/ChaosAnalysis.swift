@@ -102,7 +102,6 @@ struct ChaosAnalysis {
         // Pass over the records, partition by partition in offset order (as the consumer returned them).
         var firstCopy: [EventID: (tp: TopicPartition, offset: Int64)] = [:]
         var lastOrderPerKey: [String: (endLSN: LSN, lsn: UInt64)] = [:]
-        var replayed: [String: [String: [String: Any]]] = [:]   // table -> key -> row
         for record in records {
             let tp = TopicPartition(topic: record.topic, partition: record.partition)
             let text = String(decoding: record.value ?? [], as: UTF8.self)
@@ -120,8 +119,7 @@ struct ChaosAnalysis {
             lastRecordBucket["\(table)/\(key)"] = bucket
 
             if op == "r" {
-                // A snapshot record: replayed, and a duplicate if its snapshot already read the key.
-                replayed[table, default: [:]][key] = row
+                // A snapshot record: a duplicate if its snapshot already read the key.
                 let marker = source["snapshot"] as? String ?? "?"
                 // With exactly_once, an interrupted initial snapshot's rows read incrementally are marked
                 // `incremental` but still belong to it: their `swallow.snapshot` unit says so.
@@ -150,9 +148,6 @@ struct ChaosAnalysis {
                 continue
             }
             let id = EventID(xid: UInt32(xid), lsn: UInt64(lsn))
-
-            // A consumer replays every record as it comes, redelivered copies included.
-            if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
 
             if let first = firstCopy[id] {
                 buckets[bucket, default: Bucket()].duplicates += 1
@@ -200,16 +195,11 @@ struct ChaosAnalysis {
         }
 
         // Replaying each topic gives its table.
-        for (table, rows) in tables {
-            let tableKeyColumns = keyColumns[table] ?? []
-            var expected: [String: [String: String?]] = [:]
-            for row in rows {
-                expected[tableKeyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")] = row.mapValues { normalized($0) }
-            }
-            let actual = (replayed[table] ?? [:]).mapValues { $0.mapValues { normalized($0) } }
-            let differing = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
+        let replay = try TopicReplay(records: records, tables: tables, keyColumns: keyColumns)
+        replayMismatches = replay.mismatches
+        for (table, differing) in replay.differing {
             // A row of the table the replay does not give, which no lost change explains: lost too.
-            for key in differing where expected[key] != nil && !keysOfLostChanges.contains("\(table)/\(key)") {
+            for key in differing where replay.tableHas(table, key) && !keysOfLostChanges.contains("\(table)/\(key)") {
                 unreproducedRows += 1
                 guard countUnreproducedRowsAsLost else { continue }
                 let bucket = lastRecordBucket["\(table)/\(key)"] ?? rounds.first?.fault ?? Self.warmUp
@@ -218,10 +208,6 @@ struct ChaosAnalysis {
                     lost.append("\(table) key (\(key)): the replay does not give the row's final state (last record during \(bucket))")
                 }
             }
-            for key in differing.prefix(5) {
-                replayMismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent")")
-            }
-            if differing.count > 5 { replayMismatches.append("\(table): \(differing.count) keys differ in all") }
         }
 
         // confirmed_flush_lsn never passed an unacknowledged event: sweep the transactions in end-LSN
@@ -269,6 +255,48 @@ struct ChaosAnalysis {
         lines.append("| **total** | \(totalRounds) | \(totalEvents) | \(totalLost) | \(totalDuplicates) | \(String(format: "%.1f s", maxRecovery)) |")
         return lines.joined(separator: "\n")
     }
+}
+
+/// The workload's topics replayed as a consumer replays them, every record as it comes (redelivered
+/// copies included): a snapshot read, a create or an update sets its key's row, a delete removes it, a
+/// tombstone changes nothing. Then compared with the tables.
+struct TopicReplay {
+    /// Per table (`schema.table`), the keys whose replayed row differs from the table's, sorted.
+    private(set) var differing: [String: [String]] = [:]
+    /// Up to five differing keys per table, with both rows, and the count of the rest.
+    private(set) var mismatches: [String] = []
+    private var tableKeys: [String: Set<String>] = [:]
+
+    /// `records`: as read from topics `app.<table>`; `tables`: each table's rows (`tableRows`).
+    init(records: [KafkaRecord], tables: [String: [[String: Any]]], keyColumns: [String: [String]] = ChaosWorkload.keyColumns) throws {
+        var replayed: [String: [String: [String: Any]]] = [:]   // table -> key -> row
+        for record in records {
+            guard let value = try jsonObject(record.value) else { continue }   // tombstone
+            let table = String(record.topic.dropFirst("app.".count))
+            let op = value["op"] as? String ?? "?"
+            let row = (op == "d" ? value["before"] : value["after"]) as? [String: Any] ?? [:]
+            let key = (keyColumns[table] ?? []).map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")
+            if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
+        }
+        for (table, rows) in tables {
+            let tableKeyColumns = keyColumns[table] ?? []
+            var expected: [String: [String: String?]] = [:]
+            for row in rows {
+                expected[tableKeyColumns.map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")] = row.mapValues { normalized($0) }
+            }
+            tableKeys[table] = Set(expected.keys)
+            let actual = (replayed[table] ?? [:]).mapValues { $0.mapValues { normalized($0) } }
+            let keys = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
+            differing[table] = keys
+            for key in keys.prefix(5) {
+                mismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent")")
+            }
+            if keys.count > 5 { mismatches.append("\(table): \(keys.count) keys differ in all") }
+        }
+    }
+
+    /// Whether `table` has a row with `key`.
+    func tableHas(_ table: String, _ key: String) -> Bool { tableKeys[table]?.contains(key) == true }
 }
 
 /// A JSON or text value as Postgres prints it, for comparing events with the audit and the tables

@@ -445,7 +445,9 @@ final class IncrementalSnapshotter {
 
     private func open() throws(ReplicationError) -> PostgresConnection {
         if let connection { return connection }
-        let opened = try PostgresConnection(settings.connection, replication: false)
+        // Watermarks are written, and chunks read between them, on the primary when Swallow reads a
+        // standby (postgres.primary): the chunk's snapshot then follows the open watermark, as DBLog needs.
+        let opened = try PostgresConnection(settings.writeConnection, replication: false)
         connection = opened
         return opened
     }

@@ -26,12 +26,13 @@ extension InitialSnapshot {
         return connection
     }
 
-    /// Debezium's snapshot records carry the snapshot transaction's id and start time.
+    /// Debezium's snapshot records carry the snapshot transaction's id and start time. A standby
+    /// assigns no transaction ids: there the id is null.
     func describeSnapshotTransaction(_ reader: PostgresConnection) throws(PipelineError) {
         let result: QueryResult
         do {
             result = try reader.execute("""
-                SELECT pg_catalog.txid_current() % 4294967296 AS xid,
+                SELECT CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN pg_catalog.txid_current() % 4294967296 END AS xid,
                        (extract(epoch FROM CURRENT_TIMESTAMP) * 1000000)::bigint AS micros
                 """)
         } catch { throw .postgres(error) }

