@@ -42,7 +42,8 @@ import Testing
     @Test func changesArriveInConfluentWireFormatAndANewShapeIsRegisteredBeforeItsFirstRecord() throws {
         let scenario = try Scenario("avro_stream", schema: """
             CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(10,2), paid bool);
-            """, tables: ["public.orders"], events: ", provide.transaction.metadata: true")
+            """, tables: ["public.orders"], topics: ["app.public.orders", "app.transaction", "app.message"],
+            events: ", provide.transaction.metadata: true")
         defer { scenario.cleanUp() }
         let (sql, registry) = (scenario.sql, scenario.registry)
         try sql.execute("INSERT INTO orders VALUES (1, 'ada', 12.50, false)")
@@ -68,7 +69,7 @@ import Testing
         #expect(try registry.decode(message.value)?.value["message"]?["content"] == .string("aGVsbG8="))
         #expect(try registry.decode(message.key)?.value["prefix"] == .string("audit"))
         let statuses = try all.filter { $0.topic == "app.transaction" }.map { try registry.decode($0.value)?.value["status"] }
-        #expect(statuses.first == .string("BEGIN") && statuses.contains(.string("END")))
+        #expect(statuses.contains(.string("BEGIN")) && statuses.contains(.string("END")))
         all = all.filter { $0.topic == "app.public.orders" }
         #expect(all.count == 5)
         let decoded = try all.map { (key: try registry.decode($0.key), value: try registry.decode($0.value)) }
@@ -126,14 +127,14 @@ import Testing
         try waitUntil("the first change to be confirmed") { try confirmedFlushLSN(sql) >= afterFirst }
         // label text -> int: a reader of the new schema cannot read the old string (BACKWARD).
         try sql.execute("ALTER TABLE items ALTER COLUMN label TYPE int USING 0")
-        let beforeRefused = try walInsertLSN(sql)
         try sql.execute("INSERT INTO items VALUES (2, 7)")
+        let afterRefused = try walInsertLSN(sql)
         try sql.execute("INSERT INTO items VALUES (3, 8)")
         try waitUntil(timeoutSeconds: 60, "Swallow to stop") { scenario.running.hasEnded }
         _ = try expectNonRetriableStop(scenario.running, code: .schemaRegistry,
                                        mentioning: ["app.public.items-value", "public.items", "incompatible"],
                                        otherwise: "Swallow went on after the registry refused a schema")
-        #expect(try confirmedFlushLSN(sql) <= beforeRefused)
+        #expect(try confirmedFlushLSN(sql) < afterRefused)
         #expect(try scenario.registry.versions("app.public.items-value") == [1])
     }
 
