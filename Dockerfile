@@ -16,7 +16,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${SWIFT_IMAGE} AS build
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update -q \
-    && apt-get install -y -q --no-install-recommends libpq-dev librdkafka-dev pkg-config \
+    && apt-get install -y -q --no-install-recommends libpq-dev librdkafka-dev libcurl4-openssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -30,7 +30,7 @@ RUN --mount=type=cache,target=/src/.build \
 FROM ${RUNTIME_IMAGE}
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update -q \
-    && apt-get install -y -q --no-install-recommends libpq5 librdkafka1 libstdc++6 ca-certificates \
+    && apt-get install -y -q --no-install-recommends libpq5 librdkafka1 libcurl4 libstdc++6 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # A fixed, unprivileged UID/GID, so volume ownership and Kubernetes' runAsNonRoot work.
 RUN groupadd --system --gid 10001 swallow \

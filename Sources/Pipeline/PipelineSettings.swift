@@ -50,6 +50,8 @@ public struct PipelineSettings: Sendable {
     public var stateDirectory: String
     /// Heartbeats and the stall warning (`heartbeat` section).
     public var heartbeat: SwallowConfiguration.Heartbeat
+    /// With `events.format: avro`: the Schema Registry.
+    public var schemaRegistry: SwallowConfiguration.SchemaRegistry?
     /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
     /// when its settings are, as Debezium makes one when its task starts.
     public var runID: String
@@ -83,6 +85,7 @@ public struct PipelineSettings: Sendable {
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
+        schemaRegistry = configuration.schemaRegistry
         var random = SystemRandomNumberGenerator()
         runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }

@@ -51,7 +51,7 @@ extension ConfigurationReader {
         let (tableInclude, tableExclude) = try exclusive("table.include.list", "table.exclude.list")
         let (columnInclude, columnExclude) = try exclusive("column.include.list", "column.exclude.list")
 
-        return SwallowConfiguration.Events(
+        var result = SwallowConfiguration.Events(
             tombstonesOnDelete: tombstones, skippedOperations: skipped,
             unavailableValuePlaceholder: placeholder,
             messagePrefixIncludeList: include, messagePrefixExcludeList: exclude,
@@ -68,6 +68,13 @@ extension ConfigurationReader {
             tableIncludeList: tableInclude, tableExcludeList: tableExclude,
             columnIncludeList: columnInclude, columnExcludeList: columnExclude,
             extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
+        result.format = try enumeration(events, "format", default: defaults.format)
+        if result.format == .avro, result.includeSchemas {
+            throw ConfigurationError(
+                code: .invalidValue, path: events.path("envelope.schemas"),
+                message: "envelope.schemas writes Connect schemas into JSON records; with events.format: avro the schemas go to the Schema Registry instead. Remove envelope.schemas")
+        }
+        return result
     }
 
     /// Debezium's `message.key.columns`: `<table regex>:<column>,<column>;<table regex>:<column>...`,

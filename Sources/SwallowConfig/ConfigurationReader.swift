@@ -23,7 +23,7 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
-                           "state_dir", "heartbeat", "log_format", "http"]
+                           "state_dir", "heartbeat", "log_format", "http", "schema_registry"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -40,13 +40,17 @@ struct ConfigurationReader {
                              "decimal.handling.mode", "time.precision.mode", "binary.handling.mode",
                              "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
                              "envelope.schemas", "provide.transaction.metadata", "message.key.columns", "extended.headers.enabled",
-                             "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list"]
+                             "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list",
+                             "format"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let http = ["listen"]
+        static let schemaRegistry = ["url", "username", "password", "sslrootcert", "sslcert", "sslkey", "sslpassword",
+                                     "subject_name_strategy", "auto_register", "request_timeout_ms", "retry_timeout_ms"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
+            ("schema_registry", schemaRegistry),
         ]
     }
 
@@ -109,6 +113,7 @@ struct ConfigurationReader {
         let heartbeat = try readHeartbeat(top)
         let logFormat = try enumeration(top, "log_format", default: SwallowConfiguration.LogFormat.text)
         let http = try readHTTP(top)
+        let schemaRegistry = try readSchemaRegistry(top, events: events)
 
         if kafka.oversizedEvents == .deadLetter, kafka.deadLetterTopic == nil,
            kafka.resolvedDeadLetterTopic(topicPrefix: topicPrefix).utf8.count > Limits.topicPrefixLength {
@@ -120,12 +125,14 @@ struct ConfigurationReader {
         postgres.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.") }
         postgresPrimary?.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("postgres.primary.") }
         kafka.fileValuedKeyPaths = fileValued.filter { $0.hasPrefix("kafka.") }
-        return SwallowConfiguration(
+        var configuration = SwallowConfiguration(
             postgres: postgres, postgresPrimary: postgresPrimary, slot: slot, publication: publication, tables: tables,
             topicPrefix: topicPrefix, kafka: kafka, statusIntervalMilliseconds: statusInterval,
             confirmIntervalMilliseconds: confirmInterval, delivery: delivery, maxInFlightEvents: maxInFlight, maxInFlightBytes: maxInFlightBytes, logLevel: logLevel, events: events, snapshot: snapshot,
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
+        configuration.schemaRegistry = schemaRegistry
+        return configuration
     }
 
     /// Key paths whose values were read through `${file:...}`.

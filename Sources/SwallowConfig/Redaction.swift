@@ -42,7 +42,8 @@ extension SwallowConfiguration {
             field("heartbeat.stall_warning_s", "\(heartbeat.stallWarningSeconds)"),
             field("log_format", logFormat.rawValue),
             field("http.listen", http.listen.map(\.description) ?? "(off)"),
-        ].joined(separator: " ")
+            field("events.format", events.format.rawValue),
+        ].joined(separator: " ") + (schemaRegistry.map { " " + $0.redactedDescription(fileValued: fileValuedKeyPaths) } ?? "")
     }
 
     /// `path=value` for a redacted description, the value as ``described(_:at:fileValued:)`` shows it.

@@ -42,7 +42,8 @@ extension SwallowConfiguration {
         if path.hasPrefix(kafkaPropertyPathPrefix) {
             return isSecretPropertyKey(String(path.dropFirst(kafkaPropertyPathPrefix.count)))
         }
-        return ["postgres.password", "postgres.sslpassword", "postgres.primary.password", "postgres.primary.sslpassword"]
+        return ["postgres.password", "postgres.sslpassword", "postgres.primary.password", "postgres.primary.sslpassword",
+                "schema_registry.password", "schema_registry.sslpassword"]
             .contains(path)
     }
 

@@ -246,6 +246,15 @@ public struct SwallowConfiguration: Sendable, Equatable {
         public var unknownTypeHandling: UnknownTypeHandling
         /// `envelope.schemas`: `{"schema":…,"payload":…}` records, as JsonConverter with schemas.enable=true.
         public var includeSchemas: Bool
+        /// `format`: how keys and values are serialized.
+        public enum Format: String, Sendable, CaseIterable {
+            /// Kafka Connect's JsonConverter.
+            case json
+            /// Confluent's AvroConverter: Confluent wire format, schemas in a Schema Registry
+            /// (`schema_registry`).
+            case avro
+        }
+        public var format: Format = .json
         /// `provide.transaction.metadata`: BEGIN/END records on `<prefix>.transaction` and a
         /// `transaction` block on each event.
         public var provideTransactionMetadata: Bool
@@ -429,6 +438,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var snapshot: Snapshot
     public var logFormat: LogFormat
     public var http: HTTP
+    /// `schema_registry`: where `events.format: avro` registers its schemas; nil with JSON.
+    public var schemaRegistry: SchemaRegistry?
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

@@ -37,6 +37,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         /// `postgres.host` is a standby, and what is configured needs what a standby cannot give (writes
         /// without `postgres.primary`, a failover slot, `hot_standby_feedback`, PostgreSQL 16).
         case standbySource
+        /// The Schema Registry refused a schema (`events.format: avro`), or could not be reached in time.
+        case schemaRegistry
     }
 
     public var code: Code

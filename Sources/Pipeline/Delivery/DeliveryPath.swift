@@ -21,12 +21,15 @@ final class DeliveryPath: Sendable {
     private let monitor: PipelineMonitor
     /// With `delivery: exactly_once`: the transactions, partitions and resume skips.
     let exactlyOnce: ExactlyOnceDelivery?
+    /// With `events.format: avro`: keys and values to Avro, schemas registered before their first record.
+    private let avro: AvroSerialization?
 
     init(settings: PipelineSettings, state: DeliveryState, monitor: PipelineMonitor, logger: Logger) throws(PipelineError) {
         self.state = state
         self.logger = logger
         self.monitor = monitor
         oversized = OversizedEventHandling(settings: settings)
+        avro = settings.events.format == .avro ? settings.schemaRegistry.map { AvroSerialization(settings: $0, logger: logger) } : nil
         maxInFlightBytes = settings.maxInFlightBytes
         flushTimeoutMilliseconds = settings.flushTimeoutMilliseconds
         let scratch = ReportScratch()
@@ -109,6 +112,19 @@ final class DeliveryPath: Sendable {
     func produce(_ record: OutgoingRecord, id: DeliveryID, origin: () -> Origin, byteBoundApplied: Bool = false,
                  wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
         var record = record
+        if let avro {
+            // Before anything else: the partition (exactly_once), the size and the dead letter all
+            // concern the bytes Kafka gets.
+            do {
+                guard try avro.serialize(&record, table: { origin().table }, shouldStop: { state.stopRequested }) else {
+                    state.abandon(id)
+                    return false
+                }
+            } catch {
+                state.abandon(id)
+                throw error
+            }
+        }
         var headers = record.kafkaHeaders
         var partition: Int32?
         // exactly_once: produced after `headers`, its value written only while the producer copies it.

@@ -1,0 +1,178 @@
+import Avro
+import Foundation
+import Logging
+import SchemaRegistry
+import SwallowConfig
+import SwallowCore
+import Synchronization
+
+/// `events.format: avro`: turns a record's key and value — Connect JSON with its schema, as the JSON path
+/// writes it with `envelope.schemas` — into what Confluent's AvroConverter writes: magic byte 0, the
+/// schema's id in the registry, the Avro binary. Each distinct Connect schema is converted once
+/// (`AvroShape`) and registered (or looked up) once per subject; the ids are cached. A schema that changes
+/// mid-stream (a Relation message after DDL) is a new Connect schema: its new version is registered here,
+/// before the first record in the new shape is produced.
+///
+/// Nothing is produced for a record whose schema is not registered: a registry that refuses a schema
+/// stops Swallow (non-retriable error naming the subject, the table and the registry's message); one that
+/// cannot be reached, is slow or fails (5xx) is retried with backoff for `retry_timeout_ms`, and then the
+/// stream restarts from the confirmed position (a retriable error). Either way nothing past the record is
+/// confirmed, because it was never acknowledged.
+final class AvroSerialization: Sendable {
+    private let client: SchemaRegistryClient
+    private let strategy: SubjectNameStrategy
+    private let autoRegister: Bool
+    private let retry: SchemaRegistryRetry
+    private let logger: Logger
+    /// Connect schema JSON -> its Avro form (or why it has none).
+    private let shapes = Mutex<[[UInt8]: Result<AvroShape, AvroError>]>([:])
+    /// (subject, schema string) -> id.
+    private let ids = Mutex<[SubjectSchema: Int32]>([:])
+
+    private struct SubjectSchema: Hashable {
+        var subject: String
+        var schema: String
+    }
+
+    init(settings: SwallowConfiguration.SchemaRegistry, logger: Logger) {
+        client = SchemaRegistryClient(settings: SchemaRegistrySettings(
+            urls: settings.urls, username: settings.username, password: settings.password,
+            tls: .init(caFile: settings.tls.rootCertificateFile, certificateFile: settings.tls.certificateFile,
+                       keyFile: settings.tls.keyFile, keyPassword: settings.tls.keyPassword),
+            requestTimeoutMilliseconds: settings.requestTimeoutMilliseconds))
+        strategy = SubjectNameStrategy(rawValue: settings.subjectNameStrategy.rawValue) ?? .topicName
+        autoRegister = settings.autoRegister
+        retry = SchemaRegistryRetry(budgetMilliseconds: settings.retryTimeoutMilliseconds)
+        self.logger = logger
+    }
+
+    /// Replaces `record`'s key and value by their Avro form. `table` names the record's table in errors
+    /// (asked only then); `shouldStop` ends a wait for the registry (false is then returned and nothing
+    /// changed).
+    func serialize(_ record: inout OutgoingRecord, table: () -> String?, shouldStop: () -> Bool) throws(PipelineError) -> Bool {
+        var key: [UInt8]?
+        var value: [UInt8]?
+        if let json = record.key {
+            guard let avro = try convert(json, topic: record.topic, isKey: true, table: table, shouldStop: shouldStop) else { return false }
+            key = avro
+        }
+        if let json = record.value {
+            guard let avro = try convert(json, topic: record.topic, isKey: false, table: table, shouldStop: shouldStop) else { return false }
+            value = avro
+        }
+        record.key = key
+        record.value = value
+        return true
+    }
+
+    private func convert(_ json: [UInt8], topic: String, isKey: Bool, table: () -> String?,
+                         shouldStop: () -> Bool) throws(PipelineError) -> [UInt8]? {
+        let part = isKey ? "key" : "value"
+        func encodingError(_ error: AvroError) -> PipelineError {
+            PipelineError(code: .eventEncoding,
+                          message: "the \(part) of an event of \(table().map { "table \($0)" } ?? "topic \(topic)") cannot be written as Avro: \(error)",
+                          isRetriable: false, underlying: error)
+        }
+        let shape: AvroShape
+        let payload: Range<Int>
+        do throws(AvroError) {
+            let (schemaRange, payloadRange) = try json.withUnsafeBufferPointer { (buffer) throws(AvroError) in
+                try ConnectEnvelope.split(buffer)
+            }
+            shape = try self.shape(Array(json[schemaRange]))
+            payload = payloadRange
+        } catch {
+            throw encodingError(error)
+        }
+        guard let subject = strategy.subject(topic: topic, isKey: isKey, recordName: shape.recordName) else {
+            throw encodingError(AvroError(code: .unsupportedSchema,
+                                          message: "the schema is no record, so \(strategy.rawValue) names no subject for it"))
+        }
+        guard let id = try schemaID(subject: subject, shape: shape, part: part, table: table, shouldStop: shouldStop) else {
+            return nil
+        }
+        var out = ConfluentWireFormat.header(schemaID: id, bodyCapacity: payload.count)
+        do throws(AvroError) {
+            try json.withUnsafeBufferPointer { (buffer) throws(AvroError) in
+                try shape.encode(payload: UnsafeBufferPointer(rebasing: buffer[payload]), into: &out)
+            }
+        } catch {
+            throw encodingError(error)
+        }
+        return out
+    }
+
+    /// The shape of a Connect schema, made once.
+    private func shape(_ connectSchema: [UInt8]) throws(AvroError) -> AvroShape {
+        if let known = shapes.withLock({ $0[connectSchema] }) { return try known.get() }
+        let made: Result<AvroShape, AvroError>
+        do throws(AvroError) {
+            made = .success(try AvroShape(connectSchemaJSON: connectSchema))
+        } catch {
+            made = .failure(error)
+        }
+        shapes.withLock { $0[connectSchema] = made }
+        return try made.get()
+    }
+
+    /// The registry's id of `shape` under `subject`: cached, else registered (or looked up), retrying an
+    /// unreachable or failing registry with backoff. nil when `shouldStop` ended the wait.
+    private func schemaID(subject: String, shape: AvroShape, part: String, table: () -> String?,
+                          shouldStop: () -> Bool) throws(PipelineError) -> Int32? {
+        let key = SubjectSchema(subject: subject, schema: shape.schemaString)
+        if let id = ids.withLock({ $0[key] }) { return id }
+        let start = ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let id = autoRegister ? try client.register(subject: subject, schema: shape.schemaString)
+                                      : try client.lookup(subject: subject, schema: shape.schemaString)
+                ids.withLock { $0[key] = id }
+                logger.info("schema \(autoRegister ? "registered" : "found") in the Schema Registry",
+                            metadata: ["subject": "\(subject)", "id": "\(id)", "table": "\(table() ?? "-")"])
+                return id
+            } catch where error.isRetriable {
+                let elapsed = Int((ContinuousClock.now - start) / .milliseconds(1))
+                guard let delay = retry.delay(afterAttempt: attempt, elapsedMilliseconds: elapsed) else {
+                    throw PipelineError(
+                        code: .schemaRegistry,
+                        message: "the Schema Registry did not take the \(part) schema of \(table() ?? "Swallow's records") (subject \(subject)) within schema_registry.retry_timeout_ms (\(retry.budgetMilliseconds) ms): \(error). Nothing past the confirmed position is confirmed; the stream restarts from it",
+                        isRetriable: true, underlying: error)
+                }
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning("the Schema Registry cannot be reached or fails; retrying with backoff, nothing is produced meanwhile",
+                                   metadata: ["subject": "\(subject)", "attempt": "\(attempt)", "error": "\(error)"])
+                }
+                let deadline = ContinuousClock.now + .milliseconds(delay)
+                while ContinuousClock.now < deadline {
+                    if shouldStop() { return nil }
+                    Thread.sleep(forTimeInterval: min(0.1, max(0, Double((deadline - ContinuousClock.now) / .milliseconds(1)) / 1000)))
+                }
+            } catch {
+                throw Self.refusal(error, part: part, table: table())
+            }
+        }
+    }
+
+    static func refusal(_ error: SchemaRegistryError, part: String, table: String?) -> PipelineError {
+        let what = "the \(part) schema of \(table.map { "table \($0)" } ?? "Swallow's records") under subject \(error.subject)"
+        let fix: String
+        switch error.code {
+        case .incompatible:
+            fix = "make the table change compatible with the subject's compatibility level (e.g. add columns as nullable), or change the subject's compatibility (PUT /config/\(error.subject)), then restart"
+        case .notFound:
+            fix = "register the schema first, or set schema_registry.auto_register: true"
+        case .unauthorized:
+            fix = "check schema_registry.username and password (and the user's permissions)"
+        case .tlsConfiguration:
+            fix = "check schema_registry.sslrootcert, sslcert, sslkey and sslpassword"
+        default:
+            fix = "fix the cause and restart"
+        }
+        return PipelineError(
+            code: .schemaRegistry,
+            message: "the Schema Registry refused \(what): \(error). Nothing past the confirmed position is confirmed. Fix: \(fix)",
+            isRetriable: false, underlying: error)
+    }
+}

