@@ -19,6 +19,8 @@ public struct KafkaClusterMetadata: Sendable, Equatable {
         public var partitionCount: Int
         /// The broker's error for this topic (e.g. `LEADER_NOT_AVAILABLE` while it is being created), nil if none.
         public var error: KafkaError.Code?
+        /// The number of replicas of its partitions (the largest, should they differ); 0 without partitions.
+        public var replicationFactor: Int = 0
     }
 
     public var brokers: [Broker]
@@ -58,7 +60,7 @@ public struct TopicCreationCheck: Sendable {
 /// (`recentErrors`), instead of librdkafka printing them to stderr from its own threads.
 public final class KafkaAdmin: Sendable {
     private let handle: Mutex<ClientHandle?>
-    private let errors = ConnectionErrors()
+    let errors = ConnectionErrors()
 
     /// - Parameters:
     ///   - properties: librdkafka properties applied verbatim (the producer's `kafka.properties`, so that
@@ -113,9 +115,11 @@ public final class KafkaAdmin: Sendable {
             }
             let topics = (0 ..< Int(md.topic_cnt)).map { i in
                 let topic = md.topics[i]
+                let replicas = (0 ..< Int(topic.partition_cnt)).map { Int(topic.partitions[$0].replica_cnt) }.max() ?? 0
                 return KafkaClusterMetadata.Topic(
                     name: String(cString: topic.topic), partitionCount: Int(topic.partition_cnt),
-                    error: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : .librdkafka(topic.err.rawValue))
+                    error: topic.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : .librdkafka(topic.err.rawValue),
+                    replicationFactor: replicas)
             }
             return KafkaClusterMetadata(brokers: brokers.sorted { $0.id < $1.id },
                                         topics: topics.sorted { $0.name < $1.name },
@@ -147,40 +151,69 @@ public final class KafkaAdmin: Sendable {
     /// A broker's configuration (`DescribeConfigs` for resource BROKER `brokerID`): every entry the
     /// broker returned, by name; a nil value is a sensitive or unset entry.
     public func brokerConfiguration(brokerID: Int32, timeoutMilliseconds: Int32) throws(KafkaError) -> [String: String?] {
-        try withHandle { handle throws(KafkaError) in
-            guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, String(brokerID)) else {
-                throw KafkaError(code: .invalidArgument, message: "could not describe broker \(brokerID)",
-                                 isRetriable: false, isFatal: false)
+        let described = try describeConfigs(RD_KAFKA_RESOURCE_BROKER, names: [String(brokerID)], what: "broker",
+                                            timeoutMilliseconds: timeoutMilliseconds)
+        guard let first = described.first else {
+            throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned no resource for broker \(brokerID)")
+        }
+        return try first.entries.get()
+    }
+
+    /// One resource's answer to DescribeConfigs: its entries by name (nil values: sensitive or unset),
+    /// or the broker's error for it.
+    struct DescribedResource {
+        var name: String
+        var entries: Result<[String: String?], KafkaError>
+    }
+
+    /// `DescribeConfigs` for resources of one type; throws if the request as a whole failed.
+    func describeConfigs(_ type: rd_kafka_ResourceType_t, names: [String], what: String,
+                         timeoutMilliseconds: Int32) throws(KafkaError) -> [DescribedResource] {
+        guard !names.isEmpty else { return [] }
+        return try withHandle { handle throws(KafkaError) in
+            var resources: [OpaquePointer?] = []
+            defer { for resource in resources { rd_kafka_ConfigResource_destroy(resource) } }
+            for name in names {
+                guard let resource = rd_kafka_ConfigResource_new(type, name) else {
+                    throw KafkaError(code: .invalidArgument, message: "could not describe \(what) \(name)",
+                                     isRetriable: false, isFatal: false)
+                }
+                resources.append(resource)
             }
-            defer { rd_kafka_ConfigResource_destroy(resource) }
-            var resources: [OpaquePointer?] = [resource]
             let event = try adminRequest(handle, .describeConfigs, timeoutMilliseconds: timeoutMilliseconds) { options, queue in
-                rd_kafka_DescribeConfigs(handle.rk, &resources, 1, options, queue)
+                rd_kafka_DescribeConfigs(handle.rk, &resources, resources.count, options, queue)
             }
             defer { rd_kafka_event_destroy(event) }
             guard let result = rd_kafka_event_DescribeConfigs_result(event) else {
                 throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned no result")
             }
             var count = 0
-            guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count), count == 1,
-                  let first = described[0] else {
-                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned \(count) resources for one broker")
+            guard let described = rd_kafka_DescribeConfigs_result_resources(result, &count) else {
+                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "DescribeConfigs returned no resources")
             }
-            let err = rd_kafka_ConfigResource_error(first)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                let text = rd_kafka_ConfigResource_error_string(first).map { String(cString: $0) }
-                    ?? String(cString: rd_kafka_err2str(err))
-                throw KafkaError.fromResponse(err, message: "DescribeConfigs of broker \(brokerID): \(text)")
-            }
-            var entryCount = 0
-            var entries: [String: String?] = [:]
-            if let configs = rd_kafka_ConfigResource_configs(first, &entryCount) {
-                for i in 0 ..< entryCount {
-                    guard let entry = configs[i], let name = rd_kafka_ConfigEntry_name(entry) else { continue }
-                    entries[String(cString: name)] = rd_kafka_ConfigEntry_value(entry).map { String(cString: $0) }
+            var answers: [DescribedResource] = []
+            for i in 0 ..< count {
+                guard let resource = described[i] else { continue }
+                let name = String(cString: rd_kafka_ConfigResource_name(resource))
+                let err = rd_kafka_ConfigResource_error(resource)
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    let text = rd_kafka_ConfigResource_error_string(resource).map { String(cString: $0) }
+                        ?? String(cString: rd_kafka_err2str(err))
+                    answers.append(DescribedResource(name: name, entries: .failure(
+                        KafkaError.fromResponse(err, message: "DescribeConfigs of \(what) \(name): \(text)"))))
+                    continue
                 }
+                var entryCount = 0
+                var entries: [String: String?] = [:]
+                if let configs = rd_kafka_ConfigResource_configs(resource, &entryCount) {
+                    for j in 0 ..< entryCount {
+                        guard let entry = configs[j], let entryName = rd_kafka_ConfigEntry_name(entry) else { continue }
+                        entries[String(cString: entryName)] = rd_kafka_ConfigEntry_value(entry).map { String(cString: $0) }
+                    }
+                }
+                answers.append(DescribedResource(name: name, entries: .success(entries)))
             }
-            return entries
+            return answers
         }
     }
 
@@ -189,50 +222,13 @@ public final class KafkaAdmin: Sendable {
     /// Kafka 2.4 or later for the defaults). Nothing is created. Throws if the request as a whole failed
     /// (e.g. unsupported by the broker, or timed out); per-topic refusals are in the results.
     public func validateTopicCreation(_ topics: [String], timeoutMilliseconds: Int32) throws(KafkaError) -> [TopicCreationCheck] {
-        guard !topics.isEmpty else { return [] }
-        return try withHandle { handle throws(KafkaError) in
-            var newTopics: [OpaquePointer?] = []
-            defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
-            for topic in topics {
-                var errstr = [CChar](repeating: 0, count: 512)
-                guard let newTopic = rd_kafka_NewTopic_new(topic, -1, -1, &errstr, errstr.count) else {
-                    throw KafkaError(code: .invalidArgument,
-                                     message: "topic '\(topic)': \(string(fromBuffer: errstr))",
-                                     isRetriable: false, isFatal: false)
-                }
-                newTopics.append(newTopic)
-            }
-            let event = try adminRequest(handle, .createTopics, timeoutMilliseconds: timeoutMilliseconds,
-                                         validateOnly: true) { options, queue in
-                rd_kafka_CreateTopics(handle.rk, &newTopics, newTopics.count, options, queue)
-            }
-            defer { rd_kafka_event_destroy(event) }
-            guard let result = rd_kafka_event_CreateTopics_result(event) else {
-                throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "CreateTopics returned no result")
-            }
-            var count = 0
-            var checks: [TopicCreationCheck] = []
-            if let results = rd_kafka_CreateTopics_result_topics(result, &count) {
-                for i in 0 ..< count {
-                    guard let topicResult = results[i] else { continue }
-                    let name = String(cString: rd_kafka_topic_result_name(topicResult))
-                    let err = rd_kafka_topic_result_error(topicResult)
-                    var error: KafkaError?
-                    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                        let text = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) }
-                            ?? String(cString: rd_kafka_err2str(err))
-                        error = KafkaError.fromResponse(err, message: text)
-                    }
-                    checks.append(TopicCreationCheck(topic: name, error: error))
-                }
-            }
-            return checks
-        }
+        try createTopics(topics.map { NewTopicSpecification(name: $0) }, validateOnly: true,
+                         timeoutMilliseconds: timeoutMilliseconds)
     }
 
     // MARK: - Internals
 
-    private enum Operation {
+    enum Operation {
         case describeConfigs, createTopics
         var cValue: rd_kafka_admin_op_t {
             switch self {
@@ -242,7 +238,7 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
-    private func withHandle<R>(_ body: (ClientHandle) throws(KafkaError) -> R) throws(KafkaError) -> R {
+    func withHandle<R>(_ body: (ClientHandle) throws(KafkaError) -> R) throws(KafkaError) -> R {
         try handle.withLock { handle throws(KafkaError) -> R in
             guard let handle else { throw .closed("KafkaAdmin") }
             return try body(handle)
@@ -251,8 +247,8 @@ public final class KafkaAdmin: Sendable {
 
     /// Runs one admin request and waits for its result event; throws the request-level error, if any.
     /// The caller destroys the returned event.
-    private func adminRequest(_ handle: ClientHandle, _ operation: Operation, timeoutMilliseconds: Int32,
-                              validateOnly: Bool = false,
+    func adminRequest(_ handle: ClientHandle, _ operation: Operation, timeoutMilliseconds: Int32,
+                              validateOnly: Bool = false, operationTimeoutMilliseconds: Int32? = nil,
                               _ start: (OpaquePointer?, OpaquePointer?) -> Void) throws(KafkaError) -> OpaquePointer {
         guard let queue = rd_kafka_queue_new(handle.rk) else {
             throw KafkaError.fromResponse(RD_KAFKA_RESP_ERR__FAIL, message: "could not allocate a result queue")
@@ -266,6 +262,9 @@ public final class KafkaAdmin: Sendable {
         _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
         if validateOnly {
             _ = rd_kafka_AdminOptions_set_validate_only(options, 1, &errstr, errstr.count)
+        }
+        if let operationTimeoutMilliseconds {
+            _ = rd_kafka_AdminOptions_set_operation_timeout(options, operationTimeoutMilliseconds, &errstr, errstr.count)
         }
         start(options, queue)
         // librdkafka always delivers a result (an error one on timeout); the margin covers its own timer.

@@ -1,4 +1,5 @@
 import CRdKafka
+import Synchronization
 
 /// librdkafka's in-process mock cluster (`rdkafka_mock.h`): brokers that speak the real Kafka protocol
 /// over TCP on 127.0.0.1 and keep all data in memory, served by a librdkafka thread. Point any client
@@ -39,6 +40,9 @@ public final class MockKafkaCluster: Sendable {
     public let bootstrapServers: String
     /// Broker id i's port is `brokerPorts[i - 1]`.
     private let brokerPorts: [UInt16]
+    var brokerPortCount: Int { brokerPorts.count }
+    /// `create`'s requests (MockKafkaCluster+TopicCreation.swift).
+    let creationLog = Mutex<[NewTopicSpecification]>([])
 
     public init(brokers: Int = 1) throws(KafkaError) {
         precondition(brokers >= 1, "a mock cluster needs at least one broker")

@@ -1,4 +1,5 @@
 import ChangeEvent
+import Kafka
 import PGOutput
 import PGReplication
 import SwallowConfig
@@ -52,6 +53,11 @@ public struct PipelineSettings: Sendable {
     public var heartbeat: SwallowConfiguration.Heartbeat
     /// With `events.format: avro`: the Schema Registry.
     public var schemaRegistry: SwallowConfiguration.SchemaRegistry?
+    /// `topic_creation`: which topics Swallow creates, and how.
+    public var topicCreation: TopicCreationPolicy
+    /// With `bootstrap_servers: embedded` (and in tests): the in-process mock cluster, which answers no
+    /// CreateTopics, so that topics are created through its own interface.
+    public var embeddedCluster: MockKafkaCluster?
     /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
     /// when its settings are, as Debezium makes one when its task starts.
     public var runID: String
@@ -86,6 +92,7 @@ public struct PipelineSettings: Sendable {
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
         schemaRegistry = configuration.schemaRegistry
+        topicCreation = TopicCreationPolicy(configuration.topicCreation)
         var random = SystemRandomNumberGenerator()
         runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }

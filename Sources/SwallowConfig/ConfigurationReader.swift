@@ -23,7 +23,8 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
-                           "state_dir", "heartbeat", "log_format", "http", "schema_registry"]
+                           "state_dir", "heartbeat", "log_format", "http", "schema_registry",
+                           "topic_creation"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -132,6 +133,7 @@ struct ConfigurationReader {
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
         configuration.schemaRegistry = schemaRegistry
+        configuration.topicCreation = try readTopicCreation(top)
         return configuration
     }
 

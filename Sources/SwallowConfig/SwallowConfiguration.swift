@@ -440,6 +440,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var http: HTTP
     /// `schema_registry`: where `events.format: avro` registers its schemas; nil with JSON.
     public var schemaRegistry: SchemaRegistry?
+    /// `topic_creation`: the topics Swallow creates before their first record (Kafka Connect's
+    /// `topic.creation.*`); nil when the section is absent (the brokers create topics, if anything does).
+    public var topicCreation: TopicCreation? = nil
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

@@ -13,7 +13,7 @@ import Testing
         let metadata = try admin.metadata(timeoutMilliseconds: 5_000)
         #expect(metadata.brokers.map(\.id) == [1, 2])
         #expect(metadata.brokers.allSatisfy { $0.host == "127.0.0.1" && $0.port > 0 })
-        #expect(metadata.topics == [KafkaClusterMetadata.Topic(name: "app.public.orders", partitionCount: 3, error: nil)])
+        #expect(metadata.topics == [KafkaClusterMetadata.Topic(name: "app.public.orders", partitionCount: 3, error: nil, replicationFactor: 1)])
         #expect([1, 2].contains(metadata.originatingBrokerID))
         // A whole-cluster request names no topic, so it auto-creates none (the mock creates topics named
         // in a metadata request).

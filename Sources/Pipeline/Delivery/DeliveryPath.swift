@@ -23,6 +23,8 @@ final class DeliveryPath: Sendable {
     let exactlyOnce: ExactlyOnceDelivery?
     /// With `events.format: avro`: keys and values to Avro, schemas registered before their first record.
     private let avro: AvroSerialization?
+    /// With `topic_creation`: each topic created before its first record.
+    private let topicCreator: TopicCreator?
 
     init(settings: PipelineSettings, state: DeliveryState, monitor: PipelineMonitor, logger: Logger) throws(PipelineError) {
         self.state = state
@@ -71,6 +73,7 @@ final class DeliveryPath: Sendable {
         } catch {
             throw .kafka(error)
         }
+        topicCreator = try TopicCreator(settings: settings, logger: logger)
         exactlyOnce = settings.delivery == .exactlyOnce
             ? try ExactlyOnceDelivery(producer: producer, streamID: settings.transactionalID, settings: settings, logger: logger)
             : nil
@@ -85,6 +88,7 @@ final class DeliveryPath: Sendable {
 
     func close() {
         exactlyOnce?.close()
+        topicCreator?.close()
         producer.close()
     }
 
@@ -112,6 +116,16 @@ final class DeliveryPath: Sendable {
     func produce(_ record: OutgoingRecord, id: DeliveryID, origin: () -> Origin, byteBoundApplied: Bool = false,
                  wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
         var record = record
+        if let topicCreator {
+            // Before anything names the topic to the cluster (exactly_once reads its tail; a broker or the
+            // mock may auto-create a topic a metadata request names).
+            do {
+                try topicCreator.ensure(record.topic)
+            } catch {
+                state.abandon(id)
+                throw error
+            }
+        }
         if let avro {
             // Before anything else: the partition (exactly_once), the size and the dead letter all
             // concern the bytes Kafka gets.
@@ -186,6 +200,7 @@ final class DeliveryPath: Sendable {
                     partition = nil
                     headers = record.kafkaHeaders
                     positionHeader = nil
+                    try topicCreator?.ensure(record.topic)
                 } catch {
                     state.abandon(id)
                     throw error
