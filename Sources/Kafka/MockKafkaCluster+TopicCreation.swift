@@ -14,8 +14,8 @@ extension MockKafkaCluster {
     /// Creates `topic` as a broker would answer CreateTopics: nil when created, the broker's error
     /// otherwise — `TOPIC_ALREADY_EXISTS`, or `INVALID_REPLICATION_FACTOR` with Kafka's message when the
     /// replication factor exceeds the brokers (the mock itself would assign fewer replicas). -1 stands
-    /// for the mock's defaults. The mock keeps no topic configs: they are only recorded in
-    /// `creationRequests`, as asked.
+    /// for the mock's defaults. The mock keeps no topic configs (they are only recorded in
+    /// `creationRequests`, as asked), and gives every topic min(3, brokers) replicas whatever it is asked.
     public func create(_ topic: NewTopicSpecification) -> KafkaError? {
         creationLog.withLock { $0.append(topic) }
         let partitions = topic.partitions == -1 ? defaultPartitions : topic.partitions

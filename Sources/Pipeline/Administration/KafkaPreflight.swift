@@ -40,7 +40,11 @@ struct KafkaPreflight {
         let brokers = metadata.brokers.map { "\($0.id) at \($0.host):\($0.port)" }
         var checks = [PreflightCheck(name: "kafka", outcome: .pass,
                                      found: "\(servers) answered: \(brokers.count) broker\(brokers.count == 1 ? "" : "s") (\(Preflight.list(brokers)))")]
-        checks.append(checkTopics(admin, metadata))
+        if settings.topicCreation.createsTopics {
+            checks += checkTopicCreation(admin, metadata)
+        } else {
+            checks.append(checkTopics(admin, metadata))
+        }
         if settings.delivery == .exactlyOnce {
             checks.append(checkTransactions(servers))
             if let snapshots = Self.exactlyOnceSnapshotCheck(settings) { checks.append(snapshots) }

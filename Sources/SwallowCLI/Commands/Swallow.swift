@@ -73,10 +73,10 @@ struct Run: ParsableCommand {
             }
         }
 
-        let pipeline = ReplicationPipeline(
-            settings: PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
-                                       connectorVersion: swallowVersion),
-            logger: logger, monitor: monitor)
+        var settings = PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
+                                        connectorVersion: swallowVersion)
+        settings.embeddedCluster = embedded
+        let pipeline = ReplicationPipeline(settings: settings, logger: logger, monitor: monitor)
         var statusServer: StatusServer?
         if let listen = configuration.http.listen, let registry {
             do {
