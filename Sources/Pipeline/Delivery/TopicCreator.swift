@@ -102,8 +102,9 @@ final class TopicCreator: Sendable {
         // Created meanwhile by someone else (another instance, an administrator, auto-creation).
         if refusal.code.name == "TOPIC_ALREADY_EXISTS" { return }
         let fix = TopicCreationPolicy.refusalFix(errorName: refusal.code.name, topic: topic, settings: settings)
+        let brokerMessage = refusal.message.hasSuffix(".") ? String(refusal.message.dropLast()) : refusal.message
         throw PipelineError(code: .kafka,
-                            message: "Kafka refused to create topic \(topic) (topic_creation, group \(settings.group)): \(refusal.code.name): \(refusal.message). Nothing past the confirmed position is confirmed; fix: \(fix), then restart",
+                            message: "Kafka refused to create topic \(topic) (topic_creation, group \(settings.group)): \(refusal.code.name): \(brokerMessage). Swallow stops before the topic's first record; nothing from it on is confirmed, so a restart sends it again. Fix: \(fix), then restart",
                             isRetriable: refusal.isRetriable, underlying: refusal)
     }
 }

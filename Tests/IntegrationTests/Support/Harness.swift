@@ -71,11 +71,15 @@ final class RunningPipeline: Sendable {
     private let outcome = Mutex<Result<Void, PipelineError>?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(configuration: SwallowConfiguration, bootstrapServers: String, metricsFactory: MetricsFactory? = nil) {
+    /// `embeddedCluster`: the test's mock cluster, where `topic_creation` creates topics (it answers no
+    /// CreateTopics), as with `bootstrap_servers: embedded`.
+    init(configuration: SwallowConfiguration, bootstrapServers: String, metricsFactory: MetricsFactory? = nil,
+         embeddedCluster: MockKafkaCluster? = nil) {
         var logger = Logger(label: "swallow.test.\(configuration.postgres.dbname)")
         logger.logLevel = .info
-        let settings = PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
+        var settings = PipelineSettings(configuration: configuration, bootstrapServers: bootstrapServers,
                                         connectorVersion: "test")
+        settings.embeddedCluster = embeddedCluster
         pipeline = metricsFactory.map { ReplicationPipeline(settings: settings, logger: logger, metricsFactory: $0) }
             ?? ReplicationPipeline(settings: settings, logger: logger)
         let thread = Thread { [self] in
