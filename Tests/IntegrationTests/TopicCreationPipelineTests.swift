@@ -183,4 +183,37 @@ import Testing
         // check changes nothing.
         #expect(try setup.partitions() == ["app.public.orders": 1, "app.public.audit_login": 3])
     }
+
+    @Test func everyTopicSwallowWritesIsCreatedHeartbeatsMessagesAndDeadLetters() throws {
+        let database = try TestPostgres.shared.makeDatabase("topic_creation_all")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("CREATE TABLE docs (id int PRIMARY KEY, body text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+        let yaml = try OversizedEventTests.withOversizedEvents(
+            testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: ["public.docs"],
+                                  extraKafkaProperties: ["message.max.bytes": OversizedEventTests.lowLimit],
+                                  sections: Self.section() + "\nheartbeat: {interval_ms: 200}"),
+            mode: "dead_letter")
+        let running = RunningPipeline(configuration: try SwallowConfiguration.parse(yaml: yaml, environment: [:]),
+                                      bootstrapServers: cluster.bootstrapServers, embeddedCluster: cluster)
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
+        try sql.execute("INSERT INTO docs VALUES (1, \(OversizedEventTests.bigBody))")
+        try sql.execute("SELECT pg_logical_emit_message(true, 'audit', 'hello')")
+        let expected: Set<String> = ["app.public.docs", "app.dead-letter", "app.message", "__debezium-heartbeat.app"]
+        try waitUntil("every topic to exist") {
+            Set(try admin.metadata(timeoutMilliseconds: 5_000).topics.map(\.name)) == expected
+        }
+        // The default group's two partitions everywhere: each was created before its first record.
+        #expect(try admin.metadata(timeoutMilliseconds: 5_000).topics.allSatisfy { $0.partitionCount == 2 })
+        #expect(Set(cluster.creationRequests.map(\.name)) == expected)
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: ["app.dead-letter", "app.message"],
+                                         waitForTopicsMilliseconds: 60_000)
+        defer { consumer.close() }
+        let records = try consumer.read(atLeast: 2, timeoutMilliseconds: 30_000)
+        #expect(Set(records.map(\.topic)) == ["app.dead-letter", "app.message"])
+        #expect(try running.stop().isSuccess)
+    }
 }
