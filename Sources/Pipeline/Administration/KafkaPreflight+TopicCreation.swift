@@ -112,7 +112,8 @@ extension KafkaPreflight {
     }
 
     static func describe(_ settings: TopicCreationPolicy.Settings) -> String {
-        var parts = ["\(settings.partitions.map(String.init) ?? "the broker's default") partitions",
+        let partitions = settings.partitions.map { $0 == 1 ? "1 partition" : "\($0) partitions" } ?? "the broker's default partitions"
+        var parts = [partitions,
                      "replication factor \(settings.replicationFactor.map(String.init) ?? "the broker's default")"]
         parts += settings.configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         return parts.joined(separator: ", ")
