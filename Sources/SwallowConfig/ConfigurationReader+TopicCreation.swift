@@ -58,7 +58,9 @@ extension ConfigurationReader {
             throw ConfigurationError(code: .invalidValue, path: section.path(defaultPrefix + key),
                                      message: "the default group takes every topic no other group takes (Connect ignores default.\(key)); put the topics in a group of their own: `groups: mine`, `mine.\(key): ...`")
         }
-        for key in ["partitions", "replication.factor"] where values[defaultPrefix + key] == nil {
+        // Required as in Connect, where they matter: with `enable: false` nothing is created (Connect then
+        // ignores every topic.creation.* option).
+        for key in ["partitions", "replication.factor"] where enabled && values[defaultPrefix + key] == nil {
             throw ConfigurationError(code: .missingKey, path: section.path(defaultPrefix + key),
                                      message: "missing required key (as in Kafka Connect, the default group needs partitions and replication factor); e.g. `\(defaultPrefix + key): \(key == "partitions" ? "3" : "3")`, or -1 for the broker's default")
         }

@@ -57,6 +57,8 @@ import Testing
         let creation = try #require(try parse(["enable: false", "default.partitions: -1", "default.replication.factor: -1"]))
         #expect(!creation.enabled)
         #expect(creation.defaultGroup.partitions == -1)
+        // Connect ignores topic.creation.* when topic.creation.enable is false: nothing is required then.
+        #expect(try parse(["enable: false"])?.enabled == false)
     }
 
     @Test func theDefaultGroupNeedsPartitionsAndReplicationFactorAsInConnect() throws {
