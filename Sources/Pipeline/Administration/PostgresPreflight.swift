@@ -26,7 +26,7 @@ struct PostgresPreflight {
 
     private var role: String { settings.connection.user }
 
-    private mutating func add(_ name: String, _ outcome: PreflightCheck.Outcome, _ found: String, fix: String? = nil) {
+    mutating func add(_ name: String, _ outcome: PreflightCheck.Outcome, _ found: String, fix: String? = nil) {
         checks.append(PreflightCheck(name: name, outcome: outcome, found: found, fix: fix))
     }
 
@@ -154,6 +154,8 @@ struct PostgresPreflight {
             checkMissingPublication(required: required, isSuperuser: isSuperuser,
                                     canCreateInDatabase: canCreateInDatabase, owned: owned)
         }
+
+        try checkPublicationShape(sql, publicationExists: publicationExists)
 
         if let signal = settings.signalTable {
             try checkSignalTable(sql, signal, covered: publishesAllTables || published.contains(signal) || !publicationExists)

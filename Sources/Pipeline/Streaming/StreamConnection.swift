@@ -128,10 +128,25 @@ extension ReplicationPipeline {
             if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
         }
         try requirePublicationOnStandby(connection, tables: tables)
+        let definition = settings.publicationDefinition
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
-                                             create: settings.createPublication && mayCreate) {
+                                             create: settings.createPublication && mayCreate, definition: definition) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
                 "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
+        } else if definition.filters {
+            // Swallow never alters an existing publication; what it publishes is what the stream and the
+            // snapshots send (`swallow check` reports the same).
+            let configured = try connection.checkPublicationDefinition(tables: tables, definition: definition)
+            for line in try connection.publicationDifferences(named: settings.publicationName, tables: tables,
+                                                              definition: definition, configured: configured) {
+                logger.warning("the existing publication differs from the configuration; Swallow does not alter it, and sends what it publishes",
+                               metadata: ["difference": "\(line)"])
+            }
+        }
+        let viaRoot = try connection.execute("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(settings.publicationName))")[0, "pubviaroot"] == "t"
+        if let problem = try connection.partitionCaptureProblems(tables: settings.tables, publication: settings.publicationName,
+                                                                 viaRoot: viaRoot).first {
+            throw problem
         }
     }
 }
