@@ -245,6 +245,35 @@ import Testing
         #expect(try admin.metadata(timeoutMilliseconds: 10_000).topics.map(\.name).filter { $0.hasPrefix("app.public.measurements_") }.isEmpty)
     }
 
+    /// Without `publish_via_partition_root` (and `tables: []`): each partition is a table of its own,
+    /// snapshotted once (not again through the root) and streamed under its name.
+    @Test func withoutPartitionRootEachPartitionIsATableOfItsOwn() throws {
+        let postgres = TestPostgres.shared
+        let database = try postgres.makeDatabase("partleaf")
+        defer { postgres.dropSlots(of: database) }
+        let sql = try postgres.connect(database)
+        defer { sql.close() }
+        try sql.execute(Self.partitionedSchema)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let topics = ["app.public.measurements_2024", "app.public.measurements_2025"]
+        for topic in topics { try cluster.createTopic(topic, partitions: 1) }
+        let configuration = try Self.configuration(database: database, cluster: cluster, tables: [],
+                                                   publication: "{name: swallow, create: true}")
+        defer { try? FileManager.default.removeItem(atPath: configuration.stateDirectory) }
+        let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil("the slot to be streaming") { try isStreaming(sql) }
+        try sql.execute("INSERT INTO measurements VALUES (4, '2025-05-01', 40)")
+        let records = try Self.records(cluster, topics, atLeast: 4)
+        #expect(try running.stop().get() == ())
+        #expect(records.count == 4, "\(records.count) records")
+        let byTopic = Dictionary(grouping: try records.map { ($0.topic, try Self.value($0)) }, by: \.0)
+        #expect(byTopic["app.public.measurements_2024"]?.compactMap { ($0.1["after"] as? [String: Any])?["id"] as? Int }.sorted() == [1, 3])
+        #expect(byTopic["app.public.measurements_2025"]?.compactMap { ($0.1["after"] as? [String: Any])?["id"] as? Int } == [2, 4])
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+        #expect(try !admin.metadata(timeoutMilliseconds: 10_000).topics.map(\.name).contains("app.public.measurements"))
+    }
+
     @Test func aListedPartitionedTableWithoutPartitionRootStopsAtStart() throws {
         let postgres = TestPostgres.shared
         let database = try postgres.makeDatabase("partbad")

@@ -339,7 +339,9 @@ struct PostgresPreflight {
     /// `table.exclude.list` let through, plus the transaction topic and the dead-letter topic when they
     /// are used.
     private func configuredTopics(_ tables: [QualifiedTableName]) -> [String] {
-        var topics = tables.filter(translator.captures).map(translator.topic(of:))
+        var topics: [String] = []
+        // Each once: with topic_routing several tables share one.
+        for topic in tables.filter(translator.captures).map(translator.topic(of:)) where !topics.contains(topic) { topics.append(topic) }
         if settings.events.provideTransactionMetadata { topics.append(translator.transactionTopic) }
         if settings.oversizedEvents == .deadLetter { topics.append(settings.deadLetterTopic) }
         return topics
