@@ -40,6 +40,18 @@ import Testing
         try check(workload: "routing", run: "schemas", topics: Self.routingTopics)
     }
 
+    static let filterTopics = ["app.public.customers", "app.public.orders"]
+
+    /// A publication with a column list and a row filter (Golden/filters.sql makes it, PostgreSQL 15+):
+    /// events carry the published columns only; updates into or out of the filter are inserts or deletes.
+    @Test func publicationColumnListAndRowFilterWithoutSchemas() throws {
+        try check(workload: "filters", run: "columns", topics: Self.filterTopics)
+    }
+
+    @Test func publicationColumnListAndRowFilterWithSchemas() throws {
+        try check(workload: "filters", run: "typed", topics: Self.filterTopics)
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
     /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`.
