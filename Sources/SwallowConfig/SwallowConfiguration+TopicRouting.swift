@@ -74,7 +74,12 @@ public struct JavaReplacement: Sendable, Equatable {
                 if next == "{" {
                     characters.removeFirst()
                     var name = ""
-                    while let c = characters.popFirst(), c != "}" { name.append(c) }
+                    var closed = false
+                    while let c = characters.popFirst() {
+                        if c == "}" { closed = true; break }
+                        name.append(c)
+                    }
+                    guard closed else { throw .unclosedGroupName(name) }
                     guard !name.isEmpty, name.first!.isASCII, name.first!.isLetter,
                           name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
                         throw .badGroupName(name)
@@ -107,9 +112,11 @@ public struct JavaReplacement: Sendable, Equatable {
         case badGroupName(String)
         case noSuchNamedGroup(String)
         case noSuchGroup(Int, groupCount: Int)
+        case unclosedGroupName(String)
 
         public var description: String {
             switch self {
+            case .unclosedGroupName(let name): "`${\(name)` has no closing `}`"
             case .trailingBackslash: "it ends with a lone `\\` (write `\\\\` for a backslash)"
             case .danglingDollar: "a `$` is followed by neither a group number nor `{name}` (write `\\$` for a dollar sign)"
             case .badGroupName(let name): "`${\(name)}` is not a group name (letters and digits, a letter first)"

@@ -74,6 +74,7 @@ import Testing
         #expect(parts == [.literal("a"), .group(1), .literal("$b"), .namedGroup("name"), .group(1), .literal("2c\\")])
         #expect(throws: JavaReplacement.ReplacementProblem.trailingBackslash) { try JavaReplacement("a\\", groupCount: 0, groupNames: []) }
         #expect(throws: JavaReplacement.ReplacementProblem.noSuchGroup(1, groupCount: 0)) { try JavaReplacement("$1", groupCount: 0, groupNames: []) }
+        #expect(throws: JavaReplacement.ReplacementProblem.unclosedGroupName("name")) { try JavaReplacement("${name", groupCount: 0, groupNames: ["name"]) }
         let twelve = try JavaReplacement("$12", groupCount: 12, groupNames: []).parts
         #expect(twelve == [.group(12)])
     }

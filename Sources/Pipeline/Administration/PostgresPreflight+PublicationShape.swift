@@ -9,10 +9,12 @@ extension PostgresPreflight {
     mutating func checkPublicationShape(_ sql: PostgresConnection, publicationExists: Bool) throws(ReplicationError) {
         let name = settings.publicationName
         let definition = settings.publicationDefinition
-        if definition.filters {
+        if definition.filters || (publicationExists && !settings.tables.isEmpty) {
             do {
                 let configured = try sql.checkPublicationDefinition(tables: settings.tables, definition: definition)
-                add("publication filters", .pass, "the row filters and column lists are valid for \(settings.tables.filter { definition.rowFilters[$0] != nil || definition.columnLists[$0] != nil }.map(\.description).joined(separator: ", "))")
+                if definition.filters {
+                    add("publication filters", .pass, "the row filters and column lists are valid for \(settings.tables.filter { definition.rowFilters[$0] != nil || definition.columnLists[$0] != nil }.map(\.description).joined(separator: ", "))")
+                }
                 if publicationExists {
                     let differences = try sql.publicationDifferences(named: name, tables: settings.tables, definition: definition,
                                                                      configured: configured)
@@ -21,7 +23,7 @@ extension PostgresPreflight {
                             fix: "DROP PUBLICATION \(Preflight.sqlName(name)) for Swallow to create it as configured (before the slot is created, or with a new snapshot), or change the configuration to match")
                     }
                 }
-            } catch where error.sqlState == "42501" {
+            } catch where error.sqlState == "42501" || error.sqlState == "25006" {
                 add("publication filters", .warn, "cannot check the row filters and column lists: \(error.message)",
                     fix: "run swallow check as a role that may create the publication (the tables' owner)")
             } catch {

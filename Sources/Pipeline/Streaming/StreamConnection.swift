@@ -133,14 +133,20 @@ extension ReplicationPipeline {
                                              create: settings.createPublication && mayCreate, definition: definition) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
                 "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
-        } else if definition.filters {
+        } else if !settings.tables.isEmpty {
             // Swallow never alters an existing publication; what it publishes is what the stream and the
-            // snapshots send (`swallow check` reports the same).
-            let configured = try connection.checkPublicationDefinition(tables: tables, definition: definition)
-            for line in try connection.publicationDifferences(named: settings.publicationName, tables: tables,
-                                                              definition: definition, configured: configured) {
-                logger.warning("the existing publication differs from the configuration; Swallow does not alter it, and sends what it publishes",
-                               metadata: ["difference": "\(line)"])
+            // snapshots send (`swallow check` reports the same). Only a warning: comparing needs a
+            // rolled-back CREATE PUBLICATION, which a standby or a role without CREATE cannot run.
+            do {
+                let configured = try connection.checkPublicationDefinition(tables: tables, definition: definition)
+                for line in try connection.publicationDifferences(named: settings.publicationName, tables: tables,
+                                                                  definition: definition, configured: configured) {
+                    logger.warning("the existing publication differs from the configuration; Swallow does not alter it, and sends what it publishes",
+                                   metadata: ["difference": "\(line)"])
+                }
+            } catch where error.sqlState == "25006" || error.sqlState == "42501" {
+                logger.warning("cannot compare the existing publication with publication.row_filters and publication.columns",
+                               metadata: ["cause": "\(error.message)"])
             }
         }
         let viaRoot = try connection.execute("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(settings.publicationName))")[0, "pubviaroot"] == "t"
