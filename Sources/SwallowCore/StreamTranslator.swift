@@ -151,10 +151,9 @@ public struct StreamTranslator: Sendable {
         (capturedTables.isEmpty || capturedTables.contains(table)) && tableFilter.accepts(table.description)
     }
 
-    /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`.
-    /// `<topic_prefix>.<schema>.<table>`, with the characters Kafka refuses replaced as Debezium does
-    /// (`TopicName`).
-    /// With `topic_routing`, the topic the router gives a table it matches.
+    /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`, with the characters Kafka
+    /// refuses replaced as Debezium does (`TopicName`); with `topic_routing`, the topic the router gives a
+    /// table it matches.
     public func topic(of table: QualifiedTableName) -> String { route(of: table).topic }
 
     /// `table`'s topic and, when `topic_routing` routes it, what routing changes in its records.

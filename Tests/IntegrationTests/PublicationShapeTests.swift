@@ -287,7 +287,6 @@ import Testing
             (["public.measurements", "public.measurements_2024"], "{name: swallow, create: true, publish_via_partition_root: true}",
              "list only public.measurements"),
         ] {
-            _ = try? sql.execute("DROP PUBLICATION IF EXISTS swallow")
             let configuration = try Self.configuration(database: database, cluster: cluster, tables: tables, publication: publication)
             let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
             try waitUntil("the pipeline to stop") { running.hasEnded }
@@ -298,6 +297,16 @@ import Testing
             #expect(!error.isRetriable)
             #expect(error.description.contains(mention), "\(error.description)")
             #expect(try slotRow(sql) == nil, "no slot before the problem is fixed")
+            #expect(try sql.execute("SELECT 1 FROM pg_publication").rows.isEmpty, "nor a publication")
+            // `swallow check` says the same, changing nothing.
+            let yaml = testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: tables)
+                .replacingOccurrences(of: "publication: {name: swallow, create: true}", with: "publication: \(publication)")
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-partcheck-\(database).yaml").path
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let check = try runSwallow(["check", "--config", path])
+            #expect(check.status != 0)
+            #expect(check.text.contains("FAIL partitioned tables") && check.text.contains(mention), "\(check.text)")
+            #expect(try sql.execute("SELECT 1 FROM pg_publication").rows.isEmpty)
         }
     }
 }

@@ -129,6 +129,14 @@ extension ReplicationPipeline {
         }
         try requirePublicationOnStandby(connection, tables: tables)
         let definition = settings.publicationDefinition
+        // Partitioned tables must arrive under the names `tables` lists: checked before a publication is
+        // made, with the setting it would get, or with the existing one's.
+        let existing = try connection.execute("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(settings.publicationName))")
+        let viaRoot = existing.rows.isEmpty ? definition.publishViaPartitionRoot : existing[0, "pubviaroot"] == "t"
+        if let problem = try connection.partitionCaptureProblems(tables: settings.tables, publication: settings.publicationName,
+                                                                 viaRoot: viaRoot).first {
+            throw problem
+        }
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
                                              create: settings.createPublication && mayCreate, definition: definition) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
@@ -148,11 +156,6 @@ extension ReplicationPipeline {
                 logger.warning("cannot compare the existing publication with publication.row_filters and publication.columns",
                                metadata: ["cause": "\(error.message)"])
             }
-        }
-        let viaRoot = try connection.execute("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(settings.publicationName))")[0, "pubviaroot"] == "t"
-        if let problem = try connection.partitionCaptureProblems(tables: settings.tables, publication: settings.publicationName,
-                                                                 viaRoot: viaRoot).first {
-            throw problem
         }
     }
 }
