@@ -85,4 +85,53 @@ import Testing
         #expect(third.resumeSkippedEvents == 0)
         #expect(try readAll().count == delivered.count + 2)
     }
+
+    /// An initial snapshot of two routed tables whose ids collide, retried after broker errors: the rows
+    /// already in the shared topic are found (by their unit and routed key) and skipped, every row once.
+    @Test func anInitialSnapshotOfRoutedTablesRetriedAfterBrokerErrorsSendsEveryRowOnce() throws {
+        let database = try TestPostgres.shared.makeDatabase("eos_routing_snap")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        defer { sql.close() }
+        try sql.execute("""
+            CREATE TABLE items_1 (id int PRIMARY KEY, v int NOT NULL);
+            CREATE TABLE items_2 (id int PRIMARY KEY, v int NOT NULL);
+            INSERT INTO items_1 SELECT g, g FROM generate_series(1, 20000) g;
+            INSERT INTO items_2 SELECT g, g FROM generate_series(1, 20000) g;
+            """)
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let topic = "app.public.items"
+        try cluster.createTopic(topic, partitions: 8)
+        let configuration = try SwallowConfiguration.parse(yaml: testConfigurationYAML(
+            database: database, bootstrapServers: cluster.bootstrapServers, tables: ["public.items_1", "public.items_2"],
+            extraKafkaProperties: ["message.timeout.ms": "1500", "request.timeout.ms": "500",
+                                   "max.in.flight.requests.per.connection": "1", "retry.backoff.ms": "50"],
+            snapshot: "{mode: initial, max_threads: 2, chunk_rows: 1000}", delivery: .exactlyOnce,
+            sections: #"topic_routing: {topic.regex: 'app\.public\.items_\d+', topic.replacement: app.public.items}"# + "\n"),
+            environment: [:])
+        let admin = try KafkaAdmin(bootstrapServers: cluster.bootstrapServers)
+        defer { admin.close() }
+        func produced() throws -> Int64 { try admin.recordCount(topic: topic, partitions: 8) }
+
+        let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        try waitUntil(timeoutSeconds: 60, "a part of the snapshot to be in the topic") { try produced() >= 6000 }
+        cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey,
+                                  errors: Array(repeating: .notEnoughReplicas, count: 400))
+        try waitUntil(timeoutSeconds: 120, "the snapshot to finish and the stream to start") { try isStreaming(sql) }
+        try waitUntilEverythingIsConfirmed(sql)
+        let status = running.pipeline.status
+        #expect(try running.stop().isSuccess)
+        #expect(status.lastError != nil, "no attempt failed: the errors came too late to test a retry")
+        #expect(status.resumeSkippedEvents > 0)
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        defer { consumer.close() }
+        var reads: [String: Int] = [:]
+        for record in try consumer.readToEnd(timeoutMilliseconds: 30_000) {
+            reads[String(decoding: record.key ?? [], as: UTF8.self), default: 0] += 1
+        }
+        #expect(reads.count == 40000, "every row of both tables, under keys of their own")
+        let repeated = reads.filter { $0.value > 1 }.keys.sorted()
+        #expect(repeated.isEmpty, "rows read twice, e.g. \(repeated.prefix(5))")
+    }
 }
