@@ -230,6 +230,8 @@ import Testing
         let values = try records.map(Self.value)
         #expect(records.count == 9, "\(records.count) records")
         #expect(values.allSatisfy { ($0["source"] as? [String: Any])?["table"] as? String == "measurements" })
+        // The key is the partitioned table's primary key (id, at), from its Relation message and catalog.
+        #expect(try records.allSatisfy { try Set((jsonObject($0.key) ?? [:]).keys) == ["id", "at"] })
         func ids(_ op: String, incremental: Bool) -> [Int] {
             values.filter { $0["op"] as? String == op
                 && (((($0["source"] as? [String: Any])?["snapshot"] as? String) == "incremental") == incremental) }
