@@ -61,12 +61,18 @@ public struct ChangeEventEncoder: Sendable {
 
     /// Key JSON: object of the table's key columns in column order, e.g. `{"id":1}`; nil when the
     /// table has no key columns. Values are converted exactly like in the value.
-    public func encodeKey(table: TableSchema, row: [ColumnValue]) throws(ChangeEventError) -> [UInt8]? {
+    ///
+    /// `routed: false` writes the key as the connector makes it before topic routing (`TableSchema.routing`):
+    /// what Debezium's `__debezium.oldkey`/`newkey` headers carry, since the router leaves headers alone.
+    public func encodeKey(table: TableSchema, row: [ColumnValue], routed: Bool = true) throws(ChangeEventError) -> [UInt8]? {
         let keys = table.keyColumnIndexes
         guard !keys.isEmpty else { return nil }
         try checkShape(table, row)
-        return try record(schema: table.keySchemaJSON, capacity: 16 + keys.count * 24) { out throws(ChangeEventError) in
-            try appendObject(&out, table: table, row: row, indexes: keys)
+        let asRouted = routed || table.routing == nil
+        return try record(schema: asRouted ? table.keySchemaJSON : table.unroutedKeySchemaJSON,
+                          capacity: 16 + keys.count * 24) { out throws(ChangeEventError) in
+            try appendObject(&out, table: table, row: row, indexes: keys,
+                             trailingFields: asRouted ? table.keyRoutingFieldJSON : [])
         }
     }
 
@@ -313,7 +319,9 @@ public struct ChangeEventEncoder: Sendable {
     }
 
     /// `{"a":…,"b":…}` of the columns at `indexes` (the key's or the value's).
-    private func appendObject(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue], indexes: [Int]) throws(ChangeEventError) {
+    /// `{<fields of indexes>}`, with `trailingFields` (`,"name":value`..., already JSON) before the brace.
+    private func appendObject(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue], indexes: [Int],
+                              trailingFields: [UInt8] = []) throws(ChangeEventError) {
         out.append(Ascii.openBrace)
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
             var first = true
@@ -323,6 +331,7 @@ public struct ChangeEventEncoder: Sendable {
                 try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
             }
         }
+        if !trailingFields.isEmpty { out.append(contentsOf: trailingFields) }
         out.append(Ascii.closeBrace)
     }
 

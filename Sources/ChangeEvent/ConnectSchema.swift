@@ -302,21 +302,26 @@ enum ConnectSchemas {
         let base = TopicName.ofTable(schema: table.schema, table: table.table, prefix: prefix).name
         var key: [UInt8]?
         if !table.keyColumnIndexes.isEmpty {
-            let fields = table.keyColumnIndexes.map { index in
+            var fields = table.keyColumnIndexes.map { index in
                 // Optional as the column is: a primary key's columns are NOT NULL, but message.key.columns
                 // may name nullable ones.
                 table.plans[index].connectSchema.field(named: table.columns[index].name,
                                                        optional: table.columns[index].isOptional)
             }
-            key = ConnectFieldSchema.structure(fields: fields, name: "\(base).Key").json(optional: false)
+            // Topic routing's field naming the physical table: ByLogicalTableRouter adds it last, as
+            // Schema.STRING_SCHEMA (required).
+            if let keyField = table.routing?.keyField {
+                fields.append(ConnectFieldSchema.field("string", keyField.name, optional: false))
+            }
+            key = ConnectFieldSchema.structure(fields: fields, name: table.routing?.keySchemaName ?? "\(base).Key").json(optional: false)
         }
         let valueFields = table.valueColumnIndexes.map { index in
             table.plans[index].connectSchema.field(named: table.columns[index].name, optional: table.columns[index].isOptional)
         }
-        let row = ConnectFieldSchema.structure(fields: valueFields, name: "\(base).Value")
+        let row = ConnectFieldSchema.structure(fields: valueFields, name: table.routing?.valueSchemaName ?? "\(base).Value")
         let fields = [row.field(named: "before", optional: true), row.field(named: "after", optional: true), source]
             + envelopeTailFields
-        let value = ConnectFieldSchema.structure(fields: fields, name: "\(base).Envelope", version: 2).json(optional: false)
+        let value = ConnectFieldSchema.structure(fields: fields, name: table.routing?.envelopeSchemaName ?? "\(base).Envelope", version: 2).json(optional: false)
         return (key, value)
     }
 }

@@ -47,6 +47,8 @@ public struct TableSchema: Sendable {
     public var options: EncoderOptions { didSet { rebuild() } }
     /// Columns left out of `before`/`after` (`column.exclude.list`); row arrays still hold every column.
     public var excludedColumns: Set<String> { didSet { rebuild() } }
+    /// Topic routing's schema names and key field (`TableRouting`); nil for a table's own topic.
+    public var routing: TableRouting? { didSet { rebuild() } }
     /// Indexes of the key columns, in key order.
     public private(set) var keyColumnIndexes: [Int] = []
     /// Indexes of the columns written in `before`/`after`, in column order.
@@ -69,10 +71,15 @@ public struct TableSchema: Sendable {
     /// Connect schemas of the key and the value envelope, when `options.includeSchemas`.
     internal private(set) var keySchemaJSON: [UInt8]?
     internal private(set) var valueSchemaJSON: [UInt8]?
+    /// `routing`'s key field as `,"<name>":"<value>"`; empty without one.
+    internal private(set) var keyRoutingFieldJSON: [UInt8] = []
+    /// With `routing` and schemas: the key schema as the connector makes it, before routing (the
+    /// key-change headers carry that key).
+    internal private(set) var unroutedKeySchemaJSON: [UInt8]?
 
     public init(schema: String, table: String, columns: [ColumnSchema], keyColumnNames: [String]? = nil,
                 types: TypeCatalog = TypeCatalog(), options: EncoderOptions = EncoderOptions(),
-                excludedColumns: Set<String> = []) {
+                excludedColumns: Set<String> = [], routing: TableRouting? = nil) {
         self.schema = schema
         self.table = table
         self.columns = columns
@@ -80,6 +87,7 @@ public struct TableSchema: Sendable {
         self.types = types
         self.options = options
         self.excludedColumns = excludedColumns
+        self.routing = routing
         rebuild()
     }
 
@@ -126,13 +134,22 @@ public struct TableSchema: Sendable {
         JSON.appendASCII(&st, ",\"table\":")
         JSON.appendString(&st, table)
         self.sourceSchemaTableFields = st.bytes()
+        self.keyRoutingFieldJSON = routing?.keyFieldJSON ?? []
         if options.includeSchemas {
             let schemas = ConnectSchemas.tableSchemas(table: self, prefix: options.schemaNamePrefix)
             keySchemaJSON = schemas.key
             valueSchemaJSON = schemas.value
+            if routing != nil {
+                var unrouted = self
+                unrouted.routing = nil
+                unroutedKeySchemaJSON = unrouted.keySchemaJSON
+            } else {
+                unroutedKeySchemaJSON = nil
+            }
         } else {
             keySchemaJSON = nil
             valueSchemaJSON = nil
+            unroutedKeySchemaJSON = nil
         }
     }
 }

@@ -154,7 +154,9 @@ extension PostgresConnection {
 
     /// Makes sure the publication exists and covers `tables` (all tables when empty), creating it when
     /// `create` allows. An existing publication is never altered: that is the operator's decision.
-    public func preparePublication(named name: String, tables: [QualifiedTableName], create: Bool) throws(ReplicationError) -> Bool {
+    /// A publication Swallow creates follows `definition` (checked first: `checkPublicationDefinition`).
+    public func preparePublication(named name: String, tables: [QualifiedTableName], create: Bool,
+                                   definition: PublicationDefinition = PublicationDefinition()) throws(ReplicationError) -> Bool {
         let exists = try execute("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = \(try literal(name))")
         if exists.rows.isEmpty {
             guard create else {
@@ -167,12 +169,8 @@ extension PostgresConnection {
                                            hint: "create the table or remove it from `tables`")
                 }
             }
-            var target = "FOR ALL TABLES"
-            if !tables.isEmpty {
-                var names: [String] = []
-                for table in tables { names.append(try qualifiedName(table)) }
-                target = "FOR TABLE " + names.joined(separator: ", ")
-            }
+            _ = try checkPublicationDefinition(tables: tables, definition: definition)
+            let target = try publicationTarget(tables: tables, definition: definition)
             try execute("BEGIN")
             try execute("CREATE PUBLICATION \(try identifier(name)) \(target)")
             let xid = try execute("SELECT pg_current_xact_id()::text AS xid")[0, "xid"] ?? "0"

@@ -22,6 +22,8 @@ public struct PipelineSettings: Sendable {
     public var slotFailover: Bool
     public var publicationName: String
     public var createPublication: Bool
+    /// The `publication` section: partition root, row filters and column lists of the one Swallow creates.
+    public var publication: SwallowConfiguration.Publication
     /// Captured tables; empty means every table the publication sends.
     public var tables: [QualifiedTableName]
     public var topicPrefix: String
@@ -58,6 +60,8 @@ public struct PipelineSettings: Sendable {
     /// With `bootstrap_servers: embedded` (and in tests): the in-process mock cluster, which answers no
     /// CreateTopics, so that topics are created through its own interface.
     public var embeddedCluster: MockKafkaCluster?
+    /// `topic_routing`: Debezium's ByLogicalTableRouter.
+    public var topicRouting: SwallowConfiguration.TopicRouting?
     /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
     /// when its settings are, as Debezium makes one when its task starts.
     public var runID: String
@@ -70,6 +74,7 @@ public struct PipelineSettings: Sendable {
         slotFailover = configuration.slot.failover
         publicationName = configuration.publication.name
         createPublication = configuration.publication.create
+        publication = configuration.publication
         tables = configuration.tables.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         topicPrefix = configuration.topicPrefix
         self.bootstrapServers = bootstrapServers
@@ -93,6 +98,7 @@ public struct PipelineSettings: Sendable {
         heartbeat = configuration.heartbeat
         schemaRegistry = configuration.schemaRegistry
         topicCreation = TopicCreationPolicy(configuration.topicCreation)
+        topicRouting = configuration.topicRouting
         var random = SystemRandomNumberGenerator()
         runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }

@@ -28,7 +28,10 @@ extension ConfigurationReader {
                 message: "expected a publication name that is an unquoted lowercase PostgreSQL identifier ([a-z_][a-z0-9_$]*, at most 63 bytes), got \(value.shown)")
         }
         let create = try boolean(publication, "create", default: true)
-        return SwallowConfiguration.Publication(name: name, create: create)
+        return SwallowConfiguration.Publication(
+            name: name, create: create,
+            publishViaPartitionRoot: try boolean(publication, "publish_via_partition_root", default: false),
+            rowFilters: try readRowFilters(publication), columnLists: try readColumnLists(publication))
     }
 
     func readTables(_ top: Section) throws(ConfigurationError) -> [SwallowConfiguration.TableName] {

@@ -24,7 +24,7 @@ struct ConfigurationReader {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http", "schema_registry",
-                           "topic_creation"]
+                           "topic_creation", "topic_routing"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -32,7 +32,11 @@ struct ConfigurationReader {
         static let postgresPrimaryInherited = ["dbname", "user", "password", "sslmode", "connect_timeout_s",
                                                "sslrootcert", "sslcert", "sslkey", "sslpassword"]
         static let slot = ["name", "create", "failover"]
-        static let publication = ["name", "create"]
+        static let publication = ["name", "create", "publish_via_partition_root", "row_filters", "columns"]
+        /// Debezium's ByLogicalTableRouter option names.
+        static let topicRouting = ["topic.regex", "topic.replacement", "key.enforce.uniqueness", "key.field.name",
+                                   "key.field.regex", "key.field.replacement", "schema.name.adjustment.mode",
+                                   "logical.table.cache.size"]
         static let kafka = ["bootstrap_servers", "properties", "flush_timeout_ms", "oversized_events",
                             "dead_letter_topic", "transactional_id"]
         /// Debezium's own option names, so its documentation applies as it is.
@@ -51,7 +55,7 @@ struct ConfigurationReader {
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
-            ("schema_registry", schemaRegistry),
+            ("schema_registry", schemaRegistry), ("topic_routing", topicRouting),
         ]
     }
 
@@ -97,6 +101,7 @@ struct ConfigurationReader {
         let slot = try readSlot(top)
         let publication = try readPublication(top)
         let tables = try readTables(top)
+        try Self.checkPublicationFilters(publication, tables: tables)
         let topicPrefix = try readTopicPrefix(top)
         var kafka = try readKafka(top)
         let statusInterval = try integer(top, "status_interval_ms", range: Limits.statusIntervalMilliseconds,
@@ -134,6 +139,7 @@ struct ConfigurationReader {
             fileValuedKeyPaths: fileValued)
         configuration.schemaRegistry = schemaRegistry
         configuration.topicCreation = try readTopicCreation(top)
+        configuration.topicRouting = try readTopicRouting(top, topicPrefix: topicPrefix)
         return configuration
     }
 

@@ -120,10 +120,23 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public struct Publication: Sendable, Equatable {
         public var name: String
         public var create: Bool
+        /// `publish_via_partition_root`: the publication Swallow creates publishes a partitioned table's
+        /// changes as its root's (one topic, the root's name), not as each partition's.
+        public var publishViaPartitionRoot: Bool
+        /// `row_filters`: per table, the `WHERE` expression of the publication Swallow creates
+        /// (PostgreSQL 15+); snapshots read the same rows.
+        public var rowFilters: [TableName: String]
+        /// `columns`: per table, the column list of the publication Swallow creates (PostgreSQL 15+);
+        /// snapshots read the same columns.
+        public var columnLists: [TableName: [String]]
 
-        public init(name: String, create: Bool = true) {
+        public init(name: String, create: Bool = true, publishViaPartitionRoot: Bool = false,
+                    rowFilters: [TableName: String] = [:], columnLists: [TableName: [String]] = [:]) {
             self.name = name
             self.create = create
+            self.publishViaPartitionRoot = publishViaPartitionRoot
+            self.rowFilters = rowFilters
+            self.columnLists = columnLists
         }
     }
 
@@ -443,6 +456,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// `topic_creation`: the topics Swallow creates before their first record (Kafka Connect's
     /// `topic.creation.*`); nil when the section is absent (the brokers create topics, if anything does).
     public var topicCreation: TopicCreation? = nil
+    /// `topic_routing`: Debezium's ByLogicalTableRouter; nil: every table has its own topic.
+    public var topicRouting: TopicRouting?
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

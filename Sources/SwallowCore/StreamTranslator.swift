@@ -87,12 +87,16 @@ public struct StreamTranslator: Sendable {
 
     /// What heartbeat messages become.
     private let heartbeat: HeartbeatMessages
+    /// `topic_routing`: tables whose topics it matches share another topic.
+    private let router: LogicalTableRouter?
 
     public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
                 options: SwallowConfiguration.Events = .init(),
                 heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil),
-                runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0))) {
+                runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0)),
+                router: LogicalTableRouter? = nil) {
         self.heartbeat = heartbeat
+        self.router = router
         self.topicPrefix = topicPrefix
         self.database = database
         self.capturedTables = Set(capturedTables)
@@ -147,10 +151,17 @@ public struct StreamTranslator: Sendable {
         (capturedTables.isEmpty || capturedTables.contains(table)) && tableFilter.accepts(table.description)
     }
 
-    /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`.
-    /// `<topic_prefix>.<schema>.<table>`, with the characters Kafka refuses replaced as Debezium does
-    /// (`TopicName`).
-    public func topic(of table: QualifiedTableName) -> String { TopicName.ofTable(schema: table.schema, table: table.table, prefix: topicPrefix).name }
+    /// The topic `table`'s events go to: `<topic_prefix>.<schema>.<table>`, with the characters Kafka
+    /// refuses replaced as Debezium does (`TopicName`); with `topic_routing`, the topic the router gives a
+    /// table it matches.
+    public func topic(of table: QualifiedTableName) -> String { route(of: table).topic }
+
+    /// `table`'s topic and, when `topic_routing` routes it, what routing changes in its records.
+    private func route(of table: QualifiedTableName) -> (topic: String, routing: TableRouting?) {
+        let own = TopicName.ofTable(schema: table.schema, table: table.table, prefix: topicPrefix).name
+        guard let route = router?.route(topic: own) else { return (own, nil) }
+        return (route.topic, route.routing)
+    }
 
     /// The key columns `events.message.key.columns` sets for `table`; nil when it sets none.
     public func keyColumnOverride(for table: QualifiedTableName) -> [String]? {
@@ -244,7 +255,9 @@ public struct StreamTranslator: Sendable {
             if let before, let oldKey = try encodeKey(relation, before), let newKey, oldKey != newKey {
                 let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
                                                  try eventSource(walStart, relation), eventTimeMillis)
-                let moved = [RecordHeader(key: "__debezium.newkey", value: newKey)] + contextHeaders
+                // The headers hold the keys as the connector makes them: topic routing leaves headers alone.
+                let headerKeys = try movedKeyHeaders(relation, before: before, after: after, oldKey: oldKey, newKey: newKey)
+                let moved = [RecordHeader(key: "__debezium.newkey", value: headerKeys.new)] + contextHeaders
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
                                                        kind: .change(relationID: relation.relationID, operation: .delete))))
                 if options.tombstonesOnDelete {
@@ -254,7 +267,7 @@ public struct StreamTranslator: Sendable {
                 let create = try encodeRowChange(.create, relation, before: nil, after: after,
                                                  try eventSource(walStart, relation), eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
-                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: oldKey)] + contextHeaders,
+                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: headerKeys.old)] + contextHeaders,
                                                        kind: .change(relationID: relation.relationID, operation: .create))))
             } else {
                 let value = try encodeRowChange(.update, relation, before: before, after: after,
@@ -360,12 +373,13 @@ public struct StreamTranslator: Sendable {
         // column.include/exclude.list shape the value; the key keeps its columns so that a table's
         // events stay on their partitions.
         let excluded = Set(columns.filter { !$0.isKey && !columnFilter.accepts("\(qualified).\($0.name)") }.map(\.name))
+        let route = route(of: QualifiedTableName(schema: relation.namespace, table: relation.name))
         let schema = TableSchema(schema: relation.namespace, table: relation.name, columns: columns,
                                  keyColumnNames: keyNames, types: types, options: encoder.options,
-                                 excludedColumns: excluded)
+                                 excludedColumns: excluded, routing: route.routing)
         if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
         relations[relation.relationID] = CapturedRelation(
-            relationID: relation.relationID, schema: schema, topic: topic(of: QualifiedTableName(schema: relation.namespace, table: relation.name)), isCaptured: isCaptured, dataCollection: qualified)
+            relationID: relation.relationID, schema: schema, topic: route.topic, isCaptured: isCaptured, dataCollection: qualified)
     }
 
     // MARK: Snapshots
@@ -487,6 +501,17 @@ public struct StreamTranslator: Sendable {
 
     private func encodeKey(_ relation: CapturedRelation, _ row: [ColumnValue]) throws(PipelineError) -> [UInt8]? {
         do { return try encoder.encodeKey(table: relation.schema, row: row) } catch { throw .encoding(error) }
+    }
+
+    /// The keys of a key change's `__debezium.oldkey`/`newkey` headers: the record keys, or, for a table
+    /// topic routing routes, the keys before routing.
+    private func movedKeyHeaders(_ relation: CapturedRelation, before: [ColumnValue], after: [ColumnValue],
+                                 oldKey: [UInt8], newKey: [UInt8]) throws(PipelineError) -> (old: [UInt8], new: [UInt8]) {
+        guard relation.schema.routing != nil else { return (oldKey, newKey) }
+        do {
+            return (try encoder.encodeKey(table: relation.schema, row: before, routed: false) ?? oldKey,
+                    try encoder.encodeKey(table: relation.schema, row: after, routed: false) ?? newKey)
+        } catch { throw .encoding(error) }
     }
 
     private func encodeRowChange(_ op: Operation, _ relation: CapturedRelation, before: [ColumnValue]?, after: [ColumnValue]?,

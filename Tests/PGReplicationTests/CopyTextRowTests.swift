@@ -43,3 +43,12 @@ import Testing
         }
     }
 }
+
+/// `pg_publication_tables.attnames` as `array_to_json` writes it, read back.
+@Suite struct PublishedColumnsTextTests {
+    @Test func jsonArraysOfNamesAreReadWithTheirEscapes() {
+        #expect(PostgresConnection.textArray(#"["id","email"]"#) == ["id", "email"])
+        #expect(PostgresConnection.textArray(#"["Odd \"Name\"","a,b","back\\slash"]"#) == [#"Odd "Name""#, "a,b", #"back\slash"#])
+        #expect(PostgresConnection.textArray("[]") == [])
+    }
+}

@@ -26,7 +26,7 @@ struct PostgresPreflight {
 
     private var role: String { settings.connection.user }
 
-    private mutating func add(_ name: String, _ outcome: PreflightCheck.Outcome, _ found: String, fix: String? = nil) {
+    mutating func add(_ name: String, _ outcome: PreflightCheck.Outcome, _ found: String, fix: String? = nil) {
         checks.append(PreflightCheck(name: name, outcome: outcome, found: found, fix: fix))
     }
 
@@ -154,6 +154,8 @@ struct PostgresPreflight {
             checkMissingPublication(required: required, isSuperuser: isSuperuser,
                                     canCreateInDatabase: canCreateInDatabase, owned: owned)
         }
+
+        try checkPublicationShape(sql, publicationExists: publicationExists)
 
         if let signal = settings.signalTable {
             try checkSignalTable(sql, signal, covered: publishesAllTables || published.contains(signal) || !publicationExists)
@@ -337,7 +339,9 @@ struct PostgresPreflight {
     /// `table.exclude.list` let through, plus the transaction topic and the dead-letter topic when they
     /// are used.
     private func configuredTopics(_ tables: [QualifiedTableName]) -> [String] {
-        var topics = tables.filter(translator.captures).map(translator.topic(of:))
+        var topics: [String] = []
+        // Each once: with topic_routing several tables share one.
+        for topic in tables.filter(translator.captures).map(translator.topic(of:)) where !topics.contains(topic) { topics.append(topic) }
         if settings.events.provideTransactionMetadata { topics.append(translator.transactionTopic) }
         if settings.oversizedEvents == .deadLetter { topics.append(settings.deadLetterTopic) }
         return topics

@@ -128,10 +128,34 @@ extension ReplicationPipeline {
             if !tables.isEmpty && !tables.contains(signal) { tables.append(signal) }
         }
         try requirePublicationOnStandby(connection, tables: tables)
+        let definition = settings.publicationDefinition
+        // Partitioned tables must arrive under the names `tables` lists: checked before a publication is
+        // made, with the setting it would get, or with the existing one's.
+        let existing = try connection.execute("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = \(try connection.literal(settings.publicationName))")
+        let viaRoot = existing.rows.isEmpty ? definition.publishViaPartitionRoot : existing[0, "pubviaroot"] == "t"
+        if let problem = try connection.partitionCaptureProblems(tables: settings.tables, publication: settings.publicationName,
+                                                                 viaRoot: viaRoot).first {
+            throw problem
+        }
         if try connection.preparePublication(named: settings.publicationName, tables: tables,
-                                             create: settings.createPublication && mayCreate) {
+                                             create: settings.createPublication && mayCreate, definition: definition) {
             logger.info("created publication", metadata: ["publication": "\(settings.publicationName)",
                 "tables": "\(settings.tables.isEmpty ? "all" : settings.tables.map(\.description).joined(separator: ","))"])
+        } else if !settings.tables.isEmpty {
+            // Swallow never alters an existing publication; what it publishes is what the stream and the
+            // snapshots send (`swallow check` reports the same). Only a warning: comparing needs a
+            // rolled-back CREATE PUBLICATION, which a standby or a role without CREATE cannot run.
+            do {
+                let configured = try connection.checkPublicationDefinition(tables: tables, definition: definition)
+                for line in try connection.publicationDifferences(named: settings.publicationName, tables: tables,
+                                                                  definition: definition, configured: configured) {
+                    logger.warning("the existing publication differs from the configuration; Swallow does not alter it, and sends what it publishes",
+                                   metadata: ["difference": "\(line)"])
+                }
+            } catch where error.sqlState == "25006" || error.sqlState == "42501" {
+                logger.warning("cannot compare the existing publication with publication.row_filters and publication.columns",
+                               metadata: ["cause": "\(error.message)"])
+            }
         }
     }
 }

@@ -232,7 +232,10 @@ final class IncrementalSnapshotter {
                 continue
             }
             let details = try catalog.details(of: oid)
-            guard !details.primaryKey.isEmpty, let relation = try catalog.relationMessage(relationID: oid, details: details) else {
+            let shape: TableShape
+            do { shape = try tableShape(oid, entry) } catch { close(); throw .postgres(error) }
+            guard !details.primaryKey.isEmpty,
+                  let relation = try catalog.relationMessage(relationID: oid, details: details).map(shape.published.restrict) else {
                 logger.warning("incremental snapshot: table has no primary key, skipping it (chunks are primary-key ranges)",
                                metadata: ["table": "\(entry.name)"])
                 finishTable()
@@ -252,7 +255,7 @@ final class IncrementalSnapshotter {
             }
             do {
                 if try readChunk(entry, relationID: oid, columns: columns, keyColumns: details.primaryKey,
-                                 keyPositions: keyPositions) { return }
+                                 keyPositions: keyPositions, shape: shape) { return }
             } catch let error as PipelineError {
                 throw error
             } catch let error as ReplicationError {
@@ -265,17 +268,32 @@ final class IncrementalSnapshotter {
         }
     }
 
+    /// How a table is read: `ONLY` it, or, partitioned (`publish_via_partition_root`), with its
+    /// partitions, which hold its rows; and what the publication publishes of it.
+    struct TableShape {
+        var from: String
+        var published: PublishedTable
+    }
+
+    private func tableShape(_ oid: UInt32, _ entry: IncrementalSnapshotState.Entry) throws(ReplicationError) -> TableShape {
+        let sql = try open()
+        let partitioned = try sql.execute("SELECT relkind FROM pg_catalog.pg_class WHERE oid = \(oid)")[0, "relkind"] == "p"
+        let published = try sql.publishedTables(named: settings.publicationName)[QualifiedTableName(schema: entry.schema, table: entry.table)]
+        return TableShape(from: partitioned ? "" : "ONLY ", published: published ?? PublishedTable())
+    }
+
     /// Returns false when the table has nothing left to read.
     private func readChunk(_ entry: IncrementalSnapshotState.Entry, relationID: UInt32, columns columnNames: [String],
-                           keyColumns: [String], keyPositions: [Int]) throws -> Bool {
+                           keyColumns: [String], keyPositions: [Int], shape: TableShape) throws -> Bool {
         let sql = try open()
-        let table = try sql.qualifiedName(QualifiedTableName(schema: entry.schema, table: entry.table))
+        let table = shape.from + (try sql.qualifiedName(QualifiedTableName(schema: entry.schema, table: entry.table)))
         let key = try KeySQL(keyColumns, on: sql)
-        let filter = entry.filter.map { " AND (\($0))" } ?? ""
+        // The signal's additional condition, and the publication's row filter: the stream sends no other rows.
+        let filter = (entry.filter.map { " AND (\($0))" } ?? "") + shape.published.andRowFilter
         if state.maximumKey == nil {
             let descending = try keyColumns.map { c throws(ReplicationError) in "\(try sql.identifier(c)) DESC" }
                 .joined(separator: ", ")
-            let result = try sql.execute("SELECT \(key.list) FROM ONLY \(table) WHERE true\(filter) ORDER BY \(descending) LIMIT 1")
+            let result = try sql.execute("SELECT \(key.list) FROM \(table) WHERE true\(filter) ORDER BY \(descending) LIMIT 1")
             guard let row = result.rows.first else { return false }   // empty
             state.maximumKey = row.map { $0 ?? "" }
         }
@@ -295,7 +313,7 @@ final class IncrementalSnapshotter {
         chunk.snapshot = try beginSnapshotSeeingStreamedTransactions(on: sql)
         do {
             _ = try sql.copyOut("""
-                COPY (SELECT \(columns) FROM ONLY \(table) WHERE \(conditions.joined(separator: " AND "))\(filter) \
+                COPY (SELECT \(columns) FROM \(table) WHERE \(conditions.joined(separator: " AND "))\(filter) \
                 ORDER BY \(key.list) LIMIT \(limit)) TO STDOUT
                 """) { line in
                 chunk.append(try CopyTextRow.decode(line, expectedFields: columnCount).columnValues)

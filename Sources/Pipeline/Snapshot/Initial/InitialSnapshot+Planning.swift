@@ -50,18 +50,21 @@ extension InitialSnapshot {
             names.removeAll { $0 == settings.signalTable }
         }
         tables = []
+        let published: [QualifiedTableName: PublishedTable]
+        do { published = try reader.publishedTables(named: settings.publicationName) } catch { throw .postgres(error) }
         for name in names {
             guard let oid = try catalog.relationID(schema: name.schema, table: name.table) else {
                 throw PipelineError(code: .snapshot, message: "table \(name) does not exist; create it or remove it from `tables`",
                                     isRetriable: false)
             }
             let details = try catalog.details(of: oid)
-            guard let relation = try catalog.relationMessage(relationID: oid, details: details) else { continue }
+            let shape = published[name] ?? PublishedTable()
+            guard let relation = try catalog.relationMessage(relationID: oid, details: details).map(shape.restrict) else { continue }
             guard translator.captures(relation) else { continue }
             try translator.describe(relation, catalog: try catalog.catalog(of: relation, details: details))
             tables.append(Table(relation: relation,
                                 state: .init(schema: name.schema, name: name.table, keyColumns: details.primaryKey,
-                                             estimatedRows: -1)))
+                                             estimatedRows: -1), published: shape))
         }
         if !state.tables.isEmpty {
             // Resuming: the plan must describe the same tables.
@@ -125,7 +128,7 @@ extension InitialSnapshot {
                     let bounds = try reader.execute("""
                         SELECT \(list) FROM (
                           SELECT \(list), row_number() OVER (ORDER BY \(list)) AS swallow_row_number
-                          FROM \(from)\(try reader.qualifiedName(table.name))) numbered
+                          FROM \(from)\(try reader.qualifiedName(table.name)) WHERE true\(table.published.andRowFilter)) numbered
                         WHERE swallow_row_number % \(chunkRows) = 0 ORDER BY swallow_row_number
                         """)
                     var lower: [String]?
@@ -167,7 +170,7 @@ extension InitialSnapshot {
                                                    "chunks_per_table": "\(summary)"])
     }
 
-    /// `COPY (SELECT <published columns> FROM ONLY <table> WHERE <chunk range>) TO STDOUT`.
+    /// `COPY (SELECT <published columns> FROM ONLY <table> WHERE <chunk range> AND (<row filter>)) TO STDOUT`.
     func chunkQuery(_ chunk: SnapshotState.Chunk, on connection: PostgresConnection) throws(ReplicationError) -> String {
         let table = tables[chunk.table]
         let columns = try connection.identifierList(table.relation.columns.map(\.name))
@@ -180,6 +183,7 @@ extension InitialSnapshot {
             if let lower = chunk.lowerBlock { conditions.append("ctid >= '(\(lower),0)'::tid") }
             if let upper = chunk.upperBlock { conditions.append("ctid < '(\(upper),0)'::tid") }
         }
+        if let rowFilter = table.published.rowFilter { conditions.append("(\(rowFilter))") }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         return "COPY (SELECT \(columns) FROM \(table.state.fromPrefix)\(try connection.qualifiedName(table.name))\(filter)) TO STDOUT"
     }

@@ -32,6 +32,8 @@ final class InitialSnapshot: @unchecked Sendable {
     struct Table {
         var relation: RelationMessage
         var state: SnapshotState.Table
+        /// The publication's row filter and column list for the table (`PublishedShape`).
+        var published = PublishedTable()
         var name: QualifiedTableName { QualifiedTableName(schema: relation.namespace, table: relation.name) }
     }
 
