@@ -23,7 +23,7 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
-                           "state_dir", "heartbeat", "log_format", "http", "schema_registry"]
+                           "state_dir", "heartbeat", "log_format", "http", "schema_registry", "flatten"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -45,12 +45,15 @@ struct ConfigurationReader {
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let http = ["listen"]
+        /// ExtractNewRecordState's option names (docs/transforms.md).
+        static let flatten = ["delete.tombstone.handling.mode", "add.fields", "add.fields.prefix", "add.headers",
+                              "add.headers.prefix", "route.by.field"]
         static let schemaRegistry = ["url", "username", "password", "sslrootcert", "sslcert", "sslkey", "sslpassword",
                                      "subject_name_strategy", "auto_register", "request_timeout_ms", "retry_timeout_ms"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
-            ("schema_registry", schemaRegistry),
+            ("schema_registry", schemaRegistry), ("flatten", flatten),
         ]
     }
 
@@ -132,6 +135,7 @@ struct ConfigurationReader {
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
         configuration.schemaRegistry = schemaRegistry
+        configuration.flatten = try readFlatten(top)
         return configuration
     }
 

@@ -26,11 +26,56 @@ import Testing
         try check(workload: "every-type", run: "modes", topics: Self.topics)
     }
 
+    /// The topics of `Golden/transforms.sql`, with those its flatten run routes rows to (route.by.field).
+    static let transformTopics = ["app.public.customers", "app.public.visits", "app.message", "app.eu", "app.us"]
+
+    /// Column masking (issue 17): masks with characters, v1 and v2 hashes, truncations of text and bytea,
+    /// with schemas.
+    @Test func columnMasking() throws {
+        try check(workload: "transforms", run: "masking", topics: Self.transformTopics)
+    }
+
+    /// Flattened records (ExtractNewRecordState): deletes rewritten, added fields and headers, routed by a
+    /// column, without schemas.
+    @Test func flattenedRecords() throws {
+        try check(workload: "transforms", run: "flatten", topics: Self.transformTopics)
+    }
+
+    /// Masking and flattened records together (tombstone mode, prefixes), with schemas.
+    @Test func maskedFlattenedRecords() throws {
+        try check(workload: "transforms", run: "maskflat", topics: Self.transformTopics)
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
-    /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`.
+    /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`. A transform's options
+    /// `transforms.NAME.<option>` are the keys of Swallow's top-level section NAME (`transforms` and
+    /// `transforms.NAME.type` name the SMT for Debezium only).
     static func swallowSections(properties: [(key: String, value: String)]) -> (events: String, sections: String) {
-        (eventsYAML(properties: properties), "")
+        var connector: [(key: String, value: String)] = []
+        var sections: [(name: String, options: [(key: String, value: String)])] = []
+        for property in properties {
+            if property.key == "transforms" { continue }
+            guard property.key.hasPrefix("transforms.") else {
+                connector.append(property)
+                continue
+            }
+            let rest = property.key.dropFirst("transforms.".count)
+            guard let dot = rest.firstIndex(of: ".") else { continue }
+            let name = String(rest[..<dot])
+            let option = String(rest[rest.index(after: dot)...])
+            if option == "type" {
+                if !sections.contains(where: { $0.name == name }) { sections.append((name, [])) }
+                continue
+            }
+            if let index = sections.firstIndex(where: { $0.name == name }) {
+                sections[index].options.append((option, property.value))
+            } else {
+                sections.append((name, [(option, property.value)]))
+            }
+        }
+        return (eventsYAML(properties: connector),
+                sections.map { "\($0.name): \(eventsYAML(properties: $0.options))" }.joined(separator: "\n"))
     }
 
     static func eventsYAML(properties: [(key: String, value: String)]) -> String {

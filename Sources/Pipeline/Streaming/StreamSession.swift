@@ -278,6 +278,7 @@ extension StreamTranslator {
             : nil
         self.init(topicPrefix: settings.topicPrefix, database: settings.connection.database,
                   capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
-                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID)
+                  heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID,
+                  flatten: settings.flatten)
     }
 }
