@@ -1,6 +1,7 @@
 -- The transforms workload (issue 17: column masking and flattened records): tables with text, varchar(n),
 -- char(n), unbounded varchar, bytea and numeric columns; inserts (NULLs, non-ASCII text), updates, a key
--- change, deletes (REPLICA IDENTITY FULL and DEFAULT) and a transactional logical message. Runs:
+-- change, deletes (REPLICA IDENTITY FULL and DEFAULT) and a transactional logical message; two rows
+-- exist before the connector starts (snapshot records). Runs:
 -- transforms.masking (masks, schemas on), transforms.flatten (ExtractNewRecordState, rewrite mode, no
 -- schemas), transforms.maskflat (both, tombstone mode, schemas on).
 CREATE TABLE public.customers (
@@ -21,6 +22,9 @@ CREATE TABLE public.visits (
     note varchar(20),
     region text
 );
+-- Rows before the stream starts: both connectors snapshot them (op "r").
+INSERT INTO public.customers VALUES (100, 'old@example.com', 'Old Timer', 'OLD', '555', 'snapshotted row', '\xdeadbeef', 1.00, 'app.eu');
+INSERT INTO public.visits VALUES (100, 'old', 'snapshotted visit', NULL);
 -- changes
 INSERT INTO public.customers VALUES (1, 'ann@example.com', 'Ann Smith', 'AB12', '+1 555 0100', 'first customer, long note', '\x0102030405060708', 12.50, 'app.eu');
 INSERT INTO public.customers VALUES (2, NULL, 'Bob', NULL, NULL, NULL, NULL, NULL, NULL);
