@@ -252,7 +252,7 @@ extension ChangeEventEncoder {
                                    typeName: "", reason: "flattened records without a flatten configuration")
         }
         if let problem = plan.routeProblem {
-            throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table,
+            throw ChangeEventError(code: .routeFieldNotApplicable, schema: table.schema, table: table.table,
                                    column: flatten.routeByField ?? "", typeName: "", reason: problem)
         }
         let context = FlattenedEventContext(op: op, table: table, source: source, eventTimeMillis: eventTimeMillis)

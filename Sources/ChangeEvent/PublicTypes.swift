@@ -343,6 +343,8 @@ public struct ChangeEventError: Error, Sendable, CustomStringConvertible, Equata
         case unsupportedOperation
         /// A masking option matches a column whose type it cannot mask.
         case maskNotApplicable
+        /// `flatten.route.by.field` names a column the table's events do not have (or not a text one).
+        case routeFieldNotApplicable
     }
 
     public var code: Code
@@ -370,7 +372,7 @@ public struct ChangeEventError: Error, Sendable, CustomStringConvertible, Equata
         switch code {
         case .invalidValue, .unsupportedType, .maskNotApplicable:
             return "\(code.rawValue): column \(schema).\(table).\(column) of type \(typeName): \(reason)"
-        case .columnCountMismatch, .unsupportedOperation:
+        case .columnCountMismatch, .unsupportedOperation, .routeFieldNotApplicable:
             return "\(code.rawValue): table \(schema).\(table): \(reason)"
         }
     }
