@@ -263,7 +263,7 @@ extension ChangeEventEncoder {
         case (true, .drop):
             return nil
         case (true, .deleteToTombstone):
-            return FlattenedRecord(value: nil, topic: nil, headers: headers)
+            return FlattenedRecord(value: nil, topic: try routedTopic(plan, table, before), headers: headers)
         case (true, .tombstone):
             // ExtractField keeps the `after` field's schema with a null value.
             let value: [UInt8]? = plan.rowSchema.map { schema in
