@@ -318,6 +318,10 @@ struct TransformsTests {
         #expect(try topic(.delete, txt("orders.us")) == "orders.us")
         #expect(try topic(.create, .null) == nil)
         #expect(try topic(.create, txt("  ")) == nil)
+        // A delete turned into a tombstone is routed by its before row too.
+        let toTombstone = Self.flattenEncoder(FlattenOptions(deleteTombstoneHandling: .deleteToTombstone, routeByField: "region"))
+        #expect(try toTombstone.encodeFlattenedChange(op: .delete, table: Self.ordersTable(toTombstone), before: [txt("1"), txt("t.eu")],
+                                                      after: nil, source: Self.source, eventTimeMillis: 5)?.topic == "t.eu")
         let missing = Self.flattenEncoder(FlattenOptions(routeByField: "nope"))
         #expect(throws: ChangeEventError.self) {
             try missing.encodeFlattenedChange(op: .create, table: Self.ordersTable(missing), before: nil, after: Self.orderRow,
