@@ -112,7 +112,8 @@ enum ToastPlaceholder {
     }
 }
 
-/// RFC 1321 MD5, only for the name-based UUID of the placeholder (computed once per table plan).
+/// RFC 1321 MD5: the name-based UUID of the placeholder (computed once per table plan) and the MD5 of
+/// `column.mask.hash.MD5...` (`DigestAlgorithm`).
 enum MD5 {
     private static let shifts: [UInt32] = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
                                            5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,

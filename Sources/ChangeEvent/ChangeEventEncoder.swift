@@ -79,7 +79,7 @@ public struct ChangeEventEncoder: Sendable {
     /// One record's bytes, `payload` written by `body`: with `envelope.schemas` (a `schema`),
     /// `{"schema":<schema>,"payload":<payload>}`, else the payload alone.
     @inline(__always)
-    private func record<E: Error>(schema: [UInt8]?, capacity: Int,
+    func record<E: Error>(schema: [UInt8]?, capacity: Int,
                                   _ body: (inout JSONOutput) throws(E) -> Void) throws(E) -> [UInt8] {
         var out = JSONOutput(capacity: capacity + (schema.map { $0.count + 24 } ?? 0))
         if let schema {
@@ -315,24 +315,80 @@ public struct ChangeEventEncoder: Sendable {
             return
         }
         try checkShape(table, row)
-        try appendObject(&out, table: table, row: row, indexes: table.valueColumnIndexes)
+        try appendObject(&out, table: table, row: row, indexes: table.valueColumnIndexes, applyMasks: table.hasMasks)
     }
 
-    /// `{"a":…,"b":…}` of the columns at `indexes` (the key's or the value's).
-    /// `{<fields of indexes>}`, with `trailingFields` (`,"name":value`..., already JSON) before the brace.
+    /// The fields of a row image without the braces: `"a":…,"b":…` (a flattened record's row).
+    func appendRowFields(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue]) throws(ChangeEventError) {
+        try checkShape(table, row)
+        try appendFields(&out, table: table, row: row, indexes: table.valueColumnIndexes, applyMasks: table.hasMasks)
+    }
+
+    /// `{"a":…,"b":…}` of the columns at `indexes` (the key's or the value's), with `trailingFields`
+    /// (`,"name":value`..., already JSON: topic routing's key field) before the brace. Masks apply to the
+    /// value's row images only: Debezium builds keys without its column mappers.
     private func appendObject(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue], indexes: [Int],
-                              trailingFields: [UInt8] = []) throws(ChangeEventError) {
+                              applyMasks: Bool = false, trailingFields: [UInt8] = []) throws(ChangeEventError) {
         out.append(Ascii.openBrace)
+        try appendFields(&out, table: table, row: row, indexes: indexes, applyMasks: applyMasks)
+        if !trailingFields.isEmpty { out.append(contentsOf: trailingFields) }
+        out.append(Ascii.closeBrace)
+    }
+
+    private func appendFields(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue], indexes: [Int],
+                              applyMasks: Bool) throws(ChangeEventError) {
         try withTablePlan(table) { (kinds, prefixes, ends) throws(ChangeEventError) in
             var first = true
             for index in indexes {
                 if !first { out.append(Ascii.comma) }
                 first = false
+                if applyMasks, let mask = table.masks[index] {
+                    try appendMaskedField(&out, table: table, index: index, value: row[index], mask: mask,
+                                          prefixes: prefixes, ends: ends)
+                    continue
+                }
                 try appendField(&out, table: table, index: index, value: row[index], kinds: kinds, prefixes: prefixes, ends: ends)
             }
         }
-        if !trailingFields.isEmpty { out.append(contentsOf: trailingFields) }
-        out.append(Ascii.closeBrace)
+    }
+
+    /// A masked column's field: the value as Debezium's column mapper leaves it (`ColumnMask`), applied
+    /// to the converted value (a string, or bytea's bytes), the unchanged-TOAST placeholder included.
+    private func appendMaskedField(_ out: inout JSONOutput, table: TableSchema, index: Int, value: ColumnValue,
+                                   mask: PlannedMask, prefixes: UnsafeBufferPointer<UInt8>,
+                                   ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
+        let start = index == 0 ? 0 : ends[index - 1]
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[start..<ends[index]]))
+        if mask.cutsBytes, case .truncate(let length) = mask.mask {
+            let bytes: [UInt8]
+            switch value {
+            case .null:
+                JSON.appendASCII(&out, "null")
+                return
+            case .unchangedToast:
+                bytes = Array(options.toastPlaceholder.utf8)
+            case .text(let text):
+                do throws(ConversionFailure) {
+                    bytes = try text.withUnsafeBufferPointer { p throws(ConversionFailure) in try ValueConverter.decodeBytea(p) }
+                } catch {
+                    let plan = table.plans[index]
+                    throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table,
+                                           column: plan.name, typeName: plan.typeName, reason: error.reason)
+                }
+            }
+            JSON.appendBase64String(&out, bytes.prefix(length))
+            return
+        }
+        let text: String? = switch value {
+        case .null: nil
+        case .unchangedToast: options.toastPlaceholder
+        case .text(let bytes): String(decoding: bytes, as: UTF8.self)
+        }
+        if let masked = mask.mask.apply(toString: text, declaredLength: mask.declaredLength) {
+            JSON.appendString(&out, masked)
+        } else {
+            JSON.appendASCII(&out, "null")
+        }
     }
 
     @inline(__always)

@@ -113,7 +113,7 @@ struct ColumnPlan: Sendable {
     /// What an unchanged TOASTed value of this column becomes, shaped like the column.
     let toastJSON: [UInt8]
     /// The column's Connect schema (`envelope.schemas`).
-    let connectSchema: ConnectFieldSchema
+    var connectSchema: ConnectFieldSchema
 
     init(column: ColumnSchema, types: TypeCatalog, options: EncoderOptions, elementKinds: inout [ConverterKind]) {
         name = column.name

@@ -49,10 +49,20 @@ public struct TableSchema: Sendable {
     public var excludedColumns: Set<String> { didSet { rebuild() } }
     /// Topic routing's schema names and key field (`TableRouting`); nil for a table's own topic.
     public var routing: TableRouting? { didSet { rebuild() } }
+    /// Masked columns by name (`column.truncate.*`, `column.mask.*`: the rule that matched each); their
+    /// values in `before`/`after` and their value schema fields are masked, keys are not.
+    public var columnMasks: [String: ColumnMaskRule] { didSet { rebuild() } }
     /// Indexes of the key columns, in key order.
     public private(set) var keyColumnIndexes: [Int] = []
     /// Indexes of the columns written in `before`/`after`, in column order.
     public private(set) var valueColumnIndexes: [Int] = []
+    /// Per column: its mask as planned (nil for most); `hasMasks` when any value column has one.
+    internal private(set) var masks: [PlannedMask?] = []
+    internal private(set) var hasMasks = false
+    /// With `options.flatten`: what the table's flattened records need.
+    internal private(set) var flattenedPlan: FlattenedTablePlan?
+    /// The first masking rule that matches a column it cannot apply to (see `maskNotApplicableError`).
+    public private(set) var inapplicableMask: (rule: ColumnMaskRule, column: String, typeName: String)?
     /// Columns whose type has no mapping (only with `unknownTypeHandling == .fail`).
     public private(set) var unsupportedColumns: [(column: String, typeName: String)] = []
 
@@ -79,8 +89,10 @@ public struct TableSchema: Sendable {
 
     public init(schema: String, table: String, columns: [ColumnSchema], keyColumnNames: [String]? = nil,
                 types: TypeCatalog = TypeCatalog(), options: EncoderOptions = EncoderOptions(),
-                excludedColumns: Set<String> = [], routing: TableRouting? = nil) {
+                excludedColumns: Set<String> = [], routing: TableRouting? = nil,
+                columnMasks: [String: ColumnMaskRule] = [:]) {
         self.schema = schema
+        self.columnMasks = columnMasks
         self.table = table
         self.columns = columns
         self.keyColumnNames = keyColumnNames
@@ -97,6 +109,18 @@ public struct TableSchema: Sendable {
         return ChangeEventError(
             code: .unsupportedType, schema: schema, table: table, column: first.column, typeName: first.typeName,
             reason: "Swallow has no Debezium mapping for this type; set events.unknown.type.handling.mode: string to pass its text, or exclude the column with events.column.exclude.list")
+    }
+
+    /// The error to report before encoding any change of this table, if a masking rule matches a column
+    /// whose values it cannot mask (names the `events` key).
+    public var maskNotApplicableError: ChangeEventError? {
+        guard let problem = inapplicableMask else { return nil }
+        let what = problem.rule.mask.isMask
+            ? "a mask applies to text columns only (text, varchar, char and domains over them): Debezium leaves the values of other types unmasked"
+            : "a truncation applies to text and bytea (binary.handling.mode: bytes) columns only"
+        return ChangeEventError(
+            code: .maskNotApplicable, schema: schema, table: table, column: problem.column, typeName: problem.typeName,
+            reason: "events.\(problem.rule.option) matches this column, but \(what); narrow the column expressions of events.\(problem.rule.option)")
     }
 
     private mutating func rebuild() {
@@ -116,6 +140,24 @@ public struct TableSchema: Sendable {
             prefixes.append(Ascii.colon)
             ends.append(prefixes.count)
         }
+        var masks: [PlannedMask?] = Array(repeating: nil, count: plans.count)
+        var inapplicable: (ColumnMaskRule, String, String)?
+        for (index, column) in columns.enumerated() {
+            guard let rule = columnMasks[column.name] else { continue }
+            switch PlannedMask.plan(rule.mask, column: column, kind: plans[index].kind, types: types) {
+            case .notApplicable:
+                if inapplicable == nil && !excludedColumns.contains(column.name) { inapplicable = (rule, column.name, plans[index].typeName) }
+            case .passthrough:
+                break
+            case .masked(let planned):
+                masks[index] = planned
+                plans[index].connectSchema = plans[index].connectSchema.addingParameter(planned.schemaParameter.key,
+                                                                                         planned.schemaParameter.value)
+            }
+        }
+        self.masks = masks
+        self.hasMasks = masks.contains { $0 != nil }
+        self.inapplicableMask = inapplicable.map { (rule: $0.0, column: $0.1, typeName: $0.2) }
         self.plans = plans
         self.kinds = plans.map(\.kind)
         self.elementKinds = elementKinds
@@ -150,6 +192,16 @@ public struct TableSchema: Sendable {
             keySchemaJSON = nil
             valueSchemaJSON = nil
             unroutedKeySchemaJSON = nil
+        }
+        if let flatten = options.flatten {
+            let base = TopicName.ofTable(schema: schema, table: table, prefix: options.schemaNamePrefix).name
+            let rowFields = options.includeSchemas ? valueColumnIndexes.map { index in
+                plans[index].connectSchema.field(named: columns[index].name, optional: columns[index].isOptional)
+            } : []
+            flattenedPlan = FlattenedTablePlan(table: self, flatten: flatten, rowFields: rowFields, base: base,
+                                               schemas: options.includeSchemas)
+        } else {
+            flattenedPlan = nil
         }
     }
 }
@@ -270,6 +322,9 @@ public struct EncoderOptions: Sendable, Equatable {
     public var includeSchemas: Bool
     /// The topic prefix (Debezium's `topic.prefix`), which starts the Connect schema names.
     public var schemaNamePrefix: String
+    /// The `flatten` section (ExtractNewRecordState): row changes are written flattened
+    /// (`encodeFlattenedChange`); nil writes change event envelopes.
+    public var flatten: FlattenOptions? = nil
 
     public init(toastPlaceholder: String = "__debezium_unavailable_value",
                 decimalHandling: DecimalHandling = .precise,
@@ -304,6 +359,10 @@ public struct ChangeEventError: Error, Sendable, CustomStringConvertible, Equata
         case columnCountMismatch
         /// `encodeRowChange` was called with an op that is not a row change (t/m).
         case unsupportedOperation
+        /// A masking option matches a column whose type it cannot mask.
+        case maskNotApplicable
+        /// `flatten.route.by.field` names a column the table's events do not have (or not a text one).
+        case routeFieldNotApplicable
     }
 
     public var code: Code
@@ -329,9 +388,9 @@ public struct ChangeEventError: Error, Sendable, CustomStringConvertible, Equata
 
     public var description: String {
         switch code {
-        case .invalidValue, .unsupportedType:
+        case .invalidValue, .unsupportedType, .maskNotApplicable:
             return "\(code.rawValue): column \(schema).\(table).\(column) of type \(typeName): \(reason)"
-        case .columnCountMismatch, .unsupportedOperation:
+        case .columnCountMismatch, .unsupportedOperation, .routeFieldNotApplicable:
             return "\(code.rawValue): table \(schema).\(table): \(reason)"
         }
     }

@@ -46,6 +46,8 @@ public struct PipelineSettings: Sendable {
     public var maxInFlightBytes: Int
     public var connectorVersion: String
     public var events: SwallowConfiguration.Events
+    /// `flatten`: records as ExtractNewRecordState leaves them; nil writes change event envelopes.
+    public var flatten: FlattenOptions?
     public var snapshot: SwallowConfiguration.Snapshot
     /// Snapshots on demand are requested through this table (`snapshot.signal_table`).
     public var signalTable: QualifiedTableName?
@@ -92,6 +94,7 @@ public struct PipelineSettings: Sendable {
         maxInFlightBytes = configuration.maxInFlightBytes
         self.connectorVersion = connectorVersion
         events = configuration.events
+        flatten = configuration.flatten
         snapshot = configuration.snapshot
         signalTable = configuration.snapshot.signalTable.map { QualifiedTableName(schema: $0.schema, table: $0.table) }
         stateDirectory = configuration.stateDirectory

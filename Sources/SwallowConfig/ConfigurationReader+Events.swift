@@ -4,7 +4,8 @@ import Foundation
 extension ConfigurationReader {
     func readEvents(_ top: Section) throws(ConfigurationError) -> SwallowConfiguration.Events {
         let defaults = SwallowConfiguration.Events()
-        guard let events = try optionalSection(top, "events", allowed: Keys.events) else { return defaults }
+        let maskKeys = try columnMaskKeys(top)
+        guard let events = try optionalSection(top, "events", allowed: Keys.events + maskKeys) else { return defaults }
         let tombstones = try boolean(events, "tombstones.on.delete", default: defaults.tombstonesOnDelete)
 
         var skipped = defaults.skippedOperations
@@ -69,6 +70,7 @@ extension ConfigurationReader {
             columnIncludeList: columnInclude, columnExcludeList: columnExclude,
             extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
         result.format = try enumeration(events, "format", default: defaults.format)
+        result.columnMasks = try readColumnMasks(events, keys: maskKeys)
         if result.format == .avro, result.includeSchemas {
             throw ConfigurationError(
                 code: .invalidValue, path: events.path("envelope.schemas"),

@@ -24,7 +24,7 @@ struct ConfigurationReader {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http", "schema_registry",
-                           "topic_creation", "topic_routing"]
+                           "topic_creation", "topic_routing", "flatten"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -50,12 +50,15 @@ struct ConfigurationReader {
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let http = ["listen"]
+        /// ExtractNewRecordState's option names (docs/transforms.md).
+        static let flatten = ["delete.tombstone.handling.mode", "add.fields", "add.fields.prefix", "add.headers",
+                              "add.headers.prefix", "route.by.field"]
         static let schemaRegistry = ["url", "username", "password", "sslrootcert", "sslcert", "sslkey", "sslpassword",
                                      "subject_name_strategy", "auto_register", "request_timeout_ms", "retry_timeout_ms"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
-            ("schema_registry", schemaRegistry), ("topic_routing", topicRouting),
+            ("schema_registry", schemaRegistry), ("topic_routing", topicRouting), ("flatten", flatten),
         ]
     }
 
@@ -140,6 +143,7 @@ struct ConfigurationReader {
         configuration.schemaRegistry = schemaRegistry
         configuration.topicCreation = try readTopicCreation(top)
         configuration.topicRouting = try readTopicRouting(top, topicPrefix: topicPrefix)
+        configuration.flatten = try readFlatten(top)
         return configuration
     }
 

@@ -283,6 +283,10 @@ public struct SwallowConfiguration: Sendable, Equatable {
         /// and snapshot record carries Debezium's context headers `__debezium.context.connectorLogicalName`,
         /// `.taskId`, `.connectorName` and `.runId`; off, records have Debezium 2.x's headers only.
         public var extendedHeadersEnabled: Bool
+        /// `column.truncate.to.<N>.chars`, `column.mask.with.<N>.chars`,
+        /// `column.mask.hash[.v2].<algorithm>.with.salt.<salt>`: in Debezium's order (the first rule that
+        /// matches a column wins). See docs/transforms.md.
+        public var columnMasks: [ColumnMaskRule] = []
 
         public init(tombstonesOnDelete: Bool = true, skippedOperations: Set<Operation> = [.truncate],
                     unavailableValuePlaceholder: String = "__debezium_unavailable_value",
@@ -458,6 +462,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var topicCreation: TopicCreation? = nil
     /// `topic_routing`: Debezium's ByLogicalTableRouter; nil: every table has its own topic.
     public var topicRouting: TopicRouting?
+    /// `flatten`: records as Debezium's ExtractNewRecordState leaves them (docs/transforms.md); nil writes
+    /// change event envelopes.
+    public var flatten: FlattenOptions?
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

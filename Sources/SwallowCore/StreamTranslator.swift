@@ -57,6 +57,8 @@ public struct StreamTranslator: Sendable {
     private let columnFilter: NameFilter
     private let messagePrefixFilter: NameFilter
     private let keyColumnOverrides: [(table: NameFilter, columns: [String])]
+    /// `events` masking options, in Debezium's order, each with its compiled column expressions.
+    private let columnMaskRules: [(columns: NameFilter, rule: ColumnMaskRule)]
     private let encoder: ChangeEventEncoder
     /// Types outside the encoder's built-in table, as the caller read them from the catalog.
     private var types = TypeCatalog()
@@ -94,7 +96,7 @@ public struct StreamTranslator: Sendable {
                 options: SwallowConfiguration.Events = .init(),
                 heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil),
                 runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0)),
-                router: LogicalTableRouter? = nil) {
+                router: LogicalTableRouter? = nil, flatten: FlattenOptions? = nil) {
         self.heartbeat = heartbeat
         self.router = router
         self.topicPrefix = topicPrefix
@@ -106,7 +108,10 @@ public struct StreamTranslator: Sendable {
         self.columnFilter = NameFilter(include: options.columnIncludeList, exclude: options.columnExcludeList, ignoringCase: true)
         self.messagePrefixFilter = NameFilter(include: options.messagePrefixIncludeList, exclude: options.messagePrefixExcludeList, ignoringCase: false)
         self.keyColumnOverrides = options.messageKeyColumns.map { (NameFilter(include: [$0.table], exclude: nil, ignoringCase: true), $0.columns) }
-        self.encoder = ChangeEventEncoder(options: EncoderOptions(events: options, topicPrefix: topicPrefix))
+        self.columnMaskRules = options.columnMasks.map { (NameFilter(include: $0.columns, exclude: nil, ignoringCase: true), $0) }
+        var encoderOptions = EncoderOptions(events: options, topicPrefix: topicPrefix)
+        encoderOptions.flatten = flatten
+        self.encoder = ChangeEventEncoder(options: encoderOptions)
         self.contextHeaders = ContextHeaders(enabled: options.extendedHeadersEnabled, topicPrefix: topicPrefix,
                                              runID: runID, encoder: encoder).headers
         self.messageTopic = "\(topicPrefix).message"
@@ -240,9 +245,8 @@ public struct StreamTranslator: Sendable {
             let after = try rowImage(insert.newTuple, relation, "Insert")
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, after)
-            let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
-                                                   kind: .change(relationID: relation.relationID, operation: .create))))
+            try appendChange(&actions, .create, relation, key: key, before: nil, after: after, source, eventTimeMillis,
+                             headers: contextHeaders)
 
         case .update(let update):
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
@@ -253,27 +257,18 @@ public struct StreamTranslator: Sendable {
             // IDENTITY FULL). A changed key moves the row to another Kafka key: like Debezium, delete the
             // old key (with its tombstone) and create the new one, so per-key consumers stay correct.
             if let before, let oldKey = try encodeKey(relation, before), let newKey, oldKey != newKey {
-                let delete = try encodeRowChange(.delete, relation, before: before, after: nil,
-                                                 try eventSource(walStart, relation), eventTimeMillis)
                 // The headers hold the keys as the connector makes them: topic routing leaves headers alone.
                 let headerKeys = try movedKeyHeaders(relation, before: before, after: after, oldKey: oldKey, newKey: newKey)
                 let moved = [RecordHeader(key: "__debezium.newkey", value: headerKeys.new)] + contextHeaders
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: delete, headers: moved,
-                                                       kind: .change(relationID: relation.relationID, operation: .delete))))
-                if options.tombstonesOnDelete {
-                    actions.append(.produce(OutgoingRecord(topic: relation.topic, key: oldKey, value: nil, headers: moved,
-                                                           kind: .tombstone(relationID: relation.relationID))))
-                }
-                let create = try encodeRowChange(.create, relation, before: nil, after: after,
-                                                 try eventSource(walStart, relation), eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: create,
-                                                       headers: [RecordHeader(key: "__debezium.oldkey", value: headerKeys.old)] + contextHeaders,
-                                                       kind: .change(relationID: relation.relationID, operation: .create))))
+                try appendChange(&actions, .delete, relation, key: oldKey, before: before, after: nil,
+                                 try eventSource(walStart, relation), eventTimeMillis, headers: moved)
+                if options.tombstonesOnDelete { appendTombstone(&actions, relation, key: oldKey, headers: moved) }
+                try appendChange(&actions, .create, relation, key: newKey, before: nil, after: after,
+                                 try eventSource(walStart, relation), eventTimeMillis,
+                                 headers: [RecordHeader(key: "__debezium.oldkey", value: headerKeys.old)] + contextHeaders)
             } else {
-                let value = try encodeRowChange(.update, relation, before: before, after: after,
-                                                try eventSource(walStart, relation), eventTimeMillis)
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: newKey, value: value, headers: contextHeaders,
-                                                       kind: .change(relationID: relation.relationID, operation: .update))))
+                try appendChange(&actions, .update, relation, key: newKey, before: before, after: after,
+                                 try eventSource(walStart, relation), eventTimeMillis, headers: contextHeaders)
             }
 
         case .delete(let delete):
@@ -281,19 +276,16 @@ public struct StreamTranslator: Sendable {
             let before = try rowImage(delete.oldTuple, relation, "Delete")
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
-            let value = try encodeRowChange(.delete, relation, before: before, after: nil, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
-                                                   kind: .change(relationID: relation.relationID, operation: .delete))))
+            try appendChange(&actions, .delete, relation, key: key, before: before, after: nil, source, eventTimeMillis,
+                             headers: contextHeaders)
             // tombstones.on.delete: a null value lets log compaction drop the key. Debezium writes one
             // after every delete, a keyless table's (null key) too.
-            if options.tombstonesOnDelete {
-                actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: contextHeaders,
-                                                       kind: .tombstone(relationID: relation.relationID))))
-            }
+            if options.tombstonesOnDelete { appendTombstone(&actions, relation, key: key, headers: contextHeaders) }
 
         case .truncate(let truncate):
             // Debezium skips truncates unless skipped.operations leaves them out.
-            guard !skips(.truncate) else { return }
+            // Flattened records have no truncates (ExtractNewRecordState drops them).
+            guard !skips(.truncate), encoder.options.flatten == nil else { return }
             for relationID in truncate.relationIDs {
                 guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
@@ -373,11 +365,19 @@ public struct StreamTranslator: Sendable {
         // column.include/exclude.list shape the value; the key keeps its columns so that a table's
         // events stay on their partitions.
         let excluded = Set(columns.filter { !$0.isKey && !columnFilter.accepts("\(qualified).\($0.name)") }.map(\.name))
+        var masks: [String: ColumnMaskRule] = [:]
+        if !columnMaskRules.isEmpty {
+            for column in columns {
+                let name = "\(qualified).\(column.name)"
+                if let match = columnMaskRules.first(where: { $0.columns.accepts(name) }) { masks[column.name] = match.rule }
+            }
+        }
         let route = route(of: QualifiedTableName(schema: relation.namespace, table: relation.name))
         let schema = TableSchema(schema: relation.namespace, table: relation.name, columns: columns,
                                  keyColumnNames: keyNames, types: types, options: encoder.options,
-                                 excludedColumns: excluded, routing: route.routing)
+                                 excludedColumns: excluded, routing: route.routing, columnMasks: masks)
         if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
+        if isCaptured, let problem = schema.maskNotApplicableError { throw .encoding(problem) }
         relations[relation.relationID] = CapturedRelation(
             relationID: relation.relationID, schema: schema, topic: route.topic, isCaptured: isCaptured, dataCollection: qualified)
     }
@@ -390,25 +390,29 @@ public struct StreamTranslator: Sendable {
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
                                eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if encoder.options.flatten != nil { return try flattenedSnapshotRecord(relation, key: key, row: row, source, eventTimeMillis) }
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
         return snapshotRecord(relation, key: key, value: value)
     }
 
     /// The `source` block of relation `relationID`'s snapshot records, formatted once: in an initial
     /// snapshot it differs between records only by its marker. Nil when the table is not captured.
-    public func snapshotSourceBlock(relationID: UInt32, source: SourceInfo) throws(PipelineError) -> [UInt8]? {
+    public func snapshotSourceBlock(relationID: UInt32, source: SourceInfo) throws(PipelineError) -> SnapshotSourceBlock? {
         guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
-        return encoder.encodeSource(source, table: relation.schema)
+        return SnapshotSourceBlock(bytes: encoder.encodeSource(source, table: relation.schema), source: source)
     }
 
     /// `snapshotRecord` with a `source` block from `snapshotSourceBlock`.
-    public func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: [UInt8],
+    public func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: SnapshotSourceBlock,
                         eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if encoder.options.flatten != nil {
+            return try flattenedSnapshotRecord(relation, key: key, row: row, sourceBlock.source, eventTimeMillis)
+        }
         let value: [UInt8]
         do {
             value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
-                                                sourceBlock: sourceBlock, eventTimeMillis: eventTimeMillis)
+                                                sourceBlock: sourceBlock.bytes, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
         return snapshotRecord(relation, key: key, value: value)
     }
@@ -522,11 +526,63 @@ public struct StreamTranslator: Sendable {
         } catch { throw .encoding(error) }
     }
 
+    // MARK: Flattened records
+
+    /// Appends the record of one row change: its change event, or (`flatten`) what ExtractNewRecordState
+    /// makes of it — possibly nothing, possibly on another topic, with more headers.
+    private func appendChange(_ actions: inout [StreamAction], _ op: Operation, _ relation: CapturedRelation, key: [UInt8]?,
+                              before: [ColumnValue]?, after: [ColumnValue]?, _ source: SourceInfo, _ eventTimeMillis: Int64,
+                              headers: [RecordHeader]) throws(PipelineError) {
+        let kind = RecordKind.change(relationID: relation.relationID, operation: op)
+        guard encoder.options.flatten != nil else {
+            let value = try encodeRowChange(op, relation, before: before, after: after, source, eventTimeMillis)
+            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: headers, kind: kind)))
+            return
+        }
+        let flattened: FlattenedRecord?
+        do {
+            flattened = try encoder.encodeFlattenedChange(op: op, table: relation.schema, before: before, after: after,
+                                                          source: source, eventTimeMillis: eventTimeMillis)
+        } catch { throw .encoding(error) }
+        guard let flattened else { return }
+        actions.append(.produce(OutgoingRecord(topic: flattened.topic ?? relation.topic, key: key, value: flattened.value,
+                                               headers: headers + flattened.headers.map { RecordHeader(key: $0.key, value: $0.value) },
+                                               kind: kind)))
+    }
+
+    /// Appends the tombstone after a delete (`tombstones.on.delete`), unless `flatten` drops it.
+    private func appendTombstone(_ actions: inout [StreamAction], _ relation: CapturedRelation, key: [UInt8]?,
+                                 headers: [RecordHeader]) {
+        var headers = headers
+        if encoder.options.flatten != nil {
+            guard let added = encoder.flattenedTombstoneHeaders() else { return }
+            headers += added.map { RecordHeader(key: $0.key, value: $0.value) }
+        }
+        actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: headers,
+                                               kind: .tombstone(relationID: relation.relationID))))
+    }
+
+    private func flattenedSnapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, row: [ColumnValue], _ source: SourceInfo,
+                                         _ eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
+        var actions: [StreamAction] = []
+        try appendChange(&actions, .read, relation, key: key, before: nil, after: row, source, eventTimeMillis,
+                         headers: contextHeaders)
+        guard case .produce(let record)? = actions.first else { return nil }
+        return record
+    }
+
     private func protocolViolation(_ what: String) -> PipelineError {
         PipelineError(code: .protocolViolation,
                       message: "replication stream out of order: \(what); Swallow stops rather than guess (nothing after the last confirmed position is lost). Report this with the PostgreSQL version.",
                       isRetriable: false)
     }
+}
+
+/// The `source` block of a table's snapshot records, formatted once (`StreamTranslator.snapshotSourceBlock`),
+/// with what it was made from (flattened records take their added fields from it).
+public struct SnapshotSourceBlock: Sendable {
+    public let bytes: [UInt8]
+    public let source: SourceInfo
 }
 
 /// Debezium 3.x's transaction metadata identifiers (PostgresTransactionMonitor, LogicalDecodingMessageMonitor).

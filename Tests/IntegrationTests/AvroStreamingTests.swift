@@ -20,7 +20,7 @@ import Testing
         let running: RunningPipeline
 
         init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "",
-             registrySettings: String = "") throws {
+             registrySettings: String = "", sections: String = "") throws {
             registry = try TestSchemaRegistry(name: name)
             database = try TestPostgres.shared.makeDatabase(name)
             sql = try TestPostgres.shared.connect(database)
@@ -30,7 +30,7 @@ import Testing
             for topic in topics { try cluster.createTopic(topic, partitions: 1) }
             let yaml = testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: tables,
                                              events: "{format: avro\(events)}")
-                + "\nschema_registry: {url: \"\(registry.url)\"\(registrySettings)}\n"
+                + "\nschema_registry: {url: \"\(registry.url)\"\(registrySettings)}\n" + sections
             running = RunningPipeline(configuration: try SwallowConfiguration.parse(yaml: yaml, environment: [:]),
                                       bootstrapServers: cluster.bootstrapServers)
             try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }

@@ -52,9 +52,31 @@ import Testing
         try check(workload: "filters", run: "typed", topics: Self.filterTopics)
     }
 
+    /// The topics of `Golden/transforms.sql`, with those its flatten run routes rows to (route.by.field).
+    static let transformTopics = ["app.public.customers", "app.public.visits", "app.message", "app.eu", "app.us"]
+
+    /// Column masking (issue 17): masks with characters, v1 and v2 hashes, truncations of text and bytea,
+    /// with schemas.
+    @Test func columnMasking() throws {
+        try check(workload: "transforms", run: "masking", topics: Self.transformTopics)
+    }
+
+    /// Flattened records (ExtractNewRecordState): deletes rewritten, added fields and headers, routed by a
+    /// column, without schemas.
+    @Test func flattenedRecords() throws {
+        try check(workload: "transforms", run: "flatten", topics: Self.transformTopics)
+    }
+
+    /// Masking and flattened records together (tombstone mode, prefixes), with schemas.
+    @Test func maskedFlattenedRecords() throws {
+        try check(workload: "transforms", run: "maskflat", topics: Self.transformTopics)
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
-    /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`.
+    /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`. A transform's options
+    /// `transforms.NAME.<option>` are the keys of Swallow's top-level section NAME (`transforms` and
+    /// `transforms.NAME.type` name the SMT for Debezium only).
     static func swallowSections(properties: [(key: String, value: String)]) -> (events: String, sections: String) {
         let connector = properties.filter { !$0.key.hasPrefix("transforms") }
         return (eventsYAML(properties: connector), transformSections(properties: properties))
@@ -69,7 +91,11 @@ import Testing
             let rest = property.key.dropFirst("transforms.".count)
             guard let dot = rest.firstIndex(of: ".") else { continue }
             let name = String(rest[..<dot]), option = String(rest[rest.index(after: dot)...])
-            guard option != "type" else { continue }
+            if option == "type" {
+                // A transform with only its type is a section with Swallow's defaults.
+                if !sections.contains(where: { $0.name == name }) { sections.append((name, [])) }
+                continue
+            }
             // Single-quoted YAML: no escapes (regexes keep their backslashes), `'` doubled; `${` (Java's
             // named group) as `$${`, since `${NAME}` is an environment variable in Swallow's YAML.
             let value = ["true", "false"].contains(property.value) ? property.value

@@ -104,6 +104,11 @@ payload_sql() {
 # pg_recvlogical drains one slot before and one after Swallow drains its own, into the mock broker.
 # Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb cpu_ms,
 # and eos_rate eos_seconds eos_ratio eos_peak_mb eos_cpu_ms for the exactly_once run.
+# BENCH_MASKING: also drain the same WAL from a fifth slot with column masking on (docs/transforms.md):
+# `1` for the default masks (the text column `kind` hashed with SHA-256 v2, `payload` truncated to 32
+# characters), or an `events` section of your own in YAML flow style; sets mask_rate mask_seconds
+# mask_ratio (of at_least_once's) mask_peak_mb mask_cpu_ms.
+bench_masking_events='{column.mask.hash.v2.SHA-256.with.salt.bench: "public\\.drain_.*\\.kind", column.truncate.to.32.chars: "public\\.drain_.*\\.payload"}'
 drain_run() {
   local rows=$1 target=$2 table="drain_$2" start
   create_events_table "$table" "$target"
@@ -111,6 +116,9 @@ drain_run() {
                    pg_create_logical_replication_slot('${table}_raw_after', 'pgoutput'),
                    pg_create_logical_replication_slot('${table}_swallow', 'pgoutput'),
                    pg_create_logical_replication_slot('${table}_swallow_eos', 'pgoutput')" >/dev/null
+  if [ -n "${BENCH_MASKING:-}" ]; then
+    $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_mask', 'pgoutput')" >/dev/null
+  fi
   echo "drain: committing $rows rows of ~$target B in 1000-row transactions..." >&2
   $psql -c "
 DO \$\$
@@ -166,6 +174,19 @@ http: {listen: \"$drain_http\"}" bench_eos
     curl -sf "http://$drain_http/metrics" >"$BENCH_DUMP_DIR/drain-$target-eos.metrics" || true
   fi
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  if [ -n "${BENCH_MASKING:-}" ]; then
+    # The same WAL again with masks, into topics of its own (bench_mask.*).
+    local mask_events=$BENCH_MASKING
+    [ "$mask_events" = 1 ] && mask_events=$bench_masking_events
+    write_swallow_config "$work/$table-mask.yaml" "public.$table" "${table}_swallow_mask" "$table" "events: $mask_events" bench_mask
+    start=$(now)
+    start_swallow "$work/$table-mask.yaml" "$work/swallow-mask.log"
+    wait_confirmed "${table}_swallow_mask" "$end_lsn"
+    mask_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
+    mask_peak_mb=$(rss_peak_mb "$swallow_pid")
+    mask_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
+    kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  fi
   raw_after=$(raw_drain "${table}_raw_after")
   raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")
   raw_rate=$(awk "BEGIN {printf \"%d\", $rows / $raw_seconds}")
@@ -173,6 +194,10 @@ http: {listen: \"$drain_http\"}" bench_eos
   ratio=$(awk "BEGIN {printf \"%.2f\", $swallow_rate / $raw_rate}")
   eos_rate=$(awk "BEGIN {printf \"%d\", $rows / $eos_seconds}")
   eos_ratio=$(awk "BEGIN {printf \"%.2f\", $eos_rate / $swallow_rate}")
+  if [ -n "${BENCH_MASKING:-}" ]; then
+    mask_rate=$(awk "BEGIN {printf \"%d\", $rows / $mask_seconds}")
+    mask_ratio=$(awk "BEGIN {printf \"%.2f\", $mask_rate / $swallow_rate}")
+  fi
   # Free the WAL for the next run.
   $psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${table}_%';
             DROP TABLE $table; DROP PUBLICATION $table; CHECKPOINT" >/dev/null

@@ -40,7 +40,15 @@ public class AvroDataVectors {
             SchemaAndValue connect = json.toConnectData("t", record);
             Object connectValue = withSpecialFloats(connect.schema(), connect.value(), input.get("record").get("payload"));
             AvroData avroData = new AvroData(100);   // a new one per record: no cache shared between them
-            org.apache.avro.Schema schema = avroData.fromConnectSchema(connect.schema());
+            org.apache.avro.Schema schema;
+            try {
+                schema = avroData.fromConnectSchema(connect.schema());
+            } catch (org.apache.avro.SchemaParseException refused) {
+                // A field name Avro does not allow (the golden workload's "Line Note"): AvroConverter fails
+                // on the record too, so there is no vector to compare with.
+                System.err.println("avro-data: AvroData refuses " + input.get("name").asText() + ": " + refused.getMessage());
+                continue;
+            }
             Object value = avroData.fromConnectData(connect.schema(), connectValue);
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);

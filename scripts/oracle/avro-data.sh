@@ -5,13 +5,14 @@
 #   - the records Swallow's JSON path writes with envelope.schemas, over every type and mode
 #     (Tests/AvroTests/SampleRecords.swift), and
 #   - the records real Debezium 3.6.3 wrote with schemas in the golden modes run
-#     (Tests/IntegrationTests/Golden/every-type.modes.jsonl, made by scripts/oracle/debezium.sh): what
+#     (Tests/IntegrationTests/Golden/every-type.modes.jsonl, made by scripts/oracle/debezium.sh) and in the
+#     transforms runs with schemas (masked columns, flattened records: transforms.masking, .maskflat): what
 #     Debezium with AvroConverter registers and writes for them.
 #
 #   scripts/oracle/avro-data.sh
 #
 # 1. `swift test --filter everySampleRoundTrips` with SWALLOW_AVRO_SAMPLES_OUT writes the sample records;
-# 2. the golden modes run's keys and values are added (named debezium.modes.<line>.key|value);
+# 2. the golden runs' keys and values are added (named debezium.<run>.<line>.key|value);
 # 3. AvroDataVectors.java reads each back with Connect's JsonConverter and converts it with AvroData;
 # 4. the result replaces the fixture (which AvroRecordTests.schemasAndBinaryMatchConfluentAvroData reads).
 set -euo pipefail
@@ -43,13 +44,17 @@ export PATH=/opt/swift/usr/bin:$PATH
   echo "avro-data: the Swift samples did not build or run (log above)" >&2
   exit 1
 }
-/usr/bin/python3 - "$repo/Tests/IntegrationTests/Golden/every-type.modes.jsonl" >>"$work/samples.jsonl" <<'PY'
-import json, sys
-for number, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
-    record = json.loads(line)
-    for part in ("key", "value"):
-        if isinstance(record.get(part), dict) and "schema" in record[part]:
-            print(json.dumps({"name": f"debezium.modes.{number}.{part}", "record": record[part]}, ensure_ascii=False))
+# The golden runs with schemas: every-type.modes (named debezium.modes.*), and the transforms runs with
+# masked columns and flattened records (debezium.<run>.*; docs/transforms.md).
+/usr/bin/python3 - "$repo/Tests/IntegrationTests/Golden" >>"$work/samples.jsonl" <<'PY'
+import json, os, sys
+for run in ("every-type.modes", "transforms.masking", "transforms.maskflat"):
+    name = run.split(".")[1]
+    for number, line in enumerate(open(os.path.join(sys.argv[1], run + ".jsonl"), encoding="utf-8"), 1):
+        record = json.loads(line)
+        for part in ("key", "value"):
+            if isinstance(record.get(part), dict) and "schema" in record[part]:
+                print(json.dumps({"name": f"debezium.{name}.{number}.{part}", "record": record[part]}, ensure_ascii=False))
 PY
 java -cp "$libs/*" "$here/AvroDataVectors.java" "$work/samples.jsonl" "$work/vectors.jsonl" 2>"$work/java.log" || {
   cat "$work/java.log" >&2

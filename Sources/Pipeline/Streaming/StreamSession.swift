@@ -279,6 +279,7 @@ extension StreamTranslator {
         self.init(topicPrefix: settings.topicPrefix, database: settings.connection.database,
                   capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
                   heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID,
-                  router: settings.topicRouting.flatMap(LogicalTableRouter.init))
+                  router: settings.topicRouting.flatMap(LogicalTableRouter.init),
+                  flatten: settings.flatten)
     }
 }

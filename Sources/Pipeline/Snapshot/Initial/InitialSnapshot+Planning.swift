@@ -87,7 +87,7 @@ extension InitialSnapshot {
         var source = recordSource
         sourceBlocks = []
         for table in tables {
-            var blocks: [[UInt8]] = []
+            var blocks: [SnapshotSourceBlock] = []
             for marker in SnapshotMarker.values {
                 source.snapshot = marker
                 guard let block = try translator.snapshotSourceBlock(relationID: table.relation.relationID, source: source) else {

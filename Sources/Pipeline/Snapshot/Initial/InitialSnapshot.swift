@@ -79,7 +79,7 @@ final class InitialSnapshot: @unchecked Sendable {
     var recordSource: SourceInfo
     /// Per table, the `source` block of its records for each `SnapshotMarker.values` entry: formatted
     /// once, since nothing else in it changes within a snapshot.
-    var sourceBlocks: [[[UInt8]]] = []
+    var sourceBlocks: [[SnapshotSourceBlock]] = []
     let runState = Mutex(RunState())
     /// The attempt is being given up: readers stop at their next row. An atomic of its own, because
     /// `DeliveryState` asks for it under its lock (nothing is locked inside that lock).
