@@ -20,18 +20,22 @@ import Testing
         CREATE TABLE orders (id int PRIMARY KEY, note text);
         CREATE TABLE audit_login (id int PRIMARY KEY, who text);
         CREATE TABLE kept (id int PRIMARY KEY);
+        CREATE TABLE clicks (id int PRIMARY KEY);
         """
-    private static let tables = ["public.orders", "public.audit_login", "public.kept"]
+    private static let tables = ["public.orders", "public.audit_login", "public.kept", "public.clicks"]
     private static let section = """
         topic_creation:
           default.partitions: 2
           default.replication.factor: 1
           default.cleanup.policy: compact
-          groups: audit
+          groups: audit, bulk
           audit.include: 'app\\.public\\.audit_.*'
           audit.partitions: 3
           audit.replication.factor: 3
           audit.retention.ms: 86400000
+          bulk.include: 'app\\.public\\.clicks'
+          bulk.partitions: -1
+          bulk.replication.factor: -1
         """
 
     private struct Setup {
@@ -88,17 +92,21 @@ import Testing
             INSERT INTO orders VALUES (1, 'first'), (2, 'second');
             INSERT INTO audit_login VALUES (1, 'ada');
             INSERT INTO kept VALUES (1);
+            INSERT INTO clicks VALUES (1);
             COMMIT;
             """)
-        let names = ["app.public.orders", "app.public.audit_login", "app.public.kept", "app.transaction"]
+        let names = ["app.public.orders", "app.public.audit_login", "app.public.kept", "app.public.clicks", "app.transaction"]
         try waitUntil(timeoutSeconds: 60, "every topic to exist") { Set(try setup.topics().keys) == Set(names) }
         let topics = try setup.topics()
         // The group's partitions, as the broker reports them (Tansu creates a topic on first use with 4,
-        // as auto-creation, so these were created by Swallow's CreateTopics first); the existing topic
-        // keeps its one partition.
+        // so these were created by Swallow's CreateTopics first); the existing topic keeps its one
+        // partition. -1 (CreateTopics v4+) leaves both to the broker: Tansu's defaults are 3 partitions
+        // and 1 replica.
         #expect(topics.mapValues(\.partitionCount)
-            == ["app.public.orders": 2, "app.public.audit_login": 3, "app.public.kept": 1, "app.transaction": 2])
+            == ["app.public.orders": 2, "app.public.audit_login": 3, "app.public.kept": 1, "app.public.clicks": 3,
+                "app.transaction": 2])
         #expect(topics["app.public.orders"]?.replicationFactor == 1)
+        #expect(topics["app.public.clicks"]?.replicationFactor == 1)
         // Tansu refuses no replication factor: on its one broker, 3 is created as three replicas on the
         // same node (Kafka would refuse INVALID_REPLICATION_FACTOR).
         #expect(topics["app.public.audit_login"]?.replicationFactor == 3)
@@ -121,10 +129,11 @@ import Testing
         let consumer = try KafkaConsumer(bootstrapServers: setup.broker.bootstrapServers, topics: names,
                                          waitForTopicsMilliseconds: 60_000)
         defer { consumer.close() }
-        // 2 orders, 1 login, 1 kept row, and the transaction's BEGIN and END.
-        let records = try consumer.read(atLeast: 6, timeoutMilliseconds: 60_000)
+        // 2 orders, 1 login, 1 kept row, 1 click, and the transaction's BEGIN and END.
+        let records = try consumer.read(atLeast: 7, timeoutMilliseconds: 60_000)
         #expect(Dictionary(grouping: records, by: \.topic).mapValues(\.count)
-            == ["app.public.orders": 2, "app.public.audit_login": 1, "app.public.kept": 1, "app.transaction": 2])
+            == ["app.public.orders": 2, "app.public.audit_login": 1, "app.public.kept": 1, "app.public.clicks": 1,
+                "app.transaction": 2])
         #expect(Set(records.filter { $0.topic == "app.public.orders" }.map { String(decoding: $0.key ?? [], as: UTF8.self) })
             == [#"{"id":1}"#, #"{"id":2}"#])
         #expect(try running.stop().isSuccess)
