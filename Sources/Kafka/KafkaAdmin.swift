@@ -25,8 +25,16 @@ public struct KafkaClusterMetadata: Sendable, Equatable {
 
     public var brokers: [Broker]
     public var topics: [Topic]
-    /// The broker that answered.
+    /// The broker that answered; -1 when it answered over a bootstrap connection whose node id librdkafka
+    /// does not know (seen with librdkafka 2.16 against Tansu).
     public var originatingBrokerID: Int32
+
+    /// The broker to read broker configs from (DescribeConfigs of resource BROKER): the one that answered,
+    /// or the first one listed when that is unknown (-1: DescribeConfigs of broker "-1" fails with
+    /// `_INVALID_ARG`).
+    public var configBrokerID: Int32 {
+        originatingBrokerID >= 0 ? originatingBrokerID : brokers.first?.id ?? originatingBrokerID
+    }
 }
 
 /// A partition's log bounds as its leader reports them (ListOffsets): the earliest offset still held and

@@ -97,6 +97,15 @@ import Testing
         // the topic that existed keeps its one partition.
         #expect(try setup.partitions() == ["app.public.orders": 2, "app.public.audit_login": 3, "app.public.kept": 1,
                                            "app.transaction": 2])
+        let consumer = try KafkaConsumer(bootstrapServers: setup.cluster.bootstrapServers, topics: topics,
+                                         waitForTopicsMilliseconds: 60_000)
+        defer { consumer.close() }
+        // 2 orders, 1 login, 1 kept row, and the transaction's BEGIN and END.
+        let records = try consumer.read(atLeast: 6, timeoutMilliseconds: 30_000)
+        #expect(Dictionary(grouping: records, by: \.topic).mapValues(\.count)
+            == ["app.public.orders": 2, "app.public.audit_login": 1, "app.public.kept": 1, "app.transaction": 2])
+        // The requests, once every record is in (the existing topic's record, hence its look-up, may come
+        // after the other topics exist).
         let requests = Dictionary(uniqueKeysWithValues: setup.cluster.creationRequests.map { ($0.name, $0) })
         #expect(requests["app.public.orders"] == NewTopicSpecification(name: "app.public.orders", partitions: 2, replicationFactor: 1,
                                                                         configs: ["cleanup.policy": "compact"]))
@@ -108,14 +117,6 @@ import Testing
         #expect(requests["app.public.kept"] != nil)
         // Each topic is asked for once, whatever the number of records.
         #expect(setup.cluster.creationRequests.count == 4)
-
-        let consumer = try KafkaConsumer(bootstrapServers: setup.cluster.bootstrapServers, topics: topics,
-                                         waitForTopicsMilliseconds: 60_000)
-        defer { consumer.close() }
-        // 2 orders, 1 login, 1 kept row, and the transaction's BEGIN and END.
-        let records = try consumer.read(atLeast: 6, timeoutMilliseconds: 30_000)
-        #expect(Dictionary(grouping: records, by: \.topic).mapValues(\.count)
-            == ["app.public.orders": 2, "app.public.audit_login": 1, "app.public.kept": 1, "app.transaction": 2])
         #expect(try running.stop().isSuccess)
     }
 

@@ -95,3 +95,14 @@ import Testing
         #expect(error.message.contains("no.such.property"))
     }
 }
+
+extension KafkaAdminTests {
+    /// Newer librdkafka reports -1 for a Metadata answer over a bootstrap connection: broker configs are
+    /// then read from a broker the answer lists.
+    @Test func brokerConfigsAreReadFromAKnownBroker() {
+        let brokers = [KafkaClusterMetadata.Broker(id: 111, host: "127.0.0.1", port: 9092),
+                       KafkaClusterMetadata.Broker(id: 112, host: "127.0.0.1", port: 9093)]
+        #expect(KafkaClusterMetadata(brokers: brokers, topics: [], originatingBrokerID: 112).configBrokerID == 112)
+        #expect(KafkaClusterMetadata(brokers: brokers, topics: [], originatingBrokerID: -1).configBrokerID == 111)
+    }
+}

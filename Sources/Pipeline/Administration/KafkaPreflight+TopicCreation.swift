@@ -19,7 +19,7 @@ extension KafkaPreflight {
         var brokerDefaults = TopicCreationPolicy.BrokerDefaults()
         var adminUnavailable: String?
         do {
-            let config = try admin.brokerConfiguration(brokerID: metadata.originatingBrokerID, timeoutMilliseconds: timeoutMilliseconds)
+            let config = try admin.brokerConfiguration(brokerID: metadata.configBrokerID, timeoutMilliseconds: timeoutMilliseconds)
             brokerDefaults.partitions = (config["num.partitions"] ?? nil).flatMap { Int($0) }
             brokerDefaults.replicationFactor = (config["default.replication.factor"] ?? nil).flatMap { Int($0) }
         } catch {

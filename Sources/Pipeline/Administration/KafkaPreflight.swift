@@ -134,16 +134,16 @@ struct KafkaPreflight {
         var unknownBecause: String?
         var describeUnsupported = false
         do {
-            let config = try admin.brokerConfiguration(brokerID: metadata.originatingBrokerID,
+            let config = try admin.brokerConfiguration(brokerID: metadata.configBrokerID,
                                                        timeoutMilliseconds: timeoutMilliseconds)
             if let value = config["auto.create.topics.enable"] ?? nil {
                 autoCreate = value == "true"
             } else {
-                unknownBecause = "broker \(metadata.originatingBrokerID) did not report auto.create.topics.enable"
+                unknownBecause = "broker \(metadata.configBrokerID) did not report auto.create.topics.enable"
             }
         } catch {
             describeUnsupported = error.code == .unsupportedFeature
-            unknownBecause = "reading broker \(metadata.originatingBrokerID)'s auto.create.topics.enable failed (\(error.code.name): \(error.message))"
+            unknownBecause = "reading broker \(metadata.configBrokerID)'s auto.create.topics.enable failed (\(error.code.name): \(error.message))"
         }
         if autoCreate == false {
             return PreflightCheck(name: name, outcome: .fail,
