@@ -73,7 +73,7 @@ public struct ChangeEventEncoder: Sendable {
     /// One record's bytes, `payload` written by `body`: with `envelope.schemas` (a `schema`),
     /// `{"schema":<schema>,"payload":<payload>}`, else the payload alone.
     @inline(__always)
-    private func record<E: Error>(schema: [UInt8]?, capacity: Int,
+    func record<E: Error>(schema: [UInt8]?, capacity: Int,
                                   _ body: (inout JSONOutput) throws(E) -> Void) throws(E) -> [UInt8] {
         var out = JSONOutput(capacity: capacity + (schema.map { $0.count + 24 } ?? 0))
         if let schema {
@@ -332,7 +332,13 @@ public struct ChangeEventEncoder: Sendable {
                              ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
         let start = index == 0 ? 0 : ends[index - 1]
         out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[start..<ends[index]]))
-        let kind = kinds[index]
+        try appendValue(&out, table: table, index: index, value: value, kind: kinds[index])
+    }
+
+    /// The JSON of column `index`'s `value`, converted as the table's plan says (no field name).
+    @inline(__always)
+    func appendValue(_ out: inout JSONOutput, table: TableSchema, index: Int, value: ColumnValue,
+                     kind: ConverterKind) throws(ChangeEventError) {
         switch value {
         case .null:
             JSON.appendASCII(&out, "null")

@@ -52,6 +52,8 @@ public struct PipelineSettings: Sendable {
     public var heartbeat: SwallowConfiguration.Heartbeat
     /// With `events.format: avro`: the Schema Registry.
     public var schemaRegistry: SwallowConfiguration.SchemaRegistry?
+    /// The outbox router's configuration (`outbox`), nil without one.
+    public var outbox: SwallowConfiguration.Outbox?
     /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
     /// when its settings are, as Debezium makes one when its task starts.
     public var runID: String
@@ -86,6 +88,7 @@ public struct PipelineSettings: Sendable {
         stateDirectory = configuration.stateDirectory
         heartbeat = configuration.heartbeat
         schemaRegistry = configuration.schemaRegistry
+        outbox = configuration.outbox
         var random = SystemRandomNumberGenerator()
         runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }

@@ -23,7 +23,7 @@ struct ConfigurationReader {
     enum Keys {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
-                           "state_dir", "heartbeat", "log_format", "http", "schema_registry"]
+                           "state_dir", "heartbeat", "log_format", "http", "schema_registry", "outbox"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -45,12 +45,18 @@ struct ConfigurationReader {
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let http = ["listen"]
+        /// Debezium's EventRouter option names, and Swallow's `tables` and `message_prefixes`.
+        static let outbox = ["tables", "message_prefixes", "route.by.field", "route.topic.regex", "route.topic.replacement",
+                             "route.tombstone.on.empty.payload", "table.field.event.id", "table.field.event.key",
+                             "table.field.event.type", "table.field.event.payload", "table.field.event.timestamp",
+                             "table.field.event.schema.version", "table.expand.json.payload", "table.json.payload.null.behavior",
+                             "table.fields.additional.placement", "table.field.additional.missing", "table.op.invalid.behavior"]
         static let schemaRegistry = ["url", "username", "password", "sslrootcert", "sslcert", "sslkey", "sslpassword",
                                      "subject_name_strategy", "auto_register", "request_timeout_ms", "retry_timeout_ms"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
-            ("schema_registry", schemaRegistry),
+            ("schema_registry", schemaRegistry), ("outbox", outbox),
         ]
     }
 
@@ -132,6 +138,7 @@ struct ConfigurationReader {
             stateDirectory: stateDirectory, heartbeat: heartbeat, logFormat: logFormat, http: http,
             fileValuedKeyPaths: fileValued)
         configuration.schemaRegistry = schemaRegistry
+        configuration.outbox = try readOutbox(top, events: events)
         return configuration
     }
 

@@ -440,6 +440,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     public var http: HTTP
     /// `schema_registry`: where `events.format: avro` registers its schemas; nil with JSON.
     public var schemaRegistry: SchemaRegistry?
+    /// `outbox`: Debezium's outbox event router for the outbox tables and messages; nil when absent.
+    public var outbox: Outbox?
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

@@ -87,11 +87,14 @@ public struct StreamTranslator: Sendable {
 
     /// What heartbeat messages become.
     private let heartbeat: HeartbeatMessages
+    /// The outbox router (`outbox`): rows of outbox tables become routed events instead of change events.
+    private var outbox: OutboxRouter?
 
     public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
                 options: SwallowConfiguration.Events = .init(),
                 heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil),
-                runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0))) {
+                runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0)),
+                outbox: SwallowConfiguration.Outbox? = nil) {
         self.heartbeat = heartbeat
         self.topicPrefix = topicPrefix
         self.database = database
@@ -106,6 +109,7 @@ public struct StreamTranslator: Sendable {
         self.contextHeaders = ContextHeaders(enabled: options.extendedHeadersEnabled, topicPrefix: topicPrefix,
                                              runID: runID, encoder: encoder).headers
         self.messageTopic = "\(topicPrefix).message"
+        self.outbox = OutboxRouter(settings: outbox, encoder: encoder)
         self.transactionTopic = "\(topicPrefix).transaction"
     }
 
@@ -228,6 +232,11 @@ public struct StreamTranslator: Sendable {
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
             let after = try rowImage(insert.newTuple, relation, "Insert")
             let source = try eventSource(walStart, relation)
+            if let plan = outbox?.plan(of: relation.relationID) {
+                actions.append(.produce(try outbox!.route(plan, row: after, headers: contextHeaders, relationID: relation.relationID,
+                                                          operation: .create, eventTimeMillis: eventTimeMillis)))
+                return
+            }
             let key = try encodeKey(relation, after)
             let value = try encodeRowChange(.create, relation, before: nil, after: after, source, eventTimeMillis)
             actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
@@ -235,6 +244,11 @@ public struct StreamTranslator: Sendable {
 
         case .update(let update):
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
+            if let plan = outbox?.plan(of: relation.relationID) {
+                _ = try eventSource(walStart, relation)  // counted in its transaction, as Debezium counts it before the router
+                actions.append(try outbox!.update(plan))
+                return
+            }
             let before = try update.oldTuple.map { tuple throws(PipelineError) in try rowImage(tuple, relation, "Update") }
             let after = try rowImage(update.newTuple, relation, "Update")
             let newKey = try encodeKey(relation, after)
@@ -265,6 +279,10 @@ public struct StreamTranslator: Sendable {
 
         case .delete(let delete):
             guard let relation = try capturedRelation(delete.relationID, "Delete"), !skips(.delete) else { return }
+            if outbox?.plan(of: relation.relationID) != nil {
+                _ = try eventSource(walStart, relation)  // Debezium's router drops deletes (and their tombstones)
+                return
+            }
             let before = try rowImage(delete.oldTuple, relation, "Delete")
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
@@ -282,7 +300,7 @@ public struct StreamTranslator: Sendable {
             // Debezium skips truncates unless skipped.operations leaves them out.
             guard !skips(.truncate) else { return }
             for relationID in truncate.relationIDs {
-                guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
+                guard let relation = try capturedRelation(relationID, "Truncate"), outbox?.plan(of: relationID) == nil else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: contextHeaders,
@@ -364,6 +382,7 @@ public struct StreamTranslator: Sendable {
                                  keyColumnNames: keyNames, types: types, options: encoder.options,
                                  excludedColumns: excluded)
         if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
+        if isCaptured { try outbox?.describe(relationID: relation.relationID, table: schema) }
         relations[relation.relationID] = CapturedRelation(
             relationID: relation.relationID, schema: schema, topic: topic(of: QualifiedTableName(schema: relation.namespace, table: relation.name)), isCaptured: isCaptured, dataCollection: qualified)
     }
@@ -376,6 +395,9 @@ public struct StreamTranslator: Sendable {
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
                                eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if let plan = outbox?.plan(of: relationID) {
+            return try outbox!.route(plan, row: row, headers: contextHeaders, relationID: relationID, operation: .read, eventTimeMillis: eventTimeMillis)
+        }
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
         return snapshotRecord(relation, key: key, value: value)
     }
@@ -391,6 +413,9 @@ public struct StreamTranslator: Sendable {
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: [UInt8],
                         eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if let plan = outbox?.plan(of: relationID) {
+            return try outbox!.route(plan, row: row, headers: contextHeaders, relationID: relationID, operation: .read, eventTimeMillis: eventTimeMillis)
+        }
         let value: [UInt8]
         do {
             value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,

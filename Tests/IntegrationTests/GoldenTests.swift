@@ -26,11 +26,52 @@ import Testing
         try check(workload: "every-type", run: "modes", topics: Self.topics)
     }
 
+    /// The outbox workload through Debezium's EventRouter (Swallow's `outbox` section) with its defaults
+    /// and two additional header fields, JSON without schemas.
+    @Test func outboxRouterDefaults() throws {
+        try check(workload: "outbox", run: "routed", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
+    /// The outbox router with schemas: an envelope field, a header, a partition, a topic regex of its
+    /// own, the Kafka timestamp from a column, tombstones for empty payloads.
+    @Test func outboxRouterEnvelopeWithSchemas() throws {
+        try check(workload: "outbox", run: "envelope", topics: ["order.events", "customer.events"])
+    }
+
+    /// The outbox router with `table.expand.json.payload`.
+    @Test func outboxRouterExpandedPayload() throws {
+        try check(workload: "outbox", run: "expanded", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
     /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`.
     static func swallowSections(properties: [(key: String, value: String)]) -> (events: String, sections: String) {
-        (eventsYAML(properties: properties), "")
+        // Transforms: `transforms.NAME.<option>` is key <option> of Swallow's section NAME (its `type`
+        // and the `transforms` list name the transform, not an option).
+        let transformNames = properties.first { $0.key == "transforms" }?.value.split(separator: ",").map(String.init) ?? []
+        var sections = ""
+        for name in transformNames {
+            let prefix = "transforms.\(name)."
+            var entries = properties.filter { $0.key.hasPrefix(prefix) && $0.key != prefix + "type" }
+                .map { (key: String($0.key.dropFirst(prefix.count)), value: $0.value) }
+            // The outbox router's tables: Debezium applies it to everything the connector captures.
+            if name == "outbox", let tables = properties.first(where: { $0.key == "table.include.list" })?.value {
+                entries.insert((key: "tables", value: "[\(tables)]"), at: 0)
+            }
+            sections += "\(name): " + sectionYAML(entries) + "\n"
+        }
+        return (eventsYAML(properties: properties.filter { $0.key != "transforms" && !$0.key.hasPrefix("transforms.") }), sections)
+    }
+
+    /// A flow mapping of options: booleans and `[…]` lists as they are, everything else a quoted string
+    /// (`${` written `$${`, which Swallow's reader takes as a literal `${`).
+    static func sectionYAML(_ entries: [(key: String, value: String)]) -> String {
+        "{" + entries.map { entry in
+            let value = ["true", "false"].contains(entry.value) || entry.value.hasPrefix("[") ? entry.value
+                : "\"" + entry.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "${", with: "$${") + "\""
+            return "\"\(entry.key)\": \(value)"
+        }.joined(separator: ", ") + "}"
     }
 
     static func eventsYAML(properties: [(key: String, value: String)]) -> String {
