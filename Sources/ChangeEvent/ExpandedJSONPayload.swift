@@ -32,7 +32,7 @@ public enum ExpandedJSONPayload {
     }
 
     /// A Jackson node, numbers classified as Jackson's parser does.
-    indirect enum Node: Equatable {
+    indirect enum Node: Equatable, Sendable {
         case null
         case bool(Bool)
         case int32(Int32)
@@ -71,7 +71,7 @@ public enum ExpandedJSONPayload {
     }
 
     /// The Connect schema JsonSchemaData infers.
-    indirect enum Schema: Equatable {
+    indirect enum Schema: Equatable, Sendable {
         case string, boolean, int32, int64, float64, bytes
         case array(Schema)
         case structure([(String, Schema)])
@@ -359,5 +359,62 @@ public enum ExpandedJSONPayload {
             }
             return value
         }
+    }
+}
+
+/// The JSON content of a logical decoding message as Debezium's DecodeLogicalDecodingMessageContent makes
+/// it a record for the outbox router: a struct with the schema JsonSchemaData infers (null members and
+/// empty arrays are no fields), whose fields the router reads by name.
+public struct DecodedMessageContent: Sendable {
+    private let members: [String: ExpandedJSONPayload.Node]
+    private let schemas: [String: ExpandedJSONPayload.Schema]
+
+    /// nil when the content is not a JSON object Debezium could decode (it fails the connector).
+    public init?(_ content: ArraySlice<UInt8>, keepNulls: Bool) {
+        guard content.first == UInt8(ascii: "{") else { return nil }
+        var parser = ExpandedJSONPayload.Parser(bytes: Array(content))
+        guard let node = try? parser.document(), case .object(let members) = node,
+              let schema = try? ExpandedJSONPayload.inferSchema(node, keepNulls: keepNulls),
+              case .structure(let fields) = schema else { return nil }
+        var byName: [String: ExpandedJSONPayload.Node] = [:]
+        for (name, value) in members { byName[name] = value }
+        var schemas: [String: ExpandedJSONPayload.Schema] = [:]
+        for (name, fieldSchema) in fields { schemas[name] = fieldSchema }
+        // Every field must convert (toConnectData), or Debezium fails the record.
+        for (name, fieldSchema) in fields {
+            var out = JSONOutput(capacity: 16)
+            guard (try? ExpandedJSONPayload.write(byName[name] ?? .null, fieldSchema, &out)) != nil else { return nil }
+        }
+        self.members = byName
+        self.schemas = schemas
+    }
+
+    /// Whether the decoded struct has field `name` (a member that is neither null nor an empty array).
+    public func hasField(_ name: String) -> Bool { schemas[name] != nil }
+
+    /// Field `name` as JsonConverter writes it; nil when there is no such field.
+    public func json(_ name: String) -> [UInt8]? {
+        guard let schema = schemas[name] else { return nil }
+        var out = JSONOutput(capacity: 32)
+        guard (try? ExpandedJSONPayload.write(members[name] ?? .null, schema, &out)) != nil else { return nil }
+        return out.bytes()
+    }
+
+    /// Field `name` when it is a string (Struct.getString).
+    public func string(_ name: String) -> String? {
+        guard case .string(let bytes)? = members[name], schemas[name] != nil else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The UTF-8 bytes of string field `name`.
+    public func stringBytes(_ name: String) -> [UInt8]? {
+        guard case .string(let bytes)? = members[name], schemas[name] != nil else { return nil }
+        return bytes
+    }
+
+    /// Field `name` when it is an int32 (Struct.getInt32).
+    public func int32(_ name: String) -> Int32? {
+        guard case .int32(let value)? = members[name] else { return nil }
+        return value
     }
 }

@@ -47,6 +47,14 @@ extension ConfigurationReader {
                                      message: "more than one column has the placement `partition`; a record has one partition")
         }
         _ = additionalColumns
+        if !prefixes.isEmpty && events.includeSchemas {
+            throw ConfigurationError(code: .invalidValue, path: outbox.path("message_prefixes"),
+                                     message: "outbox messages with events.envelope.schemas (the Connect schema Debezium infers from each message) are not supported yet; turn one of them off")
+        }
+        if !prefixes.isEmpty, outbox["table.field.event.timestamp"] != nil {
+            throw ConfigurationError(code: .invalidValue, path: outbox.path("table.field.event.timestamp"),
+                                     message: "a message's members have no timestamp type, so Debezium's router cannot take the Kafka timestamp from one (it fails every message); remove the key or the message_prefixes")
+        }
         let expand = try boolean(outbox, "table.expand.json.payload", default: defaults.expandJSONPayload)
         if expand && events.includeSchemas {
             throw ConfigurationError(code: .invalidValue, path: outbox.path("table.expand.json.payload"),

@@ -50,6 +50,78 @@ public struct OutboxRouter: Sendable {
         self.encoder = encoder
     }
 
+    /// Whether logical decoding messages with `prefix` are outbox events (`message_prefixes`).
+    public func routesMessages(withPrefix prefix: String) -> Bool { settings.messagePrefixes.contains(prefix) }
+
+    /// Routes a logical decoding message of an outbox prefix, as Debezium's
+    /// DecodeLogicalDecodingMessageContent and EventRouter do: the message's JSON content is the event
+    /// (`{"id":…,"aggregatetype":…,"aggregateid":…,"payload":…}`), its members the columns. Content
+    /// Debezium cannot route stops Swallow, naming the prefix, as it fails Debezium's connector.
+    public func routeMessage(prefix: String, content: ArraySlice<UInt8>, eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord {
+        func failure(_ what: String) -> PipelineError {
+            PipelineError(code: .eventEncoding,
+                          message: "a logical decoding message with prefix '\(prefix)' (outbox.message_prefixes) cannot be routed: \(what). Outbox messages must be JSON objects with the configured members; fix the writer, or take the prefix out of outbox.message_prefixes",
+                          isRetriable: false)
+        }
+        guard let event = DecodedMessageContent(content, keepNulls: false) else {
+            throw failure("its content is not a JSON object whose members Debezium can type")
+        }
+        guard let routed = event.string(settings.routeByField) else {
+            throw failure("it has no string member \(settings.routeByField) (outbox.route.by.field)")
+        }
+        guard let id = event.json(settings.eventIDField) else { throw failure("it has no member \(settings.eventIDField) (outbox.table.field.event.id)") }
+        guard let key = event.json(settings.eventKeyField) else { throw failure("it has no member \(settings.eventKeyField) (outbox.table.field.event.key)") }
+        guard event.hasField(settings.payloadField), var payload = event.json(settings.payloadField) else {
+            throw failure("it has no member \(settings.payloadField) (outbox.table.field.event.payload)")
+        }
+        let payloadText = event.stringBytes(settings.payloadField)
+        if settings.expandJSONPayload, let payloadText, let expanded = ExpandedJSONPayload.expand(payloadText[...], keepNulls: settings.jsonNullBehavior == .optionalBytes) {
+            payload = expanded
+        }
+        var headers = [RecordHeader(key: "id", value: id)]
+        var envelope: [(String, [UInt8])] = []
+        var partition: Int32?
+        for field in settings.additionalFields {
+            guard event.hasField(field.column) else {
+                if settings.missingFieldBehavior == .ignore { continue }
+                throw failure("it has no member \(field.column) (outbox.table.fields.additional.placement)")
+            }
+            switch field.placement {
+            case .header: headers.append(RecordHeader(key: field.alias, value: event.json(field.column)))
+            case .envelope: envelope.append((field.alias, event.json(field.column) ?? Array("null".utf8)))
+            case .partition:
+                guard let number = event.int32(field.column), number >= 0 else {
+                    throw failure("its member \(field.column) is not a partition number (outbox.table.fields.additional.placement)")
+                }
+                partition = number
+            }
+        }
+        let topic = caches.topics.withLock { topics in
+            if let known = topics[routed] { return known }
+            let made = topicPattern.topic(for: routed)
+            if topics.count < 10_000 { topics[routed] = made }
+            return made
+        }
+        var value: [UInt8]? = payload
+        if settings.tombstoneOnEmptyPayload, let payloadText, payloadText.allSatisfy({ $0 <= 0x20 }) {
+            value = nil
+        } else if !envelope.isEmpty {
+            var out: [UInt8] = Array(#"{"payload":"#.utf8) + payload
+            for (name, json) in envelope {
+                out.append(UInt8(ascii: ","))
+                out += encoder.encodeStringHeader(name)   // a JSON string: message_prefixes takes no envelope.schemas
+                out.append(UInt8(ascii: ":"))
+                out += json
+            }
+            out.append(UInt8(ascii: "}"))
+            value = out
+        }
+        var record = OutgoingRecord(topic: topic, key: key, value: value, headers: headers, kind: .logicalMessage)
+        record.partition = partition
+        record.timestamp = eventTimeMillis
+        return record
+    }
+
     /// Whether `table` is an outbox table.
     public func routes(_ table: QualifiedTableName) -> Bool { tables.contains(table) }
 

@@ -354,11 +354,17 @@ public struct StreamTranslator: Sendable {
                 source.transaction = transaction?.count(TransactionMetadata.messageDataCollection(lsn: message.lsn),
                                                         lsn: message.lsn)
             }
-            let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
-                                                     isTransactional: message.isTransactional, source: source,
-                                                     eventTimeMillis: eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
-                                                   value: value, headers: [], kind: .logicalMessage)))
+            if let outbox, outbox.routesMessages(withPrefix: message.prefix) {
+                // The table-less outbox: the message's content is the event (`outbox.message_prefixes`).
+                actions.append(.produce(try outbox.routeMessage(prefix: message.prefix, content: message.content,
+                                                                eventTimeMillis: eventTimeMillis)))
+            } else {
+                let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
+                                                         isTransactional: message.isTransactional, source: source,
+                                                         eventTimeMillis: eventTimeMillis)
+                actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
+                                                       value: value, headers: [], kind: .logicalMessage)))
+            }
             if standalone { actions.append(.closeUnit(message.lsn)) }
         }
     }

@@ -38,6 +38,11 @@ import Testing
         try check(workload: "outbox", run: "envelope", topics: ["order.events", "customer.events"])
     }
 
+    /// The table-less outbox: events written with pg_logical_emit_message (`outbox.message_prefixes`).
+    @Test func outboxRouterOverLogicalMessages() throws {
+        try check(workload: "outbox-messages", run: "decoded", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
     /// The outbox router with `table.expand.json.payload`.
     @Test func outboxRouterExpandedPayload() throws {
         try check(workload: "outbox", run: "expanded", topics: ["outbox.event.order", "outbox.event.customer"])
@@ -53,15 +58,25 @@ import Testing
         var sections = ""
         for name in transformNames {
             let prefix = "transforms.\(name)."
+            // Decoding logical messages for the outbox router is Swallow's outbox.message_prefixes.
+            if properties.contains(where: { $0.key == prefix + "type" && $0.value.hasSuffix(".DecodeLogicalDecodingMessageContent") }) { continue }
             var entries = properties.filter { $0.key.hasPrefix(prefix) && $0.key != prefix + "type" }
                 .map { (key: String($0.key.dropFirst(prefix.count)), value: $0.value) }
+            // `swallow.NAME.<key>`: keys of Swallow's own in that section.
+            entries += properties.filter { $0.key.hasPrefix("swallow.\(name).") }
+                .map { (key: String($0.key.dropFirst("swallow.\(name).".count)), value: $0.value) }
             // The outbox router's tables: Debezium applies it to everything the connector captures.
-            if name == "outbox", let tables = properties.first(where: { $0.key == "table.include.list" })?.value {
+            if name == "outbox", !entries.contains(where: { $0.key == "message_prefixes" }),
+               let tables = properties.first(where: { $0.key == "table.include.list" })?.value {
                 entries.insert((key: "tables", value: "[\(tables)]"), at: 0)
             }
             sections += "\(name): " + sectionYAML(entries) + "\n"
         }
-        return (eventsYAML(properties: properties.filter { $0.key != "transforms" && !$0.key.hasPrefix("transforms.") }), sections)
+        // The oracle's own settings (`oracle.*`) are not Swallow's.
+        let connector = properties.filter {
+            $0.key != "transforms" && !$0.key.hasPrefix("transforms.") && !$0.key.hasPrefix("swallow.") && !$0.key.hasPrefix("oracle.")
+        }
+        return (eventsYAML(properties: connector), sections)
     }
 
     /// A flow mapping of options: booleans and `[…]` lists as they are, everything else a quoted string

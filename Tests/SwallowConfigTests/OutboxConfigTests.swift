@@ -29,7 +29,7 @@ import Testing
 
     @Test func everyKeyIsRead() throws {
         let outbox = try #require(try parse(#"""
-            {tables: [outbox], message_prefixes: [outbox], "route.by.field": kind, "route.topic.regex": "(?<k>.*)",
+            {tables: [outbox], "route.by.field": kind, "route.topic.regex": "(?<k>.*)",
              "route.topic.replacement": "events.$${k}", "route.tombstone.on.empty.payload": true,
              "table.field.event.id": event_id, "table.field.event.key": agg, "table.field.event.payload": body,
              "table.field.event.timestamp": at, "table.field.event.schema.version": v, "table.expand.json.payload": true,
@@ -38,13 +38,22 @@ import Testing
              "table.op.invalid.behavior": fatal, "table.field.event.type": type}
             """#))
         #expect(outbox.tables == [.init(schema: "public", table: "outbox")])
-        #expect(outbox.messagePrefixes == ["outbox"])
+        #expect(outbox.messagePrefixes.isEmpty)
         #expect(outbox.routeTopicReplacement == "events.${k}")
         #expect(outbox.additionalFields == [.init(column: "type", placement: .header, alias: "eventType"),
                                             .init(column: "tenant", placement: .envelope), .init(column: "shard", placement: .partition)])
         #expect(outbox.invalidOperationBehavior == .fatal && outbox.missingFieldBehavior == .ignore)
         #expect(outbox.jsonNullBehavior == .optionalBytes && outbox.expandJSONPayload && outbox.tombstoneOnEmptyPayload)
         #expect(outbox.timestampField == "at" && outbox.schemaVersionField == "v")
+    }
+
+    @Test func messagePrefixesAloneAreAnOutboxButNotWithSchemasOrATimestamp() throws {
+        let outbox = try #require(try parse("{message_prefixes: [outbox, events]}"))
+        #expect(outbox.messagePrefixes == ["outbox", "events"] && outbox.tables.isEmpty)
+        #expect(try error("{message_prefixes: [outbox]}", events: "{envelope.schemas: true}").path == "outbox.message_prefixes")
+        #expect(try error(#"{message_prefixes: [outbox], "table.field.event.timestamp": at}"#).path == "outbox.table.field.event.timestamp")
+        #expect(try error(#"{tables: [outbox], "table.expand.json.payload": true}"#, events: "{envelope.schemas: true}").path
+                == "outbox.table.expand.json.payload")
     }
 
     @Test func badConfigurationNamesTheKey() throws {
