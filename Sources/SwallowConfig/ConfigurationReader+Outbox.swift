@@ -12,6 +12,12 @@ extension ConfigurationReader {
         }
         let defaults = SwallowConfiguration.Outbox()
         let tables = try readTables(outbox)
+        // An outbox table must be captured, or its rows would never reach the router.
+        let captured = try readTables(top)
+        if !captured.isEmpty, let index = tables.firstIndex(where: { !captured.contains($0) }) {
+            throw ConfigurationError(code: .invalidValue, path: "\(outbox.path("tables"))[\(index)]",
+                                     message: "the outbox table \(tables[index]) is not among the captured `tables`; add it there")
+        }
         let prefixes = try readStringList(outbox, "message_prefixes", expected: "a sequence of logical decoding message prefixes, e.g. `message_prefixes: [outbox]`")
         if tables.isEmpty && prefixes.isEmpty {
             throw ConfigurationError(code: .missingKey, path: outbox.path("tables"),

@@ -57,6 +57,10 @@ import Testing
     }
 
     @Test func badConfigurationNamesTheKey() throws {
+        var uncaptured = ConfigDocument()
+        uncaptured.top["tables"] = "[public.orders]"
+        uncaptured.top["outbox"] = "{tables: [public.orders, public.outboxevent]}"
+        #expect(try #require(parseError(uncaptured)).path == "outbox.tables[1]")
         let unknown = try error("{tables: [outbox], route.by.feld: x}")
         #expect(unknown.path.hasPrefix("outbox."))
         let nothing = try error("{route.by.field: kind}")
