@@ -397,7 +397,13 @@ public struct ChangeEventEncoder: Sendable {
                              ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
         let start = index == 0 ? 0 : ends[index - 1]
         out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[start..<ends[index]]))
-        let kind = kinds[index]
+        try appendValue(&out, table: table, index: index, value: value, kind: kinds[index])
+    }
+
+    /// The JSON of column `index`'s `value`, converted as the table's plan says (no field name).
+    @inline(__always)
+    func appendValue(_ out: inout JSONOutput, table: TableSchema, index: Int, value: ColumnValue,
+                     kind: ConverterKind) throws(ChangeEventError) {
         switch value {
         case .null:
             JSON.appendASCII(&out, "null")

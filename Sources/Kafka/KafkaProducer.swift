@@ -134,7 +134,8 @@ public final class KafkaProducer: Sendable {
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                         borrowedHeader: KafkaBorrowedHeader? = nil,
-                        partition: Int32? = nil, id: UInt64, blockWhenQueueFull: Bool = true) throws(KafkaError) {
+                        partition: Int32? = nil, timestamp: Int64? = nil, id: UInt64,
+                        blockWhenQueueFull: Bool = true) throws(KafkaError) {
         guard id != UInt64.max else {
             throw KafkaError(code: .invalidArgument,
                              message: "delivery id UInt64.max is reserved (ids are carried as id + 1)",
@@ -149,7 +150,7 @@ public final class KafkaProducer: Sendable {
         shared.inFlightBytes.add(bytes, ordering: .relaxed)
         if let error = Self.enqueue(rk: handle.rk, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA,
                                     key: key, value: value, headers: headers, borrowedHeader: borrowedHeader,
-                                    opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
+                                    timestamp: timestamp, opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
             shared.inFlightBytes.subtract(bytes, ordering: .relaxed)
             var failure = KafkaError.consuming(error)
             failure.message = handle.mask(failure.message)
@@ -292,7 +293,7 @@ public final class KafkaProducer: Sendable {
     /// `rd_kafka_producev`, which Swift cannot call). Returns the `rd_kafka_error_t` on failure.
     private static func enqueue(rk: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?,
                                 value: [UInt8]?, headers: [KafkaHeader], borrowedHeader: KafkaBorrowedHeader?,
-                                opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
+                                timestamp: Int64? = nil, opaque: UnsafeMutableRawPointer?, flags: Int32) -> OpaquePointer? {
         var cHeaders: OpaquePointer?
         let headerCount = headers.count + (borrowedHeader == nil ? 0 : 1)
         if headerCount > 0 {
@@ -323,7 +324,7 @@ public final class KafkaProducer: Sendable {
         let error = topic.withCString { topicName in
             withBytes(key) { keyPointer, keyCount in
                 withBytes(value) { valuePointer, valueCount in
-                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { vus in
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 8) { vus in
                         var count = 0
                         func append(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
                             var vu = rd_kafka_vu_t()
@@ -340,6 +341,8 @@ public final class KafkaProducer: Sendable {
                         // A NULL pointer is a null value (tombstone); a non-NULL one with size 0 is empty.
                         append(RD_KAFKA_VTYPE_VALUE) { $0.u.mem.ptr = valuePointer; $0.u.mem.size = valueCount }
                         append(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
+                        // The record's CreateTime in ms; without it librdkafka stamps the time of producing.
+                        if let timestamp { append(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp } }
                         // COPY: librdkafka copies key/value, so our buffers need only outlive this call.
                         // BLOCK (optional): wait for queue space instead of failing with _QUEUE_FULL.
                         append(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = flags }

@@ -64,6 +64,8 @@ public struct PipelineSettings: Sendable {
     public var embeddedCluster: MockKafkaCluster?
     /// `topic_routing`: Debezium's ByLogicalTableRouter.
     public var topicRouting: SwallowConfiguration.TopicRouting?
+    /// The outbox router's configuration (`outbox`), nil without one.
+    public var outbox: SwallowConfiguration.Outbox?
     /// This run's id in Debezium's context headers (`__debezium.context.runId`): one per pipeline, made
     /// when its settings are, as Debezium makes one when its task starts.
     public var runID: String
@@ -102,6 +104,7 @@ public struct PipelineSettings: Sendable {
         schemaRegistry = configuration.schemaRegistry
         topicCreation = TopicCreationPolicy(configuration.topicCreation)
         topicRouting = configuration.topicRouting
+        outbox = configuration.outbox
         var random = SystemRandomNumberGenerator()
         runID = ContextHeaders.runID(unixMillis: UInt64(WallClock.millis()), random: (random.next(), random.next()))
     }

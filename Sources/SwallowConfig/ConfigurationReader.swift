@@ -24,7 +24,7 @@ struct ConfigurationReader {
         static let root = ["postgres", "slot", "publication", "tables", "topic_prefix", "kafka",
                            "status_interval_ms", "confirm_interval_ms", "delivery", "max_in_flight_events", "max_in_flight_bytes", "log_level", "events", "snapshot",
                            "state_dir", "heartbeat", "log_format", "http", "schema_registry",
-                           "topic_creation", "topic_routing", "flatten"]
+                           "topic_creation", "topic_routing", "flatten", "outbox"]
         static let postgres = postgresPrimary + ["primary"]
         static let postgresPrimary = ["host", "port", "dbname", "user", "password", "sslmode", "connect_timeout_s",
                                       "sslrootcert", "sslcert", "sslkey", "sslpassword", "target_session_attrs"]
@@ -53,12 +53,19 @@ struct ConfigurationReader {
         /// ExtractNewRecordState's option names (docs/transforms.md).
         static let flatten = ["delete.tombstone.handling.mode", "add.fields", "add.fields.prefix", "add.headers",
                               "add.headers.prefix", "route.by.field"]
+        /// Debezium's EventRouter option names, and Swallow's `tables` and `message_prefixes`.
+        static let outbox = ["tables", "message_prefixes", "route.by.field", "route.topic.regex", "route.topic.replacement",
+                             "route.tombstone.on.empty.payload", "table.field.event.id", "table.field.event.key",
+                             "table.field.event.type", "table.field.event.payload", "table.field.event.timestamp",
+                             "table.field.event.schema.version", "table.expand.json.payload", "table.json.payload.null.behavior",
+                             "table.fields.additional.placement", "table.field.additional.missing", "table.op.invalid.behavior"]
         static let schemaRegistry = ["url", "username", "password", "sslrootcert", "sslcert", "sslkey", "sslpassword",
                                      "subject_name_strategy", "auto_register", "request_timeout_ms", "retry_timeout_ms"]
         static let sections: [(name: String, keys: [String])] = [
             ("postgres", postgres), ("slot", slot), ("publication", publication), ("kafka", kafka),
             ("events", events), ("snapshot", snapshot), ("heartbeat", heartbeat), ("http", http),
             ("schema_registry", schemaRegistry), ("topic_routing", topicRouting), ("flatten", flatten),
+            ("outbox", outbox),
         ]
     }
 
@@ -144,6 +151,7 @@ struct ConfigurationReader {
         configuration.topicCreation = try readTopicCreation(top)
         configuration.topicRouting = try readTopicRouting(top, topicPrefix: topicPrefix)
         configuration.flatten = try readFlatten(top)
+        configuration.outbox = try readOutbox(top, events: events)
         return configuration
     }
 

@@ -465,6 +465,8 @@ public struct SwallowConfiguration: Sendable, Equatable {
     /// `flatten`: records as Debezium's ExtractNewRecordState leaves them (docs/transforms.md); nil writes
     /// change event envelopes.
     public var flatten: FlattenOptions?
+    /// `outbox`: Debezium's outbox event router for the outbox tables and messages; nil when absent.
+    public var outbox: Outbox?
     /// `state_dir`: where Swallow keeps durable local state (snapshot progress); absolute, or relative
     /// to the working directory. Never empty.
     public var stateDirectory: String

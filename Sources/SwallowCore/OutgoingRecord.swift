@@ -28,6 +28,11 @@ public struct OutgoingRecord: Sendable, Equatable {
     /// For a snapshot row: its unit and ordinal (`delivery: exactly_once` skips the rows a unit read
     /// again already delivered); nil for everything else.
     public var snapshot: SnapshotTag?
+    /// The partition the record must go to (the outbox router's `partition` placement); nil lets the
+    /// delivery path choose.
+    public var partition: Int32? = nil
+    /// The Kafka record timestamp in ms since the epoch (the outbox router's); nil: the producer's time.
+    public var timestamp: Int64? = nil
 
     public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], kind: RecordKind,
                 position: RecordPosition? = nil) {
@@ -78,4 +83,7 @@ public enum StreamAction: Sendable, Equatable {
     case closeUnit(LSN)
     /// A message that asks nothing of the pipeline was passed over: why, for the debug log.
     case ignored(reason: String)
+    /// A change was dropped in a way the operator should see (an update of an outbox row, as
+    /// `outbox.table.op.invalid.behavior` says): logged as a warning, or an error with `isError`.
+    case skipped(reason: String, isError: Bool)
 }

@@ -43,6 +43,8 @@ public struct StreamSessionMachine: Sendable {
         /// A message that asks nothing of the session was passed over (`StreamAction.ignored`): log why,
         /// at debug level; `sourceLSN`: where it was in the WAL.
         case ignored(reason: String, sourceLSN: LSN)
+        /// A change was dropped on purpose (`StreamAction.skipped`): log why as a warning (or an error).
+        case skipped(reason: String, isError: Bool, sourceLSN: LSN)
     }
 
     /// What the session does on a stop request.
@@ -173,6 +175,7 @@ public struct StreamSessionMachine: Sendable {
                 actions.append(.produce(record, sourceLSN: walStart))
             case .closeUnit(let end): actions.append(.closeUnit(end))
             case .ignored(let reason): actions.append(.ignored(reason: reason, sourceLSN: walStart))
+            case .skipped(let reason, let isError): actions.append(.skipped(reason: reason, isError: isError, sourceLSN: walStart))
             }
         }
         if case .commit(let commit) = message, signalTable != nil {

@@ -91,12 +91,15 @@ public struct StreamTranslator: Sendable {
     private let heartbeat: HeartbeatMessages
     /// `topic_routing`: tables whose topics it matches share another topic.
     private let router: LogicalTableRouter?
+    /// The outbox router (`outbox`): rows of outbox tables become routed events instead of change events.
+    private var outbox: OutboxRouter?
 
     public init(topicPrefix: String, database: String, capturedTables: [QualifiedTableName], connectorVersion: String,
                 options: SwallowConfiguration.Events = .init(),
                 heartbeat: HeartbeatMessages = HeartbeatMessages(slotName: "", records: nil),
                 runID: String = ContextHeaders.runID(unixMillis: 0, random: (0, 0)),
-                router: LogicalTableRouter? = nil, flatten: FlattenOptions? = nil) {
+                router: LogicalTableRouter? = nil, flatten: FlattenOptions? = nil,
+                outbox: SwallowConfiguration.Outbox? = nil) {
         self.heartbeat = heartbeat
         self.router = router
         self.topicPrefix = topicPrefix
@@ -115,6 +118,7 @@ public struct StreamTranslator: Sendable {
         self.contextHeaders = ContextHeaders(enabled: options.extendedHeadersEnabled, topicPrefix: topicPrefix,
                                              runID: runID, encoder: encoder).headers
         self.messageTopic = "\(topicPrefix).message"
+        self.outbox = OutboxRouter(settings: outbox, encoder: encoder)
         self.transactionTopic = "\(topicPrefix).transaction"
     }
 
@@ -244,12 +248,22 @@ public struct StreamTranslator: Sendable {
             guard let relation = try capturedRelation(insert.relationID, "Insert"), !skips(.create) else { return }
             let after = try rowImage(insert.newTuple, relation, "Insert")
             let source = try eventSource(walStart, relation)
+            if let plan = outbox?.plan(of: relation.relationID) {
+                actions.append(.produce(try outbox!.route(plan, row: after, headers: contextHeaders, relationID: relation.relationID,
+                                                          operation: .create, eventTimeMillis: eventTimeMillis)))
+                return
+            }
             let key = try encodeKey(relation, after)
             try appendChange(&actions, .create, relation, key: key, before: nil, after: after, source, eventTimeMillis,
                              headers: contextHeaders)
 
         case .update(let update):
             guard let relation = try capturedRelation(update.relationID, "Update"), !skips(.update) else { return }
+            if let plan = outbox?.plan(of: relation.relationID) {
+                _ = try eventSource(walStart, relation)  // counted in its transaction, as Debezium counts it before the router
+                actions.append(try outbox!.update(plan))
+                return
+            }
             let before = try update.oldTuple.map { tuple throws(PipelineError) in try rowImage(tuple, relation, "Update") }
             let after = try rowImage(update.newTuple, relation, "Update")
             let newKey = try encodeKey(relation, after)
@@ -273,6 +287,10 @@ public struct StreamTranslator: Sendable {
 
         case .delete(let delete):
             guard let relation = try capturedRelation(delete.relationID, "Delete"), !skips(.delete) else { return }
+            if outbox?.plan(of: relation.relationID) != nil {
+                _ = try eventSource(walStart, relation)  // Debezium's router drops deletes (and their tombstones)
+                return
+            }
             let before = try rowImage(delete.oldTuple, relation, "Delete")
             let source = try eventSource(walStart, relation)
             let key = try encodeKey(relation, before)
@@ -287,7 +305,7 @@ public struct StreamTranslator: Sendable {
             // Flattened records have no truncates (ExtractNewRecordState drops them).
             guard !skips(.truncate), encoder.options.flatten == nil else { return }
             for relationID in truncate.relationIDs {
-                guard let relation = try capturedRelation(relationID, "Truncate") else { continue }
+                guard let relation = try capturedRelation(relationID, "Truncate"), outbox?.plan(of: relationID) == nil else { continue }
                 let value = encoder.encodeTruncate(table: relation.schema, source: try eventSource(walStart, relation),
                                                    eventTimeMillis: eventTimeMillis)
                 actions.append(.produce(OutgoingRecord(topic: relation.topic, key: nil, value: value, headers: contextHeaders,
@@ -341,11 +359,17 @@ public struct StreamTranslator: Sendable {
                 source.transaction = transaction?.count(TransactionMetadata.messageDataCollection(lsn: message.lsn),
                                                         lsn: message.lsn)
             }
-            let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
-                                                     isTransactional: message.isTransactional, source: source,
-                                                     eventTimeMillis: eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
-                                                   value: value, headers: [], kind: .logicalMessage)))
+            if let outbox, outbox.routesMessages(withPrefix: message.prefix) {
+                // The table-less outbox: the message's content is the event (`outbox.message_prefixes`).
+                actions.append(.produce(try outbox.routeMessage(prefix: message.prefix, content: message.content,
+                                                                eventTimeMillis: eventTimeMillis)))
+            } else {
+                let value = encoder.encodeLogicalMessage(prefix: message.prefix, content: message.content,
+                                                         isTransactional: message.isTransactional, source: source,
+                                                         eventTimeMillis: eventTimeMillis)
+                actions.append(.produce(OutgoingRecord(topic: messageTopic, key: encoder.encodeLogicalMessageKey(prefix: message.prefix),
+                                                       value: value, headers: [], kind: .logicalMessage)))
+            }
             if standalone { actions.append(.closeUnit(message.lsn)) }
         }
     }
@@ -378,6 +402,7 @@ public struct StreamTranslator: Sendable {
                                  excludedColumns: excluded, routing: route.routing, columnMasks: masks)
         if isCaptured, let problem = schema.unsupportedTypeError { throw .encoding(problem) }
         if isCaptured, let problem = schema.maskNotApplicableError { throw .encoding(problem) }
+        if isCaptured { try outbox?.describe(relationID: relation.relationID, table: schema) }
         relations[relation.relationID] = CapturedRelation(
             relationID: relation.relationID, schema: schema, topic: route.topic, isCaptured: isCaptured, dataCollection: qualified)
     }
@@ -390,6 +415,9 @@ public struct StreamTranslator: Sendable {
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], source: SourceInfo,
                                eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if let plan = outbox?.plan(of: relationID) {
+            return try outbox!.route(plan, row: row, headers: contextHeaders, relationID: relationID, operation: .read, eventTimeMillis: eventTimeMillis)
+        }
         if encoder.options.flatten != nil { return try flattenedSnapshotRecord(relation, key: key, row: row, source, eventTimeMillis) }
         let value = try encodeRowChange(.read, relation, before: nil, after: row, source, eventTimeMillis)
         return snapshotRecord(relation, key: key, value: value)
@@ -406,6 +434,9 @@ public struct StreamTranslator: Sendable {
     public func snapshotRecord(relationID: UInt32, row: [ColumnValue], sourceBlock: SnapshotSourceBlock,
                         eventTimeMillis: Int64) throws(PipelineError) -> OutgoingRecord? {
         guard let (relation, key) = try snapshotRow(relationID, row) else { return nil }
+        if let plan = outbox?.plan(of: relationID) {
+            return try outbox!.route(plan, row: row, headers: contextHeaders, relationID: relationID, operation: .read, eventTimeMillis: eventTimeMillis)
+        }
         if encoder.options.flatten != nil {
             return try flattenedSnapshotRecord(relation, key: key, row: row, sourceBlock.source, eventTimeMillis)
         }

@@ -72,41 +72,70 @@ import Testing
         try check(workload: "transforms", run: "maskflat", topics: Self.transformTopics)
     }
 
+    /// The outbox workload through Debezium's EventRouter (Swallow's `outbox` section) with its defaults
+    /// and two additional header fields, JSON without schemas.
+    @Test func outboxRouterDefaults() throws {
+        try check(workload: "outbox", run: "routed", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
+    /// The outbox router with schemas: an envelope field, a header, a partition, a topic regex of its
+    /// own, the Kafka timestamp from a column, tombstones for empty payloads.
+    @Test func outboxRouterEnvelopeWithSchemas() throws {
+        try check(workload: "outbox", run: "envelope", topics: ["order.events", "customer.events"])
+    }
+
+    /// The table-less outbox: events written with pg_logical_emit_message (`outbox.message_prefixes`).
+    @Test func outboxRouterOverLogicalMessages() throws {
+        try check(workload: "outbox-messages", run: "decoded", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
+    /// The outbox router with `table.expand.json.payload`.
+    @Test func outboxRouterExpandedPayload() throws {
+        try check(workload: "outbox", run: "expanded", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
     /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`. A transform's options
     /// `transforms.NAME.<option>` are the keys of Swallow's top-level section NAME (`transforms` and
     /// `transforms.NAME.type` name the SMT for Debezium only).
     static func swallowSections(properties: [(key: String, value: String)]) -> (events: String, sections: String) {
-        let connector = properties.filter { !$0.key.hasPrefix("transforms") }
-        return (eventsYAML(properties: connector), transformSections(properties: properties))
+        // Transforms: `transforms.NAME.<option>` is key <option> of Swallow's section NAME (its `type`
+        // and the `transforms` list name the transform, not an option).
+        let transformNames = properties.first { $0.key == "transforms" }?.value.split(separator: ",").map(String.init) ?? []
+        var sections = ""
+        for name in transformNames {
+            let prefix = "transforms.\(name)."
+            // Decoding logical messages for the outbox router is Swallow's outbox.message_prefixes.
+            if properties.contains(where: { $0.key == prefix + "type" && $0.value.hasSuffix(".DecodeLogicalDecodingMessageContent") }) { continue }
+            var entries = properties.filter { $0.key.hasPrefix(prefix) && $0.key != prefix + "type" }
+                .map { (key: String($0.key.dropFirst(prefix.count)), value: $0.value) }
+            // `swallow.NAME.<key>`: keys of Swallow's own in that section.
+            entries += properties.filter { $0.key.hasPrefix("swallow.\(name).") }
+                .map { (key: String($0.key.dropFirst("swallow.\(name).".count)), value: $0.value) }
+            // The outbox router's tables: Debezium applies it to everything the connector captures.
+            if name == "outbox", !entries.contains(where: { $0.key == "message_prefixes" }),
+               let tables = properties.first(where: { $0.key == "table.include.list" })?.value {
+                entries.insert((key: "tables", value: "[\(tables)]"), at: 0)
+            }
+            sections += "\(name): " + sectionYAML(entries) + "\n"
+        }
+        // The oracle's own settings (`oracle.*`) are not Swallow's.
+        let connector = properties.filter {
+            $0.key != "transforms" && !$0.key.hasPrefix("transforms.") && !$0.key.hasPrefix("swallow.") && !$0.key.hasPrefix("oracle.")
+        }
+        return (eventsYAML(properties: connector), sections)
     }
 
-    /// `transforms.NAME.<option>=value` as the top-level section `NAME: {<option>: value}` (the alias is
-    /// Swallow's section name; `transforms` and `transforms.NAME.type` say which Debezium class, which
-    /// the section name implies).
-    static func transformSections(properties: [(key: String, value: String)]) -> String {
-        var sections: [(name: String, entries: [String])] = []
-        for property in properties where property.key.hasPrefix("transforms.") {
-            let rest = property.key.dropFirst("transforms.".count)
-            guard let dot = rest.firstIndex(of: ".") else { continue }
-            let name = String(rest[..<dot]), option = String(rest[rest.index(after: dot)...])
-            if option == "type" {
-                // A transform with only its type is a section with Swallow's defaults.
-                if !sections.contains(where: { $0.name == name }) { sections.append((name, [])) }
-                continue
-            }
-            // Single-quoted YAML: no escapes (regexes keep their backslashes), `'` doubled; `${` (Java's
-            // named group) as `$${`, since `${NAME}` is an environment variable in Swallow's YAML.
-            let value = ["true", "false"].contains(property.value) ? property.value
-                : "'" + property.value.replacingOccurrences(of: "'", with: "''").replacingOccurrences(of: "${", with: "$${") + "'"
-            if let index = sections.firstIndex(where: { $0.name == name }) {
-                sections[index].entries.append("\(option): \(value)")
-            } else {
-                sections.append((name, ["\(option): \(value)"]))
-            }
-        }
-        return sections.map { "\($0.name): {" + $0.entries.joined(separator: ", ") + "}\n" }.joined()
+    /// A flow mapping of options: booleans and `[…]` lists as they are, everything else a quoted string
+    /// (`${` written `$${`, which Swallow's reader takes as a literal `${`).
+    static func sectionYAML(_ entries: [(key: String, value: String)]) -> String {
+        "{" + entries.map { entry in
+            let value = ["true", "false"].contains(entry.value) || entry.value.hasPrefix("[") ? entry.value
+                : "\"" + entry.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                    .replacingOccurrences(of: "${", with: "$${") + "\""
+            return "\"\(entry.key)\": \(value)"
+        }.joined(separator: ", ") + "}"
     }
 
     static func eventsYAML(properties: [(key: String, value: String)]) -> String {

@@ -40,7 +40,7 @@ import Testing
                     tracker.acknowledge(tracker.registerEvent())
                     produced += 1
                 case .closeUnit(let end): tracker.closeUnit(endLSN: end)
-                case .sendStatus, .signal, .observe, .transactionCommitted, .ignored: break
+                case .sendStatus, .signal, .observe, .transactionCommitted, .ignored, .skipped: break
                 }
             }
         }

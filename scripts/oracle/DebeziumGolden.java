@@ -86,6 +86,11 @@ public class DebeziumGolden {
         AtomicLong syncsSeen = new AtomicLong();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         String syncKey = "{\"prefix\":\"" + SYNC_PREFIX + "\"}";
+        // A run whose transforms turn logical messages into other records (the outbox router over decoded
+        // messages) says what a sync message holds (`oracle.sync.content`, JSON those transforms take) and
+        // the topic its record then goes to (`oracle.sync.topic`); that topic's records are the syncs.
+        String syncContent = config.getProperty("oracle.sync.content");
+        String syncTopic = config.getProperty("oracle.sync.topic");
 
         DebeziumEngine<ChangeEvent<String, String>> engine = DebeziumEngine
                 .create(KeyValueHeaderChangeEventFormat.of(Json.class, Json.class, Json.class))
@@ -93,7 +98,8 @@ public class DebeziumGolden {
                 .notifying((List<ChangeEvent<String, String>> records, DebeziumEngine.RecordCommitter<ChangeEvent<String, String>> committer) -> {
                     for (ChangeEvent<String, String> record : records) {
                         String key = record.key();
-                        if (key != null && record.destination().endsWith(".message") && key.contains(syncKey)) {
+                        if (syncTopic != null ? record.destination().equals(syncTopic)
+                                : key != null && record.destination().endsWith(".message") && key.contains(syncKey)) {
                             syncsSeen.incrementAndGet();
                         }
                         else {
@@ -137,7 +143,8 @@ public class DebeziumGolden {
                 }
                 if (!inTransaction) {
                     syncs += 1;
-                    execute(sql, "SELECT pg_logical_emit_message(false, '" + SYNC_PREFIX + "', '" + syncs + "')");
+                    String content = syncContent != null ? syncContent.replace("'", "''") : String.valueOf(syncs);
+                    execute(sql, "SELECT pg_logical_emit_message(false, '" + SYNC_PREFIX + "', '" + content + "')");
                     long expected = syncs;
                     if (!waitFor(deadline, failure, () -> syncsSeen.get() >= expected)) {
                         outcome = "the connector did not emit the changes of: " + statement.strip();

@@ -178,7 +178,8 @@ final class DeliveryPath: Sendable {
                     }
                 } else {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
-                                         id: id.rawValue, blockWhenQueueFull: false)
+                                         partition: record.partition, timestamp: record.timestamp, id: id.rawValue,
+                                         blockWhenQueueFull: false)
                 }
                 return true
             } catch where error.code == .queueFull {
@@ -220,13 +221,14 @@ final class DeliveryPath: Sendable {
                                         partition: Int32?, id: DeliveryID) throws(KafkaError) {
         guard let positionHeader else {
             try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
-                                 partition: partition, id: id.rawValue, blockWhenQueueFull: false)
+                                 partition: partition ?? record.partition, timestamp: record.timestamp, id: id.rawValue,
+                                 blockWhenQueueFull: false)
             return
         }
         try positionHeader.withValue { (value: UnsafeRawBufferPointer) throws(KafkaError) in
             try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
                                  borrowedHeader: KafkaBorrowedHeader(key: positionHeader.key, value: value),
-                                 partition: partition, id: id.rawValue, blockWhenQueueFull: false)
+                                 partition: partition, timestamp: record.timestamp, id: id.rawValue, blockWhenQueueFull: false)
         }
     }
 

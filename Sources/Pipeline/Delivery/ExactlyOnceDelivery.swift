@@ -155,7 +155,10 @@ final class ExactlyOnceDelivery: Sendable {
     private func place(_ record: OutgoingRecord, at position: RecordPosition) throws(PipelineError) -> Placement {
         if !initialized.load(ordering: .acquiring) { try initializeIfNeeded() }
         let topic = try placement(of: record.topic)
-        let partition = KafkaPartitioner.murmur2(key: record.key ?? position.partitionSeed, partitionCount: topic.partitionCount)
+        // A partition the record names (the outbox router's `partition` placement) is kept: the
+        // comparison with the tail is per partition, and the same record names the same one again.
+        let partition = record.partition
+            ?? KafkaPartitioner.murmur2(key: record.key ?? position.partitionSeed, partitionCount: topic.partitionCount)
         if topic.skips, topic.delivered.isDelivered(topic: record.topic, partition: partition, position: position) {
             skipped.add(1, ordering: .relaxed)
             return .alreadyDelivered
@@ -174,7 +177,8 @@ final class ExactlyOnceDelivery: Sendable {
             skipped.add(1, ordering: .relaxed)
             return .alreadyDelivered
         }
-        let partition = KafkaPartitioner.murmur2(key: record.key ?? Array(tag.description.utf8), partitionCount: topic.partitionCount)
+        let partition = record.partition
+            ?? KafkaPartitioner.murmur2(key: record.key ?? Array(tag.description.utf8), partitionCount: topic.partitionCount)
         // The position too, so that a stream's tail scan that meets snapshot rows stops there (see
         // `RecordPosition.belowCommits(at:)` for an initial snapshot's).
         return .produce(partition: partition, position: record.position.map { $0.header(suffix: topic.headerSuffix) },

@@ -124,6 +124,8 @@ struct StreamSession {
             if case .relation(let relation) = message { incremental?.observe(relation) } else { incremental?.observe(message) }
         case .ignored(let reason, let sourceLSN):
             logger.debug("replication message ignored", metadata: ["reason": "\(reason)", "lsn": "\(sourceLSN)"])
+        case .skipped(let reason, let isError, let sourceLSN):
+            logger.log(level: isError ? .error : .warning, "change skipped", metadata: ["reason": "\(reason)", "lsn": "\(sourceLSN)"])
         case .transactionCommitted(let end):
             guard let incremental else { return }
             incremental.transactionCommitted(at: end)
@@ -280,6 +282,6 @@ extension StreamTranslator {
                   capturedTables: settings.tables, connectorVersion: settings.connectorVersion, options: settings.events,
                   heartbeat: HeartbeatMessages(slotName: settings.slotName, records: records), runID: settings.runID,
                   router: settings.topicRouting.flatMap(LogicalTableRouter.init),
-                  flatten: settings.flatten)
+                  flatten: settings.flatten, outbox: settings.outbox)
     }
 }
