@@ -194,11 +194,11 @@ indirect enum WritePlan: Sendable {
         }
     }
 
-    /// The value of a required field the payload has null for. Debezium never sends one: for a NOT NULL
-    /// column without a value (the columns an old tuple of REPLICA IDENTITY DEFAULT lacks) its
-    /// JdbcValueConverters.convertValue gives the schema's default or a per-type fallback; Swallow's JSON
-    /// path writes null there, so this writes Avro's zero of the type (0, false, "", no bytes, empty
-    /// arrays and maps, a record of zeros; a Decimal's unscaled zero) instead of failing.
+    /// The value of a required field the payload has null for. Neither Debezium nor Swallow's JSON path
+    /// writes one: a NOT NULL column without a value (the columns an old tuple of REPLICA IDENTITY
+    /// DEFAULT lacks) gets Debezium's per-type fallback there already (ChangeEvent's NotNullFallback).
+    /// Should a payload still have one, this writes Avro's zero of the type (0, false, "", no bytes,
+    /// empty arrays and maps, a record of zeros; a Decimal's unscaled zero) instead of failing.
     func writeFallback(_ out: inout [UInt8]) {
         switch self {
         case .optional(_, let nullIndex): AvroBinary.appendLong(nullIndex, to: &out)

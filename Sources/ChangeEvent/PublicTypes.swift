@@ -91,6 +91,9 @@ public struct TableSchema: Sendable {
             reason: "Swallow has no Debezium mapping for this type; set events.unknown.type.handling.mode: string to pass its text, or exclude the column with events.column.exclude.list")
     }
 
+    /// The field name of column `index` in keys and rows (`field.name.adjustment.mode`).
+    func fieldName(_ index: Int) -> String { options.fieldNameAdjustment.adjusted(columns[index].name) }
+
     private mutating func rebuild() {
         var plans: [ColumnPlan] = []
         plans.reserveCapacity(columns.count)
@@ -104,7 +107,7 @@ public struct TableSchema: Sendable {
                 unsupported.append((c.name, plan.typeName))
             }
             plans.append(plan)
-            JSON.appendString(&prefixes, c.name)   // `"<escaped name>":`
+            JSON.appendString(&prefixes, options.fieldNameAdjustment.adjusted(c.name))   // `"<escaped name>":`
             prefixes.append(Ascii.colon)
             ends.append(prefixes.count)
         }
@@ -253,6 +256,8 @@ public struct EncoderOptions: Sendable, Equatable {
     public var includeSchemas: Bool
     /// The topic prefix (Debezium's `topic.prefix`), which starts the Connect schema names.
     public var schemaNamePrefix: String
+    /// `field.name.adjustment.mode`: columns' field names as they are, or made valid Avro names.
+    public var fieldNameAdjustment: FieldNameAdjustment = .none
 
     public init(toastPlaceholder: String = "__debezium_unavailable_value",
                 decimalHandling: DecimalHandling = .precise,

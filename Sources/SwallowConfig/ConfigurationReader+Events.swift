@@ -69,6 +69,7 @@ extension ConfigurationReader {
             columnIncludeList: columnInclude, columnExcludeList: columnExclude,
             extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
         result.format = try enumeration(events, "format", default: defaults.format)
+        result.fieldNameAdjustment = try enumeration(events, "field.name.adjustment.mode", default: defaults.fieldNameAdjustment)
         if result.format == .avro, result.includeSchemas {
             throw ConfigurationError(
                 code: .invalidValue, path: events.path("envelope.schemas"),
