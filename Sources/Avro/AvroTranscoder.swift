@@ -102,6 +102,12 @@ indirect enum WritePlan: Sendable {
         case .optional(let inner, let nullIndex):
             if reader.consumeNull() {
                 AvroBinary.appendLong(nullIndex, to: &out)
+            } else if inner.isScalar, try reader.peek() == 0x5B {
+                // A sub-array of a multi-dimensional array (`{{1,2},{3,4}}`): the JSON path nests it
+                // (docs/events.md), but the Connect schema is one-dimensional, and Debezium's element
+                // converter gives null for each sub-array — so AvroConverter writes [null,null] there.
+                _ = try reader.skipValue()
+                AvroBinary.appendLong(nullIndex, to: &out)
             } else {
                 AvroBinary.appendLong(1 - nullIndex, to: &out)
                 try inner.write(&reader, &out, &scratch)
@@ -191,6 +197,14 @@ indirect enum WritePlan: Sendable {
                 out.append(contentsOf: block)
             }
             out.append(0)
+        }
+    }
+
+    /// Neither an array, a map nor a record.
+    var isScalar: Bool {
+        switch self {
+        case .array, .map, .record, .optional: return false
+        default: return true
         }
     }
 

@@ -14,14 +14,13 @@ JSON's column names are adjusted the same way before comparing.
 
 Each decoded datum is put in the shape JsonConverter gives the same Connect value — guided by the writer
 schema the record's id names: Avro bytes and decimals as base64 (a decimal's unscaled two's-complement
-bytes, as Java's BigInteger.toByteArray), Connect Date/Time/Timestamp logical types as days or
-milliseconds, float as the shortest decimal that is the same float32 (Java's Float.toString), NaN and
+bytes, as Java's BigInteger.toByteArray), Connect Date/Time/Timestamp logical types as the days or
+milliseconds Avro carries (fastavro's date objects cannot hold years before 1), float as the shortest decimal that is the same float32 (Java's Float.toString), NaN and
 infinities as JsonConverter's strings — then masked with MASKS.tsv like the expected lines, and compared
 as JSON values (headers are not Avro and are not compared). Exits 0 when every record of every topic is
 equal and no topic has more or fewer records, 1 otherwise, printing each difference.
 """
 import base64
-import datetime
 import json
 import math
 import re
@@ -30,13 +29,30 @@ import sys
 import time
 import uuid
 
+import fastavro.read
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-EPOCH_DATE = datetime.date(1970, 1, 1)
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def raw_temporal_logical_types():
+    """fastavro turns date, time-millis and timestamp-millis into Python dates and times, which cannot hold
+    a year before 1 (the workload has 0044-03-15 BC): read them as the numbers Avro carries, which is
+    what JsonConverter writes for the same Connect logical types."""
+    def raw(data, *_):
+        return data
+    modules = [fastavro.read]
+    try:
+        import fastavro._read as compiled   # the compiled reader, used when present
+        modules.append(compiled)
+    except ImportError:
+        pass
+    for module in modules:
+        for name in ("int-date", "int-time-millis", "long-timestamp-millis"):
+            module.LOGICAL_READERS[name] = raw
 
 
 def adjusted_field_name(name):
@@ -87,6 +103,31 @@ class Shaper:
     def __init__(self, schema):
         self.names = {}
         self.root = schema
+        self.collect(schema, None)
+
+    def collect(self, schema, space):
+        """Every named type, by full and short name: a later field refers to it by name only."""
+        if isinstance(schema, list):
+            for branch in schema:
+                self.collect(branch, space)
+        if not isinstance(schema, dict):
+            return
+        kind = schema.get("type")
+        if kind in ("record", "enum", "fixed"):
+            name = schema["name"]
+            namespace = schema.get("namespace", space)
+            full = name if "." in name else (f"{namespace}.{name}" if namespace else name)
+            self.names[full] = schema
+            self.names.setdefault(name, schema)
+            space = full.rsplit(".", 1)[0] if "." in full else None
+            for field in schema.get("fields", []):
+                self.collect(field["type"], space)
+        elif kind == "array":
+            self.collect(schema["items"], space)
+        elif kind == "map":
+            self.collect(schema["values"], space)
+        elif isinstance(kind, (dict, list)):
+            self.collect(kind, space)
 
     def shape(self, schema, value, space=None):
         if isinstance(schema, str):
@@ -94,6 +135,8 @@ class Shaper:
                 return self.shape(self.names[schema], value)
             if space and f"{space}.{schema}" in self.names:
                 return self.shape(self.names[f"{space}.{schema}"], value)
+            if schema not in PRIMITIVES:
+                raise ValueError(f"unknown named type {schema}")
             return self.primitive(schema, value, None)
         if isinstance(schema, list):
             if value is None:
@@ -127,12 +170,10 @@ class Shaper:
             return None
         if logical == "decimal":
             return unscaled_bytes(value, schema.get("scale", 0))
-        if logical == "date":
-            return (value - EPOCH_DATE).days
-        if logical == "time-millis":
-            return ((value.hour * 60 + value.minute) * 60 + value.second) * 1000 + value.microsecond // 1000
-        if logical == "timestamp-millis":
-            return (value - EPOCH) // datetime.timedelta(milliseconds=1)
+        if logical in ("date", "time-millis", "timestamp-millis"):
+            if not isinstance(value, int):
+                raise ValueError(f"{logical} not read as its number: {value!r}")
+            return value
         if logical is not None and kind != "string":
             raise ValueError(f"unexpected logical type {logical}")
         if kind == "bytes":
@@ -194,6 +235,7 @@ def main():
         sys.exit(2)
     bootstrap, registry_url, expected_path, masks_path = sys.argv[1:5]
     adjust = len(sys.argv) == 6 and sys.argv[5] == "avro"
+    raw_temporal_logical_types()
     masks = read_masks(masks_path)
     expected = expected_records(expected_path, adjust)
     registry = SchemaRegistryClient({"url": registry_url})
@@ -231,6 +273,7 @@ def main():
                       "value": decoded(topic, MessageField.VALUE, message.value())}
         except Exception as error:   # a record the independent decoder cannot read is a difference
             failures.append(f"{topic} offset {message.offset()}: cannot decode: {error!r}")
+            got[topic].append(None)
             continue
         got[topic].append(masked(record, masks))
     for topic in topics:
