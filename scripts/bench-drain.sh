@@ -9,7 +9,9 @@
 #  (a) pg_recvlogical (pgoutput, proto 1) drains slot `raw` into /dev/null up to the end position;
 #  (b) `swallow run` drains slot `swallow` into a mock Kafka cluster running in a separate process
 #      (so the broker's memory is not counted as Swallow's), until the slot's confirmed position —
-#      which only moves once the broker acknowledged every event — reaches the end position.
+#      which only moves once the broker acknowledged every event — reaches the end position;
+#  (c) the same with delivery: exactly_once, and with events.format: avro (scripts/schema-registry/
+#      test_registry.py as the registry), each from a slot of its own over the same WAL.
 # Prints rows/s for both, the ratio, and Swallow's peak RSS (VmHWM). pg_recvlogical runs before and
 # after Swallow (from two slots) and the faster run is the raw rate. scripts/bench.sh runs this at
 # three row sizes.
@@ -32,4 +34,7 @@ cat <<EOF2
 | swallow drain rate (to last ack) | $swallow_rate rows/s (${swallow_seconds}s) |
 | ratio swallow / raw | $ratio |
 | swallow peak RSS | $peak_mb MB |
+| swallow drain rate, events.format avro (same WAL) | $avro_rate rows/s (${avro_seconds}s), $avro_ratio of JSON |
+| swallow peak RSS, avro | $avro_peak_mb MB |
+| average event bytes (key + value), JSON / Avro | $json_event_bytes / $avro_event_bytes |
 EOF2

@@ -10,9 +10,12 @@
 # RSS (VmHWM) and the /status latency window belong to that measurement alone.
 #
 # drain   (Also drained a second time, from a slot made at the same point, with delivery: exactly_once into
-#         bench_eos.* topics: the rate is given as a fraction of at_least_once's on the same WAL. With
-#         BENCH_MASKING=1 (or an `events` section in YAML flow style) a third time with column masking,
-#         into bench_mask.* topics, also as a fraction of at_least_once's: see scripts/bench/lib.sh.)
+#         bench_eos.* topics: the rate is given as a fraction of at_least_once's on the same WAL. And a
+#         third time with events.format: avro into bench_avro.* topics, schemas in
+#         scripts/schema-registry/test_registry.py: the rate as a fraction of JSON's, and the average
+#         key + value bytes of an event on the broker, JSON and Avro. With BENCH_MASKING=1 (or an
+#         `events` section in YAML flow style) once more with column masking, into bench_mask.* topics,
+#         as a fraction of at_least_once's: see scripts/bench/lib.sh.)
 #         Rows of ~100 B, ~1 KB and ~10 KB as text (md5-hex payload stored uncompressed), committed in
 #         1,000-row transactions while nothing reads; pg_recvlogical drains the backlog into /dev/null
 #         (the raw decoding rate, faster of a run before and one after Swallow) and Swallow drains it
@@ -89,6 +92,9 @@ if [[ " ${sections[*]} " == *" drain "* ]]; then
       "$(fmt "$raw_rate") (${raw_seconds} s)" "$ratio" "—" "$cpu_ms" "$peak_mb MB" "slot confirmed at the end"
     row "drain, exactly_once" "the same WAL from a second slot" "$(fmt "$eos_rate") (${eos_seconds} s)" \
       "—" "$eos_ratio of at_least_once" "—" "$eos_cpu_ms" "$eos_peak_mb MB" "slot confirmed at the end"
+    row "drain, avro" "the same WAL from a third slot; event bytes JSON $json_event_bytes, Avro $avro_event_bytes" \
+      "$(fmt "$avro_rate") (${avro_seconds} s)" "—" "$avro_ratio of JSON" "—" "$avro_cpu_ms" "$avro_peak_mb MB" \
+      "slot confirmed at the end"
     if [ -n "${BENCH_MASKING:-}" ]; then
       row "drain, masking" "the same WAL from another slot, masks on" "$(fmt "$mask_rate") (${mask_seconds} s)" \
         "—" "$mask_ratio of at_least_once" "—" "$mask_cpu_ms" "$mask_peak_mb MB" "slot confirmed at the end"

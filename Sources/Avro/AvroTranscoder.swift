@@ -102,6 +102,12 @@ indirect enum WritePlan: Sendable {
         case .optional(let inner, let nullIndex):
             if reader.consumeNull() {
                 AvroBinary.appendLong(nullIndex, to: &out)
+            } else if inner.isScalar, try reader.peek() == 0x5B {
+                // A sub-array of a multi-dimensional array (`{{1,2},{3,4}}`): the JSON path nests it
+                // (docs/events.md), but the Connect schema is one-dimensional, and Debezium's element
+                // converter gives null for each sub-array — so AvroConverter writes [null,null] there.
+                _ = try reader.skipValue()
+                AvroBinary.appendLong(nullIndex, to: &out)
             } else {
                 AvroBinary.appendLong(1 - nullIndex, to: &out)
                 try inner.write(&reader, &out, &scratch)
@@ -194,11 +200,19 @@ indirect enum WritePlan: Sendable {
         }
     }
 
-    /// The value of a required field the payload has null for. Debezium never sends one: for a NOT NULL
-    /// column without a value (the columns an old tuple of REPLICA IDENTITY DEFAULT lacks) its
-    /// JdbcValueConverters.convertValue gives the schema's default or a per-type fallback; Swallow's JSON
-    /// path writes null there, so this writes Avro's zero of the type (0, false, "", no bytes, empty
-    /// arrays and maps, a record of zeros; a Decimal's unscaled zero) instead of failing.
+    /// Neither an array, a map nor a record.
+    var isScalar: Bool {
+        switch self {
+        case .array, .map, .record, .optional: return false
+        default: return true
+        }
+    }
+
+    /// The value of a required field the payload has null for. Neither Debezium nor Swallow's JSON path
+    /// writes one: a NOT NULL column without a value (the columns an old tuple of REPLICA IDENTITY
+    /// DEFAULT lacks) gets Debezium's per-type fallback there already (ChangeEvent's NotNullFallback).
+    /// Should a payload still have one, this writes Avro's zero of the type (0, false, "", no bytes,
+    /// empty arrays and maps, a record of zeros; a Decimal's unscaled zero) instead of failing.
     func writeFallback(_ out: inout [UInt8]) {
         switch self {
         case .optional(_, let nullIndex): AvroBinary.appendLong(nullIndex, to: &out)

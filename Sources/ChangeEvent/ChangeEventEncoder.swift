@@ -406,7 +406,12 @@ public struct ChangeEventEncoder: Sendable {
                      kind: ConverterKind) throws(ChangeEventError) {
         switch value {
         case .null:
-            JSON.appendASCII(&out, "null")
+            if table.columns[index].isOptional {
+                JSON.appendASCII(&out, "null")
+            } else {
+                // A NOT NULL column without a value (a delete's old row without it): Debezium's fallback.
+                out.append(contentsOf: table.plans[index].notNullFallbackJSON)
+            }
         case .unchangedToast:
             out.append(contentsOf: table.plans[index].toastJSON)
         case .text(let text):

@@ -114,6 +114,8 @@ struct ColumnPlan: Sendable {
     let toastJSON: [UInt8]
     /// The column's Connect schema (`envelope.schemas`).
     var connectSchema: ConnectFieldSchema
+    /// What a NOT NULL column without a value becomes, as in Debezium (`NotNullFallback`).
+    let notNullFallbackJSON: [UInt8]
 
     init(column: ColumnSchema, types: TypeCatalog, options: EncoderOptions, elementKinds: inout [ConverterKind]) {
         name = column.name
@@ -141,6 +143,8 @@ struct ColumnPlan: Sendable {
                                               semantic: resolution.semantic)
         toastJSON = ToastPlaceholder.json(placeholder: options.toastPlaceholder, kind: kind, elementKind: elementKind,
                                           arrayElementOID: resolution.arrayElementOID)
+        // numeric's typmod is ((precision << 16) | scale) + 4 (VARHDRSZ); -1 when unconstrained.
+        notNullFallbackJSON = NotNullFallback.json(kind: kind, scale: resolution.typmod >= 4 ? Int((resolution.typmod - 4) & 0xFFFF) : nil)
     }
 
     enum Mapping: Equatable {

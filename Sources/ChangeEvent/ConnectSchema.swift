@@ -305,7 +305,7 @@ enum ConnectSchemas {
             var fields = table.keyColumnIndexes.map { index in
                 // Optional as the column is: a primary key's columns are NOT NULL, but message.key.columns
                 // may name nullable ones.
-                table.plans[index].connectSchema.field(named: table.columns[index].name,
+                table.plans[index].connectSchema.field(named: table.fieldName(index),
                                                        optional: table.columns[index].isOptional)
             }
             // Topic routing's field naming the physical table: ByLogicalTableRouter adds it last, as
@@ -316,7 +316,7 @@ enum ConnectSchemas {
             key = ConnectFieldSchema.structure(fields: fields, name: table.routing?.keySchemaName ?? "\(base).Key").json(optional: false)
         }
         let valueFields = table.valueColumnIndexes.map { index in
-            table.plans[index].connectSchema.field(named: table.columns[index].name, optional: table.columns[index].isOptional)
+            table.plans[index].connectSchema.field(named: table.fieldName(index), optional: table.columns[index].isOptional)
         }
         let row = ConnectFieldSchema.structure(fields: valueFields, name: table.routing?.valueSchemaName ?? "\(base).Value")
         let fields = [row.field(named: "before", optional: true), row.field(named: "after", optional: true), source]

@@ -122,6 +122,8 @@ public struct TableSchema: Sendable {
             code: .maskNotApplicable, schema: schema, table: table, column: problem.column, typeName: problem.typeName,
             reason: "events.\(problem.rule.option) matches this column, but \(what); narrow the column expressions of events.\(problem.rule.option)")
     }
+    /// The field name of column `index` in keys and rows (`field.name.adjustment.mode`).
+    func fieldName(_ index: Int) -> String { options.fieldNameAdjustment.adjusted(columns[index].name) }
 
     private mutating func rebuild() {
         var plans: [ColumnPlan] = []
@@ -136,7 +138,7 @@ public struct TableSchema: Sendable {
                 unsupported.append((c.name, plan.typeName))
             }
             plans.append(plan)
-            JSON.appendString(&prefixes, c.name)   // `"<escaped name>":`
+            JSON.appendString(&prefixes, options.fieldNameAdjustment.adjusted(c.name))   // `"<escaped name>":`
             prefixes.append(Ascii.colon)
             ends.append(prefixes.count)
         }
@@ -325,6 +327,8 @@ public struct EncoderOptions: Sendable, Equatable {
     /// The `flatten` section (ExtractNewRecordState): row changes are written flattened
     /// (`encodeFlattenedChange`); nil writes change event envelopes.
     public var flatten: FlattenOptions? = nil
+    /// `field.name.adjustment.mode`: columns' field names as they are, or made valid Avro names.
+    public var fieldNameAdjustment: FieldNameAdjustment = .none
 
     public init(toastPlaceholder: String = "__debezium_unavailable_value",
                 decimalHandling: DecimalHandling = .precise,

@@ -71,6 +71,7 @@ extension ConfigurationReader {
             extendedHeadersEnabled: try boolean(events, "extended.headers.enabled", default: defaults.extendedHeadersEnabled))
         result.format = try enumeration(events, "format", default: defaults.format)
         result.columnMasks = try readColumnMasks(events, keys: maskKeys)
+        result.fieldNameAdjustment = try enumeration(events, "field.name.adjustment.mode", default: defaults.fieldNameAdjustment)
         if result.format == .avro, result.includeSchemas {
             throw ConfigurationError(
                 code: .invalidValue, path: events.path("envelope.schemas"),

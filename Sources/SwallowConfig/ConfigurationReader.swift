@@ -46,7 +46,7 @@ struct ConfigurationReader {
                              "interval.handling.mode", "hstore.handling.mode", "unknown.type.handling.mode",
                              "envelope.schemas", "provide.transaction.metadata", "message.key.columns", "extended.headers.enabled",
                              "table.include.list", "table.exclude.list", "column.include.list", "column.exclude.list",
-                             "format"]
+                             "format", "field.name.adjustment.mode"]
         static let snapshot = ["mode", "max_threads", "chunk_rows", "signal_table", "incremental_chunk_rows"]
         static let heartbeat = ["interval_ms", "action_query", "emit_record", "stall_warning_s"]
         static let http = ["listen"]

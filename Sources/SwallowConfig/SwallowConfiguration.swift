@@ -268,6 +268,9 @@ public struct SwallowConfiguration: Sendable, Equatable {
             case avro
         }
         public var format: Format = .json
+        /// `field.name.adjustment.mode`: `none`, or `avro` (column names made valid Avro names).
+        public typealias FieldNameAdjustment = ChangeEvent.FieldNameAdjustment
+        public var fieldNameAdjustment: FieldNameAdjustment = .none
         /// `provide.transaction.metadata`: BEGIN/END records on `<prefix>.transaction` and a
         /// `transaction` block on each event.
         public var provideTransactionMetadata: Bool

@@ -11,5 +11,6 @@ extension EncoderOptions {
                   intervalHandling: events.intervalHandling, hstoreHandling: events.hstoreHandling,
                   unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas || events.format == .avro,
                   schemaNamePrefix: topicPrefix)
+        fieldNameAdjustment = events.fieldNameAdjustment
     }
 }

@@ -54,6 +54,17 @@ struct AvroBinaryTests {
         #expect(hex(avro) == "0e" + "00" + "0200" + "00" + "0000000000000000")
     }
 
+    @Test func subArraysOfAMultiDimensionalArrayAreNullAsDebeziumWritesThem() throws {
+        // int[][] {{1,2},{3,4}}: the JSON path nests it, the Connect schema is an array of optional int32.
+        let schema = #"{"type":"struct","fields":[{"type":"array","items":{"type":"int32","optional":true},"optional":true,"field":"m"}],"optional":false,"name":"x.Value"}"#
+        let shape = try AvroShape(connectSchemaJSON: Array(schema.utf8))
+        let nested = try shape.encode(payload: Array(#"{"m":[[1,2],[3,4]]}"#.utf8))
+        let debezium = try shape.encode(payload: Array(#"{"m":[null,null]}"#.utf8))
+        #expect(nested == debezium)
+        #expect(hex(nested) == "02" + "04" + "00" + "00" + "00")   // union branch 1, 2 items, null, null, end
+        #expect(throws: AvroError.self) { try shape.encode(payload: Array(#"{"m":[{"a":1}]}"#.utf8)) }
+    }
+
     @Test func invalidAvroNamesAreRefusedNamingThem() throws {
         let schema = #"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"my column"}],"optional":false,"name":"app.public.t.Value"}"#
         do {

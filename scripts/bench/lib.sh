@@ -99,11 +99,35 @@ payload_sql() {
   echo "repeat(md5(g::text), $md5s)"
 }
 
+# average_event_bytes TOPIC: the mean key + value size of the first (up to 20,000) records of TOPIC on the
+# mock broker, read with confluent-kafka (scripts/install-deps.sh installs it).
+average_event_bytes() {
+  PYTHONPATH=$(. scripts/pg-versions.sh && confluent_kafka_dir) python3 - "$bootstrap" "$1" <<'PY'
+import sys
+from confluent_kafka import Consumer, TopicPartition
+consumer = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "bench-bytes", "enable.auto.commit": False})
+partitions = consumer.list_topics(sys.argv[2], timeout=30).topics[sys.argv[2]].partitions
+consumer.assign([TopicPartition(sys.argv[2], p, 0) for p in partitions])
+count = total = idle = 0
+while count < 20000 and idle < 10:
+    messages = consumer.consume(1000, timeout=1)
+    idle = 0 if messages else idle + 1
+    for m in messages:
+        if m.error() is None:
+            count += 1
+            total += len(m.key() or b"") + len(m.value() or b"")
+consumer.close()
+print(total // count if count else 0)
+PY
+}
+
 # drain_run ROWS ROW_BYTES: the drain benchmark for one row size (see scripts/bench-drain.sh). With
 # three slots created first, ROWS rows are committed in 1,000-row transactions while nothing reads;
 # pg_recvlogical drains one slot before and one after Swallow drains its own, into the mock broker.
 # Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb cpu_ms,
-# and eos_rate eos_seconds eos_ratio eos_peak_mb eos_cpu_ms for the exactly_once run.
+# eos_rate eos_seconds eos_ratio eos_peak_mb eos_cpu_ms for the exactly_once run, avro_rate avro_seconds
+# avro_ratio avro_peak_mb avro_cpu_ms for the events.format: avro run, and json_event_bytes
+# avro_event_bytes (average key + value bytes on the broker).
 # BENCH_MASKING: also drain the same WAL from a fifth slot with column masking on (docs/transforms.md):
 # `1` for the default masks (the text column `kind` hashed with SHA-256 v2, `payload` truncated to 32
 # characters), or an `events` section of your own in YAML flow style; sets mask_rate mask_seconds
@@ -115,7 +139,8 @@ drain_run() {
   $psql -c "SELECT pg_create_logical_replication_slot('${table}_raw', 'pgoutput'),
                    pg_create_logical_replication_slot('${table}_raw_after', 'pgoutput'),
                    pg_create_logical_replication_slot('${table}_swallow', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_swallow_eos', 'pgoutput')" >/dev/null
+                   pg_create_logical_replication_slot('${table}_swallow_eos', 'pgoutput'),
+                   pg_create_logical_replication_slot('${table}_swallow_avro', 'pgoutput')" >/dev/null
   if [ -n "${BENCH_MASKING:-}" ]; then
     $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_mask', 'pgoutput')" >/dev/null
   fi
@@ -174,6 +199,29 @@ http: {listen: \"$drain_http\"}" bench_eos
     curl -sf "http://$drain_http/metrics" >"$BENCH_DUMP_DIR/drain-$target-eos.metrics" || true
   fi
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  # The same WAL again with events.format: avro, into topics of its own (bench_avro.*), its schemas
+  # registered with the tests' registry (scripts/schema-registry/test_registry.py: one registration per
+  # shape, so its speed hardly counts).
+  local registry_pid
+  rm -f "$work/registry.port"
+  python3 scripts/schema-registry/test_registry.py --port-file "$work/registry.port" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  pids+=($registry_pid)
+  for _ in $(seq 1 100); do [ -s "$work/registry.port" ] && break; sleep 0.1; done
+  [ -s "$work/registry.port" ] || { echo "the test Schema Registry did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
+  write_swallow_config "$work/$table-avro.yaml" "public.$table" "${table}_swallow_avro" "$table" "events: {format: avro}
+schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}" bench_avro
+  start=$(now)
+  start_swallow "$work/$table-avro.yaml" "$work/swallow-avro.log"
+  wait_confirmed "${table}_swallow_avro" "$end_lsn"
+  avro_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
+  avro_peak_mb=$(rss_peak_mb "$swallow_pid")
+  avro_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
+  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+  kill "$registry_pid" 2>/dev/null || true
+  # Average key + value bytes of an event as Kafka got it, JSON and Avro, from the first records.
+  json_event_bytes=$(average_event_bytes "bench.public.$table")
+  avro_event_bytes=$(average_event_bytes "bench_avro.public.$table")
   if [ -n "${BENCH_MASKING:-}" ]; then
     # The same WAL again with masks, into topics of its own (bench_mask.*).
     local mask_events=$BENCH_MASKING
@@ -194,6 +242,8 @@ http: {listen: \"$drain_http\"}" bench_eos
   ratio=$(awk "BEGIN {printf \"%.2f\", $swallow_rate / $raw_rate}")
   eos_rate=$(awk "BEGIN {printf \"%d\", $rows / $eos_seconds}")
   eos_ratio=$(awk "BEGIN {printf \"%.2f\", $eos_rate / $swallow_rate}")
+  avro_rate=$(awk "BEGIN {printf \"%d\", $rows / $avro_seconds}")
+  avro_ratio=$(awk "BEGIN {printf \"%.2f\", $avro_rate / $swallow_rate}")
   if [ -n "${BENCH_MASKING:-}" ]; then
     mask_rate=$(awk "BEGIN {printf \"%d\", $rows / $mask_seconds}")
     mask_ratio=$(awk "BEGIN {printf \"%.2f\", $mask_rate / $swallow_rate}")

@@ -26,6 +26,7 @@ import java.util.regex.Pattern;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.Header;
+import io.debezium.engine.format.Avro;
 import io.debezium.engine.format.Json;
 import io.debezium.engine.format.KeyValueHeaderChangeEventFormat;
 
@@ -37,7 +38,13 @@ import io.debezium.engine.format.KeyValueHeaderChangeEventFormat;
  * all three, configured by the `converter.*` properties (so `converter.schemas.enable` applies to the
  * headers too), which is what Debezium Server and the embedded engine put on Kafka.
  *
- * Usage: java -cp 'LIBS/*' DebeziumGolden.java CONNECTOR.properties SCRIPT.sql MASKS.tsv OUTPUT.jsonl TIMEOUT_S
+ * Usage: java -cp 'LIBS/*' DebeziumGolden.java CONNECTOR.properties SCRIPT.sql MASKS.tsv OUTPUT.jsonl TIMEOUT_S [avro]
+ *
+ * With `avro`, keys and values go through the engine's Avro format instead: Confluent's AvroConverter
+ * (configured by the `converter.*` properties, `converter.schema.registry.url` naming the registry it
+ * registers its schemas with), headers still through JsonConverter. What matters then is what the
+ * registry got (scripts/oracle/debezium.sh --avro reads it back); OUTPUT.jsonl gets one line per record
+ * with its topic only (Avro binary is no JSON line).
  *
  * Before the engine starts, the part of SCRIPT.sql before its `-- changes` line runs as one query (the
  * schema; the tables are empty when the connector makes its slot, so its initial snapshot emits nothing).
@@ -59,10 +66,11 @@ public class DebeziumGolden {
     static final String SYNC_PREFIX = "oracle.sync";
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: DebeziumGolden CONNECTOR.properties SCRIPT.sql MASKS.tsv OUTPUT.jsonl TIMEOUT_S");
+        if (args.length != 5 && !(args.length == 6 && args[5].equals("avro"))) {
+            System.err.println("usage: DebeziumGolden CONNECTOR.properties SCRIPT.sql MASKS.tsv OUTPUT.jsonl TIMEOUT_S [avro]");
             System.exit(2);
         }
+        boolean avro = args.length == 6;
         Properties config = new Properties();
         try (Reader reader = Files.newBufferedReader(Path.of(args[0]), StandardCharsets.UTF_8)) {
             config.load(reader);
@@ -92,20 +100,28 @@ public class DebeziumGolden {
         String syncContent = config.getProperty("oracle.sync.content");
         String syncTopic = config.getProperty("oracle.sync.topic");
 
-        DebeziumEngine<ChangeEvent<String, String>> engine = DebeziumEngine
-                .create(KeyValueHeaderChangeEventFormat.of(Json.class, Json.class, Json.class))
+        // Json: keys and values are JSON text; Avro: Confluent's frame (magic byte, schema id, Avro binary),
+        // where the sync messages' prefix is still there as the UTF-8 bytes of an Avro string.
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        DebeziumEngine.Builder<ChangeEvent<Object, Object>> builder = (DebeziumEngine.Builder) (avro
+                ? DebeziumEngine.create(KeyValueHeaderChangeEventFormat.of(Avro.class, Avro.class, Json.class))
+                : DebeziumEngine.create(KeyValueHeaderChangeEventFormat.of(Json.class, Json.class, Json.class)));
+        DebeziumEngine<ChangeEvent<Object, Object>> engine = builder
                 .using(config)
-                .notifying((List<ChangeEvent<String, String>> records, DebeziumEngine.RecordCommitter<ChangeEvent<String, String>> committer) -> {
-                    for (ChangeEvent<String, String> record : records) {
-                        String key = record.key();
-                        if (syncTopic != null ? record.destination().equals(syncTopic)
-                                : key != null && record.destination().endsWith(".message") && key.contains(syncKey)) {
+                .notifying((List<ChangeEvent<Object, Object>> records, DebeziumEngine.RecordCommitter<ChangeEvent<Object, Object>> committer) -> {
+                    for (ChangeEvent<Object, Object> record : records) {
+                        String key = record.key() == null ? null
+                                : record.key() instanceof byte[] bytes ? new String(bytes, StandardCharsets.ISO_8859_1) : (String) record.key();
+                        boolean isSync = syncTopic != null ? record.destination().equals(syncTopic)
+                                : key != null && record.destination().endsWith(".message")
+                                        && (avro ? key.contains(SYNC_PREFIX) : key.contains(syncKey));
+                        if (isSync) {
                             syncsSeen.incrementAndGet();
                         }
                         else {
+                            String line = avro ? "{\"topic\":\"" + record.destination() + "\"}" : goldenLine(record, masks);
                             synchronized (linesByTopic) {
-                                linesByTopic.computeIfAbsent(record.destination(), t -> new ArrayList<>())
-                                        .add(goldenLine(record, masks));
+                                linesByTopic.computeIfAbsent(record.destination(), t -> new ArrayList<>()).add(line);
                             }
                         }
                         committer.markProcessed(record);
@@ -153,7 +169,12 @@ public class DebeziumGolden {
             }
         }
         finally {
-            engine.close();
+            try {
+                engine.close();
+            }
+            catch (IllegalStateException alreadyStopped) {
+                // The engine stopped on its own (it failed): `failure` says why.
+            }
             executor.shutdown();
             if (!executor.awaitTermination(60, TimeUnit.SECONDS)) {
                 System.err.println("DebeziumGolden: the engine did not stop within 60 s");
@@ -236,10 +257,10 @@ public class DebeziumGolden {
      * GoldenTests.goldenLine: topic, then key, value and headers as written, the whole line masked (a rule
      * may need a header's name, as the run id's does).
      */
-    static String goldenLine(ChangeEvent<String, String> record, List<Mask> masks) {
+    static String goldenLine(ChangeEvent<Object, Object> record, List<Mask> masks) {
         StringBuilder line = new StringBuilder();
-        line.append("{\"topic\":\"").append(record.destination()).append("\",\"key\":").append(orNull(record.key()))
-                .append(",\"value\":").append(orNull(record.value()))
+        line.append("{\"topic\":\"").append(record.destination()).append("\",\"key\":").append(orNull((String) record.key()))
+                .append(",\"value\":").append(orNull((String) record.value()))
                 .append(",\"headers\":{");
         boolean first = true;
         for (Header<String> header : record.<String> headers()) {

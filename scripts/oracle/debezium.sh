@@ -5,6 +5,13 @@
 # in the format GoldenTests compares with. See scripts/oracle/README.md.
 #
 #   scripts/oracle/debezium.sh [WORKLOAD.RUN ...]   # e.g. every-type.default; every run when none is given
+#   scripts/oracle/debezium.sh --avro [WORKLOAD.RUN ...]
+#
+# With --avro, keys and values go through Confluent's AvroConverter 7.0.16 (in the same wheel) pointed
+# over HTTP at a fresh scripts/schema-registry/test_registry.py per run, and what the registry got (every
+# subject, version and schema, read back with scripts/schema-registry/dump_registry.py) is written to
+# Golden/WORKLOAD.RUN.avro-schemas.json. The run's `converter.schemas.enable` is left out: it is a
+# JsonConverter option (Avro always carries its schema, in the registry); Golden/avro.properties is added.
 #
 # A run WORKLOAD.RUN is the workload Golden/WORKLOAD.sql with the options Golden/WORKLOAD.RUN.properties
 # (Debezium's names; GoldenTests hands the same file to Swallow), and writes Golden/WORKLOAD.RUN.jsonl.
@@ -21,9 +28,11 @@ golden=$repo/Tests/IntegrationTests/Golden
 . "$repo/scripts/pg-versions.sh"
 
 debezium_wheel_release=3.6.3.0
+avro=
+if [ "${1:-}" = --avro ]; then avro=1; shift; fi
 runs=("$@")
 if [ ${#runs[@]} -eq 0 ]; then
-  for file in "$golden"/*.properties; do runs+=("$(basename "$file" .properties)"); done
+  for file in "$golden"/*.*.properties; do runs+=("$(basename "$file" .properties)"); done
 fi
 for run in "${runs[@]}"; do
   [[ $run =~ ^[a-z0-9-]+\.[a-z]+$ ]] || { echo "oracle: a run is WORKLOAD.RUN (RUN lowercase letters), not $run" >&2; exit 2; }
@@ -57,7 +66,13 @@ fi
 export SWALLOW_TEST_PGBIN
 SWALLOW_TEST_PGBIN=$("$repo/scripts/pg-cluster.sh" bindir 15)
 work=$(mktemp -d /tmp/swallow-oracle.XXXXXX)
+registry_pid=
+stop_registry() {
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
+  registry_pid=
+}
 cleanup() {
+  stop_registry
   "$repo/scripts/pg-cluster.sh" stop "$work/pg" immediate || true
   rm -rf "$work"
 }
@@ -92,16 +107,46 @@ publication.autocreate.mode=all_tables
 snapshot.mode=initial
 poll.interval.ms=20
 EOF
-    grep -v '^#' "$golden/$workload_run.properties"
+    if [ -n "$avro" ]; then
+      grep -v -e '^#' -e '^converter\.schemas\.enable=' "$golden/$workload_run.properties" || true
+      grep -v '^#' "$golden/avro.properties"
+    else
+      grep -v '^#' "$golden/$workload_run.properties"
+    fi
   } >"$work/$run.properties"
 
-  echo "oracle: run $workload_run: Debezium streams $db" >&2
+  java_mode=()
+  if [ -n "$avro" ]; then
+    rm -f "$work/registry.port"
+    /usr/bin/python3 "$repo/scripts/schema-registry/test_registry.py" --port-file "$work/registry.port" \
+      >"$work/registry.log" 2>&1 &
+    registry_pid=$!
+    for _ in $(seq 300); do [ -s "$work/registry.port" ] && break; sleep 0.1; done
+    [ -s "$work/registry.port" ] || { cat "$work/registry.log" >&2; echo "oracle: the test registry did not start" >&2; exit 1; }
+    registry_url=http://127.0.0.1:$(cat "$work/registry.port")
+    # Compatibility NONE: the workload's schema changes (a column dropped, int to decimal) are not
+    # BACKWARD compatible, and a registry's default would refuse them; every version is wanted here.
+    /usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/config", data=b"{\"compatibility\":\"NONE\"}", method="PUT", headers={"Content-Type": "application/vnd.schemaregistry.v1+json"}), timeout=30)' "$registry_url"
+    # AvroConverter's own options (TopicNameStrategy, auto.register.schemas: its defaults), for key and value.
+    printf 'converter.schema.registry.url=%s\n' "$registry_url" >>"$work/$run.properties"
+    java_mode=(avro)
+  fi
+
+  echo "oracle: run $workload_run${avro:+ (Avro)}: Debezium streams $db" >&2
   if ! java -Duser.timezone=UTC -cp "$libs/*" "$here/DebeziumGolden.java" "$work/$run.properties" \
-      "$golden/$workload.sql" "$golden/masks.tsv" "$work/$run.jsonl" 300 >"$work/$run.log" 2>&1; then
+      "$golden/$workload.sql" "$golden/masks.tsv" "$work/$run.jsonl" 300 "${java_mode[@]}" >"$work/$run.log" 2>&1; then
     tail -n 80 "$work/$run.log" >&2
     echo "oracle: Debezium run $run failed (log above)" >&2
     exit 1
   fi
-  cp "$work/$run.jsonl" "$golden/$workload_run.jsonl"
-  echo "oracle: wrote $golden/$workload_run.jsonl ($(wc -l <"$work/$run.jsonl") records)" >&2
+  if [ -n "$avro" ]; then
+    /usr/bin/python3 "$repo/scripts/schema-registry/dump_registry.py" "$registry_url" "$work/$run.avro-schemas.json"
+    stop_registry
+    cp "$work/$run.avro-schemas.json" "$golden/$workload_run.avro-schemas.json"
+    echo "oracle: wrote $golden/$workload_run.avro-schemas.json ($(wc -l <"$work/$run.jsonl") records," \
+      "$(grep -c '"version"' "$work/$run.avro-schemas.json") subject versions)" >&2
+  else
+    cp "$work/$run.jsonl" "$golden/$workload_run.jsonl"
+    echo "oracle: wrote $golden/$workload_run.jsonl ($(wc -l <"$work/$run.jsonl") records)" >&2
+  fi
 done

@@ -2,7 +2,7 @@
 """A small Confluent-compatible Schema Registry, for tests only.
 
 No Confluent or Apicurio registry can be installed on Swallow's build machines, so the tests (and
-scripts/oracle/debezium-avro.sh, which points Debezium's AvroConverter at it) use this one. It speaks the
+scripts/oracle/debezium.sh --avro, which points Debezium's AvroConverter at it) use this one. It speaks the
 part of Confluent's REST API that serializers and operators use, as Confluent documents it:
 
   POST /subjects/{subject}/versions      register -> {"id": N} (same schema again: same id, no new version)

@@ -46,6 +46,15 @@ CREATE TABLE nokey (v text);
 -- No key at all, but the whole old row: deletes have a before image and a null key.
 CREATE TABLE nokey_full (v text);
 ALTER TABLE nokey_full REPLICA IDENTITY FULL;
+-- REPLICA IDENTITY DEFAULT with NOT NULL columns outside the key: a delete's old row carries the key
+-- columns only, and the others are still required fields of the row schema.
+CREATE TABLE strict_row (id int PRIMARY KEY, n int NOT NULL, big bigint NOT NULL, t text NOT NULL, ok bool NOT NULL,
+    price numeric(6,2) NOT NULL, amount numeric NOT NULL, ratio float8 NOT NULL, day date NOT NULL,
+    at timestamptz NOT NULL, local timestamp NOT NULL, raw bytea NOT NULL, uid uuid NOT NULL, doc jsonb NOT NULL,
+    nums int[] NOT NULL, span interval NOT NULL, feel mood NOT NULL, small int2 NOT NULL, single float4 NOT NULL,
+    cash money NOT NULL, flag bit(1) NOT NULL, bits bit(3) NOT NULL, tm time NOT NULL, tmz timetz NOT NULL,
+    at3 timestamptz(3) NOT NULL, hs hstore NOT NULL, ip inet NOT NULL, r int4range NOT NULL, ci citext NOT NULL,
+    ch char(3) NOT NULL, tree ltree NOT NULL, labels text[] NOT NULL);
 -- Changes applied through a replication origin (as a logical replication subscriber applies them).
 CREATE TABLE replicated (id int PRIMARY KEY, v text);
 
@@ -114,6 +123,12 @@ TRUNCATE nokey;
 INSERT INTO nokey_full VALUES ('a');
 UPDATE nokey_full SET v = 'b';
 DELETE FROM nokey_full;
+
+INSERT INTO strict_row VALUES (1, 5, 6, 'x', true, 1.25, 2.5, 0.5, '2024-01-02', '2024-01-02 03:04:05+00',
+    '2024-01-02 03:04:05', '\x01', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"k": 1}', '{1,2}', '1 day', 'ok', 3, 1.5,
+    '$2.00', B'1', B'101', '01:02:03', '01:02:03+02', '2024-01-02 03:04:05.123+00', '"a"=>"b"', '10.0.0.1', '[1,3)',
+    'Ci', 'abc', 'a.b', '{x,y}');
+DELETE FROM strict_row WHERE id = 1;
 
 -- The origin is named after the database: origins are cluster-wide, and each run has a database of its own.
 SELECT pg_replication_origin_create(current_database());

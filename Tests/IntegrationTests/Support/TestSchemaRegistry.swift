@@ -14,11 +14,12 @@ final class TestSchemaRegistry {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/schema-registry/test_registry.py").path
 
-    init(name: String) throws {
+    /// `arguments`: the script's options (`--user NAME:PASSWORD`...).
+    init(name: String, arguments: [String] = []) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swallow-registry-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let portFile = directory + "/port"
-        child = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", Self.script, "--port-file", portFile],
+        child = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", Self.script, "--port-file", portFile] + arguments,
                                  outputPath: directory + "/registry.log")
         try waitUntil(timeoutSeconds: 60, "the test Schema Registry to listen") {
             FileManager.default.fileExists(atPath: portFile)
