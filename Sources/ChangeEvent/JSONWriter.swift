@@ -2,8 +2,10 @@
 //
 // The output mirrors what Kafka Connect's JsonConverter (Jackson) writes:
 //  * strings: `"` and `\` escaped, the control characters U+0000..U+001F escaped as
-//    \b \t \n \f \r or \u00XX (upper-case hex, Jackson's style); everything else,
-//    including DEL and all non-ASCII characters, is written as raw UTF-8;
+//    \b \t \n \f \r or \u00XX (upper-case hex, Jackson's style); characters outside the Basic
+//    Multilingual Plane (emoji, U+10000 and up) as their UTF-16 surrogate pair, `\uD83D\uDE00`, as
+//    Jackson's UTF8JsonGenerator writes them (`_outputMultiByteChar`: "outside of BMP; add an escape");
+//    everything else, DEL and the rest of non-ASCII included, is written as raw UTF-8;
 //  * invalid UTF-8 input is repaired with U+FFFD per maximal subpart (what Java's
 //    UTF-8 decoder does when Debezium builds a String from the bytes);
 //  * binary values as standard base64 with padding (Jackson's MIME_NO_LINEFEEDS).
@@ -115,6 +117,13 @@ enum JSON {
                 runStart = i
             } else {
                 let len = validUTF8SequenceLength(bytes, i)
+                if len == 4 {
+                    if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                    appendSurrogatePair(&out, bytes, i)
+                    i &+= 4
+                    runStart = i
+                    continue
+                }
                 if len > 0 {
                     i &+= len
                     continue
@@ -147,6 +156,21 @@ enum JSON {
         let quote = (quotes &- ones) & ~quotes
         let backslash = (backslashes &- ones) & ~backslashes
         return (control | quote | backslash | word) & highBits
+    }
+
+    /// The well-formed 4-byte UTF-8 sequence at `i` (U+10000...U+10FFFF) as Jackson writes it: two
+    /// `\uXXXX` escapes of its UTF-16 surrogates, upper-case hex.
+    private static func appendSurrogatePair(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, _ i: Int) {
+        let scalar = (UInt32(p[i] & 0x07) << 18) | (UInt32(p[i + 1] & 0x3F) << 12)
+            | (UInt32(p[i + 2] & 0x3F) << 6) | UInt32(p[i + 3] & 0x3F)
+        let v = scalar &- 0x10000
+        for unit in [0xD800 | (v >> 10), 0xDC00 | (v & 0x3FF)] {
+            out.append(Ascii.backslash)
+            out.append(UInt8(ascii: "u"))
+            for shift in stride(from: 12, through: 0, by: -4) {
+                out.append(hexUpper(UInt8(truncatingIfNeeded: (unit >> UInt32(shift)) & 0xF)))
+            }
+        }
     }
 
     @inline(__always)

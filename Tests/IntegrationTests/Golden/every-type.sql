@@ -93,6 +93,9 @@ INSERT INTO all_types (id, c_int2, c_int8, c_float4, c_float8, c_numeric, c_nume
 VALUES (3, 0, -9223372036854775808, 'NaN', '-Infinity', -0.01, -12345678901234567890.123456789, '-$0.05', '', '\x',
         '0044-03-15 BC', '24:00:00', '-infinity', 'infinity', '-1 days -02:03:04.5', B'', '{}', '', 'null');
 UPDATE all_types SET c_text = 'changed', c_int4 = c_int4 - 1 WHERE id = 1;
+-- Characters outside the Basic Multilingual Plane (Jackson escapes them as surrogate pairs).
+UPDATE all_types SET c_text = 'emoji 😀 é 𝄞', c_text_array = '{"😀",x}', c_hstore = '"k😀"=>"v😀"', c_jsonb = '{"e": "😀"}'
+WHERE id = 3;
 DELETE FROM all_types WHERE id = 2;
 
 INSERT INTO docs VALUES (1, repeat('x', 5000), array_fill('label'::text, ARRAY[1000]), array_fill(7, ARRAY[2000]), 1);
