@@ -115,21 +115,24 @@ enum HstoreLiteral {
     static func appendJSONString(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>) throws(ConversionFailure) {
         let parsed = try parse(p)
         var inner = JSONOutput(capacity: p.count + 2)
-        appendObject(&inner, parsed)
+        // Debezium makes this text with ObjectMapper.writeValueAsString, a character writer that leaves
+        // characters outside the Basic Multilingual Plane as they are; only the event's writer escapes
+        // them (once, below).
+        appendObject(&inner, parsed, escapingSupplementary: false)
         // The inner document is valid UTF-8 already; this only adds the string escaping.
         inner.withBytes { JSON.appendString(&out, $0) }
     }
 
-    private static func appendObject(_ out: inout JSONOutput, _ parsed: Parsed) {
+    private static func appendObject(_ out: inout JSONOutput, _ parsed: Parsed, escapingSupplementary: Bool = true) {
         let entries = hashMapOrder(parsed)
         out.append(Ascii.openBrace)
         parsed.storage.withUnsafeBufferPointer { s in
             for (k, entry) in entries.enumerated() {
                 if k > 0 { out.append(Ascii.comma) }
-                JSON.appendString(&out, UnsafeBufferPointer(rebasing: s[entry.key]))
+                JSON.appendString(&out, UnsafeBufferPointer(rebasing: s[entry.key]), escapingSupplementary: escapingSupplementary)
                 out.append(Ascii.colon)
                 if let v = entry.value {
-                    JSON.appendString(&out, UnsafeBufferPointer(rebasing: s[v]))
+                    JSON.appendString(&out, UnsafeBufferPointer(rebasing: s[v]), escapingSupplementary: escapingSupplementary)
                 } else {
                     JSON.appendASCII(&out, "null")
                 }

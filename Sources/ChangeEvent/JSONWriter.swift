@@ -77,15 +77,19 @@ enum JSON {
         s.withUTF8 { appendString(&out, $0) }
     }
 
-    /// Appends the bytes as a JSON string literal (with quotes).
-    static func appendString(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>) {
+    /// Appends the bytes as a JSON string literal (with quotes). `escapingSupplementary: false` leaves
+    /// characters outside the Basic Multilingual Plane as UTF-8, as Jackson's character writers do
+    /// (`writeValueAsString`): for JSON text that becomes a string value of the event.
+    static func appendString(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>,
+                             escapingSupplementary: Bool = true) {
         out.append(Ascii.quote)
-        appendStringContents(&out, bytes)
+        appendStringContents(&out, bytes, escapingSupplementary: escapingSupplementary)
         out.append(Ascii.quote)
     }
 
     /// Appends the escaped contents of a JSON string (without quotes).
-    static func appendStringContents(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>) {
+    static func appendStringContents(_ out: inout JSONOutput, _ bytes: UnsafeBufferPointer<UInt8>,
+                                     escapingSupplementary: Bool = true) {
         let n = bytes.count
         guard n > 0 else { return }
         var i = 0
@@ -117,7 +121,7 @@ enum JSON {
                 runStart = i
             } else {
                 let len = validUTF8SequenceLength(bytes, i)
-                if len == 4 {
+                if len == 4 && escapingSupplementary {
                     if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
                     appendSurrogatePair(&out, bytes, i)
                     i &+= 4

@@ -45,7 +45,10 @@ struct HstoreLiteralTests {
     }
 
     @Test func nonASCIIAndInvalidUTF8() {
-        #expect(Self.map("\"é\"=>\"😀\"") == .json("{\"é\":\"😀\"}"))
+        // Outside the Basic Multilingual Plane: escaped by the event's writer (map), once (json); as
+        // Debezium 3.6.3 writes them (the golden workload's c_hstore).
+        #expect(Self.map("\"é\"=>\"😀\"") == .json("{\"é\":\"\\uD83D\\uDE00\"}"))
+        #expect(Self.json("\"é\"=>\"😀\"") == .json("\"{\\\"é\\\":\\\"\\uD83D\\uDE00\\\"}\""))
         // Invalid UTF-8 is repaired with U+FFFD, like Java's decoder.
         #expect(run([0x22, 0xFF, 0x22, 0x3D, 0x3E, 0x22, 0x78, 0x22]) { (out, p) throws(ConversionFailure) in
             try HstoreLiteral.appendMap(&out, p)

@@ -32,8 +32,13 @@ public class Oracle {
         OUT.append(kind).append('\t').append(hex(input)).append('\t').append(hex(expected)).append('\n');
     }
 
-    // ---- JSON string escaping as Jackson writes it (", \, \b \t \n \f \r, other C0 as \\u00XX upper-case)
-    static void jsonString(StringBuilder b, String s) {
+    // ---- JSON string escaping as Jackson writes it (", \, \b \t \n \f \r, other C0 as \\u00XX upper-case).
+    // Jackson's byte generator (UTF8JsonGenerator, which writes the events) also escapes each UTF-16
+    // surrogate, so a character outside the Basic Multilingual Plane becomes \\uD83D\\uDE00; its character
+    // writer (ObjectMapper.writeValueAsString, which makes hstore's json-mode text) leaves them as they are.
+    static void jsonString(StringBuilder b, String s) { jsonString(b, s, true); }
+
+    static void jsonString(StringBuilder b, String s, boolean escapeSurrogates) {
         b.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -46,7 +51,7 @@ public class Oracle {
                 case '\f': b.append("\\f"); break;
                 case '\r': b.append("\\r"); break;
                 default:
-                    if (c < 0x20) b.append(String.format("\\u%04X", (int) c));
+                    if (c < 0x20 || (escapeSurrogates && Character.isSurrogate(c))) b.append(String.format("\\u%04X", (int) c));
                     else b.append(c);
             }
         }
@@ -64,6 +69,19 @@ public class Oracle {
         return b.append('"').toString();
     }
 
+    static String hstoreObject(Map<String, String> map, boolean escapeSurrogates) {
+        StringBuilder obj = new StringBuilder("{");
+        boolean first = true;
+        for (Map.Entry<String, String> e : map.entrySet()) {
+            if (!first) obj.append(',');
+            first = false;
+            jsonString(obj, e.getKey(), escapeSurrogates);
+            obj.append(':');
+            if (e.getValue() == null) obj.append("null"); else jsonString(obj, e.getValue(), escapeSurrogates);
+        }
+        return obj.append('}').toString();
+    }
+
     /** hstore_out text for the pairs, a HashMap filled in text order, and both JSON forms. */
     static void hstoreCase(List<String[]> pairs) {
         StringBuilder text = new StringBuilder();
@@ -73,20 +91,11 @@ public class Oracle {
             text.append(hstoreQuote(kv[0])).append("=>").append(kv[1] == null ? "NULL" : hstoreQuote(kv[1]));
             map.put(kv[0], kv[1]);
         }
-        StringBuilder obj = new StringBuilder("{");
-        boolean first = true;
-        for (Map.Entry<String, String> e : map.entrySet()) {
-            if (!first) obj.append(',');
-            first = false;
-            jsonString(obj, e.getKey());
-            obj.append(':');
-            if (e.getValue() == null) obj.append("null"); else jsonString(obj, e.getValue());
-        }
-        obj.append('}');
+        String obj = hstoreObject(map, true);
         if (pairs.size() <= 12) {
-            emit("hstore_map", text.toString(), obj.toString());
+            emit("hstore_map", text.toString(), obj);
             StringBuilder str = new StringBuilder();
-            jsonString(str, obj.toString());
+            jsonString(str, hstoreObject(map, false));
             emit("hstore_json", text.toString(), str.toString());
         }
         // The iteration order as text positions of each key's first occurrence.
