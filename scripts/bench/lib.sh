@@ -99,15 +99,17 @@ payload_sql() {
   echo "repeat(md5(g::text), $md5s)"
 }
 
-# average_event_bytes TOPIC: the mean key + value size of the first (up to 20,000) records of TOPIC on the
-# mock broker, read with confluent-kafka (scripts/install-deps.sh installs it).
+# average_event_bytes TOPIC: the mean key + value size of the earliest (up to 20,000) records TOPIC still
+# holds on the mock broker (it keeps the last 5 MiB of a partition: OFFSET_BEGINNING, not offset 0), read
+# with confluent-kafka (scripts/install-deps.sh installs it).
 average_event_bytes() {
   PYTHONPATH=$(. scripts/pg-versions.sh && confluent_kafka_dir) python3 - "$bootstrap" "$1" <<'PY'
 import sys
-from confluent_kafka import Consumer, TopicPartition
-consumer = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "bench-bytes", "enable.auto.commit": False})
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+consumer = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "bench-bytes", "enable.auto.commit": False,
+                     "auto.offset.reset": "earliest"})
 partitions = consumer.list_topics(sys.argv[2], timeout=30).topics[sys.argv[2]].partitions
-consumer.assign([TopicPartition(sys.argv[2], p, 0) for p in partitions])
+consumer.assign([TopicPartition(sys.argv[2], p, OFFSET_BEGINNING) for p in partitions])
 count = total = idle = 0
 while count < 20000 and idle < 10:
     messages = consumer.consume(1000, timeout=1)
