@@ -229,14 +229,14 @@ struct JSONReader {
     mutating func readString(into out: inout [UInt8]) throws(AvroError) {
         try expect(0x22)
         while true {
+            // The bytes up to the next quote or backslash in one copy: most strings have no escape.
+            let runStart = position
+            while position < bytes.count, bytes[position] != 0x22, bytes[position] != 0x5C { position += 1 }
+            if position > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<position])) }
             guard position < bytes.count else { throw failure("unterminated string") }
             let b = bytes[position]
             position += 1
             if b == 0x22 { return }
-            if b != 0x5C {
-                out.append(b)
-                continue
-            }
             guard position < bytes.count else { throw failure("unterminated escape") }
             let e = bytes[position]
             position += 1

@@ -25,7 +25,17 @@ final class AvroSerialization: Sendable {
     private let retry: SchemaRegistryRetry
     private let logger: Logger
     /// Connect schema JSON -> its Avro form (or why it has none).
-    private let shapes = Mutex<[[UInt8]: Result<AvroShape, AvroError>]>([:])
+    private let shapes = Mutex<[SchemaBytes: Result<AvroShape, AvroError>]>([:])
+
+    /// A Connect schema's JSON as a dictionary key, hashed in one pass over its bytes (an array of bytes
+    /// hashes each byte on its own: a fifth of the Avro path's time for schemas of a few KB).
+    private struct SchemaBytes: Hashable {
+        let bytes: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
     /// (subject, schema string) -> id.
     private let ids = Mutex<[SubjectSchema: Int32]>([:])
 
@@ -104,14 +114,15 @@ final class AvroSerialization: Sendable {
 
     /// The shape of a Connect schema, made once.
     private func shape(_ connectSchema: [UInt8]) throws(AvroError) -> AvroShape {
-        if let known = shapes.withLock({ $0[connectSchema] }) { return try known.get() }
+        let key = SchemaBytes(bytes: connectSchema)
+        if let known = shapes.withLock({ $0[key] }) { return try known.get() }
         let made: Result<AvroShape, AvroError>
         do throws(AvroError) {
             made = .success(try AvroShape(connectSchemaJSON: connectSchema))
         } catch {
             made = .failure(error)
         }
-        shapes.withLock { $0[connectSchema] = made }
+        shapes.withLock { $0[key] = made }
         return try made.get()
     }
 
