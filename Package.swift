@@ -46,7 +46,7 @@ let package = Package(
         // slot may be confirmed (AcknowledgementTracker), snapshot chunk progress and markers, signals,
         // the stream session's state machine, delivery ids, backoff. Links neither libpq nor librdkafka,
         // so the compiler keeps I/O out of it.
-        .target(name: "SwallowCore", dependencies: ["PGOutput", "ChangeEvent", "SwallowConfig"]),
+        .target(name: "SwallowCore", dependencies: ["PGOutput", "ChangeEvent", "SwallowConfig", "Avro"]),
         // The I/O edges around the core: replication sessions, snapshots, the delivery path, catalog
         // reads, administration and observability.
         .target(name: "Pipeline", dependencies: [

@@ -52,7 +52,8 @@ for version in $versions; do
   echo "==> integration tests against $("$SWALLOW_TEST_PGBIN/postgres" --version) on 127.0.0.1:$SWALLOW_TEST_PGPORT" >&2
   status=0
   # TansuInteropTests need Tansu and a newer librdkafka: scripts/interop-tansu.sh runs them, below.
-  "$tests_binary" --testing-library swift-testing --filter IntegrationTests --skip TansuInteropTests || status=$?
+  "$tests_binary" --testing-library swift-testing --filter IntegrationTests --skip TansuInteropTests 2>&1 \
+    | tee "$work/integration-$version.log" || status=$?
   scripts/pg-cluster.sh stop "$work/pg$version"
   [ "$status" = 0 ] || failed=1
   summary+=("integration tests, PostgreSQL $version: $([ "$status" = 0 ] && echo passed || echo "FAILED (exit $status)") in $((SECONDS - started)) s")
@@ -67,6 +68,14 @@ wait "$unit" || unit_status=$?
 echo
 echo "unit tests (swift test --skip IntegrationTests):"
 cat "$work/unit-tests.log"
+# The failures again at the end, where a reader of only the output's tail (a CI log) sees them.
+for log in "$work"/integration-*.log "$work/unit-tests.log"; do
+  if grep -q '✘' "$log"; then
+    echo
+    echo "failures in $(basename "$log" .log):"
+    grep -E '✘|recorded an issue' "$log" | head -40
+  fi
+done
 echo
 printf '%s\n' "${summary[@]}" "unit tests: $([ "$unit_status" = 0 ] && echo passed || echo "FAILED (exit $unit_status)")"
 [ "$unit_status" = 0 ] && [ "$failed" = 0 ] || { echo "test.sh: some tests failed (see above)" >&2; exit 1; }

@@ -6,7 +6,10 @@
 /// formats): numbers keep their text and are read exactly; bytes (and Decimals) arrive as base64;
 /// float NaN and infinities as Jackson's strings `"NaN"`, `"Infinity"`, `"-Infinity"`; struct fields
 /// in schema order, as JsonConverter writes them.
-public struct AvroShape: Sendable {
+///
+/// A class: records carry a reference to their shape (`events.format: avro`), and the registry's ids are
+/// cached per shape and subject, by identity.
+public final class AvroShape: Sendable, Equatable {
     public let connectSchema: ConnectSchema
     public let avroSchema: AvroSchema
     /// `Schema.toString()` of the Avro schema.
@@ -20,9 +23,15 @@ public struct AvroShape: Sendable {
         plan = try WritePlan(connectSchema)
     }
 
-    public init(connectSchemaJSON: [UInt8]) throws(AvroError) {
+    public convenience init(connectSchemaJSON: [UInt8]) throws(AvroError) {
         try self.init(connectSchema: ConnectSchema(json: connectSchemaJSON))
     }
+
+    /// The whole value, to be written piece by piece (`AvroValueWriter`).
+    public var writer: AvroValueWriter { AvroValueWriter(plan: plan, name: connectSchema.name ?? "") }
+
+    /// Shapes are compared by identity: a record carries the very shape its table planned.
+    public static func == (a: AvroShape, b: AvroShape) -> Bool { a === b }
 
     /// The full name of the top-level record (RecordNameStrategy's subject), nil when it is no record.
     public var recordName: String? { avroSchema.fullName }
@@ -41,6 +50,90 @@ public struct AvroShape: Sendable {
         out.reserveCapacity(payload.count)
         try payload.withUnsafeBufferPointer { (p) throws(AvroError) in try encode(payload: p, into: &out) }
         return out
+    }
+}
+
+/// One value of a shape — the whole record, or a field of it — for encoders that know their values'
+/// types and write them directly (ChangeEvent's Avro row encoder): a union's branch, a string's bytes,
+/// a long, without a JSON text in between. Values of any other type are given as their JSON (one value,
+/// as JsonConverter writes it) and transcoded as `AvroShape.encode(payload:)` transcodes a payload.
+public struct AvroValueWriter: Sendable {
+    let plan: WritePlan
+    /// The field's name in its record (the record's full name for the whole value).
+    public let name: String
+
+    /// What a non-null value is, for writing it directly.
+    public enum Direct: Sendable, Equatable {
+        /// A string: its length and UTF-8 bytes (`appendString`).
+        case string
+        /// An int or long in [min, max] (`appendLong`).
+        case integer(min: Int64, max: Int64)
+        case boolean
+        /// A record; `fields` are its fields.
+        case record
+        /// Anything else: only `write(json:)`.
+        case other
+    }
+
+    /// The union index of the null branch when the value is optional; nil when it is required.
+    public var nullBranch: Int64? {
+        if case .optional(_, let nullIndex) = plan { return nullIndex }
+        return nil
+    }
+
+    private var valuePlan: WritePlan {
+        if case .optional(let inner, _) = plan { return inner }
+        return plan
+    }
+
+    public var direct: Direct {
+        switch valuePlan {
+        case .string: return .string
+        case .int(let min, let max): return .integer(min: min, max: max)
+        case .long: return .integer(min: .min, max: .max)
+        case .boolean: return .boolean
+        case .record: return .record
+        default: return .other
+        }
+    }
+
+    /// The fields of a record (or of an optional record), in order; nil for any other value.
+    public var fields: [AvroValueWriter]? {
+        guard case .record(let names, let plans, _) = valuePlan else { return nil }
+        return zip(names, plans).map { AvroValueWriter(plan: $1, name: String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// Null: the null branch of an optional value; a required value's zero (what the transcoder writes
+    /// for a JSON null there, `WritePlan.writeFallback`).
+    @inline(__always)
+    public func writeNull(into out: inout [UInt8]) {
+        plan.writeFallback(&out)
+    }
+
+    /// The branch of a non-null value when the value is optional (nothing for a required one); the
+    /// value itself follows, written by `appendString`, `appendLong`, the fields...
+    @inline(__always)
+    public func writeValueBranch(into out: inout [UInt8]) {
+        if case .optional(_, let nullIndex) = plan { AvroBinary.appendLong(1 - nullIndex, to: &out) }
+    }
+
+    /// The value given as one JSON value, transcoded (its branch included).
+    public func write(json: UnsafeBufferPointer<UInt8>, into out: inout [UInt8], scratch: inout [UInt8]) throws(AvroError) {
+        var reader = JSONReader(json)
+        try plan.write(&reader, &out, &scratch)
+        reader.skipWhitespace()
+        guard reader.atEnd else { throw reader.failure("unexpected text after the value") }
+    }
+
+    /// An Avro long (or int): its zig-zag varint.
+    @inline(__always)
+    public static func appendLong(_ value: Int64, to out: inout [UInt8]) { AvroBinary.appendLong(value, to: &out) }
+
+    /// An Avro string (or bytes): the length and the bytes.
+    @inline(__always)
+    public static func appendString(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        AvroBinary.appendLong(Int64(bytes.count), to: &out)
+        out.append(contentsOf: bytes)
     }
 }
 

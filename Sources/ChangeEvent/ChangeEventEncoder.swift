@@ -282,7 +282,7 @@ public struct ChangeEventEncoder: Sendable {
         return size
     }
 
-    private func checkShape(_ table: TableSchema, _ row: [ColumnValue]) throws(ChangeEventError) {
+    func checkShape(_ table: TableSchema, _ row: [ColumnValue]) throws(ChangeEventError) {
         if let unsupported = table.unsupportedTypeError { throw unsupported }
         guard row.count == table.plans.count else {
             throw ChangeEventError(code: .columnCountMismatch, schema: table.schema, table: table.table, column: "",
@@ -359,6 +359,12 @@ public struct ChangeEventEncoder: Sendable {
                                    ends: UnsafeBufferPointer<Int>) throws(ChangeEventError) {
         let start = index == 0 ? 0 : ends[index - 1]
         out.append(contentsOf: UnsafeBufferPointer(rebasing: prefixes[start..<ends[index]]))
+        try appendMaskedValue(&out, table: table, index: index, value: value, mask: mask)
+    }
+
+    /// The JSON of a masked column's value (no field name).
+    func appendMaskedValue(_ out: inout JSONOutput, table: TableSchema, index: Int, value: ColumnValue,
+                           mask: PlannedMask) throws(ChangeEventError) {
         if mask.cutsBytes, case .truncate(let length) = mask.mask {
             let bytes: [UInt8]
             switch value {
@@ -440,7 +446,7 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
-    private func appendSource(_ out: inout JSONOutput, _ s: SourceInfo, schemaTable: [UInt8], txId: UInt32?) {
+    func appendSource(_ out: inout JSONOutput, _ s: SourceInfo, schemaTable: [UInt8], txId: UInt32?) {
         JSON.appendASCII(&out, "{\"version\":")
         JSON.appendString(&out, s.connectorVersion)
         JSON.appendASCII(&out, ",\"connector\":\"postgresql\",\"name\":")
@@ -487,7 +493,7 @@ public struct ChangeEventEncoder: Sendable {
         }
     }
 
-    private func appendTransactionBlock(_ out: inout JSONOutput, _ block: TransactionBlock?) {
+    func appendTransactionBlock(_ out: inout JSONOutput, _ block: TransactionBlock?) {
         guard let block else {
             JSON.appendASCII(&out, "null")
             return

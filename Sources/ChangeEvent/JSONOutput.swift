@@ -33,7 +33,7 @@ struct JSONOutput: ~Copyable {
 
     /// The bytes written so far, without a copy, for the duration of `body`.
     @inline(__always)
-    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    func withBytes<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
 

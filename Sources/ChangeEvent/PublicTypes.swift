@@ -86,6 +86,9 @@ public struct TableSchema: Sendable {
     /// With `routing` and schemas: the key schema as the connector makes it, before routing (the
     /// key-change headers carry that key).
     internal private(set) var unroutedKeySchemaJSON: [UInt8]?
+    /// `events.format: avro` (`EncoderOptions.avroRecords`): the shapes keys and row changes are written
+    /// in directly (`encodeAvroKey`, `encodeAvroRowChange`); nil otherwise.
+    public private(set) var avro: AvroTablePlan?
 
     public init(schema: String, table: String, columns: [ColumnSchema], keyColumnNames: [String]? = nil,
                 types: TypeCatalog = TypeCatalog(), options: EncoderOptions = EncoderOptions(),
@@ -194,6 +197,11 @@ public struct TableSchema: Sendable {
             keySchemaJSON = nil
             valueSchemaJSON = nil
             unroutedKeySchemaJSON = nil
+        }
+        if options.avroRecords, let valueSchemaJSON {
+            avro = AvroTablePlan(table: self, keySchemaJSON: keySchemaJSON, valueSchemaJSON: valueSchemaJSON)
+        } else {
+            avro = nil
         }
         if let flatten = options.flatten {
             let base = TopicName.ofTable(schema: schema, table: table, prefix: options.schemaNamePrefix).name
@@ -329,6 +337,9 @@ public struct EncoderOptions: Sendable, Equatable {
     public var flatten: FlattenOptions? = nil
     /// `field.name.adjustment.mode`: columns' field names as they are, or made valid Avro names.
     public var fieldNameAdjustment: FieldNameAdjustment = .none
+    /// `events.format: avro`: tables plan their keys and row changes as Avro (`TableSchema.avro`), written
+    /// straight from the column values. Needs `includeSchemas` (the shapes come from the Connect schemas).
+    public var avroRecords = false
 
     public init(toastPlaceholder: String = "__debezium_unavailable_value",
                 decimalHandling: DecimalHandling = .precise,

@@ -3,8 +3,9 @@ import SwallowConfig
 
 extension EncoderOptions {
     /// The encoder options the `events` section asks for; schema names start with the topic prefix. With
-    /// `events.format: avro` records carry their Connect schemas (as with `envelope.schemas`): the delivery
-    /// path turns schema and payload into Avro (`AvroSerialization`).
+    /// `events.format: avro` keys and row changes are written as Avro by the
+    /// encoder (`TableSchema.avro`); every other record carries its Connect schema (as with
+    /// `envelope.schemas`), and the delivery path turns schema and payload into Avro (`AvroSerialization`).
     public init(events: SwallowConfiguration.Events, topicPrefix: String) {
         self.init(toastPlaceholder: events.unavailableValuePlaceholder, decimalHandling: events.decimalHandling,
                   timePrecision: events.timePrecision, binaryHandling: events.binaryHandling,
@@ -12,5 +13,6 @@ extension EncoderOptions {
                   unknownTypeHandling: events.unknownTypeHandling, includeSchemas: events.includeSchemas || events.format == .avro,
                   schemaNamePrefix: topicPrefix)
         fieldNameAdjustment = events.fieldNameAdjustment
+        avroRecords = events.format == .avro
     }
 }

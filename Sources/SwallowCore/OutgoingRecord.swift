@@ -1,3 +1,4 @@
+import Avro
 import ChangeEvent
 import PGOutput
 
@@ -33,6 +34,11 @@ public struct OutgoingRecord: Sendable, Equatable {
     public var partition: Int32? = nil
     /// The Kafka record timestamp in ms since the epoch (the outbox router's); nil: the producer's time.
     public var timestamp: Int64? = nil
+    /// `events.format: avro`: the shapes of a key and a value the encoder wrote as Avro (after five bytes
+    /// of room for Confluent's header, which the delivery path fills in with the registry's id). nil:
+    /// the part is JSON with its Connect schema, which the delivery path transcodes.
+    public var keyShape: AvroShape? = nil
+    public var valueShape: AvroShape? = nil
 
     public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], kind: RecordKind,
                 position: RecordPosition? = nil) {

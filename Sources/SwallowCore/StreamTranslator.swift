@@ -1,3 +1,4 @@
+import Avro
 import ChangeEvent
 import PGOutput
 import SwallowConfig
@@ -14,6 +15,8 @@ public struct StreamTranslator: Sendable {
         let isCaptured: Bool
         /// `schema.table`, Debezium's data collection name (counted per event with transaction metadata).
         let dataCollection: String
+        /// `events.format: avro`: the shape record keys are written in (nil: JSON keys, or no key).
+        let avroKey: AvroShape?
 
         init(relationID: UInt32, schema: TableSchema, topic: String, isCaptured: Bool, dataCollection: String) {
             self.relationID = relationID
@@ -21,6 +24,7 @@ public struct StreamTranslator: Sendable {
             self.topic = topic
             self.isCaptured = isCaptured
             self.dataCollection = dataCollection
+            avroKey = schema.avro?.key
         }
     }
 
@@ -427,7 +431,9 @@ public struct StreamTranslator: Sendable {
     /// snapshot it differs between records only by its marker. Nil when the table is not captured.
     public func snapshotSourceBlock(relationID: UInt32, source: SourceInfo) throws(PipelineError) -> SnapshotSourceBlock? {
         guard let relation = try capturedRelation(relationID, "Snapshot row") else { return nil }
-        return SnapshotSourceBlock(bytes: encoder.encodeSource(source, table: relation.schema), source: source)
+        let avro: [UInt8]?
+        do { avro = try encoder.encodeAvroSource(source, table: relation.schema) } catch { throw .encoding(error) }
+        return SnapshotSourceBlock(bytes: encoder.encodeSource(source, table: relation.schema), avroBytes: avro, source: source)
     }
 
     /// `snapshotRecord` with a `source` block from `snapshotSourceBlock`.
@@ -442,8 +448,13 @@ public struct StreamTranslator: Sendable {
         }
         let value: [UInt8]
         do {
-            value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
-                                                sourceBlock: sourceBlock.bytes, eventTimeMillis: eventTimeMillis)
+            if relation.schema.avro != nil, let avroSource = sourceBlock.avroBytes {
+                value = try encoder.encodeAvroRowChange(op: .read, table: relation.schema, before: nil, after: row,
+                                                        avroSource: avroSource, eventTimeMillis: eventTimeMillis)
+            } else {
+                value = try encoder.encodeRowChange(op: .read, table: relation.schema, before: nil, after: row,
+                                                    sourceBlock: sourceBlock.bytes, eventTimeMillis: eventTimeMillis)
+            }
         } catch { throw .encoding(error) }
         return snapshotRecord(relation, key: key, value: value)
     }
@@ -458,8 +469,11 @@ public struct StreamTranslator: Sendable {
     }
 
     private func snapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, value: [UInt8]) -> OutgoingRecord {
-        OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
-                       kind: .change(relationID: relation.relationID, operation: .read))
+        var record = OutgoingRecord(topic: relation.topic, key: key, value: value, headers: contextHeaders,
+                                    kind: .change(relationID: relation.relationID, operation: .read))
+        record.keyShape = relation.avroKey
+        record.valueShape = relation.schema.avro?.value
+        return record
     }
 
     // MARK: Helpers
@@ -534,15 +548,20 @@ public struct StreamTranslator: Sendable {
         micros >= 0 ? micros / 1000 : -((-micros + 999) / 1000)
     }
 
+    /// The record key of `row`: Avro (`events.format: avro`, `relation.avroKey`) or JSON.
     private func encodeKey(_ relation: CapturedRelation, _ row: [ColumnValue]) throws(PipelineError) -> [UInt8]? {
-        do { return try encoder.encodeKey(table: relation.schema, row: row) } catch { throw .encoding(error) }
+        do {
+            if relation.avroKey != nil { return try encoder.encodeAvroKey(table: relation.schema, row: row) }
+            return try encoder.encodeKey(table: relation.schema, row: row)
+        } catch { throw .encoding(error) }
     }
 
     /// The keys of a key change's `__debezium.oldkey`/`newkey` headers: the record keys, or, for a table
     /// topic routing routes, the keys before routing.
     private func movedKeyHeaders(_ relation: CapturedRelation, before: [ColumnValue], after: [ColumnValue],
                                  oldKey: [UInt8], newKey: [UInt8]) throws(PipelineError) -> (old: [UInt8], new: [UInt8]) {
-        guard relation.schema.routing != nil else { return (oldKey, newKey) }
+        // Avro record keys: the headers keep the JSON keys they always had.
+        guard relation.schema.routing != nil || relation.avroKey != nil else { return (oldKey, newKey) }
         do {
             return (try encoder.encodeKey(table: relation.schema, row: before, routed: false) ?? oldKey,
                     try encoder.encodeKey(table: relation.schema, row: after, routed: false) ?? newKey)
@@ -552,6 +571,10 @@ public struct StreamTranslator: Sendable {
     private func encodeRowChange(_ op: Operation, _ relation: CapturedRelation, before: [ColumnValue]?, after: [ColumnValue]?,
                                  _ source: SourceInfo, _ eventTimeMillis: Int64) throws(PipelineError) -> [UInt8] {
         do {
+            if relation.schema.avro != nil {
+                return try encoder.encodeAvroRowChange(op: op, table: relation.schema, before: before, after: after,
+                                                       source: source, eventTimeMillis: eventTimeMillis)
+            }
             return try encoder.encodeRowChange(op: op, table: relation.schema, before: before, after: after,
                                                source: source, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
@@ -567,7 +590,10 @@ public struct StreamTranslator: Sendable {
         let kind = RecordKind.change(relationID: relation.relationID, operation: op)
         guard encoder.options.flatten != nil else {
             let value = try encodeRowChange(op, relation, before: before, after: after, source, eventTimeMillis)
-            actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: value, headers: headers, kind: kind)))
+            var record = OutgoingRecord(topic: relation.topic, key: key, value: value, headers: headers, kind: kind)
+            record.keyShape = relation.avroKey
+            record.valueShape = relation.schema.avro?.value
+            actions.append(.produce(record))
             return
         }
         let flattened: FlattenedRecord?
@@ -576,9 +602,11 @@ public struct StreamTranslator: Sendable {
                                                           source: source, eventTimeMillis: eventTimeMillis)
         } catch { throw .encoding(error) }
         guard let flattened else { return }
-        actions.append(.produce(OutgoingRecord(topic: flattened.topic ?? relation.topic, key: key, value: flattened.value,
-                                               headers: headers + flattened.headers.map { RecordHeader(key: $0.key, value: $0.value) },
-                                               kind: kind)))
+        var record = OutgoingRecord(topic: flattened.topic ?? relation.topic, key: key, value: flattened.value,
+                                    headers: headers + flattened.headers.map { RecordHeader(key: $0.key, value: $0.value) },
+                                    kind: kind)
+        record.keyShape = relation.avroKey
+        actions.append(.produce(record))
     }
 
     /// Appends the tombstone after a delete (`tombstones.on.delete`), unless `flatten` drops it.
@@ -589,8 +617,10 @@ public struct StreamTranslator: Sendable {
             guard let added = encoder.flattenedTombstoneHeaders() else { return }
             headers += added.map { RecordHeader(key: $0.key, value: $0.value) }
         }
-        actions.append(.produce(OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: headers,
-                                               kind: .tombstone(relationID: relation.relationID))))
+        var tombstone = OutgoingRecord(topic: relation.topic, key: key, value: nil, headers: headers,
+                                       kind: .tombstone(relationID: relation.relationID))
+        tombstone.keyShape = relation.avroKey
+        actions.append(.produce(tombstone))
     }
 
     private func flattenedSnapshotRecord(_ relation: CapturedRelation, key: [UInt8]?, row: [ColumnValue], _ source: SourceInfo,
@@ -613,6 +643,8 @@ public struct StreamTranslator: Sendable {
 /// with what it was made from (flattened records take their added fields from it).
 public struct SnapshotSourceBlock: Sendable {
     public let bytes: [UInt8]
+    /// The same block as Avro (`events.format: avro`).
+    public let avroBytes: [UInt8]?
     public let source: SourceInfo
 }
 

@@ -115,8 +115,16 @@ import Testing
 
         let running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         try waitUntil(timeoutSeconds: 60, "a part of the snapshot to be in the topic") { try produced() >= 6000 }
+        // Broker errors until an attempt has failed, then no more: the snapshot is retried on its exported
+        // snapshot, whose transaction makes every slot creation in the cluster (the other tests') wait for
+        // as long as errors remain. (Left to run out, 400 errors held them up for two minutes on a
+        // loaded machine.)
         cluster.pushRequestErrors(apiKey: MockKafkaCluster.produceAPIKey,
                                   errors: Array(repeating: .notEnoughReplicas, count: 400))
+        try waitUntil(timeoutSeconds: 60, "an attempt to fail on the broker's errors") {
+            running.pipeline.status.lastError != nil
+        }
+        cluster.clearRequestErrors(apiKey: MockKafkaCluster.produceAPIKey)
         try waitUntil(timeoutSeconds: 120, "the snapshot to finish and the stream to start") { try isStreaming(sql) }
         try waitUntilEverythingIsConfirmed(sql)
         let status = running.pipeline.status

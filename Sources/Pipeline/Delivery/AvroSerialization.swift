@@ -36,6 +36,25 @@ final class AvroSerialization: Sendable {
             bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
     }
+    /// (shape, topic, key or value) -> id, for the records the encoder wrote as Avro.
+    private let shapeIDs = Mutex<[ShapeOnTopic: Int32]>([:])
+
+    /// A shape by identity (held, so the identity is never reused) on a topic.
+    private struct ShapeOnTopic: Hashable {
+        let shape: AvroShape
+        let topic: String
+        let isKey: Bool
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(ObjectIdentifier(shape))
+            hasher.combine(topic)
+            hasher.combine(isKey)
+        }
+
+        static func == (a: ShapeOnTopic, b: ShapeOnTopic) -> Bool {
+            a.shape === b.shape && a.isKey == b.isKey && a.topic == b.topic
+        }
+    }
     /// (subject, schema string) -> id.
     private let ids = Mutex<[SubjectSchema: Int32]>([:])
 
@@ -56,23 +75,63 @@ final class AvroSerialization: Sendable {
         self.logger = logger
     }
 
-    /// Replaces `record`'s key and value by their Avro form. `table` names the record's table in errors
-    /// (asked only then); `shouldStop` ends a wait for the registry (false is then returned and nothing
-    /// changed).
+    /// Replaces `record`'s key and value by their Avro form: a part the encoder wrote as Avro (its
+    /// shape on the record) gets its header's schema id; a JSON part with its Connect schema is
+    /// transcoded. `table` names the record's table in errors (asked only then); `shouldStop` ends a wait
+    /// for the registry (false is then returned, and the record is to be abandoned).
     func serialize(_ record: inout OutgoingRecord, table: () -> String?, shouldStop: () -> Bool) throws(PipelineError) -> Bool {
-        var key: [UInt8]?
-        var value: [UInt8]?
-        if let json = record.key {
-            guard let avro = try convert(json, topic: record.topic, isKey: true, table: table, shouldStop: shouldStop) else { return false }
-            key = avro
+        if var bytes = record.key {
+            record.key = nil  // `bytes` is then the buffer's only owner: the header is written in place
+            guard try serialize(&bytes, shape: record.keyShape, topic: record.topic, isKey: true, table: table,
+                                shouldStop: shouldStop) else { return false }
+            record.key = bytes
         }
-        if let json = record.value {
-            guard let avro = try convert(json, topic: record.topic, isKey: false, table: table, shouldStop: shouldStop) else { return false }
-            value = avro
+        if var bytes = record.value {
+            record.value = nil
+            guard try serialize(&bytes, shape: record.valueShape, topic: record.topic, isKey: false, table: table,
+                                shouldStop: shouldStop) else { return false }
+            record.value = bytes
         }
-        record.key = key
-        record.value = value
+        record.keyShape = nil
+        record.valueShape = nil
         return true
+    }
+
+    private func serialize(_ bytes: inout [UInt8], shape: AvroShape?, topic: String, isKey: Bool, table: () -> String?,
+                           shouldStop: () -> Bool) throws(PipelineError) -> Bool {
+        guard let shape else {
+            guard let avro = try convert(bytes, topic: topic, isKey: isKey, table: table, shouldStop: shouldStop) else { return false }
+            bytes = avro
+            return true
+        }
+        guard let id = try id(of: shape, topic: topic, isKey: isKey, table: table, shouldStop: shouldStop) else { return false }
+        // Confluent's header: magic byte 0, the id big-endian (the encoder left five bytes for it).
+        precondition(bytes.count >= 5, "an Avro record without room for its header")
+        bytes[0] = 0
+        bytes[1] = UInt8(truncatingIfNeeded: id >> 24)
+        bytes[2] = UInt8(truncatingIfNeeded: id >> 16)
+        bytes[3] = UInt8(truncatingIfNeeded: id >> 8)
+        bytes[4] = UInt8(truncatingIfNeeded: id)
+        return true
+    }
+
+    /// The id of `shape` on `topic`: cached by the shape's identity (a table's records all carry the one
+    /// shape it planned), else its subject's registered id.
+    private func id(of shape: AvroShape, topic: String, isKey: Bool, table: () -> String?,
+                    shouldStop: () -> Bool) throws(PipelineError) -> Int32? {
+        let key = ShapeOnTopic(shape: shape, topic: topic, isKey: isKey)
+        if let id = shapeIDs.withLock({ $0[key] }) { return id }
+        let part = isKey ? "key" : "value"
+        guard let subject = strategy.subject(topic: topic, isKey: isKey, recordName: shape.recordName) else {
+            throw PipelineError(code: .eventEncoding,
+                                message: "the \(part) of an event of \(table().map { "table \($0)" } ?? "topic \(topic)") cannot be written as Avro: the schema is no record, so \(strategy.rawValue) names no subject for it",
+                                isRetriable: false)
+        }
+        guard let id = try schemaID(subject: subject, shape: shape, part: part, table: table, shouldStop: shouldStop) else {
+            return nil
+        }
+        shapeIDs.withLock { $0[key] = id }
+        return id
     }
 
     private func convert(_ json: [UInt8], topic: String, isKey: Bool, table: () -> String?,

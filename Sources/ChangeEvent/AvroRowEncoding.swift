@@ -1,0 +1,315 @@
+import Avro
+
+// `events.format: avro`: a table's keys and row changes written as Avro binary straight from the column
+// values, as AvroConverter writes the Connect records Debezium makes of them.
+//
+// The shapes come from the table's Connect schemas (`AvroShape`, AvroData's derivation), made once per
+// table; a record is then its fields in schema order:
+//
+//   key      one field per key column (then topic routing's `__dbz__physicalTableIdentifier`)
+//   value    before, after   union of null and the row record (one field per column)
+//            source          the io.debezium.connector.postgresql.Source record
+//            transaction     union of null and the transaction block
+//            op              string
+//            ts_ms, ts_us, ts_ns   union of null and long
+//
+// Strings (valid UTF-8), integers and booleans are written directly: a string's Avro form is its
+// length and its bytes, so PostgreSQL's text is copied with no escaping. Every other value is converted
+// by the JSON path's converters into a scratch buffer, one value at a time, and transcoded by the
+// shape — the conversion the JSON events are checked with against Debezium, so both formats carry the
+// same values (AvroGoldenTests decodes them against Debezium's JSON).
+//
+// Records start with five bytes of room for Confluent's header (magic byte 0, the schema id), which the
+// delivery path fills in once the registry has given the id (`AvroSerialization`).
+
+/// A table's Avro shapes and the writers of their fields, made once per `TableSchema` (its `avro`).
+public struct AvroTablePlan: Sendable {
+    /// The key's shape; nil when the table has no key.
+    public let key: AvroShape?
+    /// The value's (the change event envelope's) shape.
+    public let value: AvroShape
+    let keyFields: [AvroValueWriter]
+    /// Topic routing's key field, as Avro (its branch and string), written after the key columns.
+    let keyTrailer: [UInt8]
+    /// `before` and `after` (the same union of null and the row record).
+    let row: AvroValueWriter
+    /// The row record's fields: one per value column, in column order.
+    let rowFields: [AvroValueWriter]
+    let source: AvroValueWriter
+    let transaction: AvroValueWriter
+    let op: AvroValueWriter
+    let tsMs: AvroValueWriter
+    let tsUs: AvroValueWriter
+    let tsNs: AvroValueWriter
+
+    /// Room for Confluent's header at the start of every record: magic byte 0 and the 4-byte schema id.
+    public static let headerSize = 5
+
+    /// nil when the Connect schemas do not have the layout above (they always do for a table's change
+    /// events; should a future option change it, records take the transcoding path instead).
+    init?(table: TableSchema, keySchemaJSON: [UInt8]?, valueSchemaJSON: [UInt8]) {
+        guard let value = try? AvroShape(connectSchemaJSON: valueSchemaJSON),
+              let envelope = value.writer.fields,
+              envelope.map(\.name) == ["before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"],
+              let rowFields = envelope[0].fields,
+              rowFields.map(\.name) == table.valueColumnIndexes.map({ table.fieldName($0) }),
+              envelope[0].nullBranch != nil, envelope[1].nullBranch != nil,
+              envelope[4].direct == .string, envelope[5].direct == .integer(min: .min, max: .max),
+              envelope[6].direct == .integer(min: .min, max: .max), envelope[7].direct == .integer(min: .min, max: .max)
+        else { return nil }
+        self.value = value
+        row = envelope[0]
+        self.rowFields = rowFields
+        source = envelope[2]
+        transaction = envelope[3]
+        op = envelope[4]
+        tsMs = envelope[5]
+        tsUs = envelope[6]
+        tsNs = envelope[7]
+
+        guard let keySchemaJSON else {
+            key = nil
+            keyFields = []
+            keyTrailer = []
+            return
+        }
+        guard let key = try? AvroShape(connectSchemaJSON: keySchemaJSON), let fields = key.writer.fields else { return nil }
+        var names = table.keyColumnIndexes.map { table.fieldName($0) }
+        var trailer: [UInt8] = []
+        if let keyField = table.routing?.keyField {
+            names.append(keyField.name)
+            guard let last = fields.last, last.direct == .string else { return nil }
+            last.writeValueBranch(into: &trailer)
+            var text = keyField.value
+            text.withUTF8 { AvroValueWriter.appendString($0, to: &trailer) }
+        }
+        guard fields.map(\.name) == names else { return nil }
+        self.key = key
+        keyFields = Array(fields.prefix(table.keyColumnIndexes.count))
+        keyTrailer = trailer
+    }
+}
+
+extension ChangeEventEncoder {
+    /// The Avro key of `row` (after the header's room); nil when the table has no key columns. The
+    /// table must have an Avro plan with a key (`table.avro?.key`).
+    public func encodeAvroKey(table: TableSchema, row: [ColumnValue]) throws(ChangeEventError) -> [UInt8]? {
+        guard let plan = table.avro, plan.key != nil, !table.keyColumnIndexes.isEmpty else { return nil }
+        try checkShape(table, row)
+        var out = Self.avroRecord(capacity: 16 + table.keyColumnIndexes.count * 16)
+        var json = JSONOutput(capacity: 64)
+        var scratch: [UInt8] = []
+        for (i, index) in table.keyColumnIndexes.enumerated() {
+            try appendAvroValue(&out, table: table, index: index, value: row[index], field: plan.keyFields[i],
+                                mask: nil, json: &json, scratch: &scratch)
+        }
+        out.append(contentsOf: plan.keyTrailer)
+        return out
+    }
+
+    /// The Avro value of a row change (c/u/d/r), after the header's room. The table must have an Avro
+    /// plan (`table.avro`).
+    public func encodeAvroRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
+                                    source: SourceInfo, eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
+        try encodeAvroRowChange(op: op, table: table, before: before, after: after, transaction: source.transaction,
+                                eventTimeMillis: eventTimeMillis) { (out, plan, json, scratch) throws(ChangeEventError) in
+            json.removeSubrange(0...)
+            appendSource(&json, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+            try transcode(&out, json: json, field: plan.source, table: table, scratch: &scratch)
+        }
+    }
+
+    /// `encodeAvroRowChange` with a `source` record written beforehand by `encodeAvroSource` (snapshot
+    /// records, whose source is the same for a whole table but for the marker).
+    public func encodeAvroRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
+                                    avroSource: [UInt8], eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
+        try encodeAvroRowChange(op: op, table: table, before: before, after: after, transaction: nil,
+                                eventTimeMillis: eventTimeMillis) { (out, _, _, _) in out.append(contentsOf: avroSource) }
+    }
+
+    /// The `source` record of `table`'s events as Avro; nil when the table has no Avro plan.
+    public func encodeAvroSource(_ source: SourceInfo, table: TableSchema) throws(ChangeEventError) -> [UInt8]? {
+        guard let plan = table.avro else { return nil }
+        var json = JSONOutput(capacity: 384)
+        appendSource(&json, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
+        var out: [UInt8] = []
+        var scratch: [UInt8] = []
+        try transcode(&out, json: json, field: plan.source, table: table, scratch: &scratch)
+        return out
+    }
+
+    private func encodeAvroRowChange(
+        op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?, transaction: TransactionBlock?,
+        eventTimeMillis: Int64,
+        appendSource: (inout [UInt8], AvroTablePlan, inout JSONOutput, inout [UInt8]) throws(ChangeEventError) -> Void
+    ) throws(ChangeEventError) -> [UInt8] {
+        guard let plan = table.avro else {
+            throw ChangeEventError(code: .unsupportedOperation, schema: table.schema, table: table.table, column: "",
+                                   typeName: "", reason: "the table has no Avro plan (events.format: avro)")
+        }
+        let opByte: UInt8
+        switch op {
+        case .create: opByte = UInt8(ascii: "c")
+        case .update: opByte = UInt8(ascii: "u")
+        case .delete: opByte = UInt8(ascii: "d")
+        case .read: opByte = UInt8(ascii: "r")
+        case .truncate, .message:
+            throw ChangeEventError(code: .unsupportedOperation, schema: table.schema, table: table.table, column: "",
+                                   typeName: "", reason: "op '\(op.rawValue)' is not a row change")
+        }
+        var out = Self.avroRecord(capacity: avroRowSize(before) + avroRowSize(after) + 256)
+        var json = JSONOutput(capacity: 256)
+        var scratch: [UInt8] = []
+        try appendAvroRow(&out, table: table, row: before, plan: plan, json: &json, scratch: &scratch)
+        try appendAvroRow(&out, table: table, row: after, plan: plan, json: &json, scratch: &scratch)
+        try appendSource(&out, plan, &json, &scratch)
+        if let transaction {
+            json.removeSubrange(0...)
+            appendTransactionBlock(&json, transaction)
+            try transcode(&out, json: json, field: plan.transaction, table: table, scratch: &scratch)
+        } else {
+            plan.transaction.writeNull(into: &out)
+        }
+        plan.op.writeValueBranch(into: &out)
+        out.append(2)  // a string of length 1 (zig-zag 2)
+        out.append(opByte)
+        plan.tsMs.writeValueBranch(into: &out)
+        AvroValueWriter.appendLong(eventTimeMillis, to: &out)
+        plan.tsUs.writeValueBranch(into: &out)
+        AvroValueWriter.appendLong(eventTimeMillis &* 1000, to: &out)
+        plan.tsNs.writeValueBranch(into: &out)
+        AvroValueWriter.appendLong(eventTimeMillis &* 1_000_000, to: &out)
+        return out
+    }
+
+    /// A record's buffer with the header's room (zeros until the delivery path writes the id).
+    private static func avroRecord(capacity: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: AvroTablePlan.headerSize)
+        out.reserveCapacity(capacity + AvroTablePlan.headerSize)
+        return out
+    }
+
+    private func avroRowSize(_ row: [ColumnValue]?) -> Int {
+        guard let row else { return 1 }
+        var size = row.count + 2
+        for v in row {
+            if case .text(let t) = v { size += t.count + 4 } else { size += 2 }
+        }
+        return size
+    }
+
+    private func appendAvroRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?, plan: AvroTablePlan,
+                               json: inout JSONOutput, scratch: inout [UInt8]) throws(ChangeEventError) {
+        guard let row else {
+            plan.row.writeNull(into: &out)
+            return
+        }
+        try checkShape(table, row)
+        plan.row.writeValueBranch(into: &out)
+        for (i, index) in table.valueColumnIndexes.enumerated() {
+            try appendAvroValue(&out, table: table, index: index, value: row[index], field: plan.rowFields[i],
+                                mask: table.hasMasks ? table.masks[index] : nil, json: &json, scratch: &scratch)
+        }
+    }
+
+    /// Column `index`'s value as the Avro of `field`: directly for strings, integers and booleans, else
+    /// its JSON (the JSON path's conversion) transcoded.
+    @inline(__always)
+    private func appendAvroValue(_ out: inout [UInt8], table: TableSchema, index: Int, value: ColumnValue,
+                                 field: AvroValueWriter, mask: PlannedMask?, json: inout JSONOutput,
+                                 scratch: inout [UInt8]) throws(ChangeEventError) {
+        if mask == nil {
+            switch value {
+            case .text(let text):
+                let written = text.withUnsafeBufferPointer { p -> Bool in
+                    switch (field.direct, table.kinds[index]) {
+                    case (.string, .string):
+                        guard UTF8Check.isValid(p) else { return false }
+                        field.writeValueBranch(into: &out)
+                        AvroValueWriter.appendString(p, to: &out)
+                        return true
+                    case (.integer(let min, let max), .integer(let kindMin, let kindMax)):
+                        guard let v = try? ValueConverter.parseInt64(p), v >= min, v <= max, v >= kindMin, v <= kindMax else {
+                            return false  // the JSON path's conversion names the problem
+                        }
+                        field.writeValueBranch(into: &out)
+                        AvroValueWriter.appendLong(v, to: &out)
+                        return true
+                    case (.boolean, .bool):
+                        let truth: UInt8
+                        if p.count == 1 && p[0] == UInt8(ascii: "t") {
+                            truth = 1
+                        } else if p.count == 1 && p[0] == UInt8(ascii: "f") {
+                            truth = 0
+                        } else {
+                            return false
+                        }
+                        field.writeValueBranch(into: &out)
+                        out.append(truth)
+                        return true
+                    default:
+                        return false
+                    }
+                }
+                if written { return }
+            case .null:
+                if field.nullBranch != nil && table.columns[index].isOptional {
+                    field.writeNull(into: &out)
+                    return
+                }
+            case .unchangedToast:
+                break
+            }
+        }
+        json.removeSubrange(0...)
+        if let mask {
+            try appendMaskedValue(&json, table: table, index: index, value: value, mask: mask)
+        } else {
+            try appendValue(&json, table: table, index: index, value: value, kind: table.kinds[index])
+        }
+        do throws(AvroError) {
+            try json.withBytes { (bytes) throws(AvroError) in try field.write(json: bytes, into: &out, scratch: &scratch) }
+        } catch {
+            let plan = table.plans[index]
+            throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table, column: plan.name,
+                                   typeName: plan.typeName, reason: "cannot be written as Avro: \(error.message)")
+        }
+    }
+
+    /// A JSON value of the envelope (source, transaction block) transcoded as `field`.
+    private func transcode(_ out: inout [UInt8], json: borrowing JSONOutput, field: AvroValueWriter, table: TableSchema,
+                           scratch: inout [UInt8]) throws(ChangeEventError) {
+        do throws(AvroError) {
+            try json.withBytes { (bytes) throws(AvroError) in try field.write(json: bytes, into: &out, scratch: &scratch) }
+        } catch {
+            throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table, column: "",
+                                   typeName: "", reason: "the \(field.name) block cannot be written as Avro: \(error.message)")
+        }
+    }
+}
+
+/// Whether bytes are valid UTF-8 (Avro strings are; PostgreSQL's text in a UTF-8 database is too, and
+/// the JSON path replaces what is not, so such a value takes the JSON path here as well).
+enum UTF8Check {
+    static func isValid(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = p.count
+        guard n > 0 else { return true }
+        let start = p.baseAddress!
+        var i = 0
+        while i < n {
+            // Eight ASCII bytes at a time.
+            while i &+ 8 <= n, UInt64(littleEndian: UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 == 0 {
+                i &+= 8
+            }
+            guard i < n else { return true }
+            if p[i] < 0x80 {
+                i &+= 1
+                continue
+            }
+            let length = JSON.validUTF8SequenceLength(p, i)
+            guard length > 0 else { return false }
+            i &+= length
+        }
+        return true
+    }
+}
