@@ -36,11 +36,20 @@ public struct AvroTablePlan: Sendable {
     /// The row record's fields: one per value column, in column order.
     let rowFields: [AvroValueWriter]
     let source: AvroValueWriter
+    /// The source record's fields (`sourceFieldNames`), written directly.
+    let sourceFields: [AvroValueWriter]
     let transaction: AvroValueWriter
     let op: AvroValueWriter
     let tsMs: AvroValueWriter
     let tsUs: AvroValueWriter
     let tsNs: AvroValueWriter
+
+    /// io.debezium.connector.postgresql.Source's fields, as `ChangeEventEncoder.appendSource` writes them.
+    static let sourceFieldNames = ["version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us",
+                                   "ts_ns", "schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn"]
+    /// Which of them are strings (the others are longs).
+    static let sourceStringFields: Set<String> = ["version", "connector", "name", "snapshot", "db", "sequence", "schema",
+                                                  "table", "origin"]
 
     /// Room for Confluent's header at the start of every record: magic byte 0 and the 4-byte schema id.
     public static let headerSize = 5
@@ -57,6 +66,13 @@ public struct AvroTablePlan: Sendable {
               envelope[4].direct == .string, envelope[5].direct == .integer(min: .min, max: .max),
               envelope[6].direct == .integer(min: .min, max: .max), envelope[7].direct == .integer(min: .min, max: .max)
         else { return nil }
+        guard let sourceFields = envelope[2].fields, sourceFields.map(\.name) == Self.sourceFieldNames,
+              envelope[2].nullBranch == nil,
+              sourceFields.allSatisfy({ field in
+                  field.direct == (Self.sourceStringFields.contains(field.name) ? .string : .integer(min: .min, max: .max))
+              })
+        else { return nil }
+        self.sourceFields = sourceFields
         self.value = value
         row = envelope[0]
         self.rowFields = rowFields
@@ -112,10 +128,8 @@ extension ChangeEventEncoder {
     public func encodeAvroRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
                                     source: SourceInfo, eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
         try encodeAvroRowChange(op: op, table: table, before: before, after: after, transaction: source.transaction,
-                                eventTimeMillis: eventTimeMillis) { (out, plan, json, scratch) throws(ChangeEventError) in
-            json.removeSubrange(0...)
-            appendSource(&json, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
-            try transcode(&out, json: json, field: plan.source, table: table, scratch: &scratch)
+                                eventTimeMillis: eventTimeMillis) { (out, plan, _, _) in
+            appendAvroSource(&out, source, table: table, plan: plan)
         }
     }
 
@@ -130,12 +144,64 @@ extension ChangeEventEncoder {
     /// The `source` record of `table`'s events as Avro; nil when the table has no Avro plan.
     public func encodeAvroSource(_ source: SourceInfo, table: TableSchema) throws(ChangeEventError) -> [UInt8]? {
         guard let plan = table.avro else { return nil }
-        var json = JSONOutput(capacity: 384)
-        appendSource(&json, source, schemaTable: table.sourceSchemaTableFields, txId: source.transactionID)
         var out: [UInt8] = []
-        var scratch: [UInt8] = []
-        try transcode(&out, json: json, field: plan.source, table: table, scratch: &scratch)
+        appendAvroSource(&out, source, table: table, plan: plan)
         return out
+    }
+
+    /// The `source` record, field by field as `appendSource` writes its JSON.
+    private func appendAvroSource(_ out: inout [UInt8], _ s: SourceInfo, table: TableSchema, plan: AvroTablePlan) {
+        plan.sourceFields.withUnsafeBufferPointer { f in
+            @inline(__always) func string(_ field: AvroValueWriter, _ value: String) {
+                field.writeValueBranch(into: &out)
+                var value = value
+                value.withUTF8 { AvroValueWriter.appendString($0, to: &out) }
+            }
+            @inline(__always) func long(_ field: AvroValueWriter, _ value: Int64?) {
+                guard let value else {
+                    field.writeNull(into: &out)
+                    return
+                }
+                field.writeValueBranch(into: &out)
+                AvroValueWriter.appendLong(value, to: &out)
+            }
+            string(f[0], s.connectorVersion)
+            string(f[1], "postgresql")
+            string(f[2], s.serverName)
+            long(f[3], Temporal.floorDiv(s.commitTimeMicros, 1000))
+            string(f[4], s.snapshot)
+            string(f[5], s.database)
+            // sequence: the JSON array [lastCommitLsn, lsn] of decimal strings, as a string.
+            var sequence = JSONOutput(capacity: 48)
+            sequence.append(Ascii.openBracket)
+            for (i, lsn) in [s.lastCommitLSN, s.lsn].enumerated() {
+                if i > 0 { sequence.append(Ascii.comma) }
+                if let lsn {
+                    sequence.append(Ascii.quote)
+                    JSON.appendUInt(&sequence, lsn)
+                    sequence.append(Ascii.quote)
+                } else {
+                    JSON.appendASCII(&sequence, "null")
+                }
+            }
+            sequence.append(Ascii.closeBracket)
+            f[6].writeValueBranch(into: &out)
+            sequence.withBytes { AvroValueWriter.appendString($0, to: &out) }
+            long(f[7], s.commitTimeMicros)
+            long(f[8], s.commitTimeMicros &* 1000)
+            string(f[9], table.schema)
+            string(f[10], table.table)
+            long(f[11], s.transactionID.map { Int64($0) })
+            long(f[12], s.lsn.map { Int64(bitPattern: $0) })
+            long(f[13], nil)
+            if let origin = s.origin {
+                string(f[14], origin.name)
+                long(f[15], Int64(bitPattern: origin.lsn))
+            } else {
+                long(f[14], nil)
+                long(f[15], nil)
+            }
+        }
     }
 
     private func encodeAvroRowChange(

@@ -385,6 +385,12 @@ public struct ChangeEventEncoder: Sendable {
             JSON.appendBase64String(&out, bytes.prefix(length))
             return
         }
+        if case .text(let bytes) = value {
+            let done = bytes.withUnsafeBufferPointer { p in
+                mask.mask.apply(toUTF8: p, declaredLength: mask.declaredLength, into: &out)
+            }
+            if done { return }
+        }
         let text: String? = switch value {
         case .null: nil
         case .unchangedToast: options.toastPlaceholder

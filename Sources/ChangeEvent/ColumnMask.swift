@@ -133,6 +133,60 @@ public enum ColumnMask: Sendable, Equatable {
         }
     }
 
+    /// `apply(toString:declaredLength:)` of a value given as its UTF-8 bytes, written to `out` as a JSON
+    /// string without making a String of it (most values are short of a cut, or hashed as they are):
+    /// false, writing nothing, when the bytes are not valid UTF-8 (the String path replaces what is not)
+    /// or the mask needs the String (v1 hashes serialize it as Java does).
+    func apply(toUTF8 p: UnsafeBufferPointer<UInt8>, declaredLength: Int?, into out: inout JSONOutput) -> Bool {
+        switch self {
+        case .maskWith:
+            return false
+        case .truncate(let length):
+            // Java's substring(0, length) counts UTF-16 code units: two for a 4-byte sequence.
+            var i = 0
+            var units = 0
+            let n = p.count
+            while i < n {
+                let sequence = p[i] < 0x80 ? 1 : JSON.validUTF8SequenceLength(p, i)
+                guard sequence > 0 else { return false }
+                let width = sequence == 4 ? 2 : 1
+                if units + width > length { break }
+                units += width
+                i += sequence
+            }
+            // The rest must be valid too: the String path would replace an invalid byte after the cut, no
+            // matter, but one before it changes the count — and a value that fits whole is copied whole.
+            guard i == n || UTF8Check.isValid(UnsafeBufferPointer(rebasing: p[i...])) else { return false }
+            JSON.appendString(&out, UnsafeBufferPointer(rebasing: p[..<i]))
+            return true
+        case .hash(let algorithm, let salt, .v2):
+            guard UTF8Check.isValid(p) else { return false }
+            let digest = algorithm.digest(salt + p)
+            let digits = min(digest.count * 2, declaredLength.map { $0 > 0 ? $0 : Int.max } ?? Int.max)
+            out.append(Ascii.quote)
+            Self.appendHex(digest, digits: digits, to: &out)
+            out.append(Ascii.quote)
+            return true
+        case .hash(_, _, .v1):
+            return false
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The first `digits` hex digits of `bytes`.
+    static func appendHex(_ bytes: [UInt8], digits: Int, to out: inout JSONOutput) {
+        var written = 0
+        for b in bytes {
+            guard written < digits else { return }
+            out.append(hexDigits[Int(b >> 4)])
+            written += 1
+            guard written < digits else { return }
+            out.append(hexDigits[Int(b & 0x0F)])
+            written += 1
+        }
+    }
+
     /// The first `units` UTF-16 code units of `value`, as Java's `substring(0, units)`; a surrogate pair
     /// the cut would split is left out whole (Java would keep a lone surrogate, which JSON cannot carry).
     static func prefix(_ value: String, utf16Units units: Int) -> String {

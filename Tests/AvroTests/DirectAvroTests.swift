@@ -69,8 +69,12 @@ struct DirectAvroTests {
         for index in toasted.indices where toastable.contains(table.columns[index].name) { toasted[index] = .unchangedToast }
         var keyOnly = rows.first.map { _ in ColumnValue.null }
         for index in table.keyColumnIndexes { keyOnly[index] = rows.first[index] }
+        var fromOrigin = source
+        fromOrigin.origin = ReplicationOrigin(name: "node_b \u{e9}", lsn: 77_000)
+        fromOrigin.lastCommitLSN = nil
         let changes: [(String, Operation, [ColumnValue]?, [ColumnValue]?, SourceInfo)] = [
             ("insert", .create, nil, rows.first, withTransaction),
+            ("insert through a replication origin", .create, nil, rows.second, fromOrigin),
             ("update", .update, rows.first, rows.second, source),
             ("toast", .update, nil, toasted, source),
             ("delete", .delete, rows.first, nil, source),

@@ -6,12 +6,16 @@ import SwallowConfig
 import SwallowCore
 import Synchronization
 
-/// `events.format: avro`: turns a record's key and value — Connect JSON with its schema, as the JSON path
-/// writes it with `envelope.schemas` — into what Confluent's AvroConverter writes: magic byte 0, the
-/// schema's id in the registry, the Avro binary. Each distinct Connect schema is converted once
-/// (`AvroShape`) and registered (or looked up) once per subject; the ids are cached. A schema that changes
-/// mid-stream (a Relation message after DDL) is a new Connect schema: its new version is registered here,
-/// before the first record in the new shape is produced.
+/// `events.format: avro`: gives every record the Avro form Confluent's AvroConverter writes — magic byte
+/// 0, the schema's id in the registry, the Avro binary. Keys and row changes arrive as Avro already,
+/// written by the encoder from the column values with five bytes of room for that header and a
+/// reference to their shape (`OutgoingRecord.keyShape`, `valueShape`, one per table and schema
+/// version): they get the id, cached by the shape's identity and topic. Every other record (transaction
+/// metadata, heartbeats, logical messages, flattened values, dead letters) arrives as Connect JSON with
+/// its schema, as the JSON path writes it with `envelope.schemas`, and is transcoded: each distinct
+/// Connect schema is converted once (`AvroShape`). Each shape is registered (or looked up) once per
+/// subject. A schema that changes mid-stream (a Relation message after DDL) is a new shape: its new
+/// version is registered here, before the first record in the new shape is produced.
 ///
 /// Nothing is produced for a record whose schema is not registered: a registry that refuses a schema
 /// stops Swallow (non-retriable error naming the subject, the table and the registry's message); one that
