@@ -22,19 +22,63 @@ import Avro
 // Records start with five bytes of room for Confluent's header (magic byte 0, the schema id), which the
 // delivery path fills in once the registry has given the id (`AvroSerialization`).
 
-/// A table's Avro shapes and the writers of their fields, made once per `TableSchema` (its `avro`).
-public struct AvroTablePlan: Sendable {
+/// A table's Avro shapes and the writers of their fields, made once per `TableSchema` (its `avro`). A
+/// class, and per column a slot of plain values: an event reads the plan without retaining its parts.
+public final class AvroTablePlan: Sendable {
+    /// How one column is written: plain values, so reading a slot retains nothing.
+    struct Slot {
+        /// The column's index in the row.
+        let column: Int
+        /// The union index of null, or -1 when the field is required.
+        let nullBranch: Int64
+        /// Whether SQL NULL is Avro's null (an optional field of a nullable column); else the JSON path's
+        /// fallback (NOT NULL columns without a value) is transcoded.
+        let nullIsNull: Bool
+        /// A column mask applies (the value's row images).
+        let masked: Bool
+        let direct: Direct
+
+        /// Values written without their JSON: the field's Avro type and the column's conversion agree.
+        enum Direct {
+            case string
+            case integer(min: Int64, max: Int64)
+            case boolean
+            case none
+        }
+
+        init(column: Int, field: AvroValueWriter, table: TableSchema, masked: Bool) {
+            self.column = column
+            nullBranch = field.nullBranch ?? -1
+            nullIsNull = field.nullBranch != nil && table.columns[column].isOptional
+            self.masked = masked
+            switch (field.direct, table.kinds[column]) {
+            case (.string, .string): direct = .string
+            case (.integer(let min, let max), .integer(let kindMin, let kindMax)):
+                direct = .integer(min: Swift.max(min, kindMin), max: Swift.min(max, kindMax))
+            case (.boolean, .bool): direct = .boolean
+            default: direct = .none
+            }
+        }
+
+        @inline(__always)
+        func writeValueBranch(into out: inout [UInt8]) {
+            if nullBranch >= 0 { out.append(nullBranch == 0 ? 2 : 0) }  // zig-zag of the other branch, 1 or 0
+        }
+    }
+
     /// The key's shape; nil when the table has no key.
     public let key: AvroShape?
     /// The value's (the change event envelope's) shape.
     public let value: AvroShape
     let keyFields: [AvroValueWriter]
+    let keySlots: [Slot]
     /// Topic routing's key field, as Avro (its branch and string), written after the key columns.
     let keyTrailer: [UInt8]
     /// `before` and `after` (the same union of null and the row record).
     let row: AvroValueWriter
     /// The row record's fields: one per value column, in column order.
     let rowFields: [AvroValueWriter]
+    let rowSlots: [Slot]
     let source: AvroValueWriter
     /// The source record's fields (`sourceFieldNames`), written directly.
     let sourceFields: [AvroValueWriter]
@@ -76,6 +120,9 @@ public struct AvroTablePlan: Sendable {
         self.value = value
         row = envelope[0]
         self.rowFields = rowFields
+        rowSlots = zip(table.valueColumnIndexes, rowFields).map { column, field in
+            Slot(column: column, field: field, table: table, masked: table.masks[column] != nil)
+        }
         source = envelope[2]
         transaction = envelope[3]
         op = envelope[4]
@@ -86,6 +133,7 @@ public struct AvroTablePlan: Sendable {
         guard let keySchemaJSON else {
             key = nil
             keyFields = []
+            keySlots = []
             keyTrailer = []
             return
         }
@@ -102,6 +150,9 @@ public struct AvroTablePlan: Sendable {
         guard fields.map(\.name) == names else { return nil }
         self.key = key
         keyFields = Array(fields.prefix(table.keyColumnIndexes.count))
+        keySlots = zip(table.keyColumnIndexes, keyFields).map { column, field in
+            Slot(column: column, field: field, table: table, masked: false)  // keys are never masked
+        }
         keyTrailer = trailer
     }
 }
@@ -113,11 +164,10 @@ extension ChangeEventEncoder {
         guard let plan = table.avro, plan.key != nil, !table.keyColumnIndexes.isEmpty else { return nil }
         try checkShape(table, row)
         var out = Self.avroRecord(capacity: 16 + table.keyColumnIndexes.count * 16)
-        var json = JSONOutput(capacity: 64)
-        var scratch: [UInt8] = []
-        for (i, index) in table.keyColumnIndexes.enumerated() {
-            try appendAvroValue(&out, table: table, index: index, value: row[index], field: plan.keyFields[i],
-                                mask: nil, json: &json, scratch: &scratch)
+        try plan.keySlots.withUnsafeBufferPointer { (slots) throws(ChangeEventError) in
+            for (i, slot) in slots.enumerated() {
+                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.keyFields, i)
+            }
         }
         out.append(contentsOf: plan.keyTrailer)
         return out
@@ -127,18 +177,16 @@ extension ChangeEventEncoder {
     /// plan (`table.avro`).
     public func encodeAvroRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
                                     source: SourceInfo, eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
-        try encodeAvroRowChange(op: op, table: table, before: before, after: after, transaction: source.transaction,
-                                eventTimeMillis: eventTimeMillis) { (out, plan, _, _) in
-            appendAvroSource(&out, source, table: table, plan: plan)
-        }
+        try encodeAvroRowChange(op: op, table: table, before: before, after: after, source: source, avroSource: nil,
+                                transaction: source.transaction, eventTimeMillis: eventTimeMillis)
     }
 
     /// `encodeAvroRowChange` with a `source` record written beforehand by `encodeAvroSource` (snapshot
     /// records, whose source is the same for a whole table but for the marker).
     public func encodeAvroRowChange(op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?,
                                     avroSource: [UInt8], eventTimeMillis: Int64) throws(ChangeEventError) -> [UInt8] {
-        try encodeAvroRowChange(op: op, table: table, before: before, after: after, transaction: nil,
-                                eventTimeMillis: eventTimeMillis) { (out, _, _, _) in out.append(contentsOf: avroSource) }
+        try encodeAvroRowChange(op: op, table: table, before: before, after: after, source: nil, avroSource: avroSource,
+                                transaction: nil, eventTimeMillis: eventTimeMillis)
     }
 
     /// The `source` record of `table`'s events as Avro; nil when the table has no Avro plan.
@@ -204,10 +252,10 @@ extension ChangeEventEncoder {
         }
     }
 
+    /// With `source` its record is written; else `avroSource` is it, written beforehand.
     private func encodeAvroRowChange(
-        op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?, transaction: TransactionBlock?,
-        eventTimeMillis: Int64,
-        appendSource: (inout [UInt8], AvroTablePlan, inout JSONOutput, inout [UInt8]) throws(ChangeEventError) -> Void
+        op: Operation, table: TableSchema, before: [ColumnValue]?, after: [ColumnValue]?, source: SourceInfo?,
+        avroSource: [UInt8]?, transaction: TransactionBlock?, eventTimeMillis: Int64
     ) throws(ChangeEventError) -> [UInt8] {
         guard let plan = table.avro else {
             throw ChangeEventError(code: .unsupportedOperation, schema: table.schema, table: table.table, column: "",
@@ -224,14 +272,17 @@ extension ChangeEventEncoder {
                                    typeName: "", reason: "op '\(op.rawValue)' is not a row change")
         }
         var out = Self.avroRecord(capacity: avroRowSize(before) + avroRowSize(after) + 256)
-        var json = JSONOutput(capacity: 256)
-        var scratch: [UInt8] = []
-        try appendAvroRow(&out, table: table, row: before, plan: plan, json: &json, scratch: &scratch)
-        try appendAvroRow(&out, table: table, row: after, plan: plan, json: &json, scratch: &scratch)
-        try appendSource(&out, plan, &json, &scratch)
+        try appendAvroRow(&out, table: table, row: before, plan: plan)
+        try appendAvroRow(&out, table: table, row: after, plan: plan)
+        if let source {
+            appendAvroSource(&out, source, table: table, plan: plan)
+        } else if let avroSource {
+            out.append(contentsOf: avroSource)
+        }
         if let transaction {
-            json.removeSubrange(0...)
+            var json = JSONOutput(capacity: 96)
             appendTransactionBlock(&json, transaction)
+            var scratch: [UInt8] = []
             try transcode(&out, json: json, field: plan.transaction, table: table, scratch: &scratch)
         } else {
             plan.transaction.writeNull(into: &out)
@@ -264,79 +315,73 @@ extension ChangeEventEncoder {
         return size
     }
 
-    private func appendAvroRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?, plan: AvroTablePlan,
-                               json: inout JSONOutput, scratch: inout [UInt8]) throws(ChangeEventError) {
+    private func appendAvroRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?,
+                               plan: AvroTablePlan) throws(ChangeEventError) {
         guard let row else {
             plan.row.writeNull(into: &out)
             return
         }
         try checkShape(table, row)
         plan.row.writeValueBranch(into: &out)
-        for (i, index) in table.valueColumnIndexes.enumerated() {
-            try appendAvroValue(&out, table: table, index: index, value: row[index], field: plan.rowFields[i],
-                                mask: table.hasMasks ? table.masks[index] : nil, json: &json, scratch: &scratch)
+        try plan.rowSlots.withUnsafeBufferPointer { (slots) throws(ChangeEventError) in
+            for (i, slot) in slots.enumerated() {
+                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.rowFields, i)
+            }
         }
     }
 
-    /// Column `index`'s value as the Avro of `field`: directly for strings, integers and booleans, else
-    /// its JSON (the JSON path's conversion) transcoded.
+    /// A column's value as the Avro of its field (`fields[field]`): directly for strings, integers and
+    /// booleans, else its JSON (the JSON path's conversion, or mask) transcoded.
     @inline(__always)
-    private func appendAvroValue(_ out: inout [UInt8], table: TableSchema, index: Int, value: ColumnValue,
-                                 field: AvroValueWriter, mask: PlannedMask?, json: inout JSONOutput,
-                                 scratch: inout [UInt8]) throws(ChangeEventError) {
-        if mask == nil {
+    private func appendAvroValue(_ out: inout [UInt8], table: TableSchema, slot: AvroTablePlan.Slot, value: ColumnValue,
+                                 fields: [AvroValueWriter], _ field: Int) throws(ChangeEventError) {
+        if !slot.masked {
             switch value {
             case .text(let text):
                 let written = text.withUnsafeBufferPointer { p -> Bool in
-                    switch (field.direct, table.kinds[index]) {
-                    case (.string, .string):
+                    switch slot.direct {
+                    case .string:
                         guard UTF8Check.isValid(p) else { return false }
-                        field.writeValueBranch(into: &out)
+                        slot.writeValueBranch(into: &out)
                         AvroValueWriter.appendString(p, to: &out)
                         return true
-                    case (.integer(let min, let max), .integer(let kindMin, let kindMax)):
-                        guard let v = try? ValueConverter.parseInt64(p), v >= min, v <= max, v >= kindMin, v <= kindMax else {
+                    case .integer(let min, let max):
+                        guard let v = try? ValueConverter.parseInt64(p), v >= min, v <= max else {
                             return false  // the JSON path's conversion names the problem
                         }
-                        field.writeValueBranch(into: &out)
+                        slot.writeValueBranch(into: &out)
                         AvroValueWriter.appendLong(v, to: &out)
                         return true
-                    case (.boolean, .bool):
-                        let truth: UInt8
-                        if p.count == 1 && p[0] == UInt8(ascii: "t") {
-                            truth = 1
-                        } else if p.count == 1 && p[0] == UInt8(ascii: "f") {
-                            truth = 0
-                        } else {
-                            return false
-                        }
-                        field.writeValueBranch(into: &out)
-                        out.append(truth)
+                    case .boolean:
+                        guard p.count == 1, p[0] == UInt8(ascii: "t") || p[0] == UInt8(ascii: "f") else { return false }
+                        slot.writeValueBranch(into: &out)
+                        out.append(p[0] == UInt8(ascii: "t") ? 1 : 0)
                         return true
-                    default:
+                    case .none:
                         return false
                     }
                 }
                 if written { return }
             case .null:
-                if field.nullBranch != nil && table.columns[index].isOptional {
-                    field.writeNull(into: &out)
+                if slot.nullIsNull {
+                    AvroValueWriter.appendLong(slot.nullBranch, to: &out)
                     return
                 }
             case .unchangedToast:
                 break
             }
         }
-        json.removeSubrange(0...)
-        if let mask {
-            try appendMaskedValue(&json, table: table, index: index, value: value, mask: mask)
+        var json = JSONOutput(capacity: 64)
+        if slot.masked, let mask = table.masks[slot.column] {
+            try appendMaskedValue(&json, table: table, index: slot.column, value: value, mask: mask)
         } else {
-            try appendValue(&json, table: table, index: index, value: value, kind: table.kinds[index])
+            try appendValue(&json, table: table, index: slot.column, value: value, kind: table.kinds[slot.column])
         }
+        var scratch: [UInt8] = []
         do throws(AvroError) {
-            try json.withBytes { (bytes) throws(AvroError) in try field.write(json: bytes, into: &out, scratch: &scratch) }
+            try json.withBytes { (bytes) throws(AvroError) in try fields[field].write(json: bytes, into: &out, scratch: &scratch) }
         } catch {
-            let plan = table.plans[index]
+            let plan = table.plans[slot.column]
             throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table, column: plan.name,
                                    typeName: plan.typeName, reason: "cannot be written as Avro: \(error.message)")
         }

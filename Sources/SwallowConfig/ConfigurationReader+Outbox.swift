@@ -6,10 +6,9 @@ import Yams
 extension ConfigurationReader {
     func readOutbox(_ top: Section, events: SwallowConfiguration.Events) throws(ConfigurationError) -> SwallowConfiguration.Outbox? {
         guard let outbox = try optionalSection(top, "outbox", allowed: Keys.outbox) else { return nil }
-        if events.format == .avro {
-            throw ConfigurationError(code: .invalidValue, path: "outbox",
-                                     message: "the outbox router writes JSON records (events.format: json); with events.format: avro it is not supported yet. Remove the outbox section or use events.format: json")
-        }
+        // Records with their Connect schemas: envelope.schemas, or Avro (whose schemas come from them).
+        let schemas = events.includeSchemas || events.format == .avro
+        let schemasOption = events.format == .avro ? "events.format: avro" : "events.envelope.schemas"
         let defaults = SwallowConfiguration.Outbox()
         let tables = try readTables(outbox)
         // An outbox table must be captured, or its rows would never reach the router.
@@ -53,18 +52,18 @@ extension ConfigurationReader {
                                      message: "more than one column has the placement `partition`; a record has one partition")
         }
         _ = additionalColumns
-        if !prefixes.isEmpty && events.includeSchemas {
+        if !prefixes.isEmpty && schemas {
             throw ConfigurationError(code: .invalidValue, path: outbox.path("message_prefixes"),
-                                     message: "outbox messages with events.envelope.schemas (the Connect schema Debezium infers from each message) are not supported yet; turn one of them off")
+                                     message: "outbox messages with \(schemasOption) (the Connect schema Debezium infers from each message) are not supported yet; route outbox tables instead, or write JSON without schemas")
         }
         if !prefixes.isEmpty, outbox["table.field.event.timestamp"] != nil {
             throw ConfigurationError(code: .invalidValue, path: outbox.path("table.field.event.timestamp"),
                                      message: "a message's members have no timestamp type, so Debezium's router cannot take the Kafka timestamp from one (it fails every message); remove the key or the message_prefixes")
         }
         let expand = try boolean(outbox, "table.expand.json.payload", default: defaults.expandJSONPayload)
-        if expand && events.includeSchemas {
+        if expand && schemas {
             throw ConfigurationError(code: .invalidValue, path: outbox.path("table.expand.json.payload"),
-                                     message: "an expanded payload with events.envelope.schemas (the Connect schema Debezium infers from each payload) is not supported yet; turn one of them off")
+                                     message: "an expanded payload with \(schemasOption) (the Connect schema Debezium infers from each payload) is not supported yet; send the payload as it is (table.expand.json.payload: false), or write JSON without schemas")
         }
         _ = try name("table.field.event.type", nil)  // accepted as Debezium accepts it; its EventRouter for SQL tables does not use it
         return SwallowConfiguration.Outbox(

@@ -26,6 +26,12 @@ import Testing
         try check(workload: "every-type", run: "modes")
     }
 
+    /// The outbox workload through the router (Debezium's EventRouter) into Avro: a key of the aggregate
+    /// id's schema, a value of the payload column's, registered under the routed topics' subjects.
+    @Test func outboxRouter() throws {
+        try check(workload: "outbox", run: "routed", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
     /// The Avro form of a run's properties.
     static func avroProperties(workload: String, run: String) throws -> [(key: String, value: String)] {
         let golden = GoldenTests.goldenDirectory
@@ -35,7 +41,7 @@ import Testing
         return own.filter { $0.key != "converter.schemas.enable" } + avro
     }
 
-    func check(workload: String, run: String) throws {
+    func check(workload: String, run: String, topics: [String] = GoldenTests.topics) throws {
         let golden = GoldenTests.goldenDirectory
         let registry = try TestSchemaRegistry(name: "golden_avro\(run)")
         try HTTPRaw.put(port: registry.port, path: "/config", body: #"{"compatibility":"NONE"}"#)
@@ -45,7 +51,7 @@ import Testing
         try #require(parts.count == 2)
         let scenario = try StreamingScenario(
             // golden_<letters>: the database is masked as the golden runs' are (masks.tsv).
-            "golden_avro\(run)", schema: parts[0], tables: [], topics: GoldenTests.topics,
+            "golden_avro\(run)", schema: parts[0], tables: [], topics: topics,
             events: "{format: avro, " + String(events.dropFirst()),
             sections: sections + "\nschema_registry: {url: \"\(registry.url)\"}\n")
         defer { scenario.cleanUp() }
