@@ -29,7 +29,10 @@ import Testing
     /// The outbox workload through the router (Debezium's EventRouter) into Avro: a key of the aggregate
     /// id's schema, a value of the payload column's, registered under the routed topics' subjects.
     @Test func outboxRouter() throws {
-        try check(workload: "outbox", run: "routed", topics: ["outbox.event.order", "outbox.event.customer"])
+        // The oracle's sync messages (DebeziumGolden.java) registered app.message-*; the workload has no
+        // messages of its own, so only the routed topics' subjects are compared.
+        try check(workload: "outbox", run: "routed", topics: ["outbox.event.order", "outbox.event.customer"],
+                  onlyTopicSubjects: true)
     }
 
     /// The Avro form of a run's properties.
@@ -41,7 +44,7 @@ import Testing
         return own.filter { $0.key != "converter.schemas.enable" } + avro
     }
 
-    func check(workload: String, run: String, topics: [String] = GoldenTests.topics) throws {
+    func check(workload: String, run: String, topics: [String] = GoldenTests.topics, onlyTopicSubjects: Bool = false) throws {
         let golden = GoldenTests.goldenDirectory
         let registry = try TestSchemaRegistry(name: "golden_avro\(run)")
         try HTTPRaw.put(port: registry.port, path: "/config", body: #"{"compatibility":"NONE"}"#)
@@ -63,8 +66,12 @@ import Testing
         let actualPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(expectedName).actual").path
         let dump = try Self.python(["scripts/schema-registry/dump_registry.py", registry.url, actualPath])
         try #require(dump.status == 0, "dump_registry.py failed: \(dump.output)")
-        let actual = try String(contentsOfFile: actualPath, encoding: .utf8)
-        let expected = try String(contentsOf: golden.appendingPathComponent(expectedName), encoding: .utf8)
+        var actual = try String(contentsOfFile: actualPath, encoding: .utf8)
+        var expected = try String(contentsOf: golden.appendingPathComponent(expectedName), encoding: .utf8)
+        if onlyTopicSubjects {
+            actual = try Self.subjects(of: topics, in: actual)
+            expected = try Self.subjects(of: topics, in: expected)
+        }
         if actual != expected {
             let differences = Self.firstDifferences(actual: actual, expected: expected)
             Issue.record("the registered schemas differ from \(expectedName) (Swallow's: \(actualPath)):\n\(differences)")
@@ -81,6 +88,15 @@ import Testing
         #expect(decode.status == 0, "the independent decoding differs from \(workload).\(run).jsonl:\n\(decode.output)")
         #expect(decode.output.contains(" 0 differences"), "\(decode.output)")
         #expect(try scenario.running.stop().isSuccess)
+    }
+
+    /// A registry dump (`{"<subject>": [versions]}`) with only the subjects of `topics` (TopicNameStrategy's
+    /// `<topic>-key`, `<topic>-value`), written again with sorted keys.
+    static func subjects(of topics: [String], in dump: String) throws -> String {
+        let all = try #require(try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])
+        let kept = all.filter { subject, _ in topics.contains { subject == "\($0)-key" || subject == "\($0)-value" } }
+        let data = try JSONSerialization.data(withJSONObject: kept, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Where scripts/install-deps.sh put confluent-kafka and fastavro (scripts/pg-versions.sh says).
