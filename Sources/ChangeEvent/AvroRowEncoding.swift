@@ -40,9 +40,13 @@ public final class AvroTablePlan: Sendable {
 
         /// Values written without their JSON: the field's Avro type and the column's conversion agree.
         enum Direct {
+            /// PostgreSQL's text is the string.
             case string
             case integer(min: Int64, max: Int64)
             case boolean
+            /// A string made by a converter (a timestamp, an interval...): the JSON string's contents,
+            /// when they need no unescaping.
+            case convertedString
             case none
         }
 
@@ -56,15 +60,19 @@ public final class AvroTablePlan: Sendable {
             case (.integer(let min, let max), .integer(let kindMin, let kindMax)):
                 direct = .integer(min: Swift.max(min, kindMin), max: Swift.min(max, kindMax))
             case (.boolean, .bool): direct = .boolean
+            case (.string, _): direct = .convertedString
             default: direct = .none
             }
         }
-
-        @inline(__always)
-        func writeValueBranch(into out: inout [UInt8]) {
-            if nullBranch >= 0 { out.append(nullBranch == 0 ? 2 : 0) }  // zig-zag of the other branch, 1 or 0
-        }
     }
+
+    /// The union index of null of `before`/`after`, `transaction`, `op`, `ts_ms`, `ts_us`, `ts_ns`, and
+    /// of each source field (-1: required), read on every event without touching the writers.
+    let rowNullBranch: Int64
+    let transactionNullBranch: Int64
+    let opNullBranch: Int64
+    let timestampNullBranches: (ms: Int64, us: Int64, ns: Int64)
+    let sourceNullBranches: [Int64]
 
     /// The key's shape; nil when the table has no key.
     public let key: AvroShape?
@@ -104,6 +112,7 @@ public final class AvroTablePlan: Sendable {
         guard let value = try? AvroShape(connectSchemaJSON: valueSchemaJSON),
               let envelope = value.writer.fields,
               envelope.map(\.name) == ["before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"],
+              envelope[0].nullBranch == envelope[1].nullBranch, envelope[3].nullBranch != nil,
               let rowFields = envelope[0].fields,
               rowFields.map(\.name) == table.valueColumnIndexes.map({ table.fieldName($0) }),
               envelope[0].nullBranch != nil, envelope[1].nullBranch != nil,
@@ -117,6 +126,11 @@ public final class AvroTablePlan: Sendable {
               })
         else { return nil }
         self.sourceFields = sourceFields
+        sourceNullBranches = sourceFields.map { $0.nullBranch ?? -1 }
+        rowNullBranch = envelope[0].nullBranch!
+        transactionNullBranch = envelope[3].nullBranch ?? -1
+        opNullBranch = envelope[4].nullBranch ?? -1
+        timestampNullBranches = (envelope[5].nullBranch ?? -1, envelope[6].nullBranch ?? -1, envelope[7].nullBranch ?? -1)
         self.value = value
         row = envelope[0]
         self.rowFields = rowFields
@@ -164,13 +178,15 @@ extension ChangeEventEncoder {
         guard let plan = table.avro, plan.key != nil, !table.keyColumnIndexes.isEmpty else { return nil }
         try checkShape(table, row)
         var out = Self.avroRecord(capacity: 16 + table.keyColumnIndexes.count * 16)
+        var json = JSONOutput(capacity: 64)
         try plan.keySlots.withUnsafeBufferPointer { (slots) throws(ChangeEventError) in
             for (i, slot) in slots.enumerated() {
-                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.keyFields, i)
+                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.keyFields, i,
+                                    json: &json)
             }
         }
         out.append(contentsOf: plan.keyTrailer)
-        return out
+        return out.bytes()
     }
 
     /// The Avro value of a row change (c/u/d/r), after the header's room. The table must have an Avro
@@ -192,33 +208,33 @@ extension ChangeEventEncoder {
     /// The `source` record of `table`'s events as Avro; nil when the table has no Avro plan.
     public func encodeAvroSource(_ source: SourceInfo, table: TableSchema) throws(ChangeEventError) -> [UInt8]? {
         guard let plan = table.avro else { return nil }
-        var out: [UInt8] = []
+        var out = JSONOutput(capacity: 256)
         appendAvroSource(&out, source, table: table, plan: plan)
-        return out
+        return out.bytes()
     }
 
     /// The `source` record, field by field as `appendSource` writes its JSON.
-    private func appendAvroSource(_ out: inout [UInt8], _ s: SourceInfo, table: TableSchema, plan: AvroTablePlan) {
-        plan.sourceFields.withUnsafeBufferPointer { f in
-            @inline(__always) func string(_ field: AvroValueWriter, _ value: String) {
-                field.writeValueBranch(into: &out)
+    private func appendAvroSource(_ out: inout JSONOutput, _ s: SourceInfo, table: TableSchema, plan: AvroTablePlan) {
+        plan.sourceNullBranches.withUnsafeBufferPointer { branch in
+            @inline(__always) func string(_ field: Int, _ value: String) {
+                out.appendAvroValueBranch(branch[field])
                 var value = value
-                value.withUTF8 { AvroValueWriter.appendString($0, to: &out) }
+                value.withUTF8 { out.appendAvroString($0) }
             }
-            @inline(__always) func long(_ field: AvroValueWriter, _ value: Int64?) {
+            @inline(__always) func long(_ field: Int, _ value: Int64?) {
                 guard let value else {
-                    field.writeNull(into: &out)
+                    out.appendAvroNull(branch[field])
                     return
                 }
-                field.writeValueBranch(into: &out)
-                AvroValueWriter.appendLong(value, to: &out)
+                out.appendAvroValueBranch(branch[field])
+                out.appendAvroLong(value)
             }
-            string(f[0], s.connectorVersion)
-            string(f[1], "postgresql")
-            string(f[2], s.serverName)
-            long(f[3], Temporal.floorDiv(s.commitTimeMicros, 1000))
-            string(f[4], s.snapshot)
-            string(f[5], s.database)
+            string(0, s.connectorVersion)
+            string(1, "postgresql")
+            string(2, s.serverName)
+            long(3, Temporal.floorDiv(s.commitTimeMicros, 1000))
+            string(4, s.snapshot)
+            string(5, s.database)
             // sequence: the JSON array [lastCommitLsn, lsn] of decimal strings, as a string.
             var sequence = JSONOutput(capacity: 48)
             sequence.append(Ascii.openBracket)
@@ -233,21 +249,21 @@ extension ChangeEventEncoder {
                 }
             }
             sequence.append(Ascii.closeBracket)
-            f[6].writeValueBranch(into: &out)
-            sequence.withBytes { AvroValueWriter.appendString($0, to: &out) }
-            long(f[7], s.commitTimeMicros)
-            long(f[8], s.commitTimeMicros &* 1000)
-            string(f[9], table.schema)
-            string(f[10], table.table)
-            long(f[11], s.transactionID.map { Int64($0) })
-            long(f[12], s.lsn.map { Int64(bitPattern: $0) })
-            long(f[13], nil)
+            out.appendAvroValueBranch(branch[6])
+            sequence.withBytes { out.appendAvroString($0) }
+            long(7, s.commitTimeMicros)
+            long(8, s.commitTimeMicros &* 1000)
+            string(9, table.schema)
+            string(10, table.table)
+            long(11, s.transactionID.map { Int64($0) })
+            long(12, s.lsn.map { Int64(bitPattern: $0) })
+            long(13, nil)
             if let origin = s.origin {
-                string(f[14], origin.name)
-                long(f[15], Int64(bitPattern: origin.lsn))
+                string(14, origin.name)
+                long(15, Int64(bitPattern: origin.lsn))
             } else {
-                long(f[14], nil)
-                long(f[15], nil)
+                long(14, nil)
+                long(15, nil)
             }
         }
     }
@@ -272,37 +288,37 @@ extension ChangeEventEncoder {
                                    typeName: "", reason: "op '\(op.rawValue)' is not a row change")
         }
         var out = Self.avroRecord(capacity: avroRowSize(before) + avroRowSize(after) + 256)
-        try appendAvroRow(&out, table: table, row: before, plan: plan)
-        try appendAvroRow(&out, table: table, row: after, plan: plan)
+        var json = JSONOutput(capacity: 64)
+        try appendAvroRow(&out, table: table, row: before, plan: plan, json: &json)
+        try appendAvroRow(&out, table: table, row: after, plan: plan, json: &json)
         if let source {
             appendAvroSource(&out, source, table: table, plan: plan)
         } else if let avroSource {
             out.append(contentsOf: avroSource)
         }
         if let transaction {
-            var json = JSONOutput(capacity: 96)
+            json.removeSubrange(0...)
             appendTransactionBlock(&json, transaction)
-            var scratch: [UInt8] = []
-            try transcode(&out, json: json, field: plan.transaction, table: table, scratch: &scratch)
+            try transcode(&out, json: json, field: plan.transaction, table: table)
         } else {
-            plan.transaction.writeNull(into: &out)
+            out.appendAvroNull(plan.transactionNullBranch)
         }
-        plan.op.writeValueBranch(into: &out)
+        out.appendAvroValueBranch(plan.opNullBranch)
         out.append(2)  // a string of length 1 (zig-zag 2)
         out.append(opByte)
-        plan.tsMs.writeValueBranch(into: &out)
-        AvroValueWriter.appendLong(eventTimeMillis, to: &out)
-        plan.tsUs.writeValueBranch(into: &out)
-        AvroValueWriter.appendLong(eventTimeMillis &* 1000, to: &out)
-        plan.tsNs.writeValueBranch(into: &out)
-        AvroValueWriter.appendLong(eventTimeMillis &* 1_000_000, to: &out)
-        return out
+        out.appendAvroValueBranch(plan.timestampNullBranches.ms)
+        out.appendAvroLong(eventTimeMillis)
+        out.appendAvroValueBranch(plan.timestampNullBranches.us)
+        out.appendAvroLong(eventTimeMillis &* 1000)
+        out.appendAvroValueBranch(plan.timestampNullBranches.ns)
+        out.appendAvroLong(eventTimeMillis &* 1_000_000)
+        return out.bytes()
     }
 
     /// A record's buffer with the header's room (zeros until the delivery path writes the id).
-    private static func avroRecord(capacity: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: AvroTablePlan.headerSize)
-        out.reserveCapacity(capacity + AvroTablePlan.headerSize)
+    private static func avroRecord(capacity: Int) -> JSONOutput {
+        var out = JSONOutput(capacity: capacity + AvroTablePlan.headerSize)
+        for _ in 0..<AvroTablePlan.headerSize { out.append(0) }
         return out
     }
 
@@ -315,17 +331,18 @@ extension ChangeEventEncoder {
         return size
     }
 
-    private func appendAvroRow(_ out: inout [UInt8], table: TableSchema, row: [ColumnValue]?,
-                               plan: AvroTablePlan) throws(ChangeEventError) {
+    private func appendAvroRow(_ out: inout JSONOutput, table: TableSchema, row: [ColumnValue]?,
+                               plan: AvroTablePlan, json: inout JSONOutput) throws(ChangeEventError) {
         guard let row else {
-            plan.row.writeNull(into: &out)
+            out.appendAvroNull(plan.rowNullBranch)
             return
         }
         try checkShape(table, row)
-        plan.row.writeValueBranch(into: &out)
+        out.appendAvroValueBranch(plan.rowNullBranch)
         try plan.rowSlots.withUnsafeBufferPointer { (slots) throws(ChangeEventError) in
             for (i, slot) in slots.enumerated() {
-                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.rowFields, i)
+                try appendAvroValue(&out, table: table, slot: slot, value: row[slot.column], fields: plan.rowFields, i,
+                                    json: &json)
             }
         }
     }
@@ -333,8 +350,8 @@ extension ChangeEventEncoder {
     /// A column's value as the Avro of its field (`fields[field]`): directly for strings, integers and
     /// booleans, else its JSON (the JSON path's conversion, or mask) transcoded.
     @inline(__always)
-    private func appendAvroValue(_ out: inout [UInt8], table: TableSchema, slot: AvroTablePlan.Slot, value: ColumnValue,
-                                 fields: [AvroValueWriter], _ field: Int) throws(ChangeEventError) {
+    private func appendAvroValue(_ out: inout JSONOutput, table: TableSchema, slot: AvroTablePlan.Slot, value: ColumnValue,
+                                 fields: [AvroValueWriter], _ field: Int, json: inout JSONOutput) throws(ChangeEventError) {
         if !slot.masked {
             switch value {
             case .text(let text):
@@ -342,44 +359,59 @@ extension ChangeEventEncoder {
                     switch slot.direct {
                     case .string:
                         guard UTF8Check.isValid(p) else { return false }
-                        slot.writeValueBranch(into: &out)
-                        AvroValueWriter.appendString(p, to: &out)
+                        out.appendAvroValueBranch(slot.nullBranch)
+                        out.appendAvroString(p)
                         return true
                     case .integer(let min, let max):
                         guard let v = try? ValueConverter.parseInt64(p), v >= min, v <= max else {
                             return false  // the JSON path's conversion names the problem
                         }
-                        slot.writeValueBranch(into: &out)
-                        AvroValueWriter.appendLong(v, to: &out)
+                        out.appendAvroValueBranch(slot.nullBranch)
+                        out.appendAvroLong(v)
                         return true
                     case .boolean:
                         guard p.count == 1, p[0] == UInt8(ascii: "t") || p[0] == UInt8(ascii: "f") else { return false }
-                        slot.writeValueBranch(into: &out)
+                        out.appendAvroValueBranch(slot.nullBranch)
                         out.append(p[0] == UInt8(ascii: "t") ? 1 : 0)
                         return true
-                    case .none:
+                    case .convertedString, .none:
                         return false
                     }
                 }
                 if written { return }
             case .null:
                 if slot.nullIsNull {
-                    AvroValueWriter.appendLong(slot.nullBranch, to: &out)
+                    out.appendAvroNull(slot.nullBranch)
                     return
                 }
             case .unchangedToast:
                 break
             }
         }
-        var json = JSONOutput(capacity: 64)
+        json.removeSubrange(0...)
         if slot.masked, let mask = table.masks[slot.column] {
             try appendMaskedValue(&json, table: table, index: slot.column, value: value, mask: mask)
         } else {
             try appendValue(&json, table: table, index: slot.column, value: value, kind: table.kinds[slot.column])
         }
-        var scratch: [UInt8] = []
+        if case .convertedString = slot.direct, case .text = value {
+            // A converter's string without escapes (timestamps, intervals, uuids): its contents are the
+            // Avro string.
+            let copied = json.withBytes { bytes -> Bool in
+                let n = bytes.count
+                guard n >= 2, bytes[0] == Ascii.quote, bytes[n - 1] == Ascii.quote,
+                      !bytes[1..<(n - 1)].contains(Ascii.backslash) else { return false }
+                out.appendAvroValueBranch(slot.nullBranch)
+                out.appendAvroString(UnsafeBufferPointer(rebasing: bytes[1..<(n - 1)]))
+                return true
+            }
+            if copied { return }
+        }
         do throws(AvroError) {
-            try json.withBytes { (bytes) throws(AvroError) in try fields[field].write(json: bytes, into: &out, scratch: &scratch) }
+            var avro: [UInt8] = []
+            var scratch: [UInt8] = []
+            try json.withBytes { (bytes) throws(AvroError) in try fields[field].write(json: bytes, into: &avro, scratch: &scratch) }
+            out.append(contentsOf: avro)
         } catch {
             let plan = table.plans[slot.column]
             throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table, column: plan.name,
@@ -387,11 +419,14 @@ extension ChangeEventEncoder {
         }
     }
 
-    /// A JSON value of the envelope (source, transaction block) transcoded as `field`.
-    private func transcode(_ out: inout [UInt8], json: borrowing JSONOutput, field: AvroValueWriter, table: TableSchema,
-                           scratch: inout [UInt8]) throws(ChangeEventError) {
+    /// A JSON value of the envelope (the transaction block) transcoded as `field`.
+    private func transcode(_ out: inout JSONOutput, json: borrowing JSONOutput, field: AvroValueWriter,
+                           table: TableSchema) throws(ChangeEventError) {
         do throws(AvroError) {
-            try json.withBytes { (bytes) throws(AvroError) in try field.write(json: bytes, into: &out, scratch: &scratch) }
+            var avro: [UInt8] = []
+            var scratch: [UInt8] = []
+            try json.withBytes { (bytes) throws(AvroError) in try field.write(json: bytes, into: &avro, scratch: &scratch) }
+            out.append(contentsOf: avro)
         } catch {
             throw ChangeEventError(code: .invalidValue, schema: table.schema, table: table.table, column: "",
                                    typeName: "", reason: "the \(field.name) block cannot be written as Avro: \(error.message)")

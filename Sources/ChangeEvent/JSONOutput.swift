@@ -152,3 +152,41 @@ struct JSONOutput: ~Copyable {
     /// "00" "01" ... "99", back to back.
     private static let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 }
+
+// Avro binary (events.format: avro, `AvroRowEncoding`) written into the same buffer: the encoding of a
+// long is a zig-zag varint, a string its length and its bytes, a union the branch index and the value.
+extension JSONOutput {
+    /// An Avro long (or int): its zig-zag varint, at most 10 bytes.
+    @inline(__always)
+    mutating func appendAvroLong(_ value: Int64) {
+        if capacity - count < 10 { grow(to: count + 10) }
+        var n = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        while n >= 0x80 {
+            base[count] = UInt8(truncatingIfNeeded: n) | 0x80
+            count &+= 1
+            n >>= 7
+        }
+        base[count] = UInt8(truncatingIfNeeded: n)
+        count &+= 1
+    }
+
+    /// An Avro string (or bytes): the length and the bytes.
+    @inline(__always)
+    mutating func appendAvroString(_ bytes: UnsafeBufferPointer<UInt8>) {
+        appendAvroLong(Int64(bytes.count))
+        append(contentsOf: bytes)
+    }
+
+    /// The branch of a non-null value in a union with null whose null branch is `nullBranch` (0 or 1);
+    /// nothing for a required value (-1).
+    @inline(__always)
+    mutating func appendAvroValueBranch(_ nullBranch: Int64) {
+        if nullBranch >= 0 { append(nullBranch == 0 ? 2 : 0) }  // zig-zag of 1 or 0
+    }
+
+    /// The null branch of a union (0 or 1).
+    @inline(__always)
+    mutating func appendAvroNull(_ nullBranch: Int64) {
+        append(nullBranch == 0 ? 0 : 2)
+    }
+}
