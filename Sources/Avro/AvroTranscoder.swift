@@ -69,6 +69,8 @@ public struct AvroValueWriter: Sendable {
         /// An int or long in [min, max] (`appendLong`).
         case integer(min: Int64, max: Int64)
         case boolean
+        /// Bytes: their length and the bytes (a Connect Decimal's unscaled value too).
+        case bytes
         /// A record; `fields` are its fields.
         case record
         /// Anything else: only `write(json:)`.
@@ -92,6 +94,7 @@ public struct AvroValueWriter: Sendable {
         case .int(let min, let max): return .integer(min: min, max: max)
         case .long: return .integer(min: .min, max: .max)
         case .boolean: return .boolean
+        case .bytes: return .bytes
         case .record: return .record
         default: return .other
         }

@@ -44,6 +44,10 @@ public final class AvroTablePlan: Sendable {
             case string
             case integer(min: Int64, max: Int64)
             case boolean
+            /// A Connect Decimal of this scale from a numeric column: the unscaled value's bytes.
+            case decimal(scale: Int)
+            /// A Connect Decimal of scale 2 from a money column.
+            case money
             /// A string made by a converter (a timestamp, an interval...): the JSON string's contents,
             /// when they need no unescaping.
             case convertedString
@@ -60,6 +64,8 @@ public final class AvroTablePlan: Sendable {
             case (.integer(let min, let max), .integer(let kindMin, let kindMax)):
                 direct = .integer(min: Swift.max(min, kindMin), max: Swift.min(max, kindMax))
             case (.boolean, .bool): direct = .boolean
+            case (.bytes, .decimal(let scale)): direct = .decimal(scale: scale)
+            case (.bytes, .money): direct = .money
             case (.string, _): direct = .convertedString
             default: direct = .none
             }
@@ -373,6 +379,17 @@ extension ChangeEventEncoder {
                         guard p.count == 1, p[0] == UInt8(ascii: "t") || p[0] == UInt8(ascii: "f") else { return false }
                         out.appendAvroValueBranch(slot.nullBranch)
                         out.append(p[0] == UInt8(ascii: "t") ? 1 : 0)
+                        return true
+                    case .decimal(let scale):
+                        // NaN and infinities, and values the scale cannot hold: the JSON path says why.
+                        guard let (negative, digits) = try? DecimalCodec.fixedDigits(p, scale: scale) else { return false }
+                        out.appendAvroValueBranch(slot.nullBranch)
+                        DecimalCodec.withUnscaledBytes(negative: negative, digits: digits) { out.appendAvroString($0) }
+                        return true
+                    case .money:
+                        guard let cents = try? ValueConverter.parseMoneyCents(p) else { return false }
+                        out.appendAvroValueBranch(slot.nullBranch)
+                        DecimalCodec.withUnscaledBytes(cents) { out.appendAvroString($0) }
                         return true
                     case .convertedString, .none:
                         return false

@@ -61,6 +61,13 @@ enum DecimalCodec {
 
     /// numeric(p,s): Kafka Connect Decimal with the column's scale.
     static func appendFixed(_ out: inout JSONOutput, _ p: UnsafeBufferPointer<UInt8>, scale: Int) throws(ConversionFailure) {
+        let (negative, seq) = try fixedDigits(p, scale: scale)
+        appendUnscaledBase64(&out, negative: negative, digits: seq)
+    }
+
+    /// The sign and the digits of the unscaled value of `p` in a Decimal of `scale` (what `appendFixed`
+    /// writes), checked as it checks them.
+    static func fixedDigits(_ p: UnsafeBufferPointer<UInt8>, scale: Int) throws(ConversionFailure) -> (negative: Bool, digits: DigitSeq) {
         guard let parsed = try parse(p) else {
             // Like Debezium (SpecialValueDecimal.fromLogical), a Connect Decimal cannot hold NaN/±Infinity:
             // stop rather than write a wrong value.
@@ -86,7 +93,7 @@ enum DecimalCodec {
             guard allZeros(p, kept.upperBound..<intR.upperBound) else { throw ConversionFailure("value not a multiple of the negative declared scale") }
             seq = DigitSeq(p: p, r1: kept, r2: 0..<0, pad: 0)
         }
-        appendUnscaledBase64(&out, negative: parsed.negative, digits: seq)
+        return (parsed.negative, seq)
     }
 
     /// Unconstrained numeric: io.debezium.data.VariableScaleDecimal `{"scale":s,"value":"<base64>"}`
@@ -112,6 +119,12 @@ enum DecimalCodec {
 
     /// Writes `"<base64 of minimal two's complement of ±digits>"`.
     static func appendUnscaledBase64(_ out: inout JSONOutput, negative: Bool, digits: DigitSeq) {
+        withUnscaledBytes(negative: negative, digits: digits) { JSON.appendBase64String(&out, $0) }
+    }
+
+    /// Gives `body` the bytes of `BigInteger.toByteArray()` of the unscaled value (minimal big-endian
+    /// two's complement): what a Connect Decimal holds, base64 in JSON, as they are in Avro.
+    static func withUnscaledBytes<R>(negative: Bool, digits: DigitSeq, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let total = digits.count
         var first = 0
         while first < total && digits.digit(first) == 0 { first += 1 }
@@ -123,8 +136,7 @@ enum DecimalCodec {
                 v = v &* 10 &+ Int64(digits.digit(k))
                 k += 1
             }
-            appendUnscaledInt64Base64(&out, negative ? -v : v)
-            return
+            return withUnscaledBytes(negative ? -v : v, body)
         }
         // Arbitrary precision: base-2^32 limbs (little-endian), fed 9 decimal digits at a time.
         var limbs: [UInt32] = []
@@ -174,24 +186,28 @@ enum DecimalCodec {
         } else {
             while start < bytes.count - 1 && bytes[start] == 0x00 && bytes[start + 1] < 0x80 { start += 1 }
         }
-        JSON.appendBase64String(&out, bytes[start...])
+        return bytes[start...].withUnsafeBufferPointer(body)
     }
 
     /// Writes `"<base64 of BigInteger.valueOf(v).toByteArray()>"`.
     static func appendUnscaledInt64Base64(_ out: inout JSONOutput, _ v: Int64) {
-        let bits = UInt64(bitPattern: v)
-        @inline(__always) func byte(_ idx: Int) -> UInt8 { UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * idx)) }
-        var start = 0
-        if v >= 0 {
-            while start < 7 && byte(start) == 0x00 && byte(start + 1) < 0x80 { start += 1 }
-        } else {
-            while start < 7 && byte(start) == 0xFF && byte(start + 1) >= 0x80 { start += 1 }
+        withUnscaledBytes(v) { JSON.appendBase64String(&out, $0) }
+    }
+
+    /// `BigInteger.valueOf(v).toByteArray()`, without an allocation.
+    @inline(__always)
+    static func withUnscaledBytes<R>(_ v: Int64, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var bigEndian = UInt64(bitPattern: v).bigEndian
+        return withUnsafeBytes(of: &bigEndian) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = 0
+            if v >= 0 {
+                while start < 7 && bytes[start] == 0x00 && bytes[start + 1] < 0x80 { start += 1 }
+            } else {
+                while start < 7 && bytes[start] == 0xFF && bytes[start + 1] >= 0x80 { start += 1 }
+            }
+            return body(UnsafeBufferPointer(rebasing: bytes[start...]))
         }
-        out.append(Ascii.quote)
-        var stream = JSON.Base64Stream()
-        for idx in start..<8 { stream.push(byte(idx), &out) }
-        stream.finish(&out)
-        out.append(Ascii.quote)
     }
 }
 
