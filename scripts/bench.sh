@@ -15,6 +15,7 @@
 #         scripts/schema-registry/test_registry.py: the rate as a fraction of JSON's, and the average
 #         key + value bytes of an event on the broker, JSON and Avro. With BENCH_MASKING=1 (or an
 #         `events` section in YAML flow style) once more with column masking, into bench_mask.* topics,
+#         and with BENCH_OUTBOX=1 once more through the outbox router, into bench_outbox.* topics, each
 #         as a fraction of at_least_once's: see scripts/bench/lib.sh.)
 #         Rows of ~100 B, ~1 KB and ~10 KB as text (md5-hex payload stored uncompressed), committed in
 #         1,000-row transactions while nothing reads; pg_recvlogical drains the backlog into /dev/null
@@ -98,6 +99,10 @@ if [[ " ${sections[*]} " == *" drain "* ]]; then
     if [ -n "${BENCH_MASKING:-}" ]; then
       row "drain, masking" "the same WAL from another slot, masks on" "$(fmt "$mask_rate") (${mask_seconds} s)" \
         "—" "$mask_ratio of at_least_once" "—" "$mask_cpu_ms" "$mask_peak_mb MB" "slot confirmed at the end"
+    fi
+    if [ -n "${BENCH_OUTBOX:-}" ]; then
+      row "drain, outbox" "the same WAL from another slot, through the outbox router" "$(fmt "$outbox_rate") (${outbox_seconds} s)" \
+        "—" "$outbox_ratio of at_least_once" "—" "$outbox_cpu_ms" "$outbox_peak_mb MB" "slot confirmed at the end"
     fi
   done
 fi

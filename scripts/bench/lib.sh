@@ -134,6 +134,27 @@ PY
 # `1` for the default masks (the text column `kind` hashed with SHA-256 v2, `payload` truncated to 32
 # characters), or an `events` section of your own in YAML flow style; sets mask_rate mask_seconds
 # mask_ratio (of at_least_once's) mask_peak_mb mask_cpu_ms.
+# BENCH_OUTBOX=1: also drain it from a sixth slot through the outbox router (docs/outbox.md) with the table
+# as the outbox (events routed by `kind` to bench_outbox.<kind>, keyed by `account`, the `payload` column
+# as the value, `id` as the event id header); sets outbox_rate outbox_seconds outbox_ratio (of
+# at_least_once's) outbox_peak_mb outbox_cpu_ms.
+bench_outbox_section='outbox: {tables: [TABLE], route.by.field: kind, route.topic.replacement: "bench_outbox.$${routedByValue}", table.field.event.id: id, table.field.event.key: account, table.field.event.payload: payload}'
+
+# drain_variant NAME SLOT YAML TOPIC_PREFIX: inside drain_run, drains its WAL once more from SLOT with YAML
+# added to the configuration, into topics under TOPIC_PREFIX, until SLOT is confirmed at the end; sets
+# NAME_seconds NAME_peak_mb NAME_cpu_ms.
+drain_variant() {
+  local name=$1 slot=$2 yaml=$3 prefix=$4 start
+  write_swallow_config "$work/$table-$name.yaml" "public.$table" "$slot" "$table" "$yaml" "$prefix"
+  start=$(now)
+  start_swallow "$work/$table-$name.yaml" "$work/swallow-$name.log"
+  wait_confirmed "$slot" "$end_lsn"
+  printf -v "${name}_seconds" '%s' "$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")"
+  printf -v "${name}_peak_mb" '%s' "$(rss_peak_mb "$swallow_pid")"
+  printf -v "${name}_cpu_ms" '%s' "$(cpu_ms_per_1k "$swallow_pid" "$rows")"
+  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+}
+
 bench_masking_events='{column.mask.hash.v2.SHA-256.with.salt.bench: "public\\.drain_.*\\.kind", column.truncate.to.32.chars: "public\\.drain_.*\\.payload"}'
 drain_run() {
   local rows=$1 target=$2 table="drain_$2" start
@@ -145,6 +166,9 @@ drain_run() {
                    pg_create_logical_replication_slot('${table}_swallow_avro', 'pgoutput')" >/dev/null
   if [ -n "${BENCH_MASKING:-}" ]; then
     $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_mask', 'pgoutput')" >/dev/null
+  fi
+  if [ -n "${BENCH_OUTBOX:-}" ]; then
+    $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_outbox', 'pgoutput')" >/dev/null
   fi
   echo "drain: committing $rows rows of ~$target B in 1000-row transactions..." >&2
   $psql -c "
@@ -211,15 +235,8 @@ http: {listen: \"$drain_http\"}" bench_eos
   pids+=($registry_pid)
   for _ in $(seq 1 100); do [ -s "$work/registry.port" ] && break; sleep 0.1; done
   [ -s "$work/registry.port" ] || { echo "the test Schema Registry did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
-  write_swallow_config "$work/$table-avro.yaml" "public.$table" "${table}_swallow_avro" "$table" "events: {format: avro}
+  drain_variant avro "${table}_swallow_avro" "events: {format: avro}
 schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}" bench_avro
-  start=$(now)
-  start_swallow "$work/$table-avro.yaml" "$work/swallow-avro.log"
-  wait_confirmed "${table}_swallow_avro" "$end_lsn"
-  avro_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
-  avro_peak_mb=$(rss_peak_mb "$swallow_pid")
-  avro_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
-  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
   kill "$registry_pid" 2>/dev/null || true
   # Average key + value bytes of an event as Kafka got it, JSON and Avro, from the first records.
   json_event_bytes=$(average_event_bytes "bench.public.$table")
@@ -228,14 +245,11 @@ schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}" bench
     # The same WAL again with masks, into topics of its own (bench_mask.*).
     local mask_events=$BENCH_MASKING
     [ "$mask_events" = 1 ] && mask_events=$bench_masking_events
-    write_swallow_config "$work/$table-mask.yaml" "public.$table" "${table}_swallow_mask" "$table" "events: $mask_events" bench_mask
-    start=$(now)
-    start_swallow "$work/$table-mask.yaml" "$work/swallow-mask.log"
-    wait_confirmed "${table}_swallow_mask" "$end_lsn"
-    mask_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
-    mask_peak_mb=$(rss_peak_mb "$swallow_pid")
-    mask_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
-    kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
+    drain_variant mask "${table}_swallow_mask" "events: $mask_events" bench_mask
+  fi
+  if [ -n "${BENCH_OUTBOX:-}" ]; then
+    # The same WAL again through the outbox router (bench_outbox.* topics).
+    drain_variant outbox "${table}_swallow_outbox" "${bench_outbox_section/TABLE/public.$table}" bench
   fi
   raw_after=$(raw_drain "${table}_raw_after")
   raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")
@@ -249,6 +263,10 @@ schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}" bench
   if [ -n "${BENCH_MASKING:-}" ]; then
     mask_rate=$(awk "BEGIN {printf \"%d\", $rows / $mask_seconds}")
     mask_ratio=$(awk "BEGIN {printf \"%.2f\", $mask_rate / $swallow_rate}")
+  fi
+  if [ -n "${BENCH_OUTBOX:-}" ]; then
+    outbox_rate=$(awk "BEGIN {printf \"%d\", $rows / $outbox_seconds}")
+    outbox_ratio=$(awk "BEGIN {printf \"%.2f\", $outbox_rate / $swallow_rate}")
   fi
   # Free the WAL for the next run.
   $psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${table}_%';

@@ -86,19 +86,33 @@ final class AvroSerialization: Sendable {
     func serialize(_ record: inout OutgoingRecord, table: () -> String?, shouldStop: () -> Bool) throws(PipelineError) -> Bool {
         if var bytes = record.key {
             record.key = nil  // `bytes` is then the buffer's only owner: the header is written in place
-            guard try serialize(&bytes, shape: record.keyShape, topic: record.topic, isKey: true, table: table,
-                                shouldStop: shouldStop) else { return false }
-            record.key = bytes
+            if record.keyShape != nil || !Self.isNullPayload(bytes) {
+                guard try serialize(&bytes, shape: record.keyShape, topic: record.topic, isKey: true, table: table,
+                                    shouldStop: shouldStop) else { return false }
+                record.key = bytes
+            }
         }
         if var bytes = record.value {
             record.value = nil
-            guard try serialize(&bytes, shape: record.valueShape, topic: record.topic, isKey: false, table: table,
-                                shouldStop: shouldStop) else { return false }
-            record.value = bytes
+            if record.valueShape != nil || !Self.isNullPayload(bytes) {
+                guard try serialize(&bytes, shape: record.valueShape, topic: record.topic, isKey: false, table: table,
+                                    shouldStop: shouldStop) else { return false }
+                record.value = bytes
+            }
         }
         record.keyShape = nil
         record.valueShape = nil
         return true
+    }
+
+    /// A Connect record whose value is null (`{"schema":…,"payload":null}`: a flattened delete's, say):
+    /// AvroConverter's serializer writes no bytes for a null value and registers nothing, so the Kafka
+    /// value (or key) is null.
+    static func isNullPayload(_ json: [UInt8]) -> Bool {
+        json.withUnsafeBufferPointer { buffer in
+            guard let (_, payload) = try? ConnectEnvelope.split(buffer) else { return false }
+            return payload.count == 4 && buffer[payload.lowerBound] == UInt8(ascii: "n")
+        }
     }
 
     private func serialize(_ bytes: inout [UInt8], shape: AvroShape?, topic: String, isKey: Bool, table: () -> String?,
