@@ -165,8 +165,10 @@ public struct StreamSessionMachine: Sendable {
         translated.removeAll(keepingCapacity: true)
         try translator.translate(message, walStart: walStart, eventTimeMillis: arrivalMillis, into: &translated)
         positions.message(message, walStart: walStart)
-        for action in translated {
-            switch action {
+        // Moved out of `translated` one by one: each record keeps a single owner (see StreamSession).
+        translated.reverse()
+        while let action = translated.popLast() {
+            switch consume action {
             case .openUnit:
                 actions.append(.openUnit(commitTimeMicros: beginCommitMicros))
                 beginCommitMicros = nil

@@ -113,9 +113,9 @@ final class DeliveryPath: Sendable {
     /// as too large is replaced as `kafka.oversized_events` says, under the same id: `origin` names it in
     /// the dead letter and the error (asked only then). Returns true once the record (or its
     /// replacement) is queued.
-    func produce(_ record: OutgoingRecord, id: DeliveryID, origin: () -> Origin, byteBoundApplied: Bool = false,
+    func produce(_ record: consuming OutgoingRecord, id: DeliveryID, origin: () -> Origin, byteBoundApplied: Bool = false,
                  wait: () throws(PipelineError) -> Bool) throws(PipelineError) -> Bool {
-        var record = record
+        var record = consume record
         if let topicCreator {
             // Before anything names the topic to the cluster (exactly_once reads its tail; a broker or the
             // mock may auto-create a topic a metadata request names).

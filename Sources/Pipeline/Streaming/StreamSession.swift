@@ -77,7 +77,10 @@ struct StreamSession {
             actions.removeAll(keepingCapacity: true)
             frameMillis = WallClock.millis()
             try machine.receive(bytes[...], arrivalMillis: frameMillis, into: &actions)
-            for action in actions { try perform(action) }
+            // Each action is moved out of the list as it is performed, so a record's bytes have one owner
+            // on their way to the producer: the Avro path writes the schema id into them in place.
+            actions.reverse()
+            while let action = actions.popLast() { try perform(action) }
         }
     }
 
@@ -91,8 +94,8 @@ struct StreamSession {
                        metadata: ["table": "\(table)", "topic": "\(topic.name)"])
     }
 
-    private mutating func perform(_ action: StreamSessionMachine.Action) throws(PipelineError) {
-        switch action {
+    private mutating func perform(_ action: consuming StreamSessionMachine.Action) throws(PipelineError) {
+        switch consume action {
         case .reportServerPosition(let position):
             state.serverPositionReported(position)
         case .sendStatus:
@@ -152,7 +155,7 @@ struct StreamSession {
     /// its WAL) but keep serving status updates and stop requests, so the server does not time the
     /// connection out. A stop while waiting here still produces the record (its transaction is being
     /// read to its end, or the stop ends the session right after).
-    private mutating func produce(_ record: OutgoingRecord, sourceLSN: LSN) throws(PipelineError) {
+    private mutating func produce(_ record: consuming OutgoingRecord, sourceLSN: LSN) throws(PipelineError) {
         let limit = settings.maxInFlightEvents
         while state.streamEventsInFlight >= limit || !delivery.hasRoom(for: record) {
             guard try waitForAcknowledgements() else { break }
@@ -163,20 +166,22 @@ struct StreamSession {
             pipeline.noteProduced(through: commit)
         }
         let id = state.registerStreamEvent()
-        func table() -> String? { record.kind.relationID.flatMap { machine.translator.tableName(of: $0) } }
+        let kind = record.kind
+        let topic = record.topic
+        let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
+        func table() -> String? { kind.relationID.flatMap { machine.translator.tableName(of: $0) } }
         let queued = try delivery.produce(record, id: id, origin: { .init(table: table(), sourceLSN: sourceLSN) },
                                           byteBoundApplied: true) { () throws(PipelineError) -> Bool in
             try waitForAcknowledgements()
         }
         guard queued else { return }
         lastEventMillis = frameMillis
-        let bytes = (record.key?.count ?? 0) + (record.value?.count ?? 0)
-        if !counters.count(record.kind, bytes: bytes) {
-            counters.register(record.kind, table: table())
-            _ = counters.count(record.kind, bytes: bytes)
+        if !counters.count(kind, bytes: bytes) {
+            counters.register(kind, table: table())
+            _ = counters.count(kind, bytes: bytes)
             // The first record to a topic in this session: have its partitions now. Waits at most once per
             // topic per session.
-            if preparedTopics.insert(record.topic).inserted { delivery.prepareTopic(record.topic) }
+            if preparedTopics.insert(topic).inserted { delivery.prepareTopic(topic) }
         }
     }
 
