@@ -32,11 +32,12 @@ let package = Package(
         .target(name: "PGReplication", dependencies: ["CLibPQ", "PGOutput"]),
         // librdkafka producer, consumer and mock cluster.
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        // Debezium-shaped change events and their JSON encoding.
-        .target(name: "ChangeEvent"),
         // Avro for `events.format: avro`: Connect schemas to Avro schemas as Confluent's AvroData makes them,
         // JsonConverter payloads to Avro binary, Confluent's wire framing, and a decoder. Pure.
         .target(name: "Avro"),
+        // Debezium-shaped change events and their JSON encoding; with `events.format: avro` keys and row
+        // changes are written as Avro here.
+        .target(name: "ChangeEvent", dependencies: ["Avro"]),
         // A Confluent Schema Registry client (REST over libcurl): register/look up per subject, URLs with
         // failover, basic auth, TLS; subject name strategies.
         .target(name: "SchemaRegistry", dependencies: ["CCurl"]),
