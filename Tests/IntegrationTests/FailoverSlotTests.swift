@@ -47,6 +47,8 @@ import Testing
 
         // An existing slot that is not one is altered when Swallow starts (the snapshot is done: it
         // streams from the slot it finds).
+        // The stopped pipeline's walsender may hold the slot a moment longer.
+        try waitUntil("the slot to be released") { try slotRow(sql)?.active == false }
         try sql.execute("SELECT pg_drop_replication_slot('\(database)')")
         try sql.execute("SELECT pg_create_logical_replication_slot('\(database)', 'pgoutput')")
         #expect(try failoverColumn() == "false")

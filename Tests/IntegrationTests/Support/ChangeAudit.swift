@@ -126,6 +126,26 @@ func walInsertLSN(_ sql: PostgresConnection) throws -> LSN {
     return lsn
 }
 
+/// Inserts with `statement` (an INSERT) in a transaction of its own; the transaction's id.
+func insertReturningXID(_ sql: PostgresConnection, _ statement: String) throws -> String {
+    let rows = try sql.execute("WITH i AS (\(statement) RETURNING xmin) SELECT xmin::text AS xid FROM i")
+    guard let xid = rows[0, "xid"] else { throw TestFailure("no xid from \(statement)") }
+    return xid
+}
+
+/// Whether transaction `xid` is still in the database's slot (its BEGIN, changes and COMMIT), to be
+/// decoded again: nothing past it was confirmed. Asked once the slot is released. (Its confirmed position
+/// alone says less: while idle, Swallow may confirm the server's position, which other databases' WAL
+/// moves on, past where a change of this one was written but before its commit.)
+func transactionIsStillInSlot(_ sql: PostgresConnection, xid: String) throws -> Bool {
+    try waitUntil("the slot to be released") { try slotRow(sql)?.active == false }
+    let pending = try sql.execute("""
+        SELECT count(*)::text AS n FROM pg_logical_slot_peek_binary_changes(current_database(), NULL, NULL,
+            'proto_version', '1', 'publication_names', 'swallow') WHERE xid::text = '\(xid)'
+        """)[0, "n"]
+    return Int(pending ?? "0") ?? 0 >= 3
+}
+
 func confirmedFlushLSN(_ sql: PostgresConnection) throws -> LSN {
     let text = try slotRow(sql)?.confirmed ?? "0/0"
     guard let lsn = LSN(string: text) else { throw TestFailure("bad LSN \(text)") }
