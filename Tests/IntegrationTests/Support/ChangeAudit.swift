@@ -137,10 +137,13 @@ func insertReturningXID(_ sql: PostgresConnection, _ statement: String) throws -
 /// decoded again: nothing past it was confirmed. Asked once the slot is released. (Its confirmed position
 /// alone says less: while idle, Swallow may confirm the server's position, which other databases' WAL
 /// moves on, past where a change of this one was written but before its commit.)
-func transactionIsStillInSlot(_ sql: PostgresConnection, xid: String) throws -> Bool {
-    try waitUntil("the slot to be released") { try slotRow(sql)?.active == false }
+func transactionIsStillInSlot(_ sql: PostgresConnection, xid: String, slot: String? = nil) throws -> Bool {
+    let slotName = slot.map { "'\($0)'" } ?? "current_database()"
+    try waitUntil("the slot to be released") {
+        try sql.execute("SELECT active::text AS active FROM pg_replication_slots WHERE slot_name = \(slotName)")[0, "active"] == "false"
+    }
     let pending = try sql.execute("""
-        SELECT count(*)::text AS n FROM pg_logical_slot_peek_binary_changes(current_database(), NULL, NULL,
+        SELECT count(*)::text AS n FROM pg_logical_slot_peek_binary_changes(\(slotName), NULL, NULL,
             'proto_version', '1', 'publication_names', 'swallow') WHERE xid::text = '\(xid)'
         """)[0, "n"]
     return Int(pending ?? "0") ?? 0 >= 3
