@@ -30,7 +30,9 @@ import Testing
             configuration = try SwallowConfiguration.parse(yaml: yaml + "\nheartbeat: \(heartbeat)\n", environment: [:])
             running = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers,
                                       metricsFactory: metricsFactory)
-            try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }
+            // Up to 90 s: in a loaded run a scenario's start was once held up for more than 30 s after
+            // connecting, with nothing wrong in it.
+            try waitUntil(timeoutSeconds: 90, "the slot to be streaming") { [sql] in try isStreaming(sql) }
         }
 
         func cleanUp() { TestPostgres.shared.dropSlots(of: database) }
