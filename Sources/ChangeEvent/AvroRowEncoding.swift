@@ -88,19 +88,10 @@ public final class AvroTablePlan: Sendable {
     let keySlots: [Slot]
     /// Topic routing's key field, as Avro (its branch and string), written after the key columns.
     let keyTrailer: [UInt8]
-    /// `before` and `after` (the same union of null and the row record).
-    let row: AvroValueWriter
     /// The row record's fields: one per value column, in column order.
     let rowFields: [AvroValueWriter]
     let rowSlots: [Slot]
-    let source: AvroValueWriter
-    /// The source record's fields (`sourceFieldNames`), written directly.
-    let sourceFields: [AvroValueWriter]
     let transaction: AvroValueWriter
-    let op: AvroValueWriter
-    let tsMs: AvroValueWriter
-    let tsUs: AvroValueWriter
-    let tsNs: AvroValueWriter
 
     /// io.debezium.connector.postgresql.Source's fields, as `ChangeEventEncoder.appendSource` writes them.
     static let sourceFieldNames = ["version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "ts_us",
@@ -131,24 +122,17 @@ public final class AvroTablePlan: Sendable {
                   field.direct == (Self.sourceStringFields.contains(field.name) ? .string : .integer(min: .min, max: .max))
               })
         else { return nil }
-        self.sourceFields = sourceFields
         sourceNullBranches = sourceFields.map { $0.nullBranch ?? -1 }
         rowNullBranch = envelope[0].nullBranch!
         transactionNullBranch = envelope[3].nullBranch ?? -1
         opNullBranch = envelope[4].nullBranch ?? -1
         timestampNullBranches = (envelope[5].nullBranch ?? -1, envelope[6].nullBranch ?? -1, envelope[7].nullBranch ?? -1)
         self.value = value
-        row = envelope[0]
         self.rowFields = rowFields
         rowSlots = zip(table.valueColumnIndexes, rowFields).map { column, field in
             Slot(column: column, field: field, table: table, masked: table.masks[column] != nil)
         }
-        source = envelope[2]
         transaction = envelope[3]
-        op = envelope[4]
-        tsMs = envelope[5]
-        tsUs = envelope[6]
-        tsNs = envelope[7]
 
         guard let keySchemaJSON else {
             key = nil
