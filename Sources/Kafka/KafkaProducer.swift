@@ -129,13 +129,17 @@ public final class KafkaProducer: Sendable {
     ///     opaque pointer as `id + 1`, because a pointer of 0 would be NULL).
     ///   - blockWhenQueueFull: true waits inside librdkafka for queue space (RD_KAFKA_MSG_F_BLOCK); false
     ///     throws `queueFull` at once, for callers that must keep doing other work while they wait.
+    ///   - inFlightByteLimit: when given, the message is accepted only if `inFlightBytes` stays within it
+    ///     (or nothing else is in flight: a message larger than the limit goes alone rather than never),
+    ///     else `queueFull` is thrown at once. The check and the count are one atomic step, so threads
+    ///     producing at once never pass the limit together.
     /// - Throws: immediate failures only, e.g. `MSG_SIZE_TOO_LARGE` (message above `message.max.bytes`),
     ///   the fatal error (with `isFatal`) once one was raised, `.closed`, `_INVALID_ARG` for the
     ///   reserved id. An unknown topic is not immediate: it is reported through the delivery report.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                         borrowedHeader: KafkaBorrowedHeader? = nil,
                         partition: Int32? = nil, timestamp: Int64? = nil, id: UInt64,
-                        blockWhenQueueFull: Bool = true) throws(KafkaError) {
+                        blockWhenQueueFull: Bool = true, inFlightByteLimit: Int? = nil) throws(KafkaError) {
         guard id != UInt64.max else {
             throw KafkaError(code: .invalidArgument,
                              message: "delivery id UInt64.max is reserved (ids are carried as id + 1)",
@@ -147,7 +151,15 @@ public final class KafkaProducer: Sendable {
         // Counted before the enqueue: the delivery report (which subtracts) may come before it returns.
         let bytes = Self.messageBytes(key: key, value: value, headers: headers)
             + (borrowedHeader.map { Self.headerBytes(key: $0.key, valueCount: $0.value.count) } ?? 0)
-        shared.inFlightBytes.add(bytes, ordering: .relaxed)
+        if let inFlightByteLimit {
+            guard shared.reserveInFlightBytes(bytes, limit: inFlightByteLimit) else {
+                throw KafkaError(code: .queueFull,
+                                 message: "the in-flight byte bound (\(inFlightByteLimit) bytes) is reached: wait for acknowledgements",
+                                 isRetriable: true, isFatal: false)
+            }
+        } else {
+            shared.inFlightBytes.add(bytes, ordering: .relaxed)
+        }
         if let error = Self.enqueue(rk: handle.rk, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA,
                                     key: key, value: value, headers: headers, borrowedHeader: borrowedHeader,
                                     timestamp: timestamp, opaque: UnsafeMutableRawPointer(bitPattern: UInt(id) &+ 1), flags: flags) {
@@ -414,6 +426,20 @@ final class ProducerShared: Sendable {
     let fatalReported = Atomic<Bool>(false)
     /// See `KafkaProducer.inFlightBytes`.
     let inFlightBytes = Atomic<Int>(0)
+
+    /// Adds `bytes` to `inFlightBytes` if the sum stays within `limit` or nothing is in flight; false
+    /// (and nothing added) otherwise. One compare-and-exchange: no other thread's message slips in
+    /// between the check and the count.
+    func reserveInFlightBytes(_ bytes: Int, limit: Int) -> Bool {
+        var current = inFlightBytes.load(ordering: .relaxed)
+        while true {
+            guard current == 0 || current + bytes <= limit else { return false }
+            let (exchanged, original) = inFlightBytes.compareExchange(expected: current, desired: current + bytes,
+                                                                      ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
     init(handle: ClientHandle) {
         state = Mutex(State(handle: handle))
     }

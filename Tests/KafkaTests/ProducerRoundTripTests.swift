@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -105,6 +107,50 @@ struct ProducerRoundTripTests {
         #expect(throws: KafkaError.self) {
             try producer.produce(topic: "sized", key: nil, value: [UInt8](repeating: 1, count: 2_000_000), id: 11)
         }
+        #expect(producer.inFlightBytes == 0)
+    }
+
+    @Test("an in-flight byte limit holds with threads producing at once: the check and the count are one step")
+    func inFlightByteLimitUnderConcurrentProducers() async throws {
+        let cluster = try MockKafkaCluster()
+        try cluster.createTopic("bounded", partitions: 1)
+        try cluster.setBrokerDown(1)
+        let collector = ReportCollector()
+        let producer = try makeProducer(cluster, collector)
+        defer { producer.close() }
+        let value = [UInt8](repeating: 7, count: 1_000)
+        let limit = 10_500
+        // The first message goes alone even above the limit (nothing else in flight).
+        try producer.produce(topic: "bounded", key: nil, value: [UInt8](repeating: 1, count: 20_000), id: 0,
+                             inFlightByteLimit: limit)
+        #expect(throws: KafkaError.self) {
+            try producer.produce(topic: "bounded", key: nil, value: value, id: 1, inFlightByteLimit: limit)
+        }
+        #expect(producer.inFlightBytes == 20_000)
+        producer.purgeUnsent()
+        for _ in 0..<200 where producer.inFlightBytes != 0 { usleep(10_000) }
+        #expect(producer.inFlightBytes == 0)
+        // Eight threads, each trying 20 messages of 1,000 bytes against a 10,500-byte limit while nothing
+        // is acknowledged: exactly ten are accepted, whatever the interleaving.
+        let accepted = Atomic<Int>(0)
+        let refusals = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for i in 0..<20 {
+                do {
+                    try producer.produce(topic: "bounded", key: nil, value: value, id: UInt64(100 + thread * 20 + i),
+                                         blockWhenQueueFull: false, inFlightByteLimit: limit)
+                    accepted.add(1, ordering: .relaxed)
+                } catch {
+                    #expect((error as? KafkaError)?.code == .queueFull)
+                    refusals.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(accepted.load(ordering: .relaxed) == 10)
+        #expect(refusals.load(ordering: .relaxed) == 150)
+        #expect(producer.inFlightBytes == 10_000)
+        try cluster.setBrokerUp(1)
+        #expect(producer.flush(timeoutMilliseconds: 20_000) == 0)
         #expect(producer.inFlightBytes == 0)
     }
 

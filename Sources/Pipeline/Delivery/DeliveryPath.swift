@@ -164,7 +164,10 @@ final class DeliveryPath: Sendable {
                 if let snapshotTag { headers.append(snapshotTag) }
             }
         }
-        while !byteBoundApplied, !hasRoom(for: record, headers: headers, positionHeader: positionHeader) {
+        // Checked here to wait before anything starts (a transaction, say); the producer checks it again
+        // atomically (`inFlightByteLimit`), for the snapshot's readers produce at once.
+        let byteLimit = byteBoundApplied ? nil : maxInFlightBytes
+        while byteLimit != nil, !hasRoom(for: record, headers: headers, positionHeader: positionHeader) {
             guard try wait() else {
                 state.abandon(id)
                 return false
@@ -174,16 +177,18 @@ final class DeliveryPath: Sendable {
             do {
                 if let exactlyOnce {
                     try exactlyOnce.inTransaction(position: record.position) { () throws(KafkaError) in
-                        try produceWithoutBlocking(record, headers: headers, positionHeader: positionHeader, partition: partition, id: id)
+                        try produceWithoutBlocking(record, headers: headers, positionHeader: positionHeader, partition: partition, id: id,
+                                                   byteLimit: byteLimit)
                     }
                 } else {
                     try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
                                          partition: record.partition, timestamp: record.timestamp, id: id.rawValue,
-                                         blockWhenQueueFull: false)
+                                         blockWhenQueueFull: false, inFlightByteLimit: byteLimit)
                 }
                 return true
             } catch where error.code == .queueFull {
-                // librdkafka's own bound is reached before ours: wait for acknowledgements.
+                // The byte bound (another reader's record came first) or librdkafka's own queue bound:
+                // wait for acknowledgements.
                 guard try wait() else {
                     state.abandon(id)
                     return false
@@ -218,17 +223,18 @@ final class DeliveryPath: Sendable {
     /// `producer.produce` without waiting for queue space, with the position header (if any) lent to it
     /// from a stack buffer.
     private func produceWithoutBlocking(_ record: OutgoingRecord, headers: [KafkaHeader], positionHeader: RecordPosition.Header?,
-                                        partition: Int32?, id: DeliveryID) throws(KafkaError) {
+                                        partition: Int32?, id: DeliveryID, byteLimit: Int?) throws(KafkaError) {
         guard let positionHeader else {
             try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
                                  partition: partition ?? record.partition, timestamp: record.timestamp, id: id.rawValue,
-                                 blockWhenQueueFull: false)
+                                 blockWhenQueueFull: false, inFlightByteLimit: byteLimit)
             return
         }
         try positionHeader.withValue { (value: UnsafeRawBufferPointer) throws(KafkaError) in
             try producer.produce(topic: record.topic, key: record.key, value: record.value, headers: headers,
                                  borrowedHeader: KafkaBorrowedHeader(key: positionHeader.key, value: value),
-                                 partition: partition, timestamp: record.timestamp, id: id.rawValue, blockWhenQueueFull: false)
+                                 partition: partition, timestamp: record.timestamp, id: id.rawValue, blockWhenQueueFull: false,
+                                 inFlightByteLimit: byteLimit)
         }
     }
 
