@@ -22,13 +22,79 @@
 public enum ExpandedJSONPayload {
     /// The expanded payload's JSON (no schema); nil when Debezium would leave the payload as it is.
     public static func expand(_ text: ArraySlice<UInt8>, keepNulls: Bool) -> [UInt8]? {
+        guard let (node, schema) = parse(text, keepNulls: keepNulls) else { return nil }
+        var out = JSONOutput(capacity: text.count)
+        guard (try? write(node, schema, &out)) != nil else { return nil }
+        return out.bytes()
+    }
+
+    /// The expanded payload as JsonConverter writes it with its schema, `{"schema":…,"payload":…}`,
+    /// the struct named `name` (the payload column's name: Debezium passes it as the path of the
+    /// schema, see `appendSchema`); nil when Debezium would leave the payload as it is.
+    public static func expandWithSchema(_ text: ArraySlice<UInt8>, keepNulls: Bool, name: String) -> [UInt8]? {
+        guard let (node, schema) = parse(text, keepNulls: keepNulls) else { return nil }
+        var out = JSONOutput(capacity: 2 * text.count + 64)
+        JSON.appendASCII(&out, "{\"schema\":")
+        appendSchema(schema, key: name, field: nil, &out)
+        JSON.appendASCII(&out, ",\"payload\":")
+        guard (try? write(node, schema, &out)) != nil else { return nil }
+        out.append(Ascii.closeBrace)
+        return out.bytes()
+    }
+
+    /// A payload Debezium expands (parsed, a JSON object, its schema inferred); nil for one it leaves.
+    private static func parse(_ text: ArraySlice<UInt8>, keepNulls: Bool) -> (Node, Schema)? {
         guard let first = text.first, first == UInt8(ascii: "{") else { return nil }
         var parser = Parser(bytes: Array(text))
         guard let node = try? parser.document(), case .object = node,
               let schema = try? inferSchema(node, keepNulls: keepNulls) else { return nil }
-        var out = JSONOutput(capacity: text.count)
-        guard (try? write(node, schema, &out)) != nil else { return nil }
-        return out.bytes()
+        return (node, schema)
+    }
+
+    /// JsonConverter's JSON of an inferred schema (`asJsonSchema`: type, fields or items, optional, name,
+    /// field). Every schema JsonSchemaData makes is optional. A struct is named by its path, `key`: the
+    /// payload column's name at the top, then `<parent>.<field>` (`payload.nested.level`); the objects of
+    /// an array take the array field's path (`payload.lines`); elements of other kinds are inferred with
+    /// no path, so structs under an array of arrays have no name and their fields start a new path.
+    ///
+    ///     {"type":"struct","fields":[{"type":"array","items":{"type":"struct","fields":[…],"optional":true,
+    ///      "name":"payload.lines"},"optional":true,"field":"lines"}],"optional":true,"name":"payload"}
+    static func appendSchema(_ schema: Schema, key: String?, field: String?, _ out: inout JSONOutput) {
+        JSON.appendASCII(&out, "{\"type\":")
+        switch schema {
+        case .string: JSON.appendASCII(&out, "\"string\"")
+        case .boolean: JSON.appendASCII(&out, "\"boolean\"")
+        case .int32: JSON.appendASCII(&out, "\"int32\"")
+        case .int64: JSON.appendASCII(&out, "\"int64\"")
+        case .float64: JSON.appendASCII(&out, "\"double\"")
+        case .bytes: JSON.appendASCII(&out, "\"bytes\"")
+        case .array(let element):
+            JSON.appendASCII(&out, "\"array\",\"items\":")
+            if case .structure = element {
+                appendSchema(element, key: key, field: nil, &out)
+            } else {
+                appendSchema(element, key: nil, field: nil, &out)
+            }
+        case .structure(let fields):
+            JSON.appendASCII(&out, "\"struct\",\"fields\":[")
+            for (index, (name, fieldSchema)) in fields.enumerated() {
+                if index > 0 { out.append(Ascii.comma) }
+                // Strings.isNullOrBlank: a blank path starts anew.
+                let path = key.map { $0.unicodeScalars.allSatisfy { $0.value <= 0x20 } ? name : "\($0).\(name)" } ?? name
+                appendSchema(fieldSchema, key: path, field: name, &out)
+            }
+            out.append(Ascii.closeBracket)
+        }
+        JSON.appendASCII(&out, ",\"optional\":true")
+        if case .structure = schema, let key {
+            JSON.appendASCII(&out, ",\"name\":")
+            JSON.appendString(&out, key)
+        }
+        if let field {
+            JSON.appendASCII(&out, ",\"field\":")
+            JSON.appendString(&out, field)
+        }
+        out.append(Ascii.closeBrace)
     }
 
     /// A Jackson node, numbers classified as Jackson's parser does.
@@ -397,6 +463,19 @@ public struct DecodedMessageContent: Sendable {
         guard let schema = schemas[name] else { return nil }
         var out = JSONOutput(capacity: 32)
         guard (try? ExpandedJSONPayload.write(members[name] ?? .null, schema, &out)) != nil else { return nil }
+        return out.bytes()
+    }
+
+    /// Field `name` as JsonConverter writes it with its schema (`{"schema":…,"payload":…}`; a struct
+    /// field's schema is named by its path, `name`); nil when there is no such field.
+    public func jsonWithSchema(_ name: String) -> [UInt8]? {
+        guard let schema = schemas[name] else { return nil }
+        var out = JSONOutput(capacity: 64)
+        JSON.appendASCII(&out, "{\"schema\":")
+        ExpandedJSONPayload.appendSchema(schema, key: name, field: nil, &out)
+        JSON.appendASCII(&out, ",\"payload\":")
+        guard (try? ExpandedJSONPayload.write(members[name] ?? .null, schema, &out)) != nil else { return nil }
+        out.append(Ascii.closeBrace)
         return out.bytes()
     }
 

@@ -52,18 +52,21 @@ extension ConfigurationReader {
                                      message: "more than one column has the placement `partition`; a record has one partition")
         }
         _ = additionalColumns
-        if !prefixes.isEmpty && schemas {
-            throw ConfigurationError(code: .invalidValue, path: outbox.path("message_prefixes"),
-                                     message: "outbox messages with \(schemasOption) (the Connect schema Debezium infers from each message) are not supported yet; route outbox tables instead, or write JSON without schemas")
+        let envelopeFields = additional.filter { $0.placement == .envelope }
+        if !prefixes.isEmpty && schemas, let field = envelopeFields.first {
+            throw ConfigurationError(code: .invalidValue, path: outbox.path("table.fields.additional.placement"),
+                                     message: "`\(field.column):envelope` with outbox messages and \(schemasOption) is not supported: the value struct would need a schema made from each message. Place the field in a header (`\(field.column):header`), or route an outbox table instead")
         }
         if !prefixes.isEmpty, outbox["table.field.event.timestamp"] != nil {
             throw ConfigurationError(code: .invalidValue, path: outbox.path("table.field.event.timestamp"),
                                      message: "a message's members have no timestamp type, so Debezium's router cannot take the Kafka timestamp from one (it fails every message); remove the key or the message_prefixes")
         }
         let expand = try boolean(outbox, "table.expand.json.payload", default: defaults.expandJSONPayload)
-        if expand && schemas {
+        if expand && schemas, let field = envelopeFields.first {
+            // EventRouter's value struct keeps the payload column's schema (a string) for its `payload`
+            // field, so putting the expanded struct there fails every record in Debezium.
             throw ConfigurationError(code: .invalidValue, path: outbox.path("table.expand.json.payload"),
-                                     message: "an expanded payload with \(schemasOption) (the Connect schema Debezium infers from each payload) is not supported yet; send the payload as it is (table.expand.json.payload: false), or write JSON without schemas")
+                                     message: "an expanded payload cannot go in a value struct with \(schemasOption) (`\(field.column):envelope`): Debezium's router keeps the payload column's string schema there and fails every record. Place the field in a header (`\(field.column):header`), or send the payload as it is (table.expand.json.payload: false)")
         }
         _ = try name("table.field.event.type", nil)  // accepted as Debezium accepts it; its EventRouter for SQL tables does not use it
         return SwallowConfiguration.Outbox(

@@ -69,13 +69,16 @@ public struct OutboxRouter: Sendable {
         guard let routed = event.string(settings.routeByField) else {
             throw failure("it has no string member \(settings.routeByField) (outbox.route.by.field)")
         }
-        guard let id = event.json(settings.eventIDField) else { throw failure("it has no member \(settings.eventIDField) (outbox.table.field.event.id)") }
-        guard let key = event.json(settings.eventKeyField) else { throw failure("it has no member \(settings.eventKeyField) (outbox.table.field.event.key)") }
-        guard event.hasField(settings.payloadField), var payload = event.json(settings.payloadField) else {
+        // With schemas, each member carries the schema JsonSchemaData inferred for it (named by its path).
+        let withSchemas = encoder.options.includeSchemas
+        func member(_ name: String) -> [UInt8]? { withSchemas ? event.jsonWithSchema(name) : event.json(name) }
+        guard let id = member(settings.eventIDField) else { throw failure("it has no member \(settings.eventIDField) (outbox.table.field.event.id)") }
+        guard let key = member(settings.eventKeyField) else { throw failure("it has no member \(settings.eventKeyField) (outbox.table.field.event.key)") }
+        guard event.hasField(settings.payloadField), var payload = member(settings.payloadField) else {
             throw failure("it has no member \(settings.payloadField) (outbox.table.field.event.payload)")
         }
         let payloadText = event.stringBytes(settings.payloadField)
-        if settings.expandJSONPayload, let payloadText, let expanded = ExpandedJSONPayload.expand(payloadText[...], keepNulls: settings.jsonNullBehavior == .optionalBytes) {
+        if settings.expandJSONPayload, let payloadText, let expanded = expand(payloadText[...]) {
             payload = expanded
         }
         var headers = [RecordHeader(key: "id", value: id)]
@@ -87,7 +90,7 @@ public struct OutboxRouter: Sendable {
                 throw failure("it has no member \(field.column) (outbox.table.fields.additional.placement)")
             }
             switch field.placement {
-            case .header: headers.append(RecordHeader(key: field.alias, value: event.json(field.column)))
+            case .header: headers.append(RecordHeader(key: field.alias, value: member(field.column)))
             case .envelope: envelope.append((field.alias, event.json(field.column) ?? Array("null".utf8)))
             case .partition:
                 guard let number = event.int32(field.column), number >= 0 else {
@@ -109,7 +112,7 @@ public struct OutboxRouter: Sendable {
             var out: [UInt8] = Array(#"{"payload":"#.utf8) + payload
             for (name, json) in envelope {
                 out.append(UInt8(ascii: ","))
-                out += encoder.encodeStringHeader(name)   // a JSON string: message_prefixes takes no envelope.schemas
+                out += encoder.encodeStringHeader(name)   // a JSON string: envelope placement takes no schemas here (configuration)
                 out.append(UInt8(ascii: ":"))
                 out += json
             }
@@ -120,6 +123,16 @@ public struct OutboxRouter: Sendable {
         record.partition = partition
         record.timestamp = eventTimeMillis
         return record
+    }
+
+    /// `table.expand.json.payload`: the payload's JSON as Debezium expands it (with its inferred schema,
+    /// named after the payload field, with `envelope.schemas`); nil when Debezium leaves it as it is.
+    private func expand(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        let keepNulls = settings.jsonNullBehavior == .optionalBytes
+        if encoder.options.includeSchemas {
+            return ExpandedJSONPayload.expandWithSchema(text, keepNulls: keepNulls, name: settings.payloadField)
+        }
+        return ExpandedJSONPayload.expand(text, keepNulls: keepNulls)
     }
 
     /// Whether `table` is an outbox table.
@@ -173,9 +186,7 @@ public struct OutboxRouter: Sendable {
             if settings.tombstoneOnEmptyPayload && Self.isEmpty(payload) {
                 value = nil
             } else {
-                let expanded = settings.expandJSONPayload ? payload.text.flatMap {
-                    ExpandedJSONPayload.expand($0, keepNulls: settings.jsonNullBehavior == .optionalBytes)
-                } : nil
+                let expanded = settings.expandJSONPayload ? payload.text.flatMap { expand($0) } : nil
                 if plan.envelopeFields.isEmpty {
                     value = try expanded ?? encoder.encodeColumn(table: table, index: plan.payload, value: payload)
                 } else {

@@ -65,6 +65,19 @@ import Testing
         try check(workload: "outbox", run: "envelope", topics: ["order.events", "customer.events"], onlyTopicSubjects: true)
     }
 
+    /// Expanded payloads: a schema inferred per payload, registered as a new version of the topic's
+    /// subject whenever the payload's shape changes.
+    @Test func outboxRouterExpandedPayload() throws {
+        try check(workload: "outbox", run: "expandschemas", topics: ["outbox.event.order", "outbox.event.customer"],
+                  onlyTopicSubjects: true)
+    }
+
+    /// The table-less outbox: keys, values and headers of the schemas inferred per message.
+    @Test func outboxRouterOverLogicalMessages() throws {
+        try check(workload: "outbox-messages", run: "schemas", topics: ["outbox.event.order", "outbox.event.customer"],
+                  onlyTopicSubjects: true)
+    }
+
     /// The Avro form of a run's properties.
     static func avroProperties(workload: String, run: String) throws -> [(key: String, value: String)] {
         let golden = GoldenTests.goldenDirectory

@@ -94,6 +94,17 @@ import Testing
         try check(workload: "outbox", run: "expanded", topics: ["outbox.event.order", "outbox.event.customer"])
     }
 
+    /// `table.expand.json.payload` with schemas: each payload's inferred Connect schema (optional fields,
+    /// structs named by path, arrays, merged objects); a payload Debezium cannot expand keeps its column's.
+    @Test func outboxRouterExpandedPayloadWithSchemas() throws {
+        try check(workload: "outbox", run: "expandschemas", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
+    /// The table-less outbox with schemas: key, headers and value with the schemas inferred per message.
+    @Test func outboxRouterOverLogicalMessagesWithSchemas() throws {
+        try check(workload: "outbox-messages", run: "schemas", topics: ["outbox.event.order", "outbox.event.customer"])
+    }
+
     /// Swallow's configuration for a run's Debezium connector properties: its `events` section, and
     /// further top-level sections. Connector options are `events` keys of the same names, but for the
     /// converter's `schemas.enable`, which is Swallow's `envelope.schemas`. A transform's options

@@ -3,9 +3,10 @@ import Testing
 
 /// The `outbox` section: Debezium's EventRouter options.
 @Suite struct OutboxConfigTests {
-    private func parse(_ outbox: String) throws -> Config.Outbox? {
+    private func parse(_ outbox: String, events: String? = nil) throws -> Config.Outbox? {
         var document = ConfigDocument()
         document.top["outbox"] = outbox
+        if let events { document.top["events"] = events }
         return try Config.parse(yaml: document.yaml, environment: [:]).outbox
     }
 
@@ -47,13 +48,16 @@ import Testing
         #expect(outbox.timestampField == "at" && outbox.schemaVersionField == "v")
     }
 
-    @Test func messagePrefixesAloneAreAnOutboxButNotWithSchemasOrATimestamp() throws {
+    @Test func messagePrefixesAloneAreAnOutboxButNotWithATimestampOrAnEnvelopeWithSchemas() throws {
         let outbox = try #require(try parse("{message_prefixes: [outbox, events]}"))
         #expect(outbox.messagePrefixes == ["outbox", "events"] && outbox.tables.isEmpty)
-        #expect(try error("{message_prefixes: [outbox]}", events: "{envelope.schemas: true}").path == "outbox.message_prefixes")
+        #expect(try parse("{message_prefixes: [outbox]}", events: "{envelope.schemas: true}")?.messagePrefixes == ["outbox"])
+        #expect(try error(#"{message_prefixes: [outbox], "table.fields.additional.placement": "tenant:envelope"}"#,
+                          events: "{envelope.schemas: true}").path == "outbox.table.fields.additional.placement")
         #expect(try error(#"{message_prefixes: [outbox], "table.field.event.timestamp": at}"#).path == "outbox.table.field.event.timestamp")
-        #expect(try error(#"{tables: [outbox], "table.expand.json.payload": true}"#, events: "{envelope.schemas: true}").path
-                == "outbox.table.expand.json.payload")
+        #expect(try parse(#"{tables: [outbox], "table.expand.json.payload": true}"#, events: "{envelope.schemas: true}")?.expandJSONPayload == true)
+        #expect(try error(#"{tables: [outbox], "table.expand.json.payload": true, "table.fields.additional.placement": "type:envelope"}"#,
+                          events: "{envelope.schemas: true}").path == "outbox.table.expand.json.payload")
     }
 
     @Test func badConfigurationNamesTheKey() throws {
@@ -80,9 +84,9 @@ import Testing
         #expect(behavior.path == "outbox.table.op.invalid.behavior")
     }
 
-    /// Outbox tables in Avro (the router's records with their columns' schemas); what Debezium infers a
-    /// schema for from each value (messages, expanded payloads) is refused, naming the option.
-    @Test func avroTakesOutboxTablesButNotInferredSchemas() throws {
+    /// Outbox tables and messages in Avro, expanded payloads too (schemas inferred per value); an
+    /// expanded payload in a value struct (which Debezium fails) is refused, naming the option.
+    @Test func avroTakesOutboxTablesMessagesAndExpandedPayloads() throws {
         func document(_ outbox: String) -> ConfigDocument {
             var document = ConfigDocument()
             document.top["outbox"] = outbox
@@ -92,12 +96,16 @@ import Testing
         }
         let parsed = try Config.parse(yaml: document("{tables: [outbox]}").yaml, environment: [:])
         #expect(parsed.outbox?.tables == [.init(schema: "public", table: "outbox")])
-        let expanded = try #require(parseError(document(#"{tables: [outbox], "table.expand.json.payload": true}"#)))
+        let expanding = try Config.parse(yaml: document(#"{tables: [outbox], "table.expand.json.payload": true}"#).yaml, environment: [:])
+        #expect(expanding.outbox?.expandJSONPayload == true)
+        let messages = try Config.parse(yaml: document("{message_prefixes: [outbox]}").yaml, environment: [:])
+        #expect(messages.outbox?.messagePrefixes == ["outbox"])
+        let expanded = try #require(parseError(document(#"{tables: [outbox], "table.expand.json.payload": true, "table.fields.additional.placement": "type:envelope"}"#)))
         #expect(expanded.path == "outbox.table.expand.json.payload")
         #expect(expanded.message.contains("events.format: avro"))
-        let messages = try #require(parseError(document("{message_prefixes: [outbox]}")))
-        #expect(messages.path == "outbox.message_prefixes")
-        #expect(messages.message.contains("events.format: avro"))
+        let envelope = try #require(parseError(document(#"{message_prefixes: [outbox], "table.fields.additional.placement": "tenant:envelope"}"#)))
+        #expect(envelope.path == "outbox.table.fields.additional.placement")
+        #expect(envelope.message.contains("events.format: avro"))
     }
 
     @Test func topicPatternsFollowJavasRegexRouter() throws {
