@@ -124,52 +124,63 @@ PY
 }
 
 # drain_run ROWS ROW_BYTES: the drain benchmark for one row size (see scripts/bench-drain.sh). With
-# three slots created first, ROWS rows are committed in 1,000-row transactions while nothing reads;
-# pg_recvlogical drains one slot before and one after Swallow drains its own, into the mock broker.
+# every slot created first, ROWS rows are committed in 1,000-row transactions while nothing reads;
+# pg_recvlogical drains one slot before and one after the Swallow runs, each of which drains a slot of its
+# own into the mock broker. The Swallow configurations run BENCH_DRAIN_ROUNDS times (default 3) in turned
+# orders; each figure is the median over the rounds (a ratio: of the rates in the same round).
 # Sets drain_rows drain_row_bytes raw_rate raw_seconds swallow_rate swallow_seconds ratio peak_mb cpu_ms,
 # eos_rate eos_seconds eos_ratio eos_peak_mb eos_cpu_ms for the exactly_once run, avro_rate avro_seconds
-# avro_ratio avro_peak_mb avro_cpu_ms for the events.format: avro run, and json_event_bytes
-# avro_event_bytes (average key + value bytes on the broker).
-# BENCH_MASKING: also drain the same WAL from a fifth slot with column masking on (docs/transforms.md):
+# avro_ratio avro_peak_mb avro_cpu_ms for the events.format: avro run, NAME_rounds (each round's ratio,
+# slash-separated), and json_event_bytes avro_event_bytes (average key + value bytes on the broker).
+# BENCH_MASKING: also drain the same WAL with column masking on (docs/transforms.md):
 # `1` for the default masks (the text column `kind` hashed with SHA-256 v2, `payload` truncated to 32
 # characters), or an `events` section of your own in YAML flow style; sets mask_rate mask_seconds
 # mask_ratio (of at_least_once's) mask_peak_mb mask_cpu_ms.
-# BENCH_OUTBOX=1: also drain it from a sixth slot through the outbox router (docs/outbox.md) with the table
+# BENCH_OUTBOX=1: also drain it through the outbox router (docs/outbox.md) with the table
 # as the outbox (events routed by `kind` to bench_outbox.<kind>, keyed by `account`, the `payload` column
 # as the value, `id` as the event id header); sets outbox_rate outbox_seconds outbox_ratio (of
 # at_least_once's) outbox_peak_mb outbox_cpu_ms.
 bench_outbox_section='outbox: {tables: [TABLE], route.by.field: kind, route.topic.replacement: "bench_outbox.$${routedByValue}", table.field.event.id: id, table.field.event.key: account, table.field.event.payload: payload}'
 
-# drain_variant NAME SLOT YAML TOPIC_PREFIX: inside drain_run, drains its WAL once more from SLOT with YAML
-# added to the configuration, into topics under TOPIC_PREFIX, until SLOT is confirmed at the end; sets
-# NAME_seconds NAME_peak_mb NAME_cpu_ms.
+# drain_variant NAME ROUND SLOT YAML TOPIC_PREFIX: inside drain_run, drains its WAL once more from SLOT with
+# YAML added to the configuration, into topics under TOPIC_PREFIX, until SLOT is confirmed at the end; keeps
+# the seconds, the peak RSS and the CPU per 1k rows under "NAME,ROUND" in drain_seconds, drain_peak_mb and
+# drain_cpu_ms.
 drain_variant() {
-  local name=$1 slot=$2 yaml=$3 prefix=$4 start
+  local name=$1 round=$2 slot=$3 yaml=$4 prefix=$5 start
   write_swallow_config "$work/$table-$name.yaml" "public.$table" "$slot" "$table" "$yaml" "$prefix"
   start=$(now)
   start_swallow "$work/$table-$name.yaml" "$work/swallow-$name.log"
   wait_confirmed "$slot" "$end_lsn"
-  printf -v "${name}_seconds" '%s' "$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")"
-  printf -v "${name}_peak_mb" '%s' "$(rss_peak_mb "$swallow_pid")"
-  printf -v "${name}_cpu_ms" '%s' "$(cpu_ms_per_1k "$swallow_pid" "$rows")"
+  drain_seconds[$name,$round]=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
+  drain_peak_mb[$name,$round]=$(rss_peak_mb "$swallow_pid")
+  drain_cpu_ms[$name,$round]=$(cpu_ms_per_1k "$swallow_pid" "$rows")
+  if [ -n "${BENCH_THREADS:-}" ]; then thread_cpu "$swallow_pid" "$name-swallow"; thread_cpu "$mock_pid" "$name-mock"; fi
+  # BENCH_DUMP_DIR: keep each run's /metrics (for exactly_once: transactions, commit times).
+  if [ -n "${BENCH_DUMP_DIR:-}" ]; then
+    mkdir -p "$BENCH_DUMP_DIR"
+    curl -sf "http://$drain_http/metrics" >"$BENCH_DUMP_DIR/drain-$target-$name-$round.metrics" || true
+  fi
   kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
 }
+
+# median NUMBER...: the median (the mean of the middle two for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 bench_masking_events='{column.mask.hash.v2.SHA-256.with.salt.bench: "public\\.drain_.*\\.kind", column.truncate.to.32.chars: "public\\.drain_.*\\.payload"}'
 drain_run() {
   local rows=$1 target=$2 table="drain_$2" start
   create_events_table "$table" "$target"
-  $psql -c "SELECT pg_create_logical_replication_slot('${table}_raw', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_raw_after', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_swallow', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_swallow_eos', 'pgoutput'),
-                   pg_create_logical_replication_slot('${table}_swallow_avro', 'pgoutput')" >/dev/null
-  if [ -n "${BENCH_MASKING:-}" ]; then
-    $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_mask', 'pgoutput')" >/dev/null
-  fi
-  if [ -n "${BENCH_OUTBOX:-}" ]; then
-    $psql -c "SELECT pg_create_logical_replication_slot('${table}_swallow_outbox', 'pgoutput')" >/dev/null
-  fi
+  drain_rounds=${BENCH_DRAIN_ROUNDS:-3}
+  local slot_names=(raw raw_after) name round
+  for round in $(seq 1 "$drain_rounds"); do
+    slot_names+=("swallow_r$round" "eos_r$round" "avro_r$round")
+    [ -n "${BENCH_MASKING:-}" ] && slot_names+=("mask_r$round")
+    [ -n "${BENCH_OUTBOX:-}" ] && slot_names+=("outbox_r$round")
+  done
+  for name in "${slot_names[@]}"; do
+    $psql -c "SELECT pg_create_logical_replication_slot('${table}_$name', 'pgoutput')" >/dev/null
+  done
   echo "drain: committing $rows rows of ~$target B in 1000-row transactions..." >&2
   $psql -c "
 DO \$\$
@@ -198,76 +209,73 @@ END \$\$;"
   local raw_before raw_after
   raw_before=$(raw_drain "${table}_raw")
 
-  write_swallow_config "$work/$table.yaml" "public.$table" "${table}_swallow" "$table"
-  start=$(now)
-  start_swallow "$work/$table.yaml" "$work/swallow.log"
-  wait_confirmed "${table}_swallow" "$end_lsn"
-  swallow_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
-  peak_mb=$(rss_peak_mb "$swallow_pid")
-  cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
-  if [ -n "${BENCH_THREADS:-}" ]; then thread_cpu "$swallow_pid" alo-swallow; thread_cpu "$mock_pid" alo-mock; fi
-  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
-  # The same WAL again with delivery: exactly_once, into topics of its own (bench_eos.*).
-  local drain_http
+  # The Swallow configurations, each with the YAML it adds and its topic prefix: at_least_once JSON (the
+  # baseline, "swallow"), exactly_once, Avro, and with BENCH_MASKING / BENCH_OUTBOX masking and the outbox.
+  local registry_pid names=(swallow eos avro) round name order
+  declare -gA drain_seconds=() drain_peak_mb=() drain_cpu_ms=()
+  declare -A extra=() prefix=()
   drain_http="127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  write_swallow_config "$work/$table-eos.yaml" "public.$table" "${table}_swallow_eos" "$table" "delivery: exactly_once
-http: {listen: \"$drain_http\"}" bench_eos
-  start=$(now)
-  start_swallow "$work/$table-eos.yaml" "$work/swallow-eos.log"
-  wait_confirmed "${table}_swallow_eos" "$end_lsn"
-  eos_seconds=$(awk "BEGIN {printf \"%.2f\", $(now) - $start}")
-  eos_peak_mb=$(rss_peak_mb "$swallow_pid")
-  eos_cpu_ms=$(cpu_ms_per_1k "$swallow_pid" "$rows")
-  if [ -n "${BENCH_THREADS:-}" ]; then thread_cpu "$swallow_pid" eos-swallow; thread_cpu "$mock_pid" eos-mock; fi
-  # BENCH_DUMP_DIR: keep the exactly_once run's /metrics (transactions, commit times), for a closer look.
-  if [ -n "${BENCH_DUMP_DIR:-}" ]; then
-    mkdir -p "$BENCH_DUMP_DIR"
-    curl -sf "http://$drain_http/metrics" >"$BENCH_DUMP_DIR/drain-$target-eos.metrics" || true
-  fi
-  kill -TERM "$swallow_pid"; wait "$swallow_pid" || true
-  # The same WAL again with events.format: avro, into topics of its own (bench_avro.*), its schemas
-  # registered with the tests' registry (scripts/schema-registry/test_registry.py: one registration per
-  # shape, so its speed hardly counts).
-  local registry_pid
+  extra[swallow]="http: {listen: \"$drain_http\"}" prefix[swallow]=bench
+  extra[eos]="delivery: exactly_once
+http: {listen: \"$drain_http\"}" prefix[eos]=bench_eos
+  # Avro's schemas are registered with the tests' registry (scripts/schema-registry/test_registry.py: one
+  # registration per shape, so its speed hardly counts).
   rm -f "$work/registry.port"
   python3 scripts/schema-registry/test_registry.py --port-file "$work/registry.port" >"$work/registry.log" 2>&1 &
   registry_pid=$!
   pids+=($registry_pid)
   for _ in $(seq 1 100); do [ -s "$work/registry.port" ] && break; sleep 0.1; done
   [ -s "$work/registry.port" ] || { echo "the test Schema Registry did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
-  drain_variant avro "${table}_swallow_avro" "events: {format: avro}
-schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}" bench_avro
-  kill "$registry_pid" 2>/dev/null || true
-  # Average key + value bytes of an event as Kafka got it, JSON and Avro, from the first records.
-  json_event_bytes=$(average_event_bytes "bench.public.$table")
-  avro_event_bytes=$(average_event_bytes "bench_avro.public.$table")
+  extra[avro]="events: {format: avro}
+schema_registry: {url: \"http://127.0.0.1:$(cat "$work/registry.port")\"}
+http: {listen: \"$drain_http\"}" prefix[avro]=bench_avro
   if [ -n "${BENCH_MASKING:-}" ]; then
-    # The same WAL again with masks, into topics of its own (bench_mask.*).
     local mask_events=$BENCH_MASKING
     [ "$mask_events" = 1 ] && mask_events=$bench_masking_events
-    drain_variant mask "${table}_swallow_mask" "events: $mask_events" bench_mask
+    names+=(mask) extra[mask]="events: $mask_events
+http: {listen: \"$drain_http\"}" prefix[mask]=bench_mask
   fi
   if [ -n "${BENCH_OUTBOX:-}" ]; then
-    # The same WAL again through the outbox router (bench_outbox.* topics).
-    drain_variant outbox "${table}_swallow_outbox" "${bench_outbox_section/TABLE/public.$table}" bench
+    names+=(outbox) extra[outbox]="${bench_outbox_section/TABLE/public.$table}
+http: {listen: \"$drain_http\"}" prefix[outbox]=bench
   fi
+  # Rounds: every configuration drains the same WAL once per round, each time from a slot of its own (made
+  # before the rows were committed) and into topics of its own (an exactly_once run must not find an
+  # earlier run's records in its partitions' tails). The order turns round by round, so no configuration
+  # always runs first on a cold cache or last on a full broker.
+  for round in $(seq 1 "$drain_rounds"); do
+    order=("${names[@]:$(( (round - 1) % ${#names[@]} ))}" "${names[@]:0:$(( (round - 1) % ${#names[@]} ))}")
+    echo "drain: round $round of $drain_rounds: ${order[*]}" >&2
+    for name in "${order[@]}"; do
+      drain_variant "$name" "$round" "${table}_${name}_r$round" "${extra[$name]}" \
+        "${prefix[$name]}$([ "$round" -gt 1 ] && [ "$name" != outbox ] && echo "_r$round")"
+    done
+  done
+  kill "$registry_pid" 2>/dev/null || true
+  # Average key + value bytes of an event as Kafka got it, JSON and Avro, from the first round's records.
+  json_event_bytes=$(average_event_bytes "bench.public.$table")
+  avro_event_bytes=$(average_event_bytes "bench_avro.public.$table")
   raw_after=$(raw_drain "${table}_raw_after")
   raw_seconds=$(awk "BEGIN {print ($raw_after < $raw_before) ? $raw_after : $raw_before}")
   raw_rate=$(awk "BEGIN {printf \"%d\", $rows / $raw_seconds}")
-  swallow_rate=$(awk "BEGIN {printf \"%d\", $rows / $swallow_seconds}")
+  # Per configuration: the median seconds and CPU, the highest peak RSS, and the median over the rounds of
+  # its rate over the baseline's in the same round (NAME_ratio; the baseline's own is over the raw rate).
+  local seconds ratios cpus peaks
+  for name in "${names[@]}"; do
+    seconds=() ratios=() cpus=() peaks=()
+    for round in $(seq 1 "$drain_rounds"); do
+      seconds+=("${drain_seconds[$name,$round]}") cpus+=("${drain_cpu_ms[$name,$round]}") peaks+=("${drain_peak_mb[$name,$round]}")
+      ratios+=("$(awk "BEGIN {printf \"%.4f\", ${drain_seconds[swallow,$round]} / ${drain_seconds[$name,$round]}}")")
+    done
+    printf -v "${name}_seconds" '%s' "$(median "${seconds[@]}")"
+    printf -v "${name}_cpu_ms" '%s' "$(median "${cpus[@]}")"
+    printf -v "${name}_peak_mb" '%s' "$(printf '%s\n' "${peaks[@]}" | sort -n | tail -n 1)"
+    printf -v "${name}_rate" '%s' "$(awk "BEGIN {printf \"%d\", $rows / $(median "${seconds[@]}")}")"
+    printf -v "${name}_ratio" '%s' "$(median "${ratios[@]}")"
+    printf -v "${name}_rounds" '%s' "$(printf '%s ' "${ratios[@]}" | awk '{for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? "/" : ""), $i}')"
+  done
   ratio=$(awk "BEGIN {printf \"%.2f\", $swallow_rate / $raw_rate}")
-  eos_rate=$(awk "BEGIN {printf \"%d\", $rows / $eos_seconds}")
-  eos_ratio=$(awk "BEGIN {printf \"%.2f\", $eos_rate / $swallow_rate}")
-  avro_rate=$(awk "BEGIN {printf \"%d\", $rows / $avro_seconds}")
-  avro_ratio=$(awk "BEGIN {printf \"%.2f\", $avro_rate / $swallow_rate}")
-  if [ -n "${BENCH_MASKING:-}" ]; then
-    mask_rate=$(awk "BEGIN {printf \"%d\", $rows / $mask_seconds}")
-    mask_ratio=$(awk "BEGIN {printf \"%.2f\", $mask_rate / $swallow_rate}")
-  fi
-  if [ -n "${BENCH_OUTBOX:-}" ]; then
-    outbox_rate=$(awk "BEGIN {printf \"%d\", $rows / $outbox_seconds}")
-    outbox_ratio=$(awk "BEGIN {printf \"%.2f\", $outbox_rate / $swallow_rate}")
-  fi
+  peak_mb=$swallow_peak_mb cpu_ms=$swallow_cpu_ms
   # Free the WAL for the next run.
   $psql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '${table}_%';
             DROP TABLE $table; DROP PUBLICATION $table; CHECKPOINT" >/dev/null
