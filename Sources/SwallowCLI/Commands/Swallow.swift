@@ -35,6 +35,7 @@ struct Run: ParsableCommand {
     var config: String = "Config/swallow.yaml"
 
     func run() throws {
+        MallocArenas.limit()  // before any thread starts
         let configuration = try loadConfiguration(path: config)
         let logger = makeLogger(level: configuration.logLevel, format: configuration.logFormat)
         logger.info("starting swallow \(swallowVersion)", metadata: ["config": "\(configuration.redactedDescription)"])
