@@ -444,8 +444,15 @@ enum UTF8Check {
         let start = p.baseAddress!
         var i = 0
         while i < n {
-            // Eight ASCII bytes at a time.
-            while i &+ 8 <= n, UInt64(littleEndian: UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self)) & 0x8080_8080_8080_8080 == 0 {
+            // ASCII 32 bytes at a time (four words or'ed), then eight.
+            while i &+ 32 <= n {
+                let raw = UnsafeRawPointer(start + i)
+                let words = raw.loadUnaligned(as: UInt64.self) | raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                    | raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self) | raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                guard words & 0x8080_8080_8080_8080 == 0 else { break }
+                i &+= 32
+            }
+            while i &+ 8 <= n, UnsafeRawPointer(start + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
                 i &+= 8
             }
             guard i < n else { return true }
