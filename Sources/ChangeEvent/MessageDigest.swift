@@ -81,49 +81,57 @@ private enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    /// The message schedule and the state live on the stack and the round constants are read without
-    /// bounds checks: masking hashes a value per row (`column.mask.hash.*`), so allocations per digest
-    /// were most of its cost.
+    /// The message schedule, the state and the padded last blocks live on the stack, and the round
+    /// constants are read without bounds checks: masking hashes a value per row
+    /// (`column.mask.hash.*`), so allocations per digest were most of its cost. Whole blocks are read
+    /// from the message where it lies; only the tail is copied, with its padding, into a 128-byte buffer.
     static func digest(_ message: [UInt8], initial: [UInt32]) -> [UInt8] {
-        let data = padded(message, blockSize: 64, lengthBytes: 8, bigEndian: true)
         var h = (initial[0], initial[1], initial[2], initial[3], initial[4], initial[5], initial[6], initial[7])
         k.withUnsafeBufferPointer { k in
-            data.withUnsafeBufferPointer { data in
-                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-                    for block in stride(from: 0, to: data.count, by: 64) {
-                        for t in 0..<16 {
-                            let i = block + 4 * t
-                            w[t] = UInt32(data[i]) << 24 | UInt32(data[i + 1]) << 16 | UInt32(data[i + 2]) << 8 | UInt32(data[i + 3])
-                        }
-                        for t in 16..<64 {
-                            let s0 = w[t - 15].rotatedRight(7) ^ w[t - 15].rotatedRight(18) ^ (w[t - 15] >> 3)
-                            let s1 = w[t - 2].rotatedRight(17) ^ w[t - 2].rotatedRight(19) ^ (w[t - 2] >> 10)
-                            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-                        }
-                        var (a, b, c, d, e, f, g, hh) = h
-                        for t in 0..<64 {
-                            let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-                            let ch = (e & f) ^ (~e & g)
-                            let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
-                            let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-                            let maj = (a & b) ^ (a & c) ^ (b & c)
-                            let t2 = s0 &+ maj
-                            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-                        }
-                        h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                func compress(_ data: UnsafeBufferPointer<UInt8>, _ block: Int) {
+                    for t in 0..<16 {
+                        let i = block + 4 * t
+                        w[t] = UInt32(data[i]) << 24 | UInt32(data[i + 1]) << 16 | UInt32(data[i + 2]) << 8 | UInt32(data[i + 3])
+                    }
+                    for t in 16..<64 {
+                        let s0 = w[t - 15].rotatedRight(7) ^ w[t - 15].rotatedRight(18) ^ (w[t - 15] >> 3)
+                        let s1 = w[t - 2].rotatedRight(17) ^ w[t - 2].rotatedRight(19) ^ (w[t - 2] >> 10)
+                        w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                    }
+                    var (a, b, c, d, e, f, g, hh) = h
+                    for t in 0..<64 {
+                        let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
+                        let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        let t2 = s0 &+ maj
+                        (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+                    }
+                    h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
+                }
+                message.withUnsafeBufferPointer { data in
+                    let whole = data.count / 64 * 64
+                    for block in stride(from: 0, to: whole, by: 64) { compress(data, block) }
+                    // The tail, 0x80, zeros and the bit length (big-endian) in one or two blocks.
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+                        let rest = data.count - whole
+                        let blocks = rest + 1 + 8 <= 64 ? 1 : 2
+                        for i in 0..<rest { tail[i] = data[whole + i] }
+                        tail[rest] = 0x80
+                        for i in (rest + 1)..<(64 * blocks) { tail[i] = 0 }
+                        let bits = UInt64(data.count) &* 8
+                        for i in 0..<8 { tail[64 * blocks - 1 - i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
+                        let padded = UnsafeBufferPointer(tail)
+                        for block in 0..<blocks { compress(padded, 64 * block) }
                     }
                 }
             }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
-            out.append(UInt8(truncatingIfNeeded: word >> 24))
-            out.append(UInt8(truncatingIfNeeded: word >> 16))
-            out.append(UInt8(truncatingIfNeeded: word >> 8))
-            out.append(UInt8(truncatingIfNeeded: word))
-        }
-        return out
+        let words = (h.0.bigEndian, h.1.bigEndian, h.2.bigEndian, h.3.bigEndian,
+                     h.4.bigEndian, h.5.bigEndian, h.6.bigEndian, h.7.bigEndian)
+        return withUnsafeBytes(of: words) { Array($0) }
     }
 }
 

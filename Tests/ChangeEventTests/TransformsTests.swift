@@ -50,6 +50,27 @@ struct TransformsTests {
         #expect(ColumnMask.hex(DigestAlgorithm.sha512.digest([])).hasPrefix("cf83e1357eefb8bdf1542850d66d8007"))
     }
 
+    /// SHA-256 and SHA-224 around the padding's block boundaries (the tail and its length in one block or
+    /// two; whole blocks read in place): digests of n × "a" from Python's hashlib.
+    @Test func sha256AtTheBlockBoundaries() {
+        let expected: [(Int, String, String)] = [
+            (55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318", "fb0bd626a70c28541dfa781bb5cc4d7d7f56622a58f01a0b1ddd646f"),
+            (56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a", "d40854fc9caf172067136f2e29e1380b14626bf6f0dd06779f820dcd"),
+            (63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34", "1d4e051f4d6fed2a63fd2421e65834cec00d64456553de3496ae8b1d"),
+            (64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb", "a88cd5cde6d6fe9136a4e58b49167461ea95d388ca2bdb7afdc3cbf4"),
+            (65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0", "ff8716f600af42959d0efb52e1f21b01bb328733009344d511c299fb"),
+            (119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb", "e000e6709d26667b631faa7fc1bd404eb4774003c5fb4f51a0184875"),
+            (120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c", "66924e30a9929327e7a6cf03747397226ed2efc180ebe3dea7132a79"),
+            (127, "c57e9278af78fa3cab38667bef4ce29d783787a2f731d4e12200270f0c32320a", "0822db3f33424aead078f71ed05f30edc077a3c254b7c79c89a7a4a1"),
+            (128, "6836cf13bac400e9105071cd6af47084dfacad4e5e302c94bfed24e013afb73e", "39873a2441c56608137850f4c54dde157710b9a2b83c8bdc756dd643"),
+        ]
+        for (count, sha256, sha224) in expected {
+            let message = [UInt8](repeating: UInt8(ascii: "a"), count: count)
+            #expect(ColumnMask.hex(DigestAlgorithm.sha256.digest(message)) == sha256, "SHA-256 of \(count) bytes")
+            #expect(ColumnMask.hex(DigestAlgorithm.sha224.digest(message)) == sha224, "SHA-224 of \(count) bytes")
+        }
+    }
+
     @Test func javaAlgorithmNamesIgnoreCaseAndTakeTheSUNAliases() {
         #expect(DigestAlgorithm(javaName: "sha-256") == .sha256)
         #expect(DigestAlgorithm(javaName: "SHA256") == .sha256)
