@@ -108,6 +108,17 @@ import Testing
             workload: \(workload.summary); \(committed.count) committed transactions
             """
         try publishChaosReport(details)
+        if !analysis.replayMismatches.isEmpty {
+            // For the diagnosis: how each instance resumed (its tail scans, skips and takeovers).
+            for suffix in [".a", ".b"] {
+                let log = (try? String(contentsOfFile: logPath + suffix, encoding: .utf8)) ?? ""
+                let lines = log.split(separator: "\n").filter {
+                    $0.contains("resum") || $0.contains("skip") || $0.contains("already") || $0.contains("fenc")
+                        || $0.contains("streaming") || $0.contains("transaction")
+                }
+                print("instance \(suffix):\n" + lines.suffix(60).joined(separator: "\n"))
+            }
+        }
         #expect(analysis.lost.isEmpty, "changes missing from Kafka (\(analysis.lost.count)): \(analysis.lost.prefix(5).joined(separator: "; "))")
         if delivery == .exactlyOnce {
             #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates: \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")

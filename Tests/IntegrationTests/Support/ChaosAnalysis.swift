@@ -270,6 +270,8 @@ struct TopicReplay {
     /// `records`: as read from topics `app.<table>`; `tables`: each table's rows (`tableRows`).
     init(records: [KafkaRecord], tables: [String: [[String: Any]]], keyColumns: [String: [String]] = ChaosWorkload.keyColumns) throws {
         var replayed: [String: [String: [String: Any]]] = [:]   // table -> key -> row
+        // Each key's records as the replay met them, to say in a mismatch how the row came back.
+        var history: [String: [String]] = [:]   // "table/key" -> records
         for record in records {
             guard let value = try jsonObject(record.value) else { continue }   // tombstone
             let table = String(record.topic.dropFirst("app.".count))
@@ -277,6 +279,11 @@ struct TopicReplay {
             let row = (op == "d" ? value["before"] : value["after"]) as? [String: Any] ?? [:]
             let key = (keyColumns[table] ?? []).map { normalized(row[$0]) ?? "NULL" }.joined(separator: ",")
             if op == "d" { replayed[table, default: [:]][key] = nil } else { replayed[table, default: [:]][key] = row }
+            let source = value["source"] as? [String: Any] ?? [:]
+            let position = record.headers.first { $0.key.hasPrefix("swallow.position") }?.value
+                .map { String(decoding: $0, as: UTF8.self) } ?? "-"
+            history["\(table)/\(key)", default: []].append(
+                "[\(record.partition)] @\(record.offset) op \(op) txId \(source["txId"].map { "\($0)" } ?? "-") lsn \(source["lsn"].map { "\($0)" } ?? "-") position \(position)")
         }
         for (table, rows) in tables {
             let tableKeyColumns = keyColumns[table] ?? []
@@ -289,7 +296,7 @@ struct TopicReplay {
             let keys = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
             differing[table] = keys
             for key in keys.prefix(5) {
-                mismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent")")
+                mismatches.append("\(table) key (\(key)): table \(expected[key].map { "\($0)" } ?? "absent"), replayed \(actual[key].map { "\($0)" } ?? "absent"); its records: \((history["\(table)/\(key)"] ?? []).joined(separator: " | "))")
             }
             if keys.count > 5 { mismatches.append("\(table): \(keys.count) keys differ in all") }
         }
