@@ -123,6 +123,8 @@ import Testing
         if delivery == .exactlyOnce {
             #expect(analysis.totalDuplicates == 0, "exactly_once delivered \(analysis.totalDuplicates) duplicates: \(analysis.duplicateExamples.prefix(5).joined(separator: "; "))")
         }
+        #expect(analysis.uncommitted.isEmpty, "events of transactions that did not commit (\(analysis.uncommitted.count)): \(analysis.uncommitted.prefix(5).joined(separator: "; "))")
+        #expect(analysis.contentMismatches.isEmpty, "events whose values differ from the committed change: \(analysis.contentMismatches.prefix(5).joined(separator: "; "))")
         #expect(analysis.orderViolations.isEmpty, "per-key order differs from commit order: \(analysis.orderViolations.prefix(5).joined(separator: "; "))")
         #expect(analysis.replayMismatches.isEmpty, "replaying the topics does not give the tables: \(analysis.replayMismatches.prefix(5).joined(separator: "; "))")
         #expect(takeovers.allSatisfy { $0 < 10 }, "a takeover took longer than 10 s: \(takeovers)")
