@@ -201,6 +201,10 @@ public final class ReplicationPipeline: Sendable {
                                           metadata: ["slot": "\(settings.slotName)", "poll_ms": "\(delay)"])
                         }
                         waitingForSlot = true
+                        // The client streaming now (the other instance of a hot-standby pair) confirms
+                        // past this one's position; taking the slot back later is a takeover, as at a
+                        // start: the slot's position is adopted, not taken for another client's skip.
+                        progress.positionAdopted = false
                     } else {
                         monitor.transition(to: .reconnecting, error: error.message)
                         monitor.streamRetries.increment()

@@ -57,4 +57,59 @@ import Testing
         #expect(events.filter { $0.op == "u" }.count == 200)
         try expectReplayEqualsTable(events, sql)
     }
+
+    /// An instance that streamed, lost the slot to the other one and waited, takes the slot back at the
+    /// position the other confirmed (a takeover, as at a start), rather than stopping because "another
+    /// client advanced the slot" (seen once in the durability suite's takeover round).
+    @Test func anInstanceThatLostTheSlotTakesItBackWhereTheOtherLeftIt() throws {
+        let database = try TestPostgres.shared.makeDatabase("standby_back")
+        defer { TestPostgres.shared.dropSlots(of: database) }
+        let sql = try TestPostgres.shared.connect(database)
+        try sql.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
+        let cluster = try MockKafkaCluster(brokers: 1)
+        let topic = "app.public.items"
+        try cluster.createTopic(topic, partitions: 2)
+        let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
+                                                  tables: ["public.items"], delivery: .exactlyOnce)
+
+        let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        defer { _ = try? first.stop() }
+        try waitUntil(timeoutSeconds: 60, "the first instance to stream") { first.pipeline.status.state == .streaming }
+        try sql.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 100) g")
+        try waitUntilEverythingIsConfirmed(sql)
+        let second = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
+        var secondStopped = false
+        defer { if !secondStopped { _ = try? second.stop() } }
+        try waitUntil(timeoutSeconds: 30, "the second instance to wait as a standby") { second.pipeline.status.state == .standby }
+
+        // The first loses its walsender until the second has the slot (each reconnect is cut again).
+        try waitUntil(timeoutSeconds: 60, "the second instance to take the slot") {
+            if second.pipeline.status.state == .streaming { return true }
+            if first.pipeline.status.state == .streaming {
+                try sql.execute("""
+                    SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                    WHERE slot_name = '\(database)' AND active_pid IS NOT NULL
+                    """)
+            }
+            return false
+        }
+        try waitUntil(timeoutSeconds: 30, "the first instance to wait as a standby") { first.pipeline.status.state == .standby }
+        // The second moves the slot past everything the first confirmed; then it stops.
+        try sql.execute("INSERT INTO items SELECT g, g FROM generate_series(101, 200) g")
+        try waitUntilEverythingIsConfirmed(sql)
+        #expect(try second.stop().isSuccess)
+        secondStopped = true
+
+        // The first takes the slot back where the second left it, and goes on.
+        try waitUntil(timeoutSeconds: 30, "the first instance to take the slot back") { first.pipeline.status.state == .streaming }
+        try sql.execute("INSERT INTO items SELECT g, g FROM generate_series(201, 300) g")
+        try waitUntilEverythingIsConfirmed(sql)
+        #expect(!first.hasEnded)
+
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        defer { consumer.close() }
+        let events = try consumer.readToEnd(timeoutMilliseconds: 30_000).map(TopicEvent.init)
+        #expect(events.filter { $0.op == "c" }.count == 300, "\(events.count) events")
+        try expectReplayEqualsTable(events, sql)
+    }
 }
