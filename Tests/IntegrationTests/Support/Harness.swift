@@ -239,7 +239,16 @@ struct StreamingScenario {
                                                  tables: tables, events: events, snapshot: snapshot,
                                                  sections: sections),
             bootstrapServers: cluster.bootstrapServers)
-        try waitUntil("the slot to be streaming") { [sql] in try isStreaming(sql) }
+        do {
+            // 90 s: creating the slot waits for every transaction running in the cluster, which other
+            // tests' snapshots may hold open for a while under a loaded run.
+            try waitUntil(timeoutSeconds: 90, "the slot to be streaming") { [sql] in try isStreaming(sql) }
+        } catch {
+            // Stopped here, or it would go on without its cluster: a pipeline that then takes an
+            // initial snapshot holds its exported snapshot open, and every other test's slot waits.
+            _ = try? running.stop()
+            throw error
+        }
     }
 
     /// Drops the test's slots (they are cluster-wide and limited in number).
