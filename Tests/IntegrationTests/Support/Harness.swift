@@ -95,6 +95,7 @@ final class RunningPipeline: Sendable {
             self.finished.signal()
         }
         thread.start()
+        StartedPipelines.current?.add(self)
     }
 
     /// Stops the pipeline and returns how `run()` ended.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The trait of every integration suite: each test runs on a thread of its own, and at most
@@ -31,7 +32,9 @@ struct IntegrationTestTrait: SuiteTrait, TestTrait, TestScoping {
             // On the test's own thread already: waiting for a turn blocks no one else.
             Self.turns.enter(longRunning: isLongRunning)
             defer { Self.turns.leave(longRunning: isLongRunning) }
-            try await function()
+            let started = StartedPipelines()
+            defer { started.stopAll() }
+            try await StartedPipelines.$current.withValue(started) { try await function() }
         }
     }
 
@@ -73,6 +76,21 @@ struct IntegrationTestTrait: SuiteTrait, TestTrait, TestScoping {
                 condition.broadcast()
             }
         }
+    }
+}
+
+/// The pipelines a test started (`RunningPipeline`), stopped when the test ends if they still run. A test
+/// that throws between starting one and stopping it would otherwise leave it running without its mock
+/// cluster; one that then takes an initial snapshot holds its exported snapshot open, and every other
+/// test's slot creation waits for it.
+final class StartedPipelines: Sendable {
+    @TaskLocal static var current: StartedPipelines?
+    private let pipelines = Mutex<[RunningPipeline]>([])
+
+    func add(_ pipeline: RunningPipeline) { pipelines.withLock { $0.append(pipeline) } }
+
+    func stopAll() {
+        for pipeline in pipelines.withLock({ $0 }) where !pipeline.hasEnded { _ = try? pipeline.stop() }
     }
 }
 
