@@ -33,7 +33,13 @@ public enum ExpandedJSONPayload {
     /// schema, see `appendSchema`); nil when Debezium would leave the payload as it is.
     public static func expandWithSchema(_ text: ArraySlice<UInt8>, keepNulls: Bool, name: String) -> [UInt8]? {
         guard let (node, schema) = parse(text, keepNulls: keepNulls) else { return nil }
-        var out = JSONOutput(capacity: 2 * text.count + 64)
+        return withSchema(node, schema, name: name, capacity: 2 * text.count + 64)
+    }
+
+    /// `{"schema":<schema, named by path from name>,"payload":<node>}`, as JsonConverter writes a value
+    /// with its inferred schema; nil when the node does not fit the schema.
+    static func withSchema(_ node: Node, _ schema: Schema, name: String, capacity: Int) -> [UInt8]? {
+        var out = JSONOutput(capacity: capacity)
         JSON.appendASCII(&out, "{\"schema\":")
         appendSchema(schema, key: name, field: nil, &out)
         JSON.appendASCII(&out, ",\"payload\":")
@@ -470,13 +476,7 @@ public struct DecodedMessageContent: Sendable {
     /// field's schema is named by its path, `name`); nil when there is no such field.
     public func jsonWithSchema(_ name: String) -> [UInt8]? {
         guard let schema = schemas[name] else { return nil }
-        var out = JSONOutput(capacity: 64)
-        JSON.appendASCII(&out, "{\"schema\":")
-        ExpandedJSONPayload.appendSchema(schema, key: name, field: nil, &out)
-        JSON.appendASCII(&out, ",\"payload\":")
-        guard (try? ExpandedJSONPayload.write(members[name] ?? .null, schema, &out)) != nil else { return nil }
-        out.append(Ascii.closeBrace)
-        return out.bytes()
+        return ExpandedJSONPayload.withSchema(members[name] ?? .null, schema, name: name, capacity: 64)
     }
 
     /// Field `name` when it is a string (Struct.getString).
