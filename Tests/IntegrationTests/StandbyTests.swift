@@ -8,16 +8,25 @@ import Testing
 /// Hot standby: instances with the same configuration share one slot; PostgreSQL lets one stream, the
 /// others wait as `standby` and one takes over when it is released.
 @Suite(.integrationTest) struct StandbyTests {
-    @Test func aSecondInstanceWaitsAsStandbyAndTakesOverWithNothingTwice() throws {
-        let database = try TestPostgres.shared.makeDatabase("standby")
-        defer { TestPostgres.shared.dropSlots(of: database) }
+    static let topic = "app.public.items"
+
+    /// A database with table `items`, a mock cluster with its topic, and the exactly_once configuration
+    /// both instances of the pair share.
+    private func pair(_ name: String, partitions: Int32) throws
+        -> (database: String, sql: PostgresConnection, cluster: MockKafkaCluster, configuration: SwallowConfiguration) {
+        let database = try TestPostgres.shared.makeDatabase(name)
         let sql = try TestPostgres.shared.connect(database)
         try sql.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
         let cluster = try MockKafkaCluster(brokers: 1)
-        let topic = "app.public.items"
-        try cluster.createTopic(topic, partitions: 4)
+        try cluster.createTopic(Self.topic, partitions: partitions)
         let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
                                                   tables: ["public.items"], delivery: .exactlyOnce)
+        return (database, sql, cluster, configuration)
+    }
+
+    @Test func aSecondInstanceWaitsAsStandbyAndTakesOverWithNothingTwice() throws {
+        let (database, sql, cluster, configuration) = try pair("standby", partitions: 4)
+        defer { TestPostgres.shared.dropSlots(of: database) }
 
         let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         var firstStopped = false
@@ -49,7 +58,7 @@ import Testing
         try sql.execute("INSERT INTO items SELECT g, g, 'second' FROM generate_series(501, 600) g")
         try waitUntilEverythingIsConfirmed(sql)
 
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [Self.topic])
         defer { consumer.close() }
         let events = try consumer.readToEnd(timeoutMilliseconds: 30_000).map(TopicEvent.init)
         // 600 inserts and 200 updates, each once (exactly_once: the takeover repeats nothing).
@@ -62,15 +71,8 @@ import Testing
     /// position the other confirmed (a takeover, as at a start), rather than stopping because "another
     /// client advanced the slot" (seen once in the durability suite's takeover round).
     @Test func anInstanceThatLostTheSlotTakesItBackWhereTheOtherLeftIt() throws {
-        let database = try TestPostgres.shared.makeDatabase("standby_back")
+        let (database, sql, cluster, configuration) = try pair("standby_back", partitions: 2)
         defer { TestPostgres.shared.dropSlots(of: database) }
-        let sql = try TestPostgres.shared.connect(database)
-        try sql.execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, note text)")
-        let cluster = try MockKafkaCluster(brokers: 1)
-        let topic = "app.public.items"
-        try cluster.createTopic(topic, partitions: 2)
-        let configuration = try testConfiguration(database: database, bootstrapServers: cluster.bootstrapServers,
-                                                  tables: ["public.items"], delivery: .exactlyOnce)
 
         let first = RunningPipeline(configuration: configuration, bootstrapServers: cluster.bootstrapServers)
         defer { _ = try? first.stop() }
@@ -106,7 +108,7 @@ import Testing
         try waitUntilEverythingIsConfirmed(sql)
         #expect(!first.hasEnded)
 
-        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [topic])
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, topics: [Self.topic])
         defer { consumer.close() }
         let events = try consumer.readToEnd(timeoutMilliseconds: 30_000).map(TopicEvent.init)
         #expect(events.filter { $0.op == "c" }.count == 300, "\(events.count) events")
