@@ -164,10 +164,11 @@ final class DeliveryPath: Sendable {
                 if let snapshotTag { headers.append(snapshotTag) }
             }
         }
-        // Checked here to wait before anything starts (a transaction, say); the producer checks it again
-        // atomically (`inFlightByteLimit`), for the snapshot's readers produce at once.
+        // The producer checks the byte bound atomically (`inFlightByteLimit`: the snapshot's readers
+        // produce at once). With exactly_once it is checked here first too, to wait before a transaction
+        // is begun for the record.
         let byteLimit = byteBoundApplied ? nil : maxInFlightBytes
-        while byteLimit != nil, !hasRoom(for: record, headers: headers, positionHeader: positionHeader) {
+        while byteLimit != nil, exactlyOnce != nil, !hasRoom(for: record, headers: headers, positionHeader: positionHeader) {
             guard try wait() else {
                 state.abandon(id)
                 return false
